@@ -1,0 +1,22 @@
+# Compiler flags for Bulkhead's own targets. Generated code (protobuf, gRPC,
+# BPF skeletons) is compiled without them or included as SYSTEM headers.
+
+set(BULKHEAD_WARNING_FLAGS
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Woverloaded-virtual -Wformat=2
+    -Wimplicit-fallthrough)
+if(BULKHEAD_WERROR)
+  list(APPEND BULKHEAD_WARNING_FLAGS -Werror)
+endif()
+
+if(BULKHEAD_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# bulkhead_target_defaults(<target>): warnings and common settings for a
+# target written by the project.
+function(bulkhead_target_defaults target)
+  target_compile_options(${target} PRIVATE ${BULKHEAD_WARNING_FLAGS})
+endfunction()
