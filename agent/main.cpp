@@ -32,9 +32,10 @@ int RunCheck(const CLI::App& app, const std::string& output) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bulkhead-agent: the Bulkhead node agent (eBPF tenant isolation, cgroup budgets, "
-               "cross-tenant flows)",
-               "bulkhead-agent"};
+  CLI::App app{
+      "bulkhead-agent: the Bulkhead node agent (eBPF tenant isolation, cgroup budgets, "
+      "cross-tenant flows)",
+      "bulkhead-agent"};
   app.footer("Example:\n  bulkhead-agent check          # is this node able to run the agent?");
   std::string log_level = "warn";
   bulkhead::AddLogLevelFlag(app, log_level);

@@ -25,8 +25,9 @@ int main(int argc, char** argv) {
   }
   if (version->parsed()) {
     if (output == "json") {
-      nlohmann::json doc = {{"clientVersion",
-                             {{"version", bulkhead::kVersion}, {"gitCommit", bulkhead::kGitCommit}}}};
+      nlohmann::json doc = {
+          {"clientVersion",
+           {{"version", bulkhead::kVersion}, {"gitCommit", bulkhead::kGitCommit}}}};
       std::cout << doc.dump(2) << "\n";
     } else {
       std::cout << "Client Version: v" << bulkhead::kVersion << " (" << bulkhead::kGitCommit

@@ -1,7 +1,7 @@
 #include "common/cgroup_dir.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "common/strings.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -124,8 +124,8 @@ CgroupDir::~CgroupDir() {
   std::string path = path_;
   Status status = Remove();
   if (!status.ok()) {
-    Logger(Component::kBudget).warn("cgroup remove failed path={} error=\"{}\"", path,
-                                    status.message());
+    Logger(Component::kBudget)
+        .warn("cgroup remove failed path={} error=\"{}\"", path, status.message());
   }
 }
 

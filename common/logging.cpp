@@ -17,9 +17,9 @@ namespace bulkhead {
 namespace {
 
 constexpr std::array kComponents = {
-    Component::kAgent,     Component::kNetpol,       Component::kBudget, Component::kFlows,
-    Component::kIdentity,  Component::kControlplane, Component::kStore,  Component::kApiserver,
-    Component::kSyncer,    Component::kCli,          Component::kLibbpf, Component::kGrpc,
+    Component::kAgent,    Component::kNetpol,       Component::kBudget, Component::kFlows,
+    Component::kIdentity, Component::kControlplane, Component::kStore,  Component::kApiserver,
+    Component::kSyncer,   Component::kCli,          Component::kLibbpf, Component::kGrpc,
 };
 
 std::mutex g_init_mutex;
@@ -44,8 +44,7 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   if (written <= 0) {
     return written;
   }
-  std::string_view line(buffer.data(),
-                        std::min(static_cast<size_t>(written), buffer.size() - 1));
+  std::string_view line(buffer.data(), std::min(static_cast<size_t>(written), buffer.size() - 1));
   while (!line.empty() && line.back() == '\n') {
     line.remove_suffix(1);
   }
@@ -124,15 +123,16 @@ void InitLogging(const LogOptions& options) {
 }
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels = {{
-      {"trace", spdlog::level::trace},
-      {"debug", spdlog::level::debug},
-      {"info", spdlog::level::info},
-      {"warn", spdlog::level::warn},
-      {"warning", spdlog::level::warn},
-      {"error", spdlog::level::err},
-      {"off", spdlog::level::off},
-  }};
+  static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels = {
+      {
+          {"trace", spdlog::level::trace},
+          {"debug", spdlog::level::debug},
+          {"info", spdlog::level::info},
+          {"warn", spdlog::level::warn},
+          {"warning", spdlog::level::warn},
+          {"error", spdlog::level::err},
+          {"off", spdlog::level::off},
+      }};
   for (const auto& [name, level] : kLevels) {
     if (text == name) {
       return level;

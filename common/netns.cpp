@@ -19,8 +19,7 @@ namespace {
 Status ValidateName(const std::string& name) {
   if (name.empty() || name.size() > 64 || name.find('/') != std::string::npos || name == "." ||
       name == "..") {
-    return absl::InvalidArgumentError(
-        fmt::format("invalid network namespace name \"{}\"", name));
+    return absl::InvalidArgumentError(fmt::format("invalid network namespace name \"{}\"", name));
   }
   return absl::OkStatus();
 }
@@ -85,8 +84,8 @@ NetworkNamespace& NetworkNamespace::operator=(NetworkNamespace&& other) noexcept
 NetworkNamespace::~NetworkNamespace() {
   Status status = Remove();
   if (!status.ok()) {
-    Logger(Component::kAgent).warn("netns remove failed name={} error=\"{}\"", name_,
-                                   status.message());
+    Logger(Component::kAgent)
+        .warn("netns remove failed name={} error=\"{}\"", name_, status.message());
   }
 }
 
@@ -121,8 +120,8 @@ StatusOr<NetnsGuard> NetnsGuard::Enter(int netns_fd) {
 
 NetnsGuard::~NetnsGuard() {
   if (previous_ && ::setns(previous_.get(), CLONE_NEWNET) != 0) {
-    Logger(Component::kAgent).error("cannot return to the previous network namespace errno={}",
-                                    errno);
+    Logger(Component::kAgent)
+        .error("cannot return to the previous network namespace errno={}", errno);
   }
 }
 

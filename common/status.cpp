@@ -1,7 +1,7 @@
 #include "common/status.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "common/strings.h"
 
 #include <cstring>
 #include <filesystem>
@@ -55,13 +55,13 @@ absl::StatusCode CodeForErrno(int err) {
 
 }  // namespace
 
-Status ErrnoError(int err, std::string_view context, std::source_location where) {
+Status ErrnoError(int err, std::string_view context, const char* file, int line) {
   Status status(CodeForErrno(err),
                 fmt::format("{}: {} (errno {})", context, std::strerror(err), err));
   status.SetPayload(kErrnoPayload, absl::Cord(fmt::format("{}", err)));
   status.SetPayload(
       kLocationPayload,
-      absl::Cord(fmt::format("{}:{}", std::filesystem::path(where.file_name()).filename().string(), where.line())));
+      absl::Cord(fmt::format("{}:{}", std::filesystem::path(file).filename().string(), line)));
   return status;
 }
 

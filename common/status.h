@@ -9,7 +9,6 @@
 #define BULKHEAD_COMMON_STATUS_H_
 
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 
@@ -26,8 +25,9 @@ using StatusOr = absl::StatusOr<T>;
 // An error from a system call: `context` says what was attempted ("open
 // /sys/fs/bpf"), `err` is the errno. The code follows the errno (EPERM and
 // EACCES -> PERMISSION_DENIED, ENOENT -> NOT_FOUND, ENOSPC -> RESOURCE_EXHAUSTED...).
-Status ErrnoError(int err, std::string_view context,
-                  std::source_location where = std::source_location::current());
+// The caller's file and line are recorded through compiler builtins.
+Status ErrnoError(int err, std::string_view context, const char* file = __builtin_FILE(),
+                  int line = __builtin_LINE());
 
 // The errno carried by a status made by ErrnoError, if any.
 std::optional<int> ErrnoOf(const Status& status);
@@ -64,18 +64,21 @@ struct fmt::formatter<absl::Status> : fmt::formatter<std::string_view> {
 #define BH_STATUS_CONCAT_(a, b) BH_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the current function if `expr` (a Status) is not OK.
-#define BH_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    ::absl::Status bh_status_ = (expr);             \
-    if (!bh_status_.ok()) return bh_status_;        \
+#define BH_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status bh_status_ = (expr);      \
+    if (!bh_status_.ok()) return bh_status_; \
   } while (false)
 
 // `lhs = value of expr` (a StatusOr), or returns its status when not OK.
 #define BH_ASSIGN_OR_RETURN(lhs, expr) \
   BH_ASSIGN_OR_RETURN_IMPL_(BH_STATUS_CONCAT_(bh_statusor_, __LINE__), lhs, expr)
+// `lhs` is a declaration ("int x"), so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define BH_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // BULKHEAD_COMMON_STATUS_H_

@@ -1,7 +1,7 @@
 #include "agent/cgroups/layout.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "common/strings.h"
 
 #include <algorithm>
 #include <set>
@@ -14,9 +14,8 @@ namespace {
 // Resource controllers Bulkhead knows about; named cgroup v1 hierarchies
 // ("name=systemd") and other mount options are not controllers.
 const std::set<std::string, std::less<>> kKnownControllers = {
-    "cpu",     "cpuacct", "cpuset",     "memory",  "pids",    "blkio", "io",
-    "devices", "freezer", "net_cls",    "net_prio", "perf_event", "hugetlb",
-    "rdma",    "misc"};
+    "cpu",     "cpuacct", "cpuset",   "memory",     "pids",    "blkio", "io",  "devices",
+    "freezer", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma",  "misc"};
 
 // Mount points in mountinfo escape space, tab, newline and backslash as \ooo.
 std::string Unescape(std::string_view field) {
@@ -122,9 +121,8 @@ StatusOr<CgroupLayout> ParseCgroupLayout(std::string_view mountinfo,
 
 StatusOr<CgroupLayout> DetectCgroupLayout() {
   BH_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile("/proc/self/mountinfo"));
-  return ParseCgroupLayout(mountinfo, [](const std::string& mount) {
-    return ReadFile(mount + "/cgroup.controllers");
-  });
+  return ParseCgroupLayout(
+      mountinfo, [](const std::string& mount) { return ReadFile(mount + "/cgroup.controllers"); });
 }
 
 }  // namespace bulkhead::agent

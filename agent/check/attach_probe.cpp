@@ -49,8 +49,8 @@ StatusOr<AttachProbeResult> RunAttachProbe(const std::string& unified_mount) {
   BH_ASSIGN_OR_RETURN(ProbeSkeleton skel, ProbeSkeleton::Open("probe"));
   BH_RETURN_IF_ERROR(skel.Load());
 
-  BH_ASSIGN_OR_RETURN(CgroupDir scratch,
-                      CgroupDir::Create(fmt::format("{}/bulkhead-check-{}", unified_mount, ::getpid())));
+  BH_ASSIGN_OR_RETURN(CgroupDir scratch, CgroupDir::Create(fmt::format("{}/bulkhead-check-{}",
+                                                                       unified_mount, ::getpid())));
 
   errno = 0;
   BpfLink link(bpf_program__attach_cgroup(skel->progs.probe_connect4, scratch.fd()));
@@ -60,8 +60,7 @@ StatusOr<AttachProbeResult> RunAttachProbe(const std::string& unified_mount) {
   }
 
   AttachProbeResult result;
-  result.link_update =
-      bpf_link__update_program(link.get(), skel->progs.probe_connect4) == 0;
+  result.link_update = bpf_link__update_program(link.get(), skel->progs.probe_connect4) == 0;
 
   std::string procs_path = scratch.path() + "/cgroup.procs";
   pid_t child = ::fork();
@@ -78,14 +77,16 @@ StatusOr<AttachProbeResult> RunAttachProbe(const std::string& unified_mount) {
     }
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return absl::InternalError(fmt::format("probe child failed (exit {}): could not join the scratch cgroup or connect a UDP socket", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1));
+    return absl::InternalError(fmt::format(
+        "probe child failed (exit {}): could not join the scratch cgroup or connect a UDP socket",
+        WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1));
   }
 
   __u32 key = 0;
   probe_counts counts{};
-  BH_RETURN_IF_ERROR(CheckLibbpf(bpf_map__lookup_elem(skel->maps.probe_counts, &key, sizeof(key),
-                                                      &counts, sizeof(counts), 0),
-                                 "read probe counter"));
+  BH_RETURN_IF_ERROR(CheckLibbpf(
+      bpf_map__lookup_elem(skel->maps.probe_counts, &key, sizeof(key), &counts, sizeof(counts), 0),
+      "read probe counter"));
   result.connect_calls = counts.connect4_calls;
   return result;
 }

@@ -1,7 +1,7 @@
 #include "agent/check/feature_probe.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "common/strings.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -80,7 +80,8 @@ void ProbeBpfSyscall(v1::FeatureReport& report) {
         "run the agent as root or with CAP_BPF and CAP_SYS_ADMIN");
   } else {
     Set(feature, false,
-        fmt::format("bpf(2) unavailable ({})", result < 0 ? std::strerror(-result) : "not supported"),
+        fmt::format("bpf(2) unavailable ({})",
+                    result < 0 ? std::strerror(-result) : "not supported"),
         "use a kernel built with CONFIG_BPF_SYSCALL=y");
   }
 }
@@ -212,7 +213,8 @@ void ProbeAttach(v1::FeatureReport& report, const StatusOr<CgroupLayout>& layout
   }
   Set(attach, result->connect_calls > 0,
       result->connect_calls > 0
-          ? fmt::format("connect4 program ran {} time(s) for a process in a scratch cgroup", result->connect_calls)
+          ? fmt::format("connect4 program ran {} time(s) for a process in a scratch cgroup",
+                        result->connect_calls)
           : "attached, but the program never ran for a process in the cgroup",
       "use a kernel built with CONFIG_CGROUP_BPF=y, Linux 5.10 or newer");
   Set(update, result->link_update,

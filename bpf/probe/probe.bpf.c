@@ -18,9 +18,9 @@ struct {
 } probe_counts SEC(".maps");
 
 SEC("cgroup/connect4")
-int probe_connect4(struct bpf_sock_addr *ctx) {
+int probe_connect4(struct bpf_sock_addr* ctx) {
   __u32 key = 0;
-  struct probe_counts *counts = bpf_map_lookup_elem(&probe_counts, &key);
+  struct probe_counts* counts = bpf_map_lookup_elem(&probe_counts, &key);
   if (counts) {
     __sync_fetch_and_add(&counts->connect4_calls, 1);
   }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# README command 2: installs what is needed, builds, and runs every test.
+#
+#   1. scripts/install-deps.sh (apt-get; quick when all is installed)
+#   2. build/ci: warnings are errors; all tests (unit, privileged, e2e)
+#   3. lint: clang-format and clang-tidy must be clean
+#   4. build/asan: the same tests under AddressSanitizer + UBSan
+#
+# Privileged tests skip with a reason when not root; with
+# BULKHEAD_REQUIRE_PRIVILEGED=1 (CI) a skip is a failure.
+# Flags: --quick (step 2 only), -L LABEL (only tests with that ctest label).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+label_args=()
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    -L) label_args=(-L "$2"); shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown flag $1; see 'scripts/test.sh --help'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+start=$(date +%s)
+stamp() { echo "== $(($(date +%s) - start))s: $*"; }
+
+stamp "dependencies"
+./scripts/install-deps.sh
+
+run_suite() {  # <build dir> <cmake args...>
+  local dir=$1; shift
+  stamp "configure $dir"
+  cmake -S . -B "$dir" -G Ninja -DBULKHEAD_WERROR=ON "$@" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  stamp "build $dir"
+  cmake --build "$dir" -j "$(nproc)"
+  stamp "test $dir"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" "${label_args[@]}"
+}
+
+mkdir -p build
+run_suite build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if ((quick)); then
+  stamp "done (quick)"
+  exit 0
+fi
+
+stamp "lint"
+./scripts/lint.sh build/ci
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DBULKHEAD_SANITIZE=ON
+stamp "done"
