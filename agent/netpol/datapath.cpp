@@ -1,0 +1,722 @@
+#include "agent/netpol/datapath.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+
+#include "agent/netpol/links.h"
+#include "agent/netpol/map_transaction.h"
+#include "common/bpf_owner.h"
+#include "common/logging.h"
+#include "fmt/format.h"
+#include "netpol.skel.h"
+#include "netpol/netpol_structs.h"
+
+namespace bulkhead::agent::netpol {
+namespace {
+
+using NetpolSkeleton = BpfSkeleton<::netpol, netpol__open_opts, netpol__load, netpol__destroy>;
+
+std::uint32_t Fnv1a(std::string_view text) {
+  std::uint32_t hash = 2166136261U;
+  for (char c : text) {
+    hash ^= static_cast<std::uint8_t>(c);
+    hash *= 16777619U;
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+constexpr size_t kMaxNameLength = 253;
+
+Status ValidateName(std::string_view kind, std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} name must be 1 to {} characters, got \"{}\"", kind, kMaxNameLength, name));
+  }
+  return absl::OkStatus();
+}
+
+// One map entry: which map, key and value bytes.
+struct Entry {
+  int fd;
+  const char* map;
+  Bytes key;
+  Bytes value;
+};
+
+netpol_addr_key AddrKey(const IpAddress& address, int mapped_prefix) {
+  netpol_addr_key key{};
+  key.prefixlen = static_cast<__u32>(mapped_prefix);
+  std::memcpy(key.addr, address.bytes().data(), NETPOL_ADDR_LEN);
+  return key;
+}
+
+netpol_addr AddrSetKey(const IpAddress& address) {
+  netpol_addr key{};
+  std::memcpy(key.addr, address.bytes().data(), NETPOL_ADDR_LEN);
+  return key;
+}
+
+// What is enforced, by name.
+struct Model {
+  NodeConfig node;
+  std::map<std::string, Tenant, std::less<>> tenants;
+  struct LocalEndpoint {
+    Endpoint endpoint;
+    std::uint64_t cgroup_id = 0;
+  };
+  std::map<std::pair<std::string, std::string>, LocalEndpoint> endpoints;
+  std::set<Grant> grants;
+  std::map<IpAddress, std::pair<std::string, std::string>> address_owner;
+  std::map<std::uint32_t, std::string> tenant_names;
+  std::map<std::uint32_t, std::string> pod_names;
+
+  [[nodiscard]] size_t AddressCount() const { return address_owner.size(); }
+  [[nodiscard]] size_t LocalCount() const {
+    return static_cast<size_t>(std::count_if(endpoints.begin(), endpoints.end(), [](const auto& e) {
+      return !e.second.endpoint.cgroup.empty();
+    }));
+  }
+};
+
+}  // namespace
+
+std::uint32_t TenantId(std::string_view tenant) { return Fnv1a(tenant); }
+
+std::uint32_t PodId(std::string_view tenant, std::string_view pod) {
+  return Fnv1a(fmt::format("{}/{}", tenant, pod));
+}
+
+struct Datapath::Impl {
+  NetpolSkeleton skel;
+  std::vector<BpfLink> links;
+  bool reused_pins = false;
+
+  Model model;  // what is enforced now
+
+  explicit Impl(NetpolSkeleton s) : skel(std::move(s)) {}
+
+  int fd(bpf_map* map) const { return bpf_map__fd(map); }
+
+  // ---- entries per entity ----
+  Entry TenantEntry(const Tenant& tenant) const {
+    std::uint32_t id = TenantId(tenant.name);
+    netpol_tenant_settings settings{};
+    settings.mode = tenant.mode == TenantMode::kAudit ? NETPOL_MODE_AUDIT : NETPOL_MODE_ENFORCE;
+    settings.egress_default =
+        tenant.egress_default == EgressDefault::kDeny ? NETPOL_EGRESS_DENY : NETPOL_EGRESS_ALLOW;
+    return {fd(skel->maps.tenants), "tenants", ToBytes(id), ToBytes(settings)};
+  }
+
+  std::vector<Entry> EndpointEntries(const Endpoint& endpoint, std::uint64_t cgroup_id) const {
+    std::vector<Entry> entries;
+    netpol_endpoint value{};
+    value.tenant = TenantId(endpoint.tenant);
+    value.pod = PodId(endpoint.tenant, endpoint.pod);
+    value.flags = endpoint.cgroup.empty() ? 0 : NETPOL_ENDPOINT_LOCAL;
+    for (const IpAddress& address : endpoint.addresses) {
+      entries.push_back(
+          {fd(skel->maps.endpoints), "endpoints", ToBytes(AddrKey(address, 128)), ToBytes(value)});
+    }
+    if (!endpoint.cgroup.empty()) {
+      entries.push_back(
+          {fd(skel->maps.local_endpoints), "local_endpoints", ToBytes(cgroup_id), ToBytes(value)});
+    }
+    return entries;
+  }
+
+  Entry GrantEntry(const Grant& grant) const {
+    netpol_grant_key key{};
+    key.prefixlen = NETPOL_GRANT_FIXED_BITS + grant.destination.mapped_prefix_len();
+    key.src_tenant = TenantId(grant.tenant);
+    key.proto = static_cast<__u8>(grant.protocol);
+    key.port = htons(grant.port);
+    std::memcpy(key.addr, grant.destination.address().bytes().data(), NETPOL_ADDR_LEN);
+    return {fd(skel->maps.grants), "grants", ToBytes(key), ToBytes(std::uint32_t{1})};
+  }
+
+  std::vector<Entry> NodeEntries(const NodeConfig& config) const {
+    std::vector<Entry> entries;
+    std::uint8_t one = 1;
+    for (const IpAddress& address : config.dns) {
+      entries.push_back(
+          {fd(skel->maps.dns_servers), "dns_servers", ToBytes(AddrSetKey(address)), ToBytes(one)});
+    }
+    for (const IpAddress& address : config.node_addresses) {
+      entries.push_back(
+          {fd(skel->maps.node_addrs), "node_addrs", ToBytes(AddrSetKey(address)), ToBytes(one)});
+    }
+    for (const Cidr& network : config.pod_networks) {
+      entries.push_back({fd(skel->maps.pod_networks), "pod_networks",
+                         ToBytes(AddrKey(network.address(), network.mapped_prefix_len())),
+                         ToBytes(one)});
+    }
+    for (const DeniedDestination& denied : config.denied) {
+      netpol_deny_key key{};
+      key.prefixlen = NETPOL_DENY_FIXED_BITS + denied.destination.mapped_prefix_len();
+      key.proto = static_cast<__u8>(denied.protocol);
+      key.port = htons(denied.port);
+      std::memcpy(key.addr, denied.destination.address().bytes().data(), NETPOL_ADDR_LEN);
+      entries.push_back(
+          {fd(skel->maps.denied_dests), "denied_dests", ToBytes(key), ToBytes(std::uint32_t{1})});
+    }
+    netpol_node_config node_config{};
+    node_config.flow_idle_ns =
+        static_cast<__u64>(std::chrono::nanoseconds(config.flow_idle).count());
+    entries.push_back({fd(skel->maps.node_config), "node_config", ToBytes(std::uint32_t{0}),
+                       ToBytes(node_config)});
+    return entries;
+  }
+};
+
+namespace {
+
+void PutAll(MapTransaction& tx, const std::vector<Entry>& entries) {
+  for (const Entry& e : entries) {
+    tx.Put(e.fd, e.map, e.key, e.value);
+  }
+}
+
+// Deletes entries of `before` whose keys are not in `after` (same maps).
+void DeleteStale(MapTransaction& tx, const std::vector<Entry>& before,
+                 const std::vector<Entry>& after) {
+  for (const Entry& old : before) {
+    bool kept = std::any_of(after.begin(), after.end(),
+                            [&](const Entry& e) { return e.fd == old.fd && e.key == old.key; });
+    if (!kept) {
+      tx.Delete(old.fd, old.map, old.key);
+    }
+  }
+}
+
+StatusOr<std::uint64_t> ValidateEndpoint(const Model& model, const Endpoint& endpoint,
+                                         const std::string& pods_cgroup) {
+  BH_RETURN_IF_ERROR(ValidateName("tenant", endpoint.tenant));
+  BH_RETURN_IF_ERROR(ValidateName("pod", endpoint.pod));
+  if (!model.tenants.contains(endpoint.tenant)) {
+    return absl::NotFoundError(
+        fmt::format("unknown tenant \"{}\" for pod \"{}\": add the tenant first", endpoint.tenant,
+                    endpoint.pod));
+  }
+  std::set<IpAddress> seen;
+  for (const IpAddress& address : endpoint.addresses) {
+    if (!seen.insert(address).second) {
+      return absl::InvalidArgumentError(fmt::format(
+          "pod {}/{} lists address {} twice", endpoint.tenant, endpoint.pod, address.ToString()));
+    }
+    auto owner = model.address_owner.find(address);
+    if (owner != model.address_owner.end() &&
+        owner->second != std::make_pair(endpoint.tenant, endpoint.pod)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "address {} of pod {}/{} already belongs to pod {}/{}; remove that endpoint first",
+          address.ToString(), endpoint.tenant, endpoint.pod, owner->second.first,
+          owner->second.second));
+    }
+  }
+  std::uint32_t pod_id = PodId(endpoint.tenant, endpoint.pod);
+  auto pod_name = model.pod_names.find(pod_id);
+  std::string full_name = fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
+  if (pod_name != model.pod_names.end() && pod_name->second != full_name) {
+    return absl::AlreadyExistsError(fmt::format(
+        "pod {} hashes to the same id as pod {}; rename one of them", full_name, pod_name->second));
+  }
+  if (endpoint.cgroup.empty()) {
+    return std::uint64_t{0};
+  }
+  struct stat st {};
+  if (::stat(endpoint.cgroup.c_str(), &st) != 0) {
+    return ErrnoError(errno, fmt::format("cgroup of pod {}", full_name));
+  }
+  struct statfs fs {};
+  if (::statfs(endpoint.cgroup.c_str(), &fs) != 0 ||
+      static_cast<unsigned long>(fs.f_type) != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "cgroup {} of pod {} is not a cgroup v2 directory", endpoint.cgroup, full_name));
+  }
+  std::error_code ec;
+  auto relative = std::filesystem::weakly_canonical(endpoint.cgroup, ec)
+                      .lexically_relative(std::filesystem::weakly_canonical(pods_cgroup, ec));
+  if (relative.empty() || relative.native().rfind("..", 0) == 0 || relative == ".") {
+    return absl::FailedPreconditionError(fmt::format(
+        "cgroup {} of pod {} is not below the pods cgroup {}, where isolation is attached",
+        endpoint.cgroup, full_name, pods_cgroup));
+  }
+  for (const auto& [key, local] : model.endpoints) {
+    if (!local.endpoint.cgroup.empty() && local.cgroup_id == st.st_ino &&
+        key != std::make_pair(endpoint.tenant, endpoint.pod)) {
+      return absl::FailedPreconditionError(fmt::format("cgroup {} already belongs to pod {}/{}",
+                                                       endpoint.cgroup, key.first, key.second));
+    }
+  }
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+Status ValidateNodeConfig(const NodeConfig& config) {
+  if (config.flow_idle.count() <= 0) {
+    return absl::InvalidArgumentError("flow idle timeout must be positive");
+  }
+  if (config.dns.size() > NETPOL_MAX_ADDR_SET ||
+      config.node_addresses.size() > NETPOL_MAX_ADDR_SET ||
+      config.pod_networks.size() > NETPOL_MAX_ADDR_SET) {
+    return absl::ResourceExhaustedError(
+        fmt::format("at most {} DNS, node and pod network addresses each", NETPOL_MAX_ADDR_SET));
+  }
+  if (config.denied.size() > NETPOL_MAX_DENIED) {
+    return absl::ResourceExhaustedError(
+        fmt::format("at most {} denied destinations", NETPOL_MAX_DENIED));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Datapath::Datapath(DatapathOptions options, std::unique_ptr<Impl> impl)
+    : options_(std::move(options)), impl_(std::move(impl)) {}
+
+Datapath::~Datapath() = default;
+
+StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& options) {
+  if (options.pods_cgroup.empty()) {
+    return absl::InvalidArgumentError("pods cgroup is not set");
+  }
+  struct statfs fs {};
+  if (::statfs(options.pods_cgroup.c_str(), &fs) != 0) {
+    return ErrnoError(errno, fmt::format("pods cgroup {}", options.pods_cgroup));
+  }
+  if (static_cast<unsigned long>(fs.f_type) != CGROUP2_SUPER_MAGIC) {
+    return absl::FailedPreconditionError(fmt::format(
+        "pods cgroup {} is not on cgroup v2; BPF cgroup hooks need a cgroup v2 directory "
+        "(see 'bulkhead-agent check')",
+        options.pods_cgroup));
+  }
+  BH_RETURN_IF_ERROR(PrepareBpfRoot(options.bpf_root));
+  std::string maps_dir = options.bpf_root + "/maps";
+  bool reused = ::access((maps_dir + "/endpoints").c_str(), F_OK) == 0;
+
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = maps_dir.c_str();
+  BH_ASSIGN_OR_RETURN(NetpolSkeleton skel, NetpolSkeleton::Open("netpol", &open_opts));
+  Status loaded = skel.Load();
+  if (!loaded.ok()) {
+    return Annotate(loaded, reused ? "reuse the pinned maps (if the map layout changed, run "
+                                     "'bulkhead-agent uninstall' first)"
+                                   : "load the netpol programs");
+  }
+  auto impl = std::make_unique<Impl>(std::move(skel));
+  std::vector<bpf_program*> programs = {
+      impl->skel->progs.netpol_connect4, impl->skel->progs.netpol_connect6,
+      impl->skel->progs.netpol_sendmsg4, impl->skel->progs.netpol_sendmsg6,
+      impl->skel->progs.netpol_egress,   impl->skel->progs.netpol_ingress,
+  };
+  BH_ASSIGN_OR_RETURN(AttachResult attached,
+                      AttachOrReplace(programs, options.pods_cgroup, options.bpf_root + "/links"));
+  impl->links = std::move(attached.links);
+  impl->reused_pins = reused || attached.replaced;
+  Logger(Component::kNetpol)
+      .info("datapath ready bpf_root={} pods_cgroup={} programs={} {}", options.bpf_root,
+            options.pods_cgroup, programs.size(),
+            attached.replaced ? "replaced=in-place" : "attached=new");
+  return std::unique_ptr<Datapath>(new Datapath(options, std::move(impl)));
+}
+
+Status Datapath::Uninstall(const std::string& bpf_root) {
+  BH_RETURN_IF_ERROR(DetachPinnedLinks(bpf_root + "/links"));
+  std::string maps_dir = bpf_root + "/maps";
+  if (DIR* dir = ::opendir(maps_dir.c_str())) {
+    std::vector<std::string> pins;
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") {
+        pins.push_back(maps_dir + "/" + name);
+      }
+    }
+    ::closedir(dir);
+    for (const std::string& pin : pins) {
+      if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError(errno, fmt::format("remove {}", pin));
+      }
+    }
+  }
+  for (const std::string& dir : {bpf_root + "/links", maps_dir, bpf_root}) {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError(errno, fmt::format("remove {}", dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status Datapath::SetNodeConfig(const NodeConfig& config) {
+  BH_RETURN_IF_ERROR(ValidateNodeConfig(config));
+  std::lock_guard lock(mutex_);
+  auto before = impl_->NodeEntries(impl_->model.node);
+  auto after = impl_->NodeEntries(config);
+  MapTransaction tx;
+  PutAll(tx, after);
+  DeleteStale(tx, before, after);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model.node = config;
+  return absl::OkStatus();
+}
+
+Status Datapath::UpsertTenant(const Tenant& tenant) {
+  BH_RETURN_IF_ERROR(ValidateName("tenant", tenant.name));
+  std::lock_guard lock(mutex_);
+  std::uint32_t id = TenantId(tenant.name);
+  auto existing = impl_->model.tenant_names.find(id);
+  if (existing != impl_->model.tenant_names.end() && existing->second != tenant.name) {
+    return absl::AlreadyExistsError(
+        fmt::format("tenant {} hashes to the same id as tenant {}; rename one of them", tenant.name,
+                    existing->second));
+  }
+  if (!impl_->model.tenants.contains(tenant.name) &&
+      impl_->model.tenants.size() >= NETPOL_MAX_TENANTS) {
+    return absl::ResourceExhaustedError(
+        fmt::format("this node holds at most {} tenants; nothing was changed", NETPOL_MAX_TENANTS));
+  }
+  MapTransaction tx;
+  Entry entry = impl_->TenantEntry(tenant);
+  tx.Put(entry.fd, entry.map, entry.key, entry.value);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model.tenants[tenant.name] = tenant;
+  impl_->model.tenant_names[id] = tenant.name;
+  return absl::OkStatus();
+}
+
+Status Datapath::RemoveTenant(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto it = impl_->model.tenants.find(name);
+  if (it == impl_->model.tenants.end()) {
+    return absl::NotFoundError(fmt::format("unknown tenant \"{}\"", name));
+  }
+  size_t endpoints = static_cast<size_t>(
+      std::count_if(impl_->model.endpoints.begin(), impl_->model.endpoints.end(),
+                    [&](const auto& e) { return e.first.first == name; }));
+  size_t grants =
+      static_cast<size_t>(std::count_if(impl_->model.grants.begin(), impl_->model.grants.end(),
+                                        [&](const Grant& g) { return g.tenant == name; }));
+  if (endpoints > 0 || grants > 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("tenant {} still has {} endpoint(s) and {} grant(s); remove them first", name,
+                    endpoints, grants));
+  }
+  MapTransaction tx;
+  Entry entry = impl_->TenantEntry(it->second);
+  tx.Delete(entry.fd, entry.map, entry.key);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model.tenant_names.erase(TenantId(name));
+  impl_->model.tenants.erase(it);
+  return absl::OkStatus();
+}
+
+Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
+  std::lock_guard lock(mutex_);
+  BH_ASSIGN_OR_RETURN(std::uint64_t cgroup_id,
+                      ValidateEndpoint(impl_->model, endpoint, options_.pods_cgroup));
+  auto key = std::make_pair(endpoint.tenant, endpoint.pod);
+  auto existing = impl_->model.endpoints.find(key);
+  std::vector<Entry> before;
+  size_t old_addresses = 0;
+  bool old_local = false;
+  if (existing != impl_->model.endpoints.end()) {
+    before = impl_->EndpointEntries(existing->second.endpoint, existing->second.cgroup_id);
+    old_addresses = existing->second.endpoint.addresses.size();
+    old_local = !existing->second.endpoint.cgroup.empty();
+  }
+  if (impl_->model.AddressCount() - old_addresses + endpoint.addresses.size() >
+      NETPOL_MAX_ENDPOINT_ADDRS) {
+    return absl::ResourceExhaustedError(
+        fmt::format("this node holds at most {} endpoint addresses; nothing was changed",
+                    NETPOL_MAX_ENDPOINT_ADDRS));
+  }
+  if (!endpoint.cgroup.empty() && !old_local &&
+      impl_->model.LocalCount() + 1 > NETPOL_MAX_LOCAL_ENDPOINTS) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "this node holds at most {} local pods; nothing was changed", NETPOL_MAX_LOCAL_ENDPOINTS));
+  }
+  auto after = impl_->EndpointEntries(endpoint, cgroup_id);
+  MapTransaction tx;
+  PutAll(tx, after);
+  DeleteStale(tx, before, after);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  if (existing != impl_->model.endpoints.end()) {
+    for (const IpAddress& address : existing->second.endpoint.addresses) {
+      impl_->model.address_owner.erase(address);
+    }
+  }
+  for (const IpAddress& address : endpoint.addresses) {
+    impl_->model.address_owner[address] = key;
+  }
+  impl_->model.endpoints[key] = {endpoint, cgroup_id};
+  impl_->model.pod_names[PodId(endpoint.tenant, endpoint.pod)] =
+      fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
+  return absl::OkStatus();
+}
+
+Status Datapath::RemoveEndpoint(std::string_view tenant, std::string_view pod) {
+  std::lock_guard lock(mutex_);
+  auto it = impl_->model.endpoints.find(std::make_pair(std::string(tenant), std::string(pod)));
+  if (it == impl_->model.endpoints.end()) {
+    return absl::NotFoundError(fmt::format("unknown endpoint {}/{}", tenant, pod));
+  }
+  MapTransaction tx;
+  for (const Entry& e : impl_->EndpointEntries(it->second.endpoint, it->second.cgroup_id)) {
+    tx.Delete(e.fd, e.map, e.key);
+  }
+  BH_RETURN_IF_ERROR(tx.Commit());
+  for (const IpAddress& address : it->second.endpoint.addresses) {
+    impl_->model.address_owner.erase(address);
+  }
+  impl_->model.endpoints.erase(it);
+  return absl::OkStatus();
+}
+
+Status Datapath::AddGrant(const Grant& grant) {
+  std::lock_guard lock(mutex_);
+  if (!impl_->model.tenants.contains(grant.tenant)) {
+    return absl::NotFoundError(
+        fmt::format("unknown tenant \"{}\" in grant: add the tenant first", grant.tenant));
+  }
+  if (!impl_->model.grants.contains(grant) && impl_->model.grants.size() >= NETPOL_MAX_GRANTS) {
+    return absl::ResourceExhaustedError(
+        fmt::format("this node holds at most {} grants; nothing was changed", NETPOL_MAX_GRANTS));
+  }
+  MapTransaction tx;
+  Entry entry = impl_->GrantEntry(grant);
+  tx.Put(entry.fd, entry.map, entry.key, entry.value);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model.grants.insert(grant);
+  return absl::OkStatus();
+}
+
+Status Datapath::RemoveGrant(const Grant& grant) {
+  std::lock_guard lock(mutex_);
+  if (!impl_->model.grants.contains(grant)) {
+    return absl::NotFoundError(fmt::format("no such grant for tenant {} to {}", grant.tenant,
+                                           grant.destination.ToString()));
+  }
+  MapTransaction tx;
+  Entry entry = impl_->GrantEntry(grant);
+  tx.Delete(entry.fd, entry.map, entry.key);
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model.grants.erase(grant);
+  return absl::OkStatus();
+}
+
+DatapathSummary Datapath::Summary() const {
+  std::lock_guard lock(mutex_);
+  DatapathSummary summary;
+  summary.tenants = impl_->model.tenants.size();
+  summary.endpoints = impl_->model.endpoints.size();
+  summary.endpoint_addresses = impl_->model.AddressCount();
+  summary.local_endpoints = impl_->model.LocalCount();
+  summary.grants = impl_->model.grants.size();
+  summary.reused_pins = impl_->reused_pins;
+  return summary;
+}
+
+int Datapath::flow_events_fd() const { return bpf_map__fd(impl_->skel->maps.flow_events); }
+
+std::string Datapath::TenantName(std::uint32_t id) const {
+  if (id == NETPOL_NO_TENANT) {
+    return "";
+  }
+  std::lock_guard lock(mutex_);
+  auto it = impl_->model.tenant_names.find(id);
+  return it != impl_->model.tenant_names.end() ? it->second : fmt::format("#{}", id);
+}
+
+std::string Datapath::PodName(std::uint32_t id) const {
+  if (id == 0) {
+    return "";
+  }
+  std::lock_guard lock(mutex_);
+  auto it = impl_->model.pod_names.find(id);
+  if (it == impl_->model.pod_names.end()) {
+    return fmt::format("#{}", id);
+  }
+  // Stored as tenant/pod; the record carries the tenant separately.
+  return it->second.substr(it->second.find('/') + 1);
+}
+
+std::vector<FlowCounter> Datapath::Counters() const {
+  int fd = bpf_map__fd(impl_->skel->maps.flow_counters);
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<FlowCounter> counters;
+  netpol_counter_key key{};
+  netpol_counter_key next{};
+  std::vector<__u64> values(static_cast<size_t>(std::max(cpus, 1)));
+  void* cursor = nullptr;
+  while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
+    key = next;
+    cursor = &key;
+    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
+      continue;
+    }
+    FlowCounter counter;
+    counter.src_tenant = TenantName(key.src_tenant);
+    counter.dst_tenant = TenantName(key.dst_tenant);
+    counter.verdict = static_cast<Verdict>(key.verdict);
+    for (__u64 v : values) {
+      counter.count += v;
+    }
+    counters.push_back(std::move(counter));
+  }
+  return counters;
+}
+
+FlowLoss Datapath::Loss() const {
+  int fd = bpf_map__fd(impl_->skel->maps.flow_lost);
+  int cpus = std::max(libbpf_num_possible_cpus(), 1);
+  std::vector<__u64> values(static_cast<size_t>(cpus));
+  auto sum = [&](__u32 slot) {
+    std::uint64_t total = 0;
+    if (bpf_map_lookup_elem(fd, &slot, values.data()) == 0) {
+      for (__u64 v : values) {
+        total += v;
+      }
+    }
+    return total;
+  };
+  return {sum(NETPOL_LOST_RINGBUF), sum(NETPOL_LOST_COUNTERS), sum(NETPOL_LOST_FLOWS)};
+}
+
+}  // namespace bulkhead::agent::netpol
+
+namespace bulkhead::agent::netpol {
+namespace {
+
+std::vector<Bytes> MapKeys(int fd) {
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  std::vector<Bytes> keys;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
+    return keys;
+  }
+  Bytes key(info.key_size);
+  Bytes next(info.key_size);
+  void* cursor = nullptr;
+  while (bpf_map_get_next_key(fd, cursor, next.data()) == 0) {
+    keys.push_back(next);
+    key = next;
+    cursor = key.data();
+  }
+  return keys;
+}
+
+}  // namespace
+
+Status Datapath::Replace(const DesiredState& state) {
+  BH_RETURN_IF_ERROR(ValidateNodeConfig(state.node));
+  std::lock_guard lock(mutex_);
+  // Build and validate the whole next model before touching a map.
+  Model next;
+  next.node = state.node;
+  for (const Tenant& tenant : state.tenants) {
+    BH_RETURN_IF_ERROR(ValidateName("tenant", tenant.name));
+    std::uint32_t id = TenantId(tenant.name);
+    auto clash = next.tenant_names.find(id);
+    if (clash != next.tenant_names.end()) {
+      return clash->second == tenant.name
+                 ? absl::InvalidArgumentError(fmt::format("tenant {} is listed twice", tenant.name))
+                 : absl::AlreadyExistsError(fmt::format(
+                       "tenant {} hashes to the same id as tenant {}; rename one of them",
+                       tenant.name, clash->second));
+    }
+    next.tenants[tenant.name] = tenant;
+    next.tenant_names[id] = tenant.name;
+  }
+  if (next.tenants.size() > NETPOL_MAX_TENANTS) {
+    return absl::ResourceExhaustedError(
+        fmt::format("this node holds at most {} tenants; nothing was changed", NETPOL_MAX_TENANTS));
+  }
+  for (const Endpoint& endpoint : state.endpoints) {
+    auto key = std::make_pair(endpoint.tenant, endpoint.pod);
+    if (next.endpoints.contains(key)) {
+      return absl::InvalidArgumentError(
+          fmt::format("pod {}/{} is listed twice", endpoint.tenant, endpoint.pod));
+    }
+    BH_ASSIGN_OR_RETURN(std::uint64_t cgroup_id,
+                        ValidateEndpoint(next, endpoint, options_.pods_cgroup));
+    for (const IpAddress& address : endpoint.addresses) {
+      next.address_owner[address] = key;
+    }
+    next.endpoints[key] = {endpoint, cgroup_id};
+    next.pod_names[PodId(endpoint.tenant, endpoint.pod)] =
+        fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
+  }
+  if (next.AddressCount() > NETPOL_MAX_ENDPOINT_ADDRS ||
+      next.LocalCount() > NETPOL_MAX_LOCAL_ENDPOINTS) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "this node holds at most {} endpoint addresses and {} local pods; nothing was changed",
+        NETPOL_MAX_ENDPOINT_ADDRS, NETPOL_MAX_LOCAL_ENDPOINTS));
+  }
+  for (const Grant& grant : state.grants) {
+    if (!next.tenants.contains(grant.tenant)) {
+      return absl::NotFoundError(
+          fmt::format("unknown tenant \"{}\" in grant: add the tenant first", grant.tenant));
+    }
+    next.grants.insert(grant);
+  }
+  if (next.grants.size() > NETPOL_MAX_GRANTS) {
+    return absl::ResourceExhaustedError(
+        fmt::format("this node holds at most {} grants; nothing was changed", NETPOL_MAX_GRANTS));
+  }
+
+  // Write everything new first, then remove what is not wanted, so nothing
+  // that stays is ever missing.
+  std::vector<Entry> wanted = impl_->NodeEntries(next.node);
+  for (const auto& [name, tenant] : next.tenants) {
+    wanted.push_back(impl_->TenantEntry(tenant));
+  }
+  for (const auto& [key, local] : next.endpoints) {
+    auto entries = impl_->EndpointEntries(local.endpoint, local.cgroup_id);
+    wanted.insert(wanted.end(), entries.begin(), entries.end());
+  }
+  for (const Grant& grant : next.grants) {
+    wanted.push_back(impl_->GrantEntry(grant));
+  }
+  MapTransaction tx;
+  PutAll(tx, wanted);
+  std::set<std::pair<int, Bytes>> wanted_keys;
+  for (const Entry& e : wanted) {
+    wanted_keys.emplace(e.fd, e.key);
+  }
+  auto& maps = impl_->skel->maps;
+  for (auto [map, name] : std::initializer_list<std::pair<bpf_map*, const char*>>{
+           {maps.tenants, "tenants"},
+           {maps.endpoints, "endpoints"},
+           {maps.local_endpoints, "local_endpoints"},
+           {maps.grants, "grants"},
+           {maps.dns_servers, "dns_servers"},
+           {maps.node_addrs, "node_addrs"},
+           {maps.pod_networks, "pod_networks"},
+           {maps.denied_dests, "denied_dests"}}) {
+    int fd = bpf_map__fd(map);
+    for (Bytes& key : MapKeys(fd)) {
+      if (!wanted_keys.contains({fd, key})) {
+        tx.Delete(fd, name, std::move(key));
+      }
+    }
+  }
+  size_t changes = tx.size();
+  BH_RETURN_IF_ERROR(tx.Commit());
+  impl_->model = std::move(next);
+  Logger(Component::kNetpol)
+      .info("state replaced tenants={} endpoints={} grants={} map_writes={}",
+            impl_->model.tenants.size(), impl_->model.endpoints.size(), impl_->model.grants.size(),
+            changes);
+  return absl::OkStatus();
+}
+
+}  // namespace bulkhead::agent::netpol

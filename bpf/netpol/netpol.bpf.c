@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// Per-tenant network isolation, attached to the cgroup v2 directory that
+// holds every pod of the node (the "pods root"):
+//   cgroup/connect4, connect6, sendmsg4, sendmsg6: refuse at the syscall, so
+//     the application gets EPERM at once instead of a timeout;
+//   cgroup_skb/egress, ingress: packet level, for raw sockets, spoofed
+//     sources and traffic arriving from other nodes.
+// The rules are in docs/netpol.md; every decision below names its reason.
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netpol/netpol_maps.h"
+#include "netpol/netpol_structs.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define DNS_PORT 53
+#define IP_OFFSET_MASK 0x1FFF
+
+#define PASS 1
+#define DROP 0
+
+#define FLOW_IDLE_DEFAULT_NS (300ULL * 1000000000ULL)
+
+// One attempt, in the terms every hook shares.
+struct attempt {
+  __u8 saddr[NETPOL_ADDR_LEN];
+  __u8 daddr[NETPOL_ADDR_LEN];
+  __u16 sport;  // network byte order
+  __u16 dport;  // network byte order
+  __u8 proto;
+  __u8 hook;
+};
+
+struct decision {
+  __u32 src_tenant;
+  __u32 dst_tenant;
+  __u32 src_pod;
+  __u32 dst_pod;
+  __u8 verdict;
+  __u8 reason;
+  __u8 record;      // emit a flow record and count it
+  __u8 track_flow;  // remember the flow so its packets pass quietly
+};
+
+static __always_inline void addr_from_v4(__u8* out, __u32 ip4_be) {
+  __builtin_memset(out, 0, 10);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  __builtin_memcpy(out + 12, &ip4_be, 4);
+}
+
+static __always_inline void addr_from_v6(__u8* out, const __u32* ip6_be) {
+  __builtin_memcpy(out, ip6_be, NETPOL_ADDR_LEN);
+}
+
+static __always_inline int is_v4_mapped(const __u8* a) {
+  for (int i = 0; i < 10; i++) {
+    if (a[i] != 0) {
+      return 0;
+    }
+  }
+  return a[10] == 0xff && a[11] == 0xff;
+}
+
+// 127.0.0.0/8, ::1, IPv6 link-local and multicast: never another tenant.
+static __always_inline int is_local_scope(const __u8* a) {
+  if (is_v4_mapped(a)) {
+    return a[12] == 127;
+  }
+  if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)) {
+    return 1;
+  }
+  for (int i = 0; i < 15; i++) {
+    if (a[i] != 0) {
+      return 0;
+    }
+  }
+  return a[15] == 1;
+}
+
+static __always_inline struct netpol_endpoint* lookup_endpoint(const __u8* addr) {
+  struct netpol_addr_key key = {.prefixlen = 128};
+  __builtin_memcpy(key.addr, addr, NETPOL_ADDR_LEN);
+  return bpf_map_lookup_elem(&endpoints, &key);
+}
+
+static __always_inline int in_set(void* set, const __u8* addr) {
+  struct netpol_addr key;
+  __builtin_memcpy(key.addr, addr, NETPOL_ADDR_LEN);
+  return bpf_map_lookup_elem(set, &key) != NULL;
+}
+
+static __always_inline int in_pod_networks(const __u8* addr) {
+  struct netpol_addr_key key = {.prefixlen = 128};
+  __builtin_memcpy(key.addr, addr, NETPOL_ADDR_LEN);
+  return bpf_map_lookup_elem(&pod_networks, &key) != NULL;
+}
+
+static __always_inline int is_denied_destination(const struct attempt* a) {
+  struct netpol_deny_key key = {.prefixlen = NETPOL_DENY_FIXED_BITS + 128};
+  __builtin_memcpy(key.addr, a->daddr, NETPOL_ADDR_LEN);
+  key.proto = a->proto;
+  key.port = a->dport;
+  if (bpf_map_lookup_elem(&denied_dests, &key)) {
+    return 1;
+  }
+  key.port = 0;
+  if (bpf_map_lookup_elem(&denied_dests, &key)) {
+    return 1;
+  }
+  key.proto = 0;
+  return bpf_map_lookup_elem(&denied_dests, &key) != NULL;
+}
+
+// Is src_tenant granted (dst address, dport, proto)? Exact port and
+// protocol first, then any port, then any protocol and port.
+static __always_inline int is_granted(__u32 src_tenant, const __u8* daddr, __u16 dport,
+                                      __u8 proto) {
+  struct netpol_grant_key key = {.prefixlen = NETPOL_GRANT_FIXED_BITS + 128};
+  key.src_tenant = src_tenant;
+  __builtin_memcpy(key.addr, daddr, NETPOL_ADDR_LEN);
+  key.proto = proto;
+  key.port = dport;
+  if (bpf_map_lookup_elem(&grants, &key)) {
+    return 1;
+  }
+  key.port = 0;
+  if (bpf_map_lookup_elem(&grants, &key)) {
+    return 1;
+  }
+  key.proto = 0;
+  return bpf_map_lookup_elem(&grants, &key) != NULL;
+}
+
+static __always_inline __u64 flow_idle_ns(void) {
+  __u32 zero = 0;
+  struct netpol_node_config* config = bpf_map_lookup_elem(&node_config, &zero);
+  return (config && config->flow_idle_ns) ? config->flow_idle_ns : FLOW_IDLE_DEFAULT_NS;
+}
+
+static __always_inline void flow_key(struct netpol_flow_key* key, const __u8* peer, __u16 peer_port,
+                                     __u16 local_port, __u32 tenant, __u8 proto) {
+  __builtin_memset(key, 0, sizeof(*key));
+  __builtin_memcpy(key->peer, peer, NETPOL_ADDR_LEN);
+  key->peer_port = peer_port;
+  key->local_port = local_port;
+  key->tenant = tenant;
+  key->proto = proto;
+}
+
+// A live tracked flow; refreshes its idle timer.
+static __always_inline int flow_is_tracked(const struct netpol_flow_key* key) {
+  struct netpol_flow_value* value = bpf_map_lookup_elem(&granted_flows, key);
+  if (!value) {
+    return 0;
+  }
+  __u64 now = bpf_ktime_get_ns();
+  if (now - value->last_seen_ns > flow_idle_ns()) {
+    bpf_map_delete_elem(&granted_flows, key);
+    return 0;
+  }
+  value->last_seen_ns = now;
+  return 1;
+}
+
+static __always_inline void count_lost(__u32 slot) {
+  __u64* lost = bpf_map_lookup_elem(&flow_lost, &slot);
+  if (lost) {
+    *lost += 1;
+  }
+}
+
+static __always_inline void track_flow(const struct netpol_flow_key* key) {
+  struct netpol_flow_value value = {.last_seen_ns = bpf_ktime_get_ns()};
+  if (bpf_map_update_elem(&granted_flows, key, &value, BPF_ANY) != 0) {
+    count_lost(NETPOL_LOST_FLOWS);
+  }
+}
+
+static __always_inline struct netpol_tenant_settings* settings_of(__u32 tenant) {
+  if (tenant == NETPOL_NO_TENANT) {
+    return NULL;
+  }
+  return bpf_map_lookup_elem(&tenants, &tenant);
+}
+
+static __always_inline int in_audit(__u32 tenant) {
+  struct netpol_tenant_settings* s = settings_of(tenant);
+  return s && s->mode == NETPOL_MODE_AUDIT;
+}
+
+static __always_inline void allow(struct decision* d, __u8 reason) {
+  d->verdict = NETPOL_ALLOWED;
+  d->reason = reason;
+}
+
+// A deny that audit mode of either tenant turns into a recorded pass.
+static __always_inline void deny(struct decision* d, __u8 reason) {
+  d->verdict = (in_audit(d->src_tenant) || in_audit(d->dst_tenant)) ? NETPOL_AUDIT : NETPOL_DENIED;
+  d->reason = reason;
+  d->record = 1;
+  d->track_flow = d->verdict == NETPOL_AUDIT;
+}
+
+// Traffic leaving a local pod. `local` is the sender (NULL when its cgroup
+// is not known yet); `packet` is set in cgroup_skb, where the source
+// address can be checked and the flow tracked.
+static __always_inline void decide_egress(const struct attempt* a,
+                                          const struct netpol_endpoint* local, int packet,
+                                          struct decision* d) {
+  if (!local) {
+    // Fail closed: a process in the pods root whose cgroup the agent has not
+    // learned yet may only resolve names and talk to the node (probes).
+    if (in_set(&dns_servers, a->daddr) && a->dport == bpf_htons(DNS_PORT)) {
+      allow(d, NETPOL_REASON_DNS);
+      return;
+    }
+    if (in_set(&node_addrs, a->daddr) && !is_denied_destination(a)) {
+      allow(d, NETPOL_REASON_NODE);
+      return;
+    }
+    struct netpol_endpoint* dst = lookup_endpoint(a->daddr);
+    if (dst) {
+      d->dst_tenant = dst->tenant;
+      d->dst_pod = dst->pod;
+    }
+    d->verdict = NETPOL_DENIED;
+    d->reason = NETPOL_REASON_UNKNOWN_SOURCE;
+    d->record = 1;
+    return;
+  }
+  d->src_tenant = local->tenant;
+  d->src_pod = local->pod;
+  if (is_local_scope(a->daddr)) {
+    allow(d, NETPOL_REASON_SAME_TENANT);
+    return;
+  }
+  if (packet && !is_local_scope(a->saddr)) {
+    struct netpol_endpoint* src = lookup_endpoint(a->saddr);
+    if ((src && (src->tenant != local->tenant || src->pod != local->pod)) ||
+        (!src && in_pod_networks(a->saddr))) {
+      // Spoofing is never audited: it is denied in every mode.
+      d->verdict = NETPOL_DENIED;
+      d->reason = NETPOL_REASON_SPOOFED_SOURCE;
+      d->record = 1;
+      return;
+    }
+  }
+  if (in_set(&dns_servers, a->daddr) && a->dport == bpf_htons(DNS_PORT)) {
+    allow(d, NETPOL_REASON_DNS);
+    return;
+  }
+  struct netpol_endpoint* dst = lookup_endpoint(a->daddr);
+  if (dst) {
+    d->dst_tenant = dst->tenant;
+    d->dst_pod = dst->pod;
+  }
+  if (is_denied_destination(a)) {
+    deny(d, NETPOL_REASON_DENIED_DESTINATION);
+    return;
+  }
+  if (dst) {
+    if (dst->tenant == local->tenant) {
+      allow(d, NETPOL_REASON_SAME_TENANT);
+      return;
+    }
+    struct netpol_flow_key key;
+    flow_key(&key, a->daddr, a->dport, a->sport, local->tenant, a->proto);
+    if (a->sport != 0 && flow_is_tracked(&key)) {
+      allow(d, NETPOL_REASON_GRANTED_FLOW);
+      return;
+    }
+    if (is_granted(local->tenant, a->daddr, a->dport, a->proto)) {
+      allow(d, NETPOL_REASON_GRANT);
+      // Recorded once, by the packet hook that starts tracking the flow.
+      d->record = packet;
+      d->track_flow = packet;
+      return;
+    }
+    deny(d, NETPOL_REASON_CROSS_TENANT);
+    return;
+  }
+  if (in_set(&node_addrs, a->daddr)) {
+    allow(d, NETPOL_REASON_NODE);
+    return;
+  }
+  if (in_pod_networks(a->daddr)) {
+    // Fail closed: an address of the pod network that no endpoint owns yet.
+    deny(d, NETPOL_REASON_UNKNOWN_DESTINATION);
+    return;
+  }
+  struct netpol_tenant_settings* s = settings_of(local->tenant);
+  if (s && s->egress_default == NETPOL_EGRESS_DENY) {
+    deny(d, NETPOL_REASON_EGRESS_DEFAULT);
+    return;
+  }
+  allow(d, NETPOL_REASON_EXTERNAL);
+}
+
+// A packet arriving at a local pod. `local` is the receiver.
+static __always_inline void decide_ingress(const struct attempt* a,
+                                           const struct netpol_endpoint* local,
+                                           struct decision* d) {
+  struct netpol_endpoint* src = lookup_endpoint(a->saddr);
+  if (src) {
+    d->src_tenant = src->tenant;
+    d->src_pod = src->pod;
+  }
+  if (is_local_scope(a->saddr) || in_set(&node_addrs, a->saddr)) {
+    allow(d, NETPOL_REASON_NODE);
+    return;
+  }
+  if (in_set(&dns_servers, a->saddr) && a->sport == bpf_htons(DNS_PORT)) {
+    allow(d, NETPOL_REASON_DNS);
+    return;
+  }
+  if (!local) {
+    d->verdict = NETPOL_DENIED;
+    d->reason = NETPOL_REASON_UNKNOWN_DESTINATION;
+    d->record = 1;
+    return;
+  }
+  d->dst_tenant = local->tenant;
+  d->dst_pod = local->pod;
+  // A local sender's egress hooks already decided and recorded.
+  int sender_is_local = src && (src->flags & NETPOL_ENDPOINT_LOCAL);
+  if (src) {
+    if (src->tenant == local->tenant) {
+      allow(d, NETPOL_REASON_SAME_TENANT);
+      return;
+    }
+    struct netpol_flow_key key;
+    flow_key(&key, a->saddr, a->sport, a->dport, local->tenant, a->proto);
+    if (flow_is_tracked(&key)) {
+      allow(d, NETPOL_REASON_GRANTED_FLOW);
+      return;
+    }
+    if (is_granted(src->tenant, a->daddr, a->dport, a->proto)) {
+      allow(d, NETPOL_REASON_GRANT);
+      d->record = !sender_is_local;
+      d->track_flow = 1;
+      return;
+    }
+    deny(d, NETPOL_REASON_CROSS_TENANT);
+    if (sender_is_local && d->verdict == NETPOL_AUDIT) {
+      d->record = 0;  // the sender's egress already recorded this audited flow
+    }
+    return;
+  }
+  if (in_pod_networks(a->saddr)) {
+    deny(d, NETPOL_REASON_UNKNOWN_SOURCE);
+    return;
+  }
+  allow(d, NETPOL_REASON_EXTERNAL);
+}
+
+static __always_inline void emit(const struct attempt* a, const struct decision* d) {
+  struct netpol_counter_key ckey = {
+      .src_tenant = d->src_tenant, .dst_tenant = d->dst_tenant, .verdict = d->verdict};
+  __u64* count = bpf_map_lookup_elem(&flow_counters, &ckey);
+  if (count) {
+    *count += 1;
+  } else {
+    __u64 one = 1;
+    if (bpf_map_update_elem(&flow_counters, &ckey, &one, BPF_NOEXIST) != 0) {
+      count = bpf_map_lookup_elem(&flow_counters, &ckey);
+      if (count) {
+        *count += 1;
+      } else {
+        count_lost(NETPOL_LOST_COUNTERS);
+      }
+    }
+  }
+
+  struct netpol_flow_record* r = bpf_ringbuf_reserve(&flow_events, sizeof(*r), 0);
+  if (!r) {
+    count_lost(NETPOL_LOST_RINGBUF);
+    return;
+  }
+  r->timestamp_ns = bpf_ktime_get_ns();
+  r->src_tenant = d->src_tenant;
+  r->dst_tenant = d->dst_tenant;
+  r->src_pod = d->src_pod;
+  r->dst_pod = d->dst_pod;
+  __builtin_memcpy(r->saddr, a->saddr, NETPOL_ADDR_LEN);
+  __builtin_memcpy(r->daddr, a->daddr, NETPOL_ADDR_LEN);
+  r->sport = bpf_ntohs(a->sport);
+  r->dport = bpf_ntohs(a->dport);
+  r->proto = a->proto;
+  r->verdict = d->verdict;
+  r->reason = d->reason;
+  r->hook = a->hook;
+  bpf_ringbuf_submit(r, 0);
+}
+
+static __always_inline int finish(const struct attempt* a, struct decision* d) {
+  if (d->record) {
+    emit(a, d);
+  }
+  return d->verdict == NETPOL_DENIED ? DROP : PASS;
+}
+
+// ---- socket hooks ---------------------------------------------------------
+
+static __always_inline struct netpol_endpoint* current_endpoint(void) {
+  __u64 cgroup = bpf_get_current_cgroup_id();
+  return bpf_map_lookup_elem(&local_endpoints, &cgroup);
+}
+
+static __always_inline int sock_addr_common(struct bpf_sock_addr* ctx, struct attempt* a) {
+  a->proto = (__u8)ctx->protocol;
+  a->dport = (__u16)ctx->user_port;
+  struct bpf_sock* sk = ctx->sk;
+  a->sport = sk ? bpf_htons((__u16)sk->src_port) : 0;
+  struct decision d = {};
+  decide_egress(a, current_endpoint(), 0, &d);
+  // Passes here are recorded by the packet hooks, once per flow; a deny
+  // stops the attempt before any packet, so it is recorded here.
+  if (d.verdict != NETPOL_DENIED) {
+    d.record = 0;
+  }
+  return finish(a, &d);
+}
+
+static __always_inline int sock_addr4(struct bpf_sock_addr* ctx, __u8 hook) {
+  struct attempt a = {.hook = hook};
+  addr_from_v4(a.daddr, ctx->user_ip4);
+  return sock_addr_common(ctx, &a);
+}
+
+static __always_inline int sock_addr6(struct bpf_sock_addr* ctx, __u8 hook) {
+  struct attempt a = {.hook = hook};
+  __u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+  addr_from_v6(a.daddr, ip6);
+  return sock_addr_common(ctx, &a);
+}
+
+SEC("cgroup/connect4")
+int netpol_connect4(struct bpf_sock_addr* ctx) { return sock_addr4(ctx, NETPOL_HOOK_CONNECT4); }
+
+SEC("cgroup/connect6")
+int netpol_connect6(struct bpf_sock_addr* ctx) { return sock_addr6(ctx, NETPOL_HOOK_CONNECT6); }
+
+SEC("cgroup/sendmsg4")
+int netpol_sendmsg4(struct bpf_sock_addr* ctx) { return sock_addr4(ctx, NETPOL_HOOK_SENDMSG4); }
+
+SEC("cgroup/sendmsg6")
+int netpol_sendmsg6(struct bpf_sock_addr* ctx) { return sock_addr6(ctx, NETPOL_HOOK_SENDMSG6); }
+
+// ---- packet hooks ---------------------------------------------------------
+
+// Fills addresses, protocol and ports from the packet (network header at
+// offset 0 in cgroup_skb). Returns 0 when the packet is not IP.
+static __always_inline int parse_packet(struct __sk_buff* skb, struct attempt* a) {
+  __u32 l4_offset = 0;
+  if (skb->protocol == bpf_htons(ETH_P_IP)) {
+    struct iphdr ip;
+    if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) != 0) {
+      return 0;
+    }
+    addr_from_v4(a->saddr, ip.saddr);
+    addr_from_v4(a->daddr, ip.daddr);
+    a->proto = ip.protocol;
+    if (bpf_ntohs(ip.frag_off) & IP_OFFSET_MASK) {
+      return 1;  // a later fragment carries no ports
+    }
+    l4_offset = ip.ihl * 4;
+  } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr ip6;
+    if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) != 0) {
+      return 0;
+    }
+    __builtin_memcpy(a->saddr, &ip6.saddr, NETPOL_ADDR_LEN);
+    __builtin_memcpy(a->daddr, &ip6.daddr, NETPOL_ADDR_LEN);
+    a->proto = ip6.nexthdr;
+    l4_offset = sizeof(ip6);
+  } else {
+    return 0;
+  }
+  if (a->proto == IPPROTO_TCP_ || a->proto == IPPROTO_UDP_) {
+    __u16 ports[2];
+    if (bpf_skb_load_bytes(skb, l4_offset, ports, sizeof(ports)) == 0) {
+      a->sport = ports[0];
+      a->dport = ports[1];
+    }
+  }
+  return 1;
+}
+
+SEC("cgroup_skb/egress")
+int netpol_egress(struct __sk_buff* skb) {
+  struct attempt a = {.hook = NETPOL_HOOK_EGRESS};
+  if (!parse_packet(skb, &a)) {
+    return PASS;
+  }
+  __u64 cgroup = bpf_skb_cgroup_id(skb);
+  struct netpol_endpoint* local = bpf_map_lookup_elem(&local_endpoints, &cgroup);
+  struct decision d = {};
+  decide_egress(&a, local, 1, &d);
+  if (d.track_flow && local && a.sport != 0) {
+    struct netpol_flow_key key;
+    flow_key(&key, a.daddr, a.dport, a.sport, local->tenant, a.proto);
+    track_flow(&key);
+  }
+  return finish(&a, &d);
+}
+
+SEC("cgroup_skb/ingress")
+int netpol_ingress(struct __sk_buff* skb) {
+  struct attempt a = {.hook = NETPOL_HOOK_INGRESS};
+  if (!parse_packet(skb, &a)) {
+    return PASS;
+  }
+  __u64 cgroup = bpf_skb_cgroup_id(skb);
+  struct netpol_endpoint* local = bpf_map_lookup_elem(&local_endpoints, &cgroup);
+  struct decision d = {};
+  decide_ingress(&a, local, &d);
+  if (d.track_flow && local && a.dport != 0) {
+    struct netpol_flow_key key;
+    flow_key(&key, a.saddr, a.sport, a.dport, local->tenant, a.proto);
+    track_flow(&key);
+  }
+  return finish(&a, &d);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,174 @@
+// Structs and constants shared by netpol.bpf.c and the agent (agent/netpol).
+// Every address is 16 bytes: IPv6 as is, IPv4 as an IPv4-mapped IPv6
+// address (::ffff:a.b.c.d), so one LPM trie serves both families.
+#ifndef BULKHEAD_BPF_NETPOL_NETPOL_STRUCTS_H_
+#define BULKHEAD_BPF_NETPOL_NETPOL_STRUCTS_H_
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define NETPOL_ADDR_LEN 16
+
+// Map capacities. The agent checks them before writing, so a full map is a
+// clean error, never half a change.
+#define NETPOL_MAX_ENDPOINT_ADDRS 65536
+#define NETPOL_MAX_LOCAL_ENDPOINTS 16384
+#define NETPOL_MAX_TENANTS 16384
+#define NETPOL_MAX_GRANTS 65536
+#define NETPOL_MAX_DENIED 1024
+#define NETPOL_MAX_ADDR_SET 256
+#define NETPOL_MAX_FLOWS 65536
+#define NETPOL_MAX_COUNTERS 65536
+#define NETPOL_RINGBUF_BYTES (1 << 20)
+
+// Tenant id 0 means "no tenant" (the node, the outside world, unknown).
+#define NETPOL_NO_TENANT 0
+
+enum netpol_verdict {
+  NETPOL_ALLOWED = 1,
+  NETPOL_DENIED = 2,
+  NETPOL_AUDIT = 3,  // would be denied; passed because a tenant is in audit mode
+};
+
+enum netpol_reason {
+  NETPOL_REASON_SAME_TENANT = 1,
+  NETPOL_REASON_CROSS_TENANT = 2,         // default deny between tenants
+  NETPOL_REASON_GRANT = 3,                // allowed by a cross-tenant grant
+  NETPOL_REASON_GRANTED_FLOW = 4,         // a packet of a flow a grant opened (either direction)
+  NETPOL_REASON_DENIED_DESTINATION = 5,   // always-denied: metadata, node agent ports
+  NETPOL_REASON_UNKNOWN_SOURCE = 6,       // fail-closed: sender not known yet
+  NETPOL_REASON_UNKNOWN_DESTINATION = 7,  // fail-closed: receiver not known yet
+  NETPOL_REASON_SPOOFED_SOURCE = 8,       // source address is not the sender's
+  NETPOL_REASON_EGRESS_DEFAULT = 9,       // external egress denied by tenant policy
+  NETPOL_REASON_DNS = 10,
+  NETPOL_REASON_NODE = 11,
+  NETPOL_REASON_EXTERNAL = 12,
+};
+
+enum netpol_hook {
+  NETPOL_HOOK_CONNECT4 = 1,
+  NETPOL_HOOK_CONNECT6 = 2,
+  NETPOL_HOOK_SENDMSG4 = 3,
+  NETPOL_HOOK_SENDMSG6 = 4,
+  NETPOL_HOOK_INGRESS = 5,
+  NETPOL_HOOK_EGRESS = 6,
+};
+
+enum netpol_mode {
+  NETPOL_MODE_ENFORCE = 0,
+  NETPOL_MODE_AUDIT = 1,
+};
+
+enum netpol_egress {
+  NETPOL_EGRESS_ALLOW = 0,
+  NETPOL_EGRESS_DENY = 1,
+};
+
+// The endpoint runs on this node (its egress hooks see its traffic).
+#define NETPOL_ENDPOINT_LOCAL 1
+
+// Who an address or a local cgroup belongs to.
+struct netpol_endpoint {
+  __u32 tenant;
+  __u32 pod;
+  __u32 flags;  // NETPOL_ENDPOINT_*
+};
+
+// Key of the address sets (DNS servers, node addresses).
+struct netpol_addr {
+  __u8 addr[NETPOL_ADDR_LEN];
+};
+
+// endpoints: LPM trie key. prefixlen counts bits of addr.
+struct netpol_addr_key {
+  __u32 prefixlen;
+  __u8 addr[NETPOL_ADDR_LEN];
+};
+
+struct netpol_tenant_settings {
+  __u8 mode;            // enum netpol_mode
+  __u8 egress_default;  // enum netpol_egress
+  __u8 pad[2];
+};
+
+// grants: LPM trie key. Matched fields first (src_tenant, proto, port), then
+// the destination prefix: prefixlen = 64 + destination prefix length.
+// proto 0 or port 0 in a grant means "any"; the program tries the exact
+// (proto, port), then (proto, any port), then (any, any).
+struct netpol_grant_key {
+  __u32 prefixlen;
+  __u32 src_tenant;
+  __u8 proto;
+  __u8 pad;
+  __u16 port;  // network byte order
+  __u8 addr[NETPOL_ADDR_LEN];
+};
+#define NETPOL_GRANT_FIXED_BITS 64
+
+// denied destinations: LPM trie key; prefixlen = 32 + destination prefix.
+// port 0 means every port, proto 0 every protocol.
+struct netpol_deny_key {
+  __u32 prefixlen;
+  __u8 proto;
+  __u8 pad;
+  __u16 port;  // network byte order
+  __u8 addr[NETPOL_ADDR_LEN];
+};
+#define NETPOL_DENY_FIXED_BITS 32
+
+// A cross-tenant flow that a grant (or audit mode) let through, as seen by
+// one local tenant: packets to or from (peer, peer_port) on local_port pass
+// without a new decision or record until the flow is idle for flow_idle_ns.
+struct netpol_flow_key {
+  __u8 peer[NETPOL_ADDR_LEN];
+  __u16 peer_port;   // network byte order
+  __u16 local_port;  // network byte order
+  __u32 tenant;      // the local tenant
+  __u8 proto;
+  __u8 pad[3];
+};
+
+struct netpol_flow_value {
+  __u64 last_seen_ns;
+};
+
+// counters: per-CPU hash key.
+struct netpol_counter_key {
+  __u32 src_tenant;
+  __u32 dst_tenant;
+  __u32 verdict;
+};
+
+// One flow record, written to the ring buffer for every cross-tenant
+// attempt (allowed, denied or audited) and every denied attempt. Allowed
+// and audited flows are recorded once, when they start; denied ones at each
+// attempt. Each attempt is recorded at one hook only.
+struct netpol_flow_record {
+  __u64 timestamp_ns;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  __u32 src_tenant;
+  __u32 dst_tenant;
+  __u32 src_pod;
+  __u32 dst_pod;
+  __u8 saddr[NETPOL_ADDR_LEN];
+  __u8 daddr[NETPOL_ADDR_LEN];
+  __u16 sport;  // host byte order
+  __u16 dport;  // host byte order
+  __u8 proto;
+  __u8 verdict;
+  __u8 reason;
+  __u8 hook;
+};
+
+// Node-wide settings, in an array map of one entry.
+struct netpol_node_config {
+  __u64 flow_idle_ns;  // a granted flow expires after this long idle
+};
+
+// Indexes of the per-CPU loss counters (flow_lost map).
+#define NETPOL_LOST_RINGBUF 0   // ring buffer full: record dropped
+#define NETPOL_LOST_COUNTERS 1  // counter map full: attempt not counted
+#define NETPOL_LOST_FLOWS 2     // flow table insert failed
+#define NETPOL_LOST_SLOTS 3
+
+#endif  // BULKHEAD_BPF_NETPOL_NETPOL_STRUCTS_H_

@@ -1,0 +1,300 @@
+// bulkhead-test-pod: the real processes that run inside test pods (network
+// namespace + cgroup made by tests/support/test_node). One verb per run;
+// results go to stdout as one line, errors name the errno ("error EPERM ...").
+//
+//   serve-tcp PORT              accept, read a line, answer "ok <line>", forever
+//   serve-udp PORT              print "got <source> <payload>" per datagram, answer "ok"
+//   connect-tcp ADDR PORT       connect, send "hello", print the answer
+//   send-udp ADDR PORT PAYLOAD [WAIT_MS]   send; with WAIT_MS, print the answer
+//   send-raw-udp SRC DST PORT PAYLOAD      IPv4 raw socket with a chosen source
+//   hammer-tcp ADDR PORT MILLISECONDS      connect in a loop; print attempts and successes
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_INET;
+};
+
+bool ParseAddress(const char* host, int port, Address& out) {
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);   // NOLINT: sockaddr API
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);  // NOLINT: sockaddr API
+  if (::inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    out.length = sizeof(sockaddr_in);
+    out.family = AF_INET;
+    return true;
+  }
+  if (::inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    out.length = sizeof(sockaddr_in6);
+    out.family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+sockaddr* Raw(Address& a) { return reinterpret_cast<sockaddr*>(&a.storage); }  // NOLINT
+
+const char* ErrnoName(int err) {
+  switch (err) {
+    case EPERM:
+      return "EPERM";
+    case ECONNREFUSED:
+      return "ECONNREFUSED";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case ENETUNREACH:
+      return "ENETUNREACH";
+    case EHOSTUNREACH:
+      return "EHOSTUNREACH";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case EAGAIN:
+      return "EAGAIN";
+    default:
+      return "EOTHER";
+  }
+}
+
+int Fail(const char* what) {
+  int err = errno;
+  std::printf("error %s %s: %s\n", ErrnoName(err), what, std::strerror(err));
+  std::fflush(stdout);
+  return 1;
+}
+
+void SetTimeouts(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int Listen(int type, int port) {
+  int fd = ::socket(AF_INET6, type, 0);
+  int off = 0;
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_any;
+  addr.sin6_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {  // NOLINT
+    return -1;
+  }
+  if (type == SOCK_STREAM && ::listen(fd, 128) != 0) {
+    return -1;
+  }
+  return fd;
+}
+
+std::string PeerName(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);  // NOLINT
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+    std::string s = text;
+    if (s.rfind("::ffff:", 0) == 0) {
+      s = s.substr(7);
+    }
+    return s;
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);  // NOLINT
+  ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+  return text;
+}
+
+int ServeTcp(int port) {
+  int fd = Listen(SOCK_STREAM, port);
+  if (fd < 0) {
+    return Fail("listen");
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  while (true) {
+    int conn = ::accept(fd, nullptr, nullptr);
+    if (conn < 0) {
+      continue;
+    }
+    SetTimeouts(conn, 2000);
+    char buffer[256] = {};
+    ssize_t n = ::read(conn, buffer, sizeof(buffer) - 1);
+    if (n > 0) {
+      std::string reply = std::string("ok ") + std::string(buffer, static_cast<size_t>(n));
+      (void)::write(conn, reply.data(), reply.size());
+    }
+    ::close(conn);
+  }
+}
+
+int ServeUdp(int port) {
+  int fd = Listen(SOCK_DGRAM, port);
+  if (fd < 0) {
+    return Fail("bind");
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  while (true) {
+    char buffer[512] = {};
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    ssize_t n = ::recvfrom(fd, buffer, sizeof(buffer) - 1, 0, reinterpret_cast<sockaddr*>(&peer),
+                           &len);  // NOLINT
+    if (n < 0) {
+      continue;
+    }
+    std::printf("got %s %.*s\n", PeerName(peer).c_str(), static_cast<int>(n), buffer);
+    std::fflush(stdout);
+    (void)::sendto(fd, "ok", 2, 0, reinterpret_cast<sockaddr*>(&peer), len);  // NOLINT
+  }
+}
+
+int ConnectTcp(const char* host, int port) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    std::printf("error EOTHER bad address %s\n", host);
+    return 2;
+  }
+  int fd = ::socket(addr.family, SOCK_STREAM, 0);
+  SetTimeouts(fd, 3000);
+  if (::connect(fd, Raw(addr), addr.length) != 0) {
+    return Fail("connect");
+  }
+  if (::write(fd, "hello", 5) != 5) {
+    return Fail("write");
+  }
+  char buffer[256] = {};
+  ssize_t n = ::read(fd, buffer, sizeof(buffer) - 1);
+  if (n <= 0) {
+    if (n == 0) {
+      errno = ECONNRESET;
+    }
+    return Fail("read");
+  }
+  std::printf("%.*s\n", static_cast<int>(n), buffer);
+  return 0;
+}
+
+int SendUdp(const char* host, int port, const char* payload, int wait_ms) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    std::printf("error EOTHER bad address %s\n", host);
+    return 2;
+  }
+  int fd = ::socket(addr.family, SOCK_DGRAM, 0);
+  if (::sendto(fd, payload, std::strlen(payload), 0, Raw(addr), addr.length) < 0) {
+    return Fail("sendto");
+  }
+  if (wait_ms <= 0) {
+    std::printf("sent\n");
+    return 0;
+  }
+  SetTimeouts(fd, wait_ms);
+  char buffer[64] = {};
+  ssize_t n = ::recv(fd, buffer, sizeof(buffer) - 1, 0);
+  if (n < 0) {
+    return Fail("recv");
+  }
+  std::printf("%.*s\n", static_cast<int>(n), buffer);
+  return 0;
+}
+
+int SendRawUdp(const char* src, const char* dst, int port, const char* payload) {
+  int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+  if (fd < 0) {
+    return Fail("socket(SOCK_RAW)");
+  }
+  size_t payload_len = std::strlen(payload);
+  unsigned char packet[512] = {};
+  auto* ip = reinterpret_cast<iphdr*>(packet);                    // NOLINT: packet layout
+  auto* udp = reinterpret_cast<udphdr*>(packet + sizeof(iphdr));  // NOLINT
+  std::memcpy(packet + sizeof(iphdr) + sizeof(udphdr), payload, payload_len);
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->ttl = 64;
+  ip->protocol = IPPROTO_UDP;
+  ip->tot_len = htons(static_cast<uint16_t>(sizeof(iphdr) + sizeof(udphdr) + payload_len));
+  ::inet_pton(AF_INET, src, &ip->saddr);
+  ::inet_pton(AF_INET, dst, &ip->daddr);
+  udp->source = htons(40000);
+  udp->dest = htons(static_cast<uint16_t>(port));
+  udp->len = htons(static_cast<uint16_t>(sizeof(udphdr) + payload_len));
+  udp->check = 0;  // optional in IPv4
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = ip->daddr;
+  if (::sendto(fd, packet, ntohs(ip->tot_len), 0, reinterpret_cast<sockaddr*>(&to),  // NOLINT
+               sizeof(to)) < 0) {
+    return Fail("sendto(raw)");
+  }
+  std::printf("sent\n");
+  return 0;
+}
+
+int HammerTcp(const char* host, int port, int milliseconds) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    return 2;
+  }
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+  long attempts = 0;
+  long successes = 0;
+  long refused = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    int fd = ::socket(addr.family, SOCK_STREAM, 0);
+    SetTimeouts(fd, 200);
+    ++attempts;
+    if (::connect(fd, Raw(addr), addr.length) == 0) {
+      ++successes;
+    } else if (errno == EPERM) {
+      ++refused;
+    }
+    ::close(fd);
+  }
+  std::printf("attempts %ld successes %ld eperm %ld\n", attempts, successes, refused);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string verb = argc > 1 ? argv[1] : "";
+  if (verb == "serve-tcp" && argc == 3) {
+    return ServeTcp(std::atoi(argv[2]));
+  }
+  if (verb == "serve-udp" && argc == 3) {
+    return ServeUdp(std::atoi(argv[2]));
+  }
+  if (verb == "connect-tcp" && argc == 4) {
+    return ConnectTcp(argv[2], std::atoi(argv[3]));
+  }
+  if (verb == "send-udp" && (argc == 5 || argc == 6)) {
+    return SendUdp(argv[2], std::atoi(argv[3]), argv[4], argc == 6 ? std::atoi(argv[5]) : 0);
+  }
+  if (verb == "send-raw-udp" && argc == 6) {
+    return SendRawUdp(argv[2], argv[3], std::atoi(argv[4]), argv[5]);
+  }
+  if (verb == "hammer-tcp" && argc == 5) {
+    return HammerTcp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  }
+  std::fprintf(stderr, "bulkhead-test-pod: unknown verb or arguments; see the file header\n");
+  return 2;
+}
