@@ -49,9 +49,25 @@ StatusOr<uint64_t> ParsePidsRefusals(std::string_view pids_events) {
 StatusOr<TenantEvents> ReadCgroupEvents(const CgroupPlace& place) {
   TenantEvents events;
   if (const ControllerDir* memory = place.Find("memory")) {
-    std::string file = memory->version == 1 ? "memory.oom_control" : "memory.events";
-    BH_ASSIGN_OR_RETURN(std::string text, ReadFile(memory->path + "/" + file));
-    BH_ASSIGN_OR_RETURN(events.oom_kills, ParseOomKills(memory->version, text));
+    // v1 counts an OOM kill in the victim's cgroup only; v2 also in every
+    // ancestor, and memory.events.local (Linux 5.2+) counts it once.
+    bool summed = memory->version == 1 ||
+                  ::access((memory->path + "/memory.events.local").c_str(), R_OK) == 0;
+    std::string file = memory->version == 1 ? "/memory.oom_control"
+                       : summed             ? "/memory.events.local"
+                                            : "/memory.events";
+    BH_ASSIGN_OR_RETURN(std::string top, ReadFile(memory->path + file));
+    BH_ASSIGN_OR_RETURN(events.oom_kills, ParseOomKills(memory->version, top));
+    std::vector<std::string> dirs =
+        summed ? CgroupSubtree(memory->path) : std::vector<std::string>();
+    for (size_t i = 1; i < dirs.size(); ++i) {
+      auto text = ReadFile(dirs[i] + file);
+      if (!text.ok()) {
+        continue;  // a cgroup below that just went away
+      }
+      BH_ASSIGN_OR_RETURN(uint64_t kills, ParseOomKills(memory->version, *text));
+      events.oom_kills += kills;
+    }
   }
   if (const ControllerDir* cpu = place.Find("cpu")) {
     BH_ASSIGN_OR_RETURN(std::string top, ReadFile(cpu->path + "/cpu.stat"));

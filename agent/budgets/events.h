@@ -3,15 +3,17 @@
 // gRPC services consume them through TenantEventSource.
 //
 //   counter            cgroup v1                        cgroup v2
-//   OOM kills          memory.oom_control "oom_kill"    memory.events "oom_kill"
+//   OOM kills          memory.oom_control "oom_kill"    memory.events.local "oom_kill"
 //   throttled periods  cpu.stat "nr_throttled"          cpu.stat "nr_throttled"
 //   throttled time     cpu.stat "throttled_time" (ns)   cpu.stat "throttled_usec"
-//   pids refusals      pids.events "max"                pids.events.local "max" (else pids.events)
+//   pids refusals      pids.events "max"                pids.events.local "max"
 //
-// The OOM counter already counts the cgroups below (the kernel adds an event
-// to every ancestor), so it is read at the top cgroup only. Throttling and
-// pids refusals are counted where the limit was hit, so they are summed over
-// the top cgroup and every cgroup below it.
+// Each counter is read where the kernel counts it once (in the cgroup of
+// the OOM victim, of the throttled bandwidth, of the pids limit hit) and
+// summed over the top cgroup and every cgroup below it. (v1 counts these
+// locally; v2 adds OOM kills, and on Linux 6.13+ pids refusals, to every
+// ancestor too, so v2 reads the ".local" files; without them, the top
+// cgroup's hierarchical file is read alone.)
 #ifndef BULKHEAD_AGENT_BUDGETS_EVENTS_H_
 #define BULKHEAD_AGENT_BUDGETS_EVENTS_H_
 

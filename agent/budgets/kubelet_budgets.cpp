@@ -52,25 +52,39 @@ Limits OwnLimits(const Limits& current, const Limits* known_own, const Limits* w
 
 }  // namespace
 
-StatusOr<std::vector<PlannedWrite>> PlanV1ChildQuotas(const std::string& cpu_dir, int64_t quota_us,
-                                                      int64_t period_us) {
+StatusOr<std::vector<PlannedWrite>> PlanV1ChildQuotas(const std::string& cpu_dir,
+                                                      std::optional<int64_t> quota_us,
+                                                      int64_t period_us,
+                                                      std::map<std::string, std::string>& clamped) {
   std::vector<PlannedWrite> writes;
+  std::map<std::string, std::string> now_clamped;
   std::vector<std::string> dirs = CgroupSubtree(cpu_dir);
   for (size_t i = 1; i < dirs.size(); ++i) {
     BH_ASSIGN_OR_RETURN(std::string period_text, ReadFile(dirs[i] + "/cpu.cfs_period_us"));
     BH_ASSIGN_OR_RETURN(std::string quota_text, ReadFile(dirs[i] + "/cpu.cfs_quota_us"));
     std::optional<int64_t> child_period = ParseInteger<int64_t>(TrimSpace(period_text));
-    BH_ASSIGN_OR_RETURN(std::optional<int64_t> child_quota, ParseV1CpuQuota(quota_text));
     if (!child_period || *child_period <= 0) {
       return absl::DataLossError(fmt::format("malformed {}/cpu.cfs_period_us", dirs[i]));
     }
-    if (CpuRatioLess(quota_us, period_us, child_quota, *child_period)) {
-      int64_t clamped = std::max(kMinCpuQuotaUs, quota_us * *child_period / period_us);
-      writes.push_back({{"cpu", dirs[i], "cpu.cfs_quota_us", fmt::format("{}", clamped)},
-                        std::string(TrimSpace(quota_text)),
-                        true});
+    std::string current(TrimSpace(quota_text));
+    auto remembered = clamped.find(dirs[i]);
+    std::string own = remembered != clamped.end() ? remembered->second : current;
+    BH_ASSIGN_OR_RETURN(std::optional<int64_t> own_quota, ParseV1CpuQuota(own));
+    BH_ASSIGN_OR_RETURN(std::optional<int64_t> current_quota, ParseV1CpuQuota(current));
+    std::string target = own;
+    std::optional<int64_t> target_quota = own_quota;
+    if (CpuRatioLess(quota_us, period_us, own_quota, *child_period)) {
+      target_quota = std::max(kMinCpuQuotaUs, *quota_us * *child_period / period_us);
+      target = fmt::format("{}", *target_quota);
+      now_clamped[dirs[i]] = own;
+    }
+    if (target != current) {
+      writes.push_back({{"cpu", dirs[i], "cpu.cfs_quota_us", target},
+                        current,
+                        CpuRatioLess(target_quota, *child_period, current_quota, *child_period)});
     }
   }
+  clamped = std::move(now_clamped);
   return writes;
 }
 
@@ -128,6 +142,8 @@ Status KubeletBudgets::Apply(const std::string& tenant, const TenantBudget& budg
                              const std::vector<KubeletPod>& pods) {
   const Knobs knobs = KnobsFor(budget);
   const std::vector<std::string> controllers = Controllers(budget);
+  // A controller the budget needs and the node lacks fails before anything.
+  BH_RETURN_IF_ERROR(ResolveCgroupPlace(layout_, config_.hierarchy_prefix, controllers).status());
   TenantState* previous = nullptr;
   if (auto it = tenants_.find(tenant); it != tenants_.end()) {
     previous = &it->second;
@@ -170,16 +186,20 @@ Status KubeletBudgets::Apply(const std::string& tenant, const TenantBudget& budg
 
   // 3. The writes, each with the value it replaces.
   std::vector<PlannedWrite> plan;
+  std::vector<std::map<std::string, std::string>> clamped(pods.size());
   for (size_t i = 0; i < pods.size(); ++i) {
     BH_ASSIGN_OR_RETURN(std::vector<PlannedWrite> writes,
                         PlanLimits(places[i], ceilings[i].ceiling, knobs, ReadFile));
     plan.insert(plan.end(), writes.begin(), writes.end());
     const ControllerDir* cpu = places[i].Find("cpu");
     const Limits& ceiling = ceilings[i].ceiling;
-    if (knobs.cpu_quota && cpu != nullptr && cpu->version == 1 && ceiling.cpu_quota_us) {
+    if (const PodState* state = known(pods[i].uid)) {
+      clamped[i] = state->clamped_children;
+    }
+    if (knobs.cpu_quota && cpu != nullptr && cpu->version == 1) {
       BH_ASSIGN_OR_RETURN(
           std::vector<PlannedWrite> children,
-          PlanV1ChildQuotas(cpu->path, *ceiling.cpu_quota_us, ceiling.cpu_period_us));
+          PlanV1ChildQuotas(cpu->path, ceiling.cpu_quota_us, ceiling.cpu_period_us, clamped[i]));
       plan.insert(plan.end(), children.begin(), children.end());
     }
   }
@@ -194,12 +214,9 @@ Status KubeletBudgets::Apply(const std::string& tenant, const TenantBudget& budg
         continue;
       }
       leaving.push_back(&state);
-      auto place = PodPlace(state.pod);
-      if (place.ok() && !place->dirs.empty() && Exists(place->dirs.front().path)) {
-        auto writes = PlanLimits(*place, state.own, knobs, ReadFile);
-        if (writes.ok()) {
-          plan.insert(plan.end(), writes->begin(), writes->end());
-        }
+      auto restore = RestorePlan(state, KnobsFor(previous->budget));
+      if (restore.ok()) {
+        plan.insert(plan.end(), restore->begin(), restore->end());
       }
     }
   }
@@ -219,13 +236,32 @@ Status KubeletBudgets::Apply(const std::string& tenant, const TenantBudget& budg
   for (size_t i = 0; i < pods.size(); ++i) {
     const PodState* state = known(pods[i].uid);
     next.pods.push_back({pods[i], demands[i].own, ceilings[i].ceiling,
-                         state ? state->last_events : TenantEvents{}});
+                         state ? state->last_events : TenantEvents{}, std::move(clamped[i])});
     Logger(Component::kBudget)
         .debug("pod ceiling tenant={} pod={} own=\"{}\" ceiling=\"{}\"", tenant, pods[i].uid,
                DescribeLimits(demands[i].own), DescribeLimits(ceilings[i].ceiling));
   }
   tenants_[tenant] = std::move(next);
   return absl::OkStatus();
+}
+
+StatusOr<std::vector<PlannedWrite>> KubeletBudgets::RestorePlan(const PodState& state,
+                                                                const Knobs& knobs) const {
+  BH_ASSIGN_OR_RETURN(CgroupPlace place, PodPlace(state.pod));
+  if (place.dirs.empty() || !Exists(place.dirs.front().path)) {
+    return std::vector<PlannedWrite>();  // the pod is gone already
+  }
+  BH_ASSIGN_OR_RETURN(std::vector<PlannedWrite> plan,
+                      PlanLimits(place, state.own, knobs, ReadFile));
+  const ControllerDir* cpu = place.Find("cpu");
+  if (knobs.cpu_quota && cpu != nullptr && cpu->version == 1) {
+    std::map<std::string, std::string> clamped = state.clamped_children;
+    BH_ASSIGN_OR_RETURN(
+        std::vector<PlannedWrite> children,
+        PlanV1ChildQuotas(cpu->path, std::nullopt, state.own.cpu_period_us, clamped));
+    plan.insert(plan.end(), children.begin(), children.end());
+  }
+  return plan;
 }
 
 Status KubeletBudgets::RemoveTenant(const std::string& tenant) {
@@ -236,12 +272,7 @@ Status KubeletBudgets::RemoveTenant(const std::string& tenant) {
   const Knobs knobs = KnobsFor(it->second.budget);
   std::vector<PlannedWrite> plan;
   for (const PodState& state : it->second.pods) {
-    BH_ASSIGN_OR_RETURN(CgroupPlace place, PodPlace(state.pod));
-    if (place.dirs.empty() || !Exists(place.dirs.front().path)) {
-      continue;  // the pod is gone already
-    }
-    BH_ASSIGN_OR_RETURN(std::vector<PlannedWrite> writes,
-                        PlanLimits(place, state.own, knobs, ReadFile));
+    BH_ASSIGN_OR_RETURN(std::vector<PlannedWrite> writes, RestorePlan(state, knobs));
     plan.insert(plan.end(), writes.begin(), writes.end());
   }
   BH_RETURN_IF_ERROR(ApplyWrites(std::move(plan), WriteCgroupValue));

@@ -18,12 +18,14 @@
 #define BULKHEAD_AGENT_BUDGETS_KUBELET_BUDGETS_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/budgets/budget.h"
 #include "agent/budgets/ceiling.h"
+#include "agent/budgets/cgroup_files.h"
 #include "agent/budgets/cgroup_place.h"
 #include "agent/budgets/events.h"
 #include "agent/budgets/kubelet_paths.h"
@@ -71,6 +73,8 @@ class KubeletBudgets : public TenantEventSource {
     Limits own;      // what the pod set for itself
     Limits written;  // the ceiling the agent wrote
     TenantEvents last_events;
+    // v1: containers whose CPU quota the agent lowered, with their own quota.
+    std::map<std::string, std::string> clamped_children;
   };
   struct TenantState {
     TenantBudget budget;
@@ -83,6 +87,9 @@ class KubeletBudgets : public TenantEventSource {
   Status Apply(const std::string& tenant, const TenantBudget& budget,
                const std::vector<KubeletPod>& pods);
   [[nodiscard]] std::vector<std::string> Controllers(const TenantBudget& budget) const;
+  // The writes that give a pod its own limits back (none if it is gone).
+  [[nodiscard]] StatusOr<std::vector<PlannedWrite>> RestorePlan(const PodState& state,
+                                                                const Knobs& knobs) const;
 
   CgroupLayout layout_;
   KubeletCgroupConfig config_;
@@ -90,11 +97,16 @@ class KubeletBudgets : public TenantEventSource {
   std::map<std::string, TenantState, std::less<>> tenants_;
 };
 
-// The v1 rule that a child's CPU quota may not exceed its parent's: the
-// writes that bring every cgroup below `cpu_dir` (the pod's containers)
-// down to at most `quota_us` per `period_us`, never raising one.
-StatusOr<std::vector<PlannedWrite>> PlanV1ChildQuotas(const std::string& cpu_dir, int64_t quota_us,
-                                                      int64_t period_us);
+// cgroup v1 refuses a CPU quota below a child's (EINVAL), so a pod's
+// ceiling must first bring its containers down. The writes that put every
+// cgroup below `cpu_dir` at its own quota capped at `quota_us` per
+// `period_us` (unset: no cap). `clamped` holds, per directory, the own
+// quota of containers lowered before (restored when the cap allows) and is
+// updated to the ones lowered now.
+StatusOr<std::vector<PlannedWrite>> PlanV1ChildQuotas(const std::string& cpu_dir,
+                                                      std::optional<int64_t> quota_us,
+                                                      int64_t period_us,
+                                                      std::map<std::string, std::string>& clamped);
 
 }  // namespace bulkhead::agent::budgets
 

@@ -113,8 +113,13 @@ StatusOr<std::string> PodCgroupPath(const KubeletCgroupConfig& config, QosClass 
   } else {
     std::string chain;
     for (const std::string& part : parts) {
-      chain += (chain.empty() ? "" : "-") + Replace(part, '-', '_');
-      path = JoinCgroupPath(path, chain + std::string(kSliceSuffix));
+      if (!chain.empty()) {
+        chain += '-';
+      }
+      chain += Replace(part, '-', '_');
+      std::string slice = chain;
+      slice += kSliceSuffix;
+      path = JoinCgroupPath(path, slice);
     }
   }
   return JoinCgroupPath(config.hierarchy_prefix, path);

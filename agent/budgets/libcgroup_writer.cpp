@@ -3,6 +3,7 @@
 #include <libcgroup.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -124,7 +125,18 @@ Status WriteCgroupValue(const CgroupValue& value) {
   std::string context = fmt::format("write \"{}\" to {}", value.value, value.path());
   BH_RETURN_IF_ERROR(FromLibcgroup(
       cgroup_add_value_string(handle, value.file.c_str(), value.value.c_str()), context));
-  return FromLibcgroup(cgroup_modify_cgroup(group.get()), context);
+  Status status = FromLibcgroup(cgroup_modify_cgroup(group.get()), context);
+  if (ErrnoOf(status) == EBUSY && value.file.starts_with("memory.")) {
+    // cgroup v1 refuses a memory limit below what it cannot reclaim.
+    Status hinted(status.code(),
+                  fmt::format("{}: the cgroup uses more memory than that and the kernel could "
+                              "not reclaim it; free memory there or choose a higher limit",
+                              status.message()));
+    status.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) { hinted.SetPayload(url, payload); });
+    return hinted;
+  }
+  return status;
 }
 
 }  // namespace bulkhead::agent::budgets

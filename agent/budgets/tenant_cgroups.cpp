@@ -155,11 +155,9 @@ Status TenantCgroups::AddProcess(const std::string& tenant, const std::string& p
 Status TenantCgroups::RemovePod(const std::string& tenant, const std::string& pod) {
   BH_ASSIGN_OR_RETURN(CgroupPlace place, PodPlace(tenant, pod));
   TenantState& state = tenants_.find(tenant)->second;
-  // The tenant's OOM counter already holds the pod's; throttling and pids
-  // refusals are the pod's own and would be lost with its cgroup.
+  // The pod's counters would be lost with its cgroup.
   auto events = ReadCgroupEvents(place);
   if (events.ok()) {
-    events->oom_kills = 0;
     state.retired += *events;
   }
   for (const std::string& dir : place.Paths()) {

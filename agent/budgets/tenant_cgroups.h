@@ -76,7 +76,7 @@ class TenantCgroups : public TenantEventSource {
   struct TenantState {
     TenantBudget budget;
     std::map<std::string, PodState, std::less<>> pods;
-    TenantEvents retired;  // throttling and pids refusals of removed pods
+    TenantEvents retired;  // counters of removed pods
   };
 
   TenantCgroups(CgroupLayout layout, std::string root)

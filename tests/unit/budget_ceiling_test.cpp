@@ -17,7 +17,7 @@ int64_t Sum(const Demands& values) {
   return sum;
 }
 
-TEST(ShareMaxMinFair, DemandsThatFitAreKept) {
+TEST(BudgetShareMaxMinFair, DemandsThatFitAreKept) {
   Demands demands = {100, 200, std::nullopt};
   EXPECT_EQ(ShareMaxMinFair(demands, std::nullopt), demands);
   // With a total, an unlimited demand gets what is left.
@@ -25,7 +25,7 @@ TEST(ShareMaxMinFair, DemandsThatFitAreKept) {
   EXPECT_EQ(ShareMaxMinFair({100, 200}, 1000), (Demands{100, 200}));
 }
 
-TEST(ShareMaxMinFair, WaterFillsWhenDemandsExceedTotal) {
+TEST(BudgetShareMaxMinFair, WaterFillsWhenDemandsExceedTotal) {
   // Level L with min(100, L) + min(500, L) + min(900, L) = 900: L = 400.
   EXPECT_EQ(ShareMaxMinFair({900, 100, 500}, 900), (Demands{400, 100, 400}));
   // Everyone above the equal split: an equal split.
@@ -34,7 +34,7 @@ TEST(ShareMaxMinFair, WaterFillsWhenDemandsExceedTotal) {
   EXPECT_EQ(ShareMaxMinFair({}, 900), Demands{});
 }
 
-TEST(ShareMaxMinFair, PropertiesHoldOnManyInputs) {
+TEST(BudgetShareMaxMinFair, PropertiesHoldOnManyInputs) {
   // Never above a demand, never above the total in sum, and when cut, cut to
   // one level (max-min fairness).
   for (int64_t total : {0, 1, 7, 100, 999, 12345}) {
@@ -81,7 +81,7 @@ TenantBudget Budget() {
   return budget;
 }
 
-TEST(ComputeCeilings, OnePodGetsItsDemandCappedByTotal) {
+TEST(BudgetComputeCeilings, OnePodGetsItsDemandCappedByTotal) {
   auto ceilings = ComputeCeilings(Budget(), {{"p1", {}}});
   ASSERT_TRUE(ceilings.ok()) << ceilings.status();
   ASSERT_EQ(ceilings->size(), 1U);
@@ -91,7 +91,7 @@ TEST(ComputeCeilings, OnePodGetsItsDemandCappedByTotal) {
   EXPECT_EQ((*ceilings)[0].ceiling.pids, 60);
 }
 
-TEST(ComputeCeilings, PodsTogetherStayWithinTotalAndOwnLimitsAreNeverRaised) {
+TEST(BudgetComputeCeilings, PodsTogetherStayWithinTotalAndOwnLimitsAreNeverRaised) {
   Limits small;  // the pod set tight limits for itself
   small.cpu_quota_us = 10'000;
   small.memory_bytes = int64_t{32} << 20;
@@ -121,7 +121,7 @@ TEST(ComputeCeilings, PodsTogetherStayWithinTotalAndOwnLimitsAreNeverRaised) {
   EXPECT_LE(*s.pids + *b.pids + *d.pids, 90);
 }
 
-TEST(ComputeCeilings, CpuIsComparedAcrossPeriodsAndWrittenInThePodsPeriod) {
+TEST(BudgetComputeCeilings, CpuIsComparedAcrossPeriodsAndWrittenInThePodsPeriod) {
   TenantBudget budget;
   budget.total.cpu_quota_us = 100'000;  // one CPU
   Limits fast;                          // 1.5 CPU in a 10 ms period
@@ -139,7 +139,7 @@ TEST(ComputeCeilings, CpuIsComparedAcrossPeriodsAndWrittenInThePodsPeriod) {
   EXPECT_EQ((*ceilings)[1].ceiling.cpu_quota_us, 100'000);
 }
 
-TEST(ComputeCeilings, MemoryIsRoundedDownToPages) {
+TEST(BudgetComputeCeilings, MemoryIsRoundedDownToPages) {
   TenantBudget budget;
   budget.total.memory_bytes = (int64_t{100} << 20) + 5;
   auto ceilings = ComputeCeilings(budget, {{"a", {}}, {"b", {}}, {"c", {}}}, 4096);
@@ -151,7 +151,7 @@ TEST(ComputeCeilings, MemoryIsRoundedDownToPages) {
   }
 }
 
-TEST(ComputeCeilings, NoTotalLeavesOwnLimitsAndDefaults) {
+TEST(BudgetComputeCeilings, NoTotalLeavesOwnLimitsAndDefaults) {
   TenantBudget budget;
   budget.pod_default.pids = 50;
   Limits own;
@@ -164,10 +164,11 @@ TEST(ComputeCeilings, NoTotalLeavesOwnLimitsAndDefaults) {
   EXPECT_EQ((*ceilings)[1].ceiling.cpu_quota_us, std::nullopt);
 }
 
-TEST(ComputeCeilings, TooManyPodsForTheBudgetIsResourceExhausted) {
+TEST(BudgetComputeCeilings, TooManyPodsForTheBudgetIsResourceExhausted) {
   TenantBudget budget;
   budget.total.memory_bytes = int64_t{64} << 20;  // 5 pods would get 12.8 MiB each
   std::vector<PodDemand> pods;
+  pods.reserve(5);
   for (int i = 0; i < 5; ++i) {
     pods.push_back({fmt::format("p{}", i), {}});
   }
@@ -183,7 +184,7 @@ TEST(ComputeCeilings, TooManyPodsForTheBudgetIsResourceExhausted) {
             absl::StatusCode::kResourceExhausted);
 }
 
-TEST(ComputeCeilings, PodsOwnTinyLimitIsKeptEvenBelowMinimum) {
+TEST(BudgetComputeCeilings, PodsOwnTinyLimitIsKeptEvenBelowMinimum) {
   // The minimum applies to what the agent imposes, not to what a pod chose.
   TenantBudget budget;
   budget.total.pids = 20;

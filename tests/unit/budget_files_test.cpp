@@ -37,13 +37,14 @@ Limits Some() {
 
 std::vector<std::string> Render(const std::vector<CgroupValue>& values) {
   std::vector<std::string> out;
+  out.reserve(values.size());
   for (const CgroupValue& v : values) {
     out.push_back(v.path() + "=" + v.value);
   }
   return out;
 }
 
-TEST(LimitValues, V1Files) {
+TEST(BudgetLimitValues, V1Files) {
   EXPECT_EQ(Render(LimitValues(V1Place("b/t"), Some())),
             (std::vector<std::string>{
                 "/cg/cpu/b/t/cpu.cfs_period_us=100000", "/cg/cpu/b/t/cpu.cfs_quota_us=20000",
@@ -56,7 +57,7 @@ TEST(LimitValues, V1Files) {
                 "/cg/pids/b/t/pids.max=max"}));
 }
 
-TEST(LimitValues, V2Files) {
+TEST(BudgetLimitValues, V2Files) {
   EXPECT_EQ(Render(LimitValues(V2Place("b/t"), Some())),
             (std::vector<std::string>{"/cg/b/t/cpu.max=20000 100000", "/cg/b/t/cpu.weight=200",
                                       "/cg/b/t/memory.max=67108864", "/cg/b/t/pids.max=32"}));
@@ -65,7 +66,7 @@ TEST(LimitValues, V2Files) {
                                       "/cg/b/t/memory.max=max", "/cg/b/t/pids.max=max"}));
 }
 
-TEST(LimitValues, KnobsLeaveOtherFilesAlone) {
+TEST(BudgetLimitValues, KnobsLeaveOtherFilesAlone) {
   Knobs knobs{.cpu_quota = false, .cpu_weight = false, .memory = true, .pids = false};
   EXPECT_EQ(Render(LimitValues(V2Place("p"), Some(), knobs)),
             (std::vector<std::string>{"/cg/p/memory.max=67108864"}));
@@ -81,7 +82,7 @@ FileReader Files(std::map<std::string, std::string> files) {
   };
 }
 
-TEST(ReadLimits, V1AsTheKernelPrintsThem) {
+TEST(BudgetReadLimits, V1AsTheKernelPrintsThem) {
   auto read = Files({{"/cg/cpu/p/cpu.cfs_period_us", "100000\n"},
                      {"/cg/cpu/p/cpu.cfs_quota_us", "-1\n"},
                      {"/cg/cpu/p/cpu.shares", "1024\n"},
@@ -96,7 +97,7 @@ TEST(ReadLimits, V1AsTheKernelPrintsThem) {
                              .pids = std::nullopt}));
 }
 
-TEST(ReadLimits, V2AsTheKernelPrintsThem) {
+TEST(BudgetReadLimits, V2AsTheKernelPrintsThem) {
   auto read = Files({{"/cg/p/cpu.max", "50000 100000\n"},
                      {"/cg/p/cpu.weight", "79\n"},
                      {"/cg/p/memory.max", "134217728\n"},
@@ -110,12 +111,12 @@ TEST(ReadLimits, V2AsTheKernelPrintsThem) {
                              .pids = 100}));
 }
 
-TEST(ReadLimits, MissingFileIsNotFound) {
+TEST(BudgetReadLimits, MissingFileIsNotFound) {
   EXPECT_EQ(ReadLimits(V2Place("gone"), Knobs{}, Files({})).status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST(Parse, LimitsAndMalformedText) {
+TEST(BudgetParse, LimitsAndMalformedText) {
   EXPECT_EQ(*ParseMaxOrNumber("max\n"), std::nullopt);
   EXPECT_EQ(*ParseMaxOrNumber("42\n"), 42);
   EXPECT_FALSE(ParseMaxOrNumber("-3").ok());
@@ -146,7 +147,7 @@ constexpr std::string_view kV2CpuStat =
     "usage_usec 9000\nuser_usec 8000\nsystem_usec 1000\nnr_periods 50\nnr_throttled 7\n"
     "throttled_usec 123456\nnr_bursts 0\nburst_usec 0\n";
 
-TEST(Events, ParsesKernelCounters) {
+TEST(BudgetEvents, ParsesKernelCounters) {
   EXPECT_EQ(*ParseOomKills(1, kV1OomControl), 3U);
   EXPECT_EQ(*ParseOomKills(2, kV2MemoryEvents), 2U);
   auto v1 = ParseThrottling(1, kV1CpuStat);
@@ -163,7 +164,7 @@ TEST(Events, ParsesKernelCounters) {
   EXPECT_FALSE(ParseThrottling(2, "usage_usec 1\nuser_usec 1\nsystem_usec 0\n").ok());
 }
 
-TEST(Events, Add) {
+TEST(BudgetEvents, Add) {
   TenantEvents a{1, 2, 3, 4};
   a += TenantEvents{10, 20, 30, 40};
   EXPECT_EQ(a, (TenantEvents{11, 22, 33, 44}));
@@ -175,7 +176,7 @@ PlannedWrite Write(std::string dir, std::string file, std::string previous, std:
       {"memory", std::move(dir), std::move(file), std::move(next)}, std::move(previous), lowers};
 }
 
-TEST(OrderWrites, LowersDeepestFirstThenRaisesShallowestFirstAndSkipsUnchanged) {
+TEST(BudgetOrderWrites, LowersDeepestFirstThenRaisesShallowestFirstAndSkipsUnchanged) {
   std::vector<PlannedWrite> writes = {
       Write("/cg/t", "memory.max", "100", "200", false),
       Write("/cg/t/p", "memory.max", "100", "50", true),
@@ -185,6 +186,7 @@ TEST(OrderWrites, LowersDeepestFirstThenRaisesShallowestFirstAndSkipsUnchanged) 
   };
   std::vector<PlannedWrite> ordered = OrderWrites(writes);
   std::vector<std::string> order;
+  order.reserve(ordered.size());
   for (const PlannedWrite& w : ordered) {
     order.push_back(w.next.path());
   }
@@ -192,7 +194,7 @@ TEST(OrderWrites, LowersDeepestFirstThenRaisesShallowestFirstAndSkipsUnchanged) 
                                              "/cg/t/memory.max", "/cg/t/p/pids.max"}));
 }
 
-TEST(ApplyWrites, RestoresWhatWasWrittenWhenAWriteFails) {
+TEST(BudgetApplyWrites, RestoresWhatWasWrittenWhenAWriteFails) {
   std::map<std::string, std::string> files = {
       {"/cg/a/memory.max", "100"}, {"/cg/b/memory.max", "100"}, {"/cg/c/memory.max", "100"}};
   std::vector<std::string> log;
@@ -220,7 +222,7 @@ TEST(ApplyWrites, RestoresWhatWasWrittenWhenAWriteFails) {
                                            "/cg/a/memory.max=100"}));
 }
 
-TEST(ApplyWrites, FailedRestoreIsDataLoss) {
+TEST(BudgetApplyWrites, FailedRestoreIsDataLoss) {
   ValueWriter write = [](const CgroupValue& value) -> Status {
     return value.dir == "/cg/a" && value.value == "50" ? absl::OkStatus()
                                                        : absl::NotFoundError("gone");

@@ -20,12 +20,12 @@ TenantBudget Sane() {
   return budget;
 }
 
-TEST(ValidateBudget, AcceptsSaneBudgetAndUnlimitedResources) {
+TEST(BudgetValidateBudget, AcceptsSaneBudgetAndUnlimitedResources) {
   EXPECT_TRUE(ValidateBudget(Sane()).ok());
   EXPECT_TRUE(ValidateBudget(TenantBudget{}).ok()) << "everything unlimited is a valid budget";
 }
 
-TEST(ValidateBudget, RejectsValuesBelowMinimumsWithWhatToDo) {
+TEST(BudgetValidateBudget, RejectsValuesBelowMinimumsWithWhatToDo) {
   TenantBudget budget = Sane();
   budget.total.memory_bytes = 1 << 20;
   Status status = ValidateBudget(budget);
@@ -54,7 +54,7 @@ TEST(ValidateBudget, RejectsValuesBelowMinimumsWithWhatToDo) {
   EXPECT_EQ(ValidateBudget(budget).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ValidateBudget, PodDefaultMayNotExceedTotal) {
+TEST(BudgetValidateBudget, PodDefaultMayNotExceedTotal) {
   TenantBudget budget = Sane();
   budget.pod_default.memory_bytes = int64_t{2} << 30;
   EXPECT_EQ(ValidateBudget(budget).code(), absl::StatusCode::kInvalidArgument);
@@ -69,7 +69,7 @@ TEST(ValidateBudget, PodDefaultMayNotExceedTotal) {
   EXPECT_EQ(ValidateBudget(budget).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ValidateName, AcceptsDnsLabelsOnly) {
+TEST(BudgetValidateName, AcceptsDnsLabelsOnly) {
   EXPECT_TRUE(ValidateName("tenant", "team-a").ok());
   EXPECT_TRUE(ValidateName("tenant", "a1").ok());
   for (const char* bad : {"", "-a", "a-", "A", "a/b", "..", "a.b", "a_b"}) {
@@ -78,7 +78,7 @@ TEST(ValidateName, AcceptsDnsLabelsOnly) {
   EXPECT_FALSE(ValidateName("tenant", std::string(64, 'a')).ok());
 }
 
-TEST(CpuRatio, ComparesAcrossPeriodsAndTreatsUnsetAsUnlimited) {
+TEST(BudgetCpuRatio, ComparesAcrossPeriodsAndTreatsUnsetAsUnlimited) {
   EXPECT_TRUE(CpuRatioLess(10'000, 100'000, 2'000, 10'000));   // 0.1 < 0.2 CPU
   EXPECT_FALSE(CpuRatioLess(20'000, 100'000, 2'000, 10'000));  // equal
   EXPECT_TRUE(CpuRatioLess(1'000'000, 100'000, std::nullopt, 100'000));
@@ -86,7 +86,7 @@ TEST(CpuRatio, ComparesAcrossPeriodsAndTreatsUnsetAsUnlimited) {
   EXPECT_FALSE(CpuRatioLess(std::nullopt, 100'000, std::nullopt, 100'000));
 }
 
-TEST(MinLimit, UnsetIsUnlimited) {
+TEST(BudgetMinLimit, UnsetIsUnlimited) {
   EXPECT_EQ(MinLimit(std::nullopt, 5), 5);
   EXPECT_EQ(MinLimit(7, std::nullopt), 7);
   EXPECT_EQ(MinLimit(7, 5), 5);

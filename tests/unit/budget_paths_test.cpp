@@ -16,7 +16,7 @@ std::string Path(CgroupDriver driver, QosClass qos, std::string root = "/",
   return path.ok() ? *path : "";
 }
 
-TEST(PodCgroupPath, CgroupfsDriverForEachQosClass) {
+TEST(BudgetPodCgroupPath, CgroupfsDriverForEachQosClass) {
   EXPECT_EQ(Path(CgroupDriver::kCgroupfs, QosClass::kGuaranteed),
             "kubepods/pod1b2c3d4e-0000-4a5b-8c9d-0123456789ab");
   EXPECT_EQ(Path(CgroupDriver::kCgroupfs, QosClass::kBurstable),
@@ -25,7 +25,7 @@ TEST(PodCgroupPath, CgroupfsDriverForEachQosClass) {
             "kubepods/besteffort/pod1b2c3d4e-0000-4a5b-8c9d-0123456789ab");
 }
 
-TEST(PodCgroupPath, SystemdDriverForEachQosClass) {
+TEST(BudgetPodCgroupPath, SystemdDriverForEachQosClass) {
   EXPECT_EQ(Path(CgroupDriver::kSystemd, QosClass::kGuaranteed),
             "kubepods.slice/kubepods-pod1b2c3d4e_0000_4a5b_8c9d_0123456789ab.slice");
   EXPECT_EQ(Path(CgroupDriver::kSystemd, QosClass::kBurstable),
@@ -36,7 +36,7 @@ TEST(PodCgroupPath, SystemdDriverForEachQosClass) {
             "kubepods-besteffort-pod1b2c3d4e_0000_4a5b_8c9d_0123456789ab.slice");
 }
 
-TEST(PodCgroupPath, NestedKubeletCgroupRootAndTestPrefix) {
+TEST(BudgetPodCgroupPath, NestedKubeletCgroupRootAndTestPrefix) {
   EXPECT_EQ(Path(CgroupDriver::kCgroupfs, QosClass::kBurstable, "/kubelet", "bulkhead-test-7"),
             "bulkhead-test-7/kubelet/kubepods/burstable/pod1b2c3d4e-0000-4a5b-8c9d-0123456789ab");
   // The kubelet's --cgroup-root given as a slice under systemd...
@@ -54,7 +54,7 @@ TEST(PodCgroupPath, NestedKubeletCgroupRootAndTestPrefix) {
   EXPECT_EQ(CgroupRootParts(nested), (std::vector<std::string>{"a", "b-c"}));
 }
 
-TEST(PodCgroupPath, RejectsUidsThatAreNotUids) {
+TEST(BudgetPodCgroupPath, RejectsUidsThatAreNotUids) {
   KubeletCgroupConfig config;
   for (const char* bad : {"", "../../etc", "a/b", "pod uid", "x.y"}) {
     EXPECT_EQ(PodCgroupPath(config, QosClass::kBurstable, bad).status().code(),
@@ -63,7 +63,7 @@ TEST(PodCgroupPath, RejectsUidsThatAreNotUids) {
   }
 }
 
-TEST(ParseNames, DriverAndQosClass) {
+TEST(BudgetParseNames, DriverAndQosClass) {
   EXPECT_EQ(*ParseCgroupDriver("systemd"), CgroupDriver::kSystemd);
   EXPECT_EQ(*ParseCgroupDriver("cgroupfs"), CgroupDriver::kCgroupfs);
   EXPECT_EQ(ParseCgroupDriver("docker").status().code(), absl::StatusCode::kInvalidArgument);
@@ -93,7 +93,7 @@ CgroupLayout V2Layout() {
   return layout;
 }
 
-TEST(ResolveCgroupPlace, V1HasOneDirectoryPerController) {
+TEST(BudgetResolveCgroupPlace, V1HasOneDirectoryPerController) {
   auto place = ResolveCgroupPlace(HybridLayout(), "kubepods/burstable/podx", {"cpu", "memory"},
                                   {"pids", "hugetlb"});
   ASSERT_TRUE(place.ok()) << place.status();
@@ -106,7 +106,7 @@ TEST(ResolveCgroupPlace, V1HasOneDirectoryPerController) {
   EXPECT_EQ(place->Paths().size(), 3U);
 }
 
-TEST(ResolveCgroupPlace, V2HasOneDirectoryForAll) {
+TEST(BudgetResolveCgroupPlace, V2HasOneDirectoryForAll) {
   KubeletCgroupConfig config{CgroupDriver::kSystemd, "/", ""};
   auto path = PodCgroupPath(config, QosClass::kGuaranteed, kUid);
   ASSERT_TRUE(path.ok());
@@ -119,7 +119,7 @@ TEST(ResolveCgroupPlace, V2HasOneDirectoryForAll) {
   EXPECT_EQ(place->Find("cpuacct"), nullptr) << "v2 has no cpuacct; cpu.stat accounts";
 }
 
-TEST(ResolveCgroupPlace, MissingControllerIsFailedPreconditionWithWhatToDo) {
+TEST(BudgetResolveCgroupPlace, MissingControllerIsFailedPreconditionWithWhatToDo) {
   CgroupLayout layout = HybridLayout();
   std::erase_if(layout.controllers, [](const auto& c) { return c.controller == "pids"; });
   auto place = ResolveCgroupPlace(layout, "bulkhead/a", {"cpu", "pids"});
@@ -132,14 +132,14 @@ TEST(ResolveCgroupPlace, MissingControllerIsFailedPreconditionWithWhatToDo) {
       << message;
 }
 
-TEST(ResolveCgroupPlace, RejectsEscapingPaths) {
+TEST(BudgetResolveCgroupPlace, RejectsEscapingPaths) {
   EXPECT_EQ(ResolveCgroupPlace(HybridLayout(), "bulkhead/../etc", {"cpu"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ResolveCgroupPlace(HybridLayout(), "/abs", {"cpu"}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(JoinCgroupPath, DropsEmptyParts) {
+TEST(BudgetJoinCgroupPath, DropsEmptyParts) {
   EXPECT_EQ(JoinCgroupPath("", "a"), "a");
   EXPECT_EQ(JoinCgroupPath("a/", "/b/c"), "a/b/c");
   EXPECT_EQ(JoinCgroupPath("", ""), "");
