@@ -54,18 +54,21 @@ Status ValidateBudget(const TenantBudget& budget) {
   BH_RETURN_IF_ERROR(ValidateLimits(budget.pod_default, "pod default"));
   const Limits& total = budget.total;
   const Limits& pod = budget.pod_default;
-  if (CpuRatioLess(total.cpu_quota_us, total.cpu_period_us, pod.cpu_quota_us, pod.cpu_period_us)) {
+  // An unset pod default is fine: such pods share the total (or, below a
+  // tenant parent cgroup, are held by it).
+  if (pod.cpu_quota_us &&
+      CpuRatioLess(total.cpu_quota_us, total.cpu_period_us, pod.cpu_quota_us, pod.cpu_period_us)) {
     return absl::InvalidArgumentError(fmt::format(
         "pod default cpu {}/{}us is more than the tenant total {}/{}us; lower the pod default",
         OrMax(pod.cpu_quota_us), pod.cpu_period_us, OrMax(total.cpu_quota_us),
         total.cpu_period_us));
   }
-  if (MinLimit(total.memory_bytes, pod.memory_bytes) != pod.memory_bytes) {
+  if (pod.memory_bytes && MinLimit(total.memory_bytes, pod.memory_bytes) != pod.memory_bytes) {
     return absl::InvalidArgumentError(
         fmt::format("pod default memory {} is more than the tenant total {}; lower the pod default",
                     OrMax(pod.memory_bytes), OrMax(total.memory_bytes)));
   }
-  if (MinLimit(total.pids, pod.pids) != pod.pids) {
+  if (pod.pids && MinLimit(total.pids, pod.pids) != pod.pids) {
     return absl::InvalidArgumentError(
         fmt::format("pod default pids {} is more than the tenant total {}; lower the pod default",
                     OrMax(pod.pids), OrMax(total.pids)));

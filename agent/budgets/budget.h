@@ -57,7 +57,8 @@ inline constexpr int64_t kMinPids = 8;
 // whose limits these are ("tenant total", "pod default").
 Status ValidateLimits(const Limits& limits, std::string_view what);
 
-// ValidateLimits on both parts, and a pod default no larger than the total.
+// ValidateLimits on both parts, and a pod default (where set) no larger than
+// the total.
 Status ValidateBudget(const TenantBudget& budget);
 
 // Tenant and pod names become cgroup directory names: a DNS label (RFC 1123:

@@ -60,8 +60,10 @@ TEST(BudgetValidateBudget, PodDefaultMayNotExceedTotal) {
   EXPECT_EQ(ValidateBudget(budget).code(), absl::StatusCode::kInvalidArgument);
 
   budget = Sane();
-  budget.pod_default.pids = std::nullopt;  // unlimited pods under a limited tenant
-  EXPECT_EQ(ValidateBudget(budget).code(), absl::StatusCode::kInvalidArgument);
+  budget.pod_default.pids = std::nullopt;  // pods without a default share the total
+  budget.pod_default.memory_bytes = std::nullopt;
+  budget.pod_default.cpu_quota_us = std::nullopt;
+  EXPECT_TRUE(ValidateBudget(budget).ok());
 
   budget = Sane();  // 30 ms per 10 ms period is 3 CPUs, more than the 2 of the total
   budget.pod_default.cpu_quota_us = 30'000;
