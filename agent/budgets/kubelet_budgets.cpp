@@ -176,6 +176,13 @@ Status KubeletBudgets::Apply(const std::string& tenant, const TenantBudget& budg
     const PodState* state = known(pod.uid);
     Limits own =
         OwnLimits(current, state ? &state->own : nullptr, state ? &state->written : nullptr);
+    if (pod.declared) {
+      own.cpu_quota_us = pod.declared->cpu_quota_us;
+      own.cpu_period_us =
+          pod.declared->cpu_quota_us ? pod.declared->cpu_period_us : current.cpu_period_us;
+      own.memory_bytes = pod.declared->memory_bytes;
+      own.pids = pod.declared->pids;
+    }
     places.push_back(std::move(place));
     demands.push_back({pod.uid, own});
   }

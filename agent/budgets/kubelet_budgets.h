@@ -38,6 +38,11 @@ namespace bulkhead::agent::budgets {
 struct KubeletPod {
   std::string uid;  // metadata.uid
   QosClass qos = QosClass::kBurstable;
+  // The pod's own limits from its spec (pod level: the sum of its
+  // containers' limits), when the caller knows them. Without them the agent
+  // takes what it finds in the pod's cgroup (see above), which after an
+  // agent restart may be a ceiling it wrote itself.
+  std::optional<Limits> declared;
 };
 
 class KubeletBudgets : public TenantEventSource {

@@ -22,10 +22,14 @@ using testing::TestCgroupRoots;
 
 constexpr int64_t kMiB = int64_t{1} << 20;
 
-const KubeletPod kGuaranteed{"11111111-aaaa-4bbb-8ccc-000000000001", QosClass::kGuaranteed};
-const KubeletPod kBurstable{"11111111-aaaa-4bbb-8ccc-000000000002", QosClass::kBurstable};
-const KubeletPod kBestEffort{"11111111-aaaa-4bbb-8ccc-000000000003", QosClass::kBestEffort};
-const KubeletPod kNewcomer{"11111111-aaaa-4bbb-8ccc-000000000004", QosClass::kBurstable};
+const KubeletPod kGuaranteed{"11111111-aaaa-4bbb-8ccc-000000000001", QosClass::kGuaranteed,
+                             std::nullopt};
+const KubeletPod kBurstable{"11111111-aaaa-4bbb-8ccc-000000000002", QosClass::kBurstable,
+                            std::nullopt};
+const KubeletPod kBestEffort{"11111111-aaaa-4bbb-8ccc-000000000003", QosClass::kBestEffort,
+                             std::nullopt};
+const KubeletPod kNewcomer{"11111111-aaaa-4bbb-8ccc-000000000004", QosClass::kBurstable,
+                           std::nullopt};
 
 bool MakeDirs(const std::string& path) {
   std::string partial;
@@ -251,6 +255,17 @@ TEST_F(BudgetKubeletTest, SystemdTreeGetsCeilings) {
         << "the budget sets no CPU: the pod's CPU files are left alone";
   }
   EXPECT_EQ(ReadNumber(burstable_dir + "/pids.max"), 25);
+
+  // A fresh agent (after a restart) finds 48 MiB in the cgroups, which it
+  // wrote itself. Told the pods' declared limits, it does not mistake them
+  // for the pods' own: with one pod gone, the other gets its 64 MiB back.
+  KubeletBudgets restarted(roots_->layout(), Config(CgroupDriver::kSystemd));
+  ASSERT_TRUE(restarted.SetBudget("tenant-s", budget).ok());
+  KubeletPod declared = kGuaranteed;
+  declared.declared = own;
+  ASSERT_TRUE(restarted.SyncPods("tenant-s", {declared}).ok());
+  EXPECT_EQ(ReadNumber(File(budgets, kGuaranteed, "memory", "memory.limit_in_bytes")), 64 * kMiB);
+  EXPECT_EQ(ReadNumber(File(budgets, kGuaranteed, "pids", "pids.max")), 40);
 }
 
 TEST_F(BudgetKubeletTest, BadInputIsAClearErrorAndEveryPodKeepsItsLimits) {
