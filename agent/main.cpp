@@ -4,6 +4,8 @@
 #include <string>
 
 #include "agent/check/feature_probe.h"
+#include "agent/netpol/datapath.h"
+#include "agent/runner.h"
 #include "common/cli.h"
 #include "common/version.h"
 
@@ -50,6 +52,35 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
+  bulkhead::agent::RunOptions run_options;
+  auto* run = app.add_subcommand(
+      "run", "Enforce tenant isolation on this node and report cross-tenant flows");
+  run->add_option("--endpoints-file", run_options.endpoints_file,
+                  "YAML/JSON file of tenants, endpoints and grants; re-applied when it changes");
+  run->add_option("--pods-cgroup", run_options.pods_cgroup,
+                  "cgroup v2 directory holding the node's pods (default: kubepods.slice or "
+                  "kubepods on the cgroup v2 mount)");
+  run->add_option("--bpf-root", run_options.bpf_root, "bpffs directory for pinned maps and links")
+      ->capture_default_str();
+  run->add_option("--node-name", run_options.node_name,
+                  "Node name in flow records (default: host name)");
+  run->add_flag("--print-flows", run_options.print_flows,
+                "Print each flow record as a JSON line on stdout");
+  run->footer(
+      "Stopping the agent (even kill -9) leaves enforcement in place; a new agent takes over the\n"
+      "pinned programs and maps without a gap.\n"
+      "Example:\n  bulkhead-agent run --endpoints-file /etc/bulkhead/endpoints.yaml "
+      "--pods-cgroup /sys/fs/cgroup/kubepods.slice");
+
+  std::string uninstall_root = "/sys/fs/bpf/bulkhead";
+  auto* uninstall = app.add_subcommand(
+      "uninstall", "Remove every program, link, map and pin the agent installed on this node");
+  uninstall->add_option("--bpf-root", uninstall_root, "bpffs directory the agent used")
+      ->capture_default_str();
+  uninstall->footer(
+      "This opens the walls between tenants on this node.\n"
+      "Example:\n  bulkhead-agent uninstall");
+
   auto* version = app.add_subcommand("version", "Print the agent's version");
   version->footer("Example:\n  bulkhead-agent version");
 
@@ -58,6 +89,19 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) {
     return RunCheck(*check, output);
+  }
+  if (run->parsed() || uninstall->parsed()) {
+    if (auto status = bulkhead::agent::CheckProbePrivileges(); !status.ok()) {
+      bulkhead::PrintError(app, bulkhead::MessageOf(status));
+      return bulkhead::kExitFailure;
+    }
+    auto status = run->parsed() ? bulkhead::agent::RunAgent(run_options)
+                                : bulkhead::agent::netpol::Datapath::Uninstall(uninstall_root);
+    if (!status.ok()) {
+      bulkhead::PrintError(app, bulkhead::MessageOf(status));
+      return bulkhead::kExitFailure;
+    }
+    return bulkhead::kExitOk;
   }
   if (version->parsed()) {
     std::cout << "bulkhead-agent " << bulkhead::kVersion << " (" << bulkhead::kGitCommit << ")\n";

@@ -95,6 +95,9 @@ int FlowLog::OnRecord(void* ctx, void* data, size_t size) {
 }
 
 void FlowLog::Add(FlowRecord record) {
+  if (listener_) {
+    listener_(record);
+  }
   std::lock_guard lock(mutex_);
   records_.push_back(std::move(record));
   ++received_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ class FlowLog {
   // Reads what the kernel has written, waiting up to `timeout` for the
   // first record. Returns how many records were taken.
   StatusOr<int> Poll(std::chrono::milliseconds timeout);
+  // Called for every record as it arrives (on the polling thread); set
+  // before Start().
+  void SetListener(std::function<void(const FlowRecord&)> listener) {
+    listener_ = std::move(listener);
+  }
   // Polls on a background thread until Stop() or destruction.
   void Start();
   void Stop();
@@ -70,6 +76,7 @@ class FlowLog {
   std::deque<FlowRecord> records_;
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> evicted_{0};
+  std::function<void(const FlowRecord&)> listener_;
   std::atomic<bool> running_{false};
   std::thread poller_;
 };

@@ -54,6 +54,9 @@ void NetpolTest::SetUp() {
   b2_ = add("team-b", "b2", 4);
   c1_ = add("team-c", "c1", 5);
   ASSERT_TRUE(a1_ && a2_ && b1_ && b2_ && c1_);
+  if (!InProcessDatapath()) {
+    return;
+  }
   auto datapath = agent::netpol::Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
   ASSERT_TRUE(datapath.ok()) << datapath.status();
   datapath_ = std::move(*datapath);

@@ -21,6 +21,8 @@ class NetpolTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // Tests that run the agent binary instead of an in-process Datapath.
+  [[nodiscard]] virtual bool InProcessDatapath() const { return true; }
 
   agent::netpol::DesiredState BaseState() const;
   static agent::netpol::Endpoint EndpointOf(const TestPod& pod);

@@ -54,6 +54,14 @@ void PodProcess::Drain(int timeout_ms) {
   }
 }
 
+bool PodProcess::WaitForText(const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buffer_.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    Drain(50);
+  }
+  return buffer_.find(text) != std::string::npos;
+}
+
 bool PodProcess::WaitForLine(const std::string& line, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -74,6 +82,32 @@ std::string PodProcess::Output() {
     }
   }
   return buffer_;
+}
+
+std::unique_ptr<PodProcess> StartProcess(const std::vector<std::string>& argv) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> cargs;
+  for (auto& a : copy) {
+    cargs.push_back(a.data());
+  }
+  cargs.push_back(nullptr);
+  std::array<int, 2> out{};
+  if (::pipe2(out.data(), O_CLOEXEC) != 0) {
+    return nullptr;
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(out[1], STDERR_FILENO);
+    ::execv(cargs[0], cargs.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    return nullptr;
+  }
+  return std::make_unique<PodProcess>(pid, out[0]);
 }
 
 StatusOr<std::unique_ptr<TestNode>> TestNode::Create(const std::string& tag) {

@@ -50,6 +50,8 @@ class PodProcess {
 
   // Reads stdout until a line equal to `line` or the timeout.
   bool WaitForLine(const std::string& line, std::chrono::milliseconds timeout);
+  // Reads output until it contains `text` or the timeout.
+  bool WaitForText(const std::string& text, std::chrono::milliseconds timeout);
   // Everything printed so far (reads what is pending without blocking).
   std::string Output();
   [[nodiscard]] pid_t pid() const { return pid_; }
@@ -96,6 +98,10 @@ class TestNode {
   std::unique_ptr<NetworkNamespace> node_netns_;
   std::vector<std::unique_ptr<TestPod>> pods_;
 };
+
+// Starts a program in the test's own namespaces and cgroup, stdout and
+// stderr captured together.
+std::unique_ptr<PodProcess> StartProcess(const std::vector<std::string>& argv);
 
 // Runs `ip` with arguments; error on a non-zero exit.
 Status Ip(const std::vector<std::string>& args);

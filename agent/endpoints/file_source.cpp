@@ -1,0 +1,217 @@
+#include "agent/endpoints/file_source.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "common/file.h"
+#include "fmt/format.h"
+
+namespace bulkhead::agent {
+namespace {
+
+using netpol::Cidr;
+using netpol::IpAddress;
+
+Status FieldError(const std::string& where, std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("{}: {}", where, what));
+}
+
+StatusOr<std::string> String(const YAML::Node& node, const std::string& where) {
+  if (!node || !node.IsScalar()) {
+    return FieldError(where, "must be a string");
+  }
+  return node.as<std::string>();
+}
+
+template <typename T, typename Parse>
+StatusOr<std::vector<T>> List(const YAML::Node& node, const std::string& where, Parse parse) {
+  std::vector<T> out;
+  if (!node) {
+    return out;
+  }
+  if (node.IsScalar()) {  // a single value is a list of one
+    BH_ASSIGN_OR_RETURN(T value, parse(node, where));
+    out.push_back(std::move(value));
+    return out;
+  }
+  if (!node.IsSequence()) {
+    return FieldError(where, "must be a list");
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    BH_ASSIGN_OR_RETURN(T value, parse(node[i], fmt::format("{}[{}]", where, i)));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+StatusOr<IpAddress> Address(const YAML::Node& node, const std::string& where) {
+  BH_ASSIGN_OR_RETURN(std::string text, String(node, where));
+  auto address = IpAddress::Parse(text);
+  if (!address.ok()) {
+    return FieldError(where, MessageOf(address.status()));
+  }
+  return *address;
+}
+
+StatusOr<Cidr> Prefix(const YAML::Node& node, const std::string& where) {
+  BH_ASSIGN_OR_RETURN(std::string text, String(node, where));
+  auto cidr = Cidr::Parse(text);
+  if (!cidr.ok()) {
+    return FieldError(where, MessageOf(cidr.status()));
+  }
+  return *cidr;
+}
+
+StatusOr<std::uint16_t> Port(const YAML::Node& node, const std::string& where) {
+  if (!node) {
+    return std::uint16_t{0};
+  }
+  int port = -1;
+  if (!node.IsScalar() || !YAML::convert<int>::decode(node, port) || port < 0 || port > 65535) {
+    return FieldError(where, "must be a port number from 0 (any) to 65535");
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+StatusOr<netpol::Protocol> ProtocolField(const YAML::Node& node, const std::string& where) {
+  if (!node) {
+    return netpol::Protocol::kAny;
+  }
+  BH_ASSIGN_OR_RETURN(std::string text, String(node, where));
+  auto protocol = netpol::ParseProtocol(text);
+  if (!protocol.ok()) {
+    return FieldError(where, MessageOf(protocol.status()));
+  }
+  return *protocol;
+}
+
+Status CheckKeys(const YAML::Node& node, const std::string& where,
+                 std::initializer_list<std::string_view> known) {
+  if (!node.IsMap()) {
+    return FieldError(where, "must be a mapping");
+  }
+  for (const auto& item : node) {
+    auto key = item.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return FieldError(where, fmt::format("unknown field \"{}\"", key));
+    }
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<netpol::Tenant> TenantEntry(const YAML::Node& node, const std::string& where) {
+  BH_RETURN_IF_ERROR(CheckKeys(node, where, {"name", "mode", "egress_default"}));
+  netpol::Tenant tenant;
+  BH_ASSIGN_OR_RETURN(tenant.name, String(node["name"], where + ".name"));
+  if (node["mode"]) {
+    BH_ASSIGN_OR_RETURN(std::string mode, String(node["mode"], where + ".mode"));
+    if (mode != "enforce" && mode != "audit") {
+      return FieldError(where + ".mode", "must be enforce or audit");
+    }
+    tenant.mode = mode == "audit" ? netpol::TenantMode::kAudit : netpol::TenantMode::kEnforce;
+  }
+  if (node["egress_default"]) {
+    BH_ASSIGN_OR_RETURN(std::string egress,
+                        String(node["egress_default"], where + ".egress_default"));
+    if (egress != "allow" && egress != "deny") {
+      return FieldError(where + ".egress_default", "must be allow or deny");
+    }
+    tenant.egress_default =
+        egress == "deny" ? netpol::EgressDefault::kDeny : netpol::EgressDefault::kAllow;
+  }
+  return tenant;
+}
+
+StatusOr<netpol::Endpoint> EndpointEntry(const YAML::Node& node, const std::string& where) {
+  BH_RETURN_IF_ERROR(CheckKeys(node, where, {"tenant", "pod", "addresses", "cgroup"}));
+  netpol::Endpoint endpoint;
+  BH_ASSIGN_OR_RETURN(endpoint.tenant, String(node["tenant"], where + ".tenant"));
+  BH_ASSIGN_OR_RETURN(endpoint.pod, String(node["pod"], where + ".pod"));
+  BH_ASSIGN_OR_RETURN(endpoint.addresses,
+                      List<IpAddress>(node["addresses"], where + ".addresses", Address));
+  if (node["cgroup"]) {
+    BH_ASSIGN_OR_RETURN(endpoint.cgroup, String(node["cgroup"], where + ".cgroup"));
+  }
+  return endpoint;
+}
+
+StatusOr<netpol::Grant> GrantEntry(const YAML::Node& node, const std::string& where) {
+  BH_RETURN_IF_ERROR(CheckKeys(node, where, {"tenant", "destination", "port", "protocol"}));
+  netpol::Grant grant;
+  BH_ASSIGN_OR_RETURN(grant.tenant, String(node["tenant"], where + ".tenant"));
+  BH_ASSIGN_OR_RETURN(grant.destination, Prefix(node["destination"], where + ".destination"));
+  BH_ASSIGN_OR_RETURN(grant.port, Port(node["port"], where + ".port"));
+  BH_ASSIGN_OR_RETURN(grant.protocol, ProtocolField(node["protocol"], where + ".protocol"));
+  return grant;
+}
+
+StatusOr<netpol::DeniedDestination> DeniedEntry(const YAML::Node& node, const std::string& where) {
+  BH_RETURN_IF_ERROR(CheckKeys(node, where, {"destination", "port", "protocol"}));
+  netpol::DeniedDestination denied;
+  BH_ASSIGN_OR_RETURN(denied.destination, Prefix(node["destination"], where + ".destination"));
+  BH_ASSIGN_OR_RETURN(denied.port, Port(node["port"], where + ".port"));
+  BH_ASSIGN_OR_RETURN(denied.protocol, ProtocolField(node["protocol"], where + ".protocol"));
+  return denied;
+}
+
+}  // namespace
+
+StatusOr<netpol::DesiredState> ParseEndpointsDocument(std::string_view text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(fmt::format("not valid YAML: {}", e.what()));
+  }
+  netpol::DesiredState state;
+  if (!root || root.IsNull()) {
+    return state;  // an empty file: no tenants
+  }
+  try {
+    BH_RETURN_IF_ERROR(CheckKeys(root, "document",
+                                 {"node_address", "node_addresses", "dns", "pod_networks",
+                                  "tenants", "endpoints", "grants", "denied"}));
+    BH_ASSIGN_OR_RETURN(auto nodes, List<IpAddress>(root["node_address"], "node_address", Address));
+    BH_ASSIGN_OR_RETURN(auto more_nodes,
+                        List<IpAddress>(root["node_addresses"], "node_addresses", Address));
+    nodes.insert(nodes.end(), more_nodes.begin(), more_nodes.end());
+    state.node.node_addresses = nodes;
+    BH_ASSIGN_OR_RETURN(state.node.dns, List<IpAddress>(root["dns"], "dns", Address));
+    BH_ASSIGN_OR_RETURN(state.node.pod_networks,
+                        List<Cidr>(root["pod_networks"], "pod_networks", Prefix));
+    state.node.denied = netpol::DefaultDeniedDestinations(nodes);
+    BH_ASSIGN_OR_RETURN(auto extra,
+                        List<netpol::DeniedDestination>(root["denied"], "denied", DeniedEntry));
+    state.node.denied.insert(state.node.denied.end(), extra.begin(), extra.end());
+    BH_ASSIGN_OR_RETURN(state.tenants,
+                        List<netpol::Tenant>(root["tenants"], "tenants", TenantEntry));
+    BH_ASSIGN_OR_RETURN(state.endpoints,
+                        List<netpol::Endpoint>(root["endpoints"], "endpoints", EndpointEntry));
+    BH_ASSIGN_OR_RETURN(state.grants, List<netpol::Grant>(root["grants"], "grants", GrantEntry));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(fmt::format("malformed document: {}", e.what()));
+  }
+  // Tenants named only by endpoints get the defaults.
+  std::set<std::string> named;
+  for (const auto& tenant : state.tenants) {
+    named.insert(tenant.name);
+  }
+  for (const auto& endpoint : state.endpoints) {
+    if (named.insert(endpoint.tenant).second) {
+      state.tenants.push_back({endpoint.tenant});
+    }
+  }
+  return state;
+}
+
+StatusOr<netpol::DesiredState> ReadEndpointsFile(const std::string& path) {
+  BH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto state = ParseEndpointsDocument(text);
+  if (!state.ok()) {
+    return Annotate(state.status(), path);
+  }
+  return state;
+}
+
+}  // namespace bulkhead::agent

@@ -1,0 +1,143 @@
+#include "agent/runner.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "agent/cgroups/layout.h"
+#include "agent/endpoints/file_source.h"
+#include "agent/netpol/datapath.h"
+#include "agent/netpol/flow_format.h"
+#include "agent/netpol/flow_log.h"
+#include "common/logging.h"
+#include "fmt/format.h"
+
+namespace bulkhead::agent {
+namespace {
+
+struct FileStamp {
+  timespec mtime{};
+  off_t size = -1;
+  ino_t inode = 0;
+  bool operator==(const FileStamp& o) const {
+    return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec && size == o.size &&
+           inode == o.inode;
+  }
+};
+
+FileStamp Stamp(const std::string& path) {
+  struct stat st {};
+  FileStamp stamp;
+  if (::stat(path.c_str(), &st) == 0) {
+    stamp.mtime = st.st_mtim;
+    stamp.size = st.st_size;
+    stamp.inode = st.st_ino;
+  }
+  return stamp;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+}  // namespace
+
+StatusOr<std::string> DetectPodsCgroup(const std::string& unified_mount) {
+  for (const char* candidate : {"kubepods.slice", "kubepods"}) {
+    std::string path = fmt::format("{}/{}", unified_mount, candidate);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return path;
+    }
+  }
+  return absl::NotFoundError(fmt::format(
+      "no kubepods cgroup under {}; pass --pods-cgroup with the cgroup v2 directory that holds "
+      "the node's pods",
+      unified_mount));
+}
+
+Status RunAgent(const RunOptions& options) {
+  auto& log = Logger(Component::kAgent);
+  std::string pods_cgroup = options.pods_cgroup;
+  if (pods_cgroup.empty()) {
+    BH_ASSIGN_OR_RETURN(CgroupLayout layout, DetectCgroupLayout());
+    if (layout.unified_mount.empty()) {
+      return absl::FailedPreconditionError(
+          "no cgroup v2 mount: BPF isolation attaches to cgroup v2 (see 'bulkhead-agent check')");
+    }
+    BH_ASSIGN_OR_RETURN(pods_cgroup, DetectPodsCgroup(layout.unified_mount));
+  }
+
+  // Signals are taken synchronously by the main loop; block them first so
+  // the flow thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  netpol::DatapathOptions datapath_options{
+      options.bpf_root, pods_cgroup, options.node_name.empty() ? HostName() : options.node_name};
+  BH_ASSIGN_OR_RETURN(auto datapath, netpol::Datapath::Open(datapath_options));
+
+  FileStamp applied;
+  if (!options.endpoints_file.empty()) {
+    applied = Stamp(options.endpoints_file);
+    BH_ASSIGN_OR_RETURN(netpol::DesiredState state, ReadEndpointsFile(options.endpoints_file));
+    BH_RETURN_IF_ERROR(datapath->Replace(state));
+  } else {
+    log.warn(
+        "no --endpoints-file: enforcing what the pinned maps hold until the host API source "
+        "is configured");
+  }
+
+  BH_ASSIGN_OR_RETURN(auto flows, netpol::FlowLog::Create(*datapath));
+  if (options.print_flows) {
+    flows->SetListener([](const netpol::FlowRecord& record) {
+      std::string line = netpol::FlowRecordJson(record) + "\n";
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fflush(stdout);
+    });
+  }
+  flows->Start();
+  auto summary = datapath->Summary();
+  log.info("agent ready node={} pods_cgroup={} tenants={} endpoints={} grants={} reused_pins={}",
+           datapath_options.node_name, pods_cgroup, summary.tenants, summary.endpoints,
+           summary.grants, summary.reused_pins);
+
+  timespec wait{};
+  wait.tv_sec = static_cast<time_t>(options.reload_interval.count() / 1000);
+  wait.tv_nsec = static_cast<long>((options.reload_interval.count() % 1000) * 1000000);
+  while (true) {
+    int signal = sigtimedwait(&signals, nullptr, &wait);
+    if (signal == SIGTERM || signal == SIGINT) {
+      log.info("agent stopping signal={}; enforcement stays in place", signal);
+      break;
+    }
+    if (options.endpoints_file.empty()) {
+      continue;
+    }
+    FileStamp now = Stamp(options.endpoints_file);
+    if (now == applied) {
+      continue;
+    }
+    applied = now;
+    auto state = ReadEndpointsFile(options.endpoints_file);
+    Status status = state.ok() ? datapath->Replace(*state) : state.status();
+    if (status.ok()) {
+      log.info("endpoints file applied path={}", options.endpoints_file);
+    } else {
+      log.error("endpoints file not applied, previous state kept path={} error=\"{}\"",
+                options.endpoints_file, MessageOf(status));
+    }
+  }
+  flows->Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace bulkhead::agent

@@ -1,0 +1,32 @@
+// `bulkhead-agent run`: the agent's main loop on one node.
+#ifndef BULKHEAD_AGENT_RUNNER_H_
+#define BULKHEAD_AGENT_RUNNER_H_
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+
+namespace bulkhead::agent {
+
+struct RunOptions {
+  std::string endpoints_file;  // empty: wait for the host API source
+  std::string pods_cgroup;     // empty: detect (kubepods.slice, kubepods)
+  std::string bpf_root = "/sys/fs/bpf/bulkhead";
+  std::string node_name;     // empty: host name
+  bool print_flows = false;  // one JSON line per flow record on stdout
+  std::chrono::milliseconds reload_interval{500};
+};
+
+// Opens (or takes over) the datapath, applies the endpoints file and
+// re-applies it when it changes, reads flow records, and returns on SIGTERM
+// or SIGINT. Enforcement stays in place when it returns. A bad file at start
+// is an error; a bad file later is logged and the previous state kept.
+Status RunAgent(const RunOptions& options);
+
+// Finds the pods cgroup on the cgroup v2 mount when none is given.
+StatusOr<std::string> DetectPodsCgroup(const std::string& unified_mount);
+
+}  // namespace bulkhead::agent
+
+#endif  // BULKHEAD_AGENT_RUNNER_H_
