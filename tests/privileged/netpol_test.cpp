@@ -6,8 +6,12 @@
 // EPERM ("Operation not permitted"), printed by bulkhead-test-pod as
 // "error EPERM ...". Packets dropped by the cgroup_skb hooks (raw sockets,
 // traffic from other nodes) simply never arrive.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
+#include "agent/netpol/map_transaction.h"
+#include "common/unique_fd.h"
 #include "tests/privileged/netpol_fixture.h"
 
 namespace bulkhead::testing {
@@ -290,6 +294,133 @@ TEST_F(NetpolTest, EgressDefaultDenyStopsExternalTraffic) {
   EXPECT_TRUE(Refused(r)) << r.out;
   auto b = node_->Run(b1_, {"send-udp", "192.0.2.1", "9", "x"});
   EXPECT_EQ(b.out, "sent\n");
+}
+
+TEST_F(NetpolTest, OverlappingAddressIsRefusedAndNothingChanges) {
+  auto server = node_->Start(b1_, {"serve-tcp", "8080"});
+  ASSERT_TRUE(server->WaitForLine("ready", kReady));
+  auto before = datapath_->Summary();
+  agent::netpol::Endpoint thief{
+      "team-c", "thief", {*agent::netpol::IpAddress::Parse(b1_->ipv4)}, ""};
+  auto status = datapath_->UpsertEndpoint(thief);
+  ASSERT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(MessageOf(status).find("already belongs to pod team-b/b1"), std::string::npos);
+  auto after = datapath_->Summary();
+  EXPECT_EQ(after.endpoints, before.endpoints);
+  EXPECT_EQ(after.endpoint_addresses, before.endpoint_addresses);
+  // b1's address still means team-b: c1 stays out, b2 stays in.
+  EXPECT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  EXPECT_EQ(node_->Run(b2_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
+
+  // The same through Replace: the whole state is refused, the old one stays.
+  auto state = BaseState();
+  state.endpoints.push_back(thief);
+  auto replaced = datapath_->Replace(state);
+  EXPECT_EQ(replaced.code(), absl::StatusCode::kFailedPrecondition) << replaced;
+  EXPECT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  EXPECT_EQ(node_->Run(b2_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
+}
+
+TEST_F(NetpolTest, UnknownTenantsAndBadCgroupsAreRefused) {
+  auto unknown = datapath_->UpsertEndpoint({"team-z", "z1", {}, ""});
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound) << unknown;
+  EXPECT_NE(MessageOf(unknown).find("add the tenant first"), std::string::npos);
+  auto grant = datapath_->AddGrant({"team-z", *Cidr::Parse("198.18.0.0/16"), 0, Protocol::kAny});
+  EXPECT_EQ(grant.code(), absl::StatusCode::kNotFound) << grant;
+  auto busy = datapath_->RemoveTenant("team-a");
+  EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition) << busy;
+  EXPECT_NE(MessageOf(busy).find("2 endpoint(s)"), std::string::npos) << busy;
+  auto missing = datapath_->UpsertEndpoint({"team-a", "a9", {}, node_->pods_cgroup() + "/none"});
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
+  auto outside = datapath_->UpsertEndpoint({"team-a", "a9", {}, node_->root_cgroup()});
+  EXPECT_EQ(outside.code(), absl::StatusCode::kFailedPrecondition) << outside;
+  EXPECT_NE(MessageOf(outside).find("not below the pods cgroup"), std::string::npos) << outside;
+  auto v1 = datapath_->UpsertEndpoint({"team-a", "a9", {}, "/sys/fs/cgroup/memory"});
+  EXPECT_EQ(v1.code(), absl::StatusCode::kInvalidArgument) << v1;
+  auto twice = datapath_->UpsertEndpoint({"team-a",
+                                          "a9",
+                                          {*agent::netpol::IpAddress::Parse("198.18.9.9"),
+                                           *agent::netpol::IpAddress::Parse("198.18.9.9")},
+                                          ""});
+  EXPECT_EQ(twice.code(), absl::StatusCode::kInvalidArgument) << twice;
+  EXPECT_EQ(datapath_->Summary().endpoints, 5U);
+}
+
+TEST_F(NetpolTest, TooManyAddressesIsRefusedWholeAndOldStateStays) {
+  auto server = node_->Start(b1_, {"serve-tcp", "8080"});
+  ASSERT_TRUE(server->WaitForLine("ready", kReady));
+  auto state = BaseState();
+  // 65,537 addresses: one more than the endpoints map holds.
+  agent::netpol::Endpoint big{"team-c", "big", {}, ""};
+  for (std::uint32_t i = 0; i < 65537; ++i) {
+    big.addresses.push_back(agent::netpol::IpAddress::FromV4(htonl(0x0A000000U + i)));
+  }
+  state.endpoints.push_back(big);
+  auto status = datapath_->Replace(state);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_NE(MessageOf(status).find("nothing was changed"), std::string::npos);
+  EXPECT_EQ(datapath_->Summary().endpoint_addresses, 10U);
+  EXPECT_TRUE(Refused(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"})));
+}
+
+TEST_F(NetpolTest, MapTransactionUndoesEarlierWritesWhenTheKernelRefusesOne) {
+  // A real kernel map with room for two entries.
+  bulkhead::UniqueFd map(bpf_map_create(BPF_MAP_TYPE_HASH, "bh_tx_test", sizeof(std::uint32_t),
+                                        sizeof(std::uint32_t), 2, nullptr));
+  ASSERT_TRUE(map.valid()) << "bpf_map_create errno " << errno;
+  std::uint32_t one = 1;
+  std::uint32_t old_value = 100;
+  ASSERT_EQ(bpf_map_update_elem(map.get(), &one, &old_value, BPF_ANY), 0);
+  agent::netpol::MapTransaction tx;
+  tx.Put(map.get(), "bh_tx_test", agent::netpol::ToBytes(std::uint32_t{1}),
+         agent::netpol::ToBytes(std::uint32_t{200}));
+  tx.Put(map.get(), "bh_tx_test", agent::netpol::ToBytes(std::uint32_t{2}),
+         agent::netpol::ToBytes(std::uint32_t{2}));
+  tx.Put(map.get(), "bh_tx_test", agent::netpol::ToBytes(std::uint32_t{3}),
+         agent::netpol::ToBytes(std::uint32_t{3}));
+  auto status = tx.Commit();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_NE(MessageOf(status).find("bh_tx_test is full"), std::string::npos) << status;
+  std::uint32_t value = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(map.get(), &one, &value), 0);
+  EXPECT_EQ(value, 100U) << "the first write was not undone";
+  std::uint32_t two = 2;
+  EXPECT_NE(bpf_map_lookup_elem(map.get(), &two, &value), 0) << "the second write was not undone";
+}
+
+TEST_F(NetpolTest, ReopeningTakesOverThePinsWithoutAGap) {
+  auto server = node_->Start(b1_, {"serve-tcp", "8080"});
+  ASSERT_TRUE(server->WaitForLine("ready", kReady));
+  flows_.reset();
+  datapath_.reset();  // the agent is gone; the kernel still enforces
+  EXPECT_TRUE(Refused(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  auto reopened = agent::netpol::Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  datapath_ = std::move(*reopened);
+  EXPECT_TRUE(datapath_->Summary().reused_pins);
+  // Before the new agent applies any state, the pinned maps still hold it.
+  EXPECT_TRUE(Refused(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  EXPECT_EQ(node_->Run(b2_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
+  // Replace with a state without team-c removes c1's entries left in the maps.
+  auto state = BaseState();
+  state.endpoints.pop_back();
+  state.tenants.pop_back();
+  ASSERT_TRUE(datapath_->Replace(state).ok());
+  auto c1 = node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"});
+  EXPECT_TRUE(Refused(c1)) << "c1 is now an unknown endpoint and fails closed: " << c1.out;
+  auto flows = agent::netpol::FlowLog::Create(*datapath_);
+  ASSERT_TRUE(flows.ok());
+  flows_ = std::move(*flows);
+  auto record = WaitForFlow(
+      [](const FlowRecord& r) { return r.reason == Reason::kUnknownSource && r.dst_pod == "b1"; });
+  EXPECT_TRUE(record.has_value());
+}
+
+TEST_F(NetpolTest, PinsOfAnotherCgroupAreNotHijacked) {
+  auto other = agent::netpol::Datapath::Open({bpf_root_, node_->root_cgroup(), "test-node"});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition) << other.status();
+  EXPECT_NE(MessageOf(other.status()).find("bulkhead-agent uninstall"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,143 @@
+#include "agent/endpoints/file_source.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/netpol/flow_format.h"
+#include "agent/netpol/flow_log.h"
+#include "nlohmann/json.hpp"
+
+namespace bulkhead::agent {
+namespace {
+
+constexpr std::string_view kDocument = R"(
+node_address: 10.244.1.1       # this node's address on the pod network
+dns: [10.96.0.10]
+pod_networks: [10.244.0.0/16, "fd00:244::/64"]
+tenants:
+- {name: team-b, mode: audit, egress_default: deny}
+endpoints:
+- {tenant: team-a, pod: web-1, addresses: [10.244.1.11, "fd00:244::11"], cgroup: /sys/fs/cgroup/unified/pods/web-1}
+- {tenant: team-a, pod: web-2, addresses: [10.244.2.12]}   # no cgroup: a pod on another node
+- {tenant: team-b, pod: db-1, addresses: 10.244.1.20}
+grants:
+- {tenant: team-a, destination: 10.244.1.20/32, port: 5432, protocol: tcp}
+)";
+
+TEST(EndpointsDocument, ParsesTheDocumentedShape) {
+  auto state = ParseEndpointsDocument(kDocument);
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->node.node_addresses.size(), 1U);
+  EXPECT_EQ(state->node.node_addresses[0].ToString(), "10.244.1.1");
+  EXPECT_EQ(state->node.dns[0].ToString(), "10.96.0.10");
+  EXPECT_EQ(state->node.pod_networks.size(), 2U);
+  // Metadata (v4 and v6) and three node ports on the node address.
+  EXPECT_EQ(state->node.denied.size(), 5U);
+  ASSERT_EQ(state->endpoints.size(), 3U);
+  EXPECT_EQ(state->endpoints[0].addresses.size(), 2U);
+  EXPECT_EQ(state->endpoints[0].cgroup, "/sys/fs/cgroup/unified/pods/web-1");
+  EXPECT_TRUE(state->endpoints[1].cgroup.empty());
+  EXPECT_EQ(state->endpoints[2].addresses.size(), 1U);
+  ASSERT_EQ(state->tenants.size(), 2U);
+  EXPECT_EQ(state->tenants[0].name, "team-b");
+  EXPECT_EQ(state->tenants[0].mode, netpol::TenantMode::kAudit);
+  EXPECT_EQ(state->tenants[0].egress_default, netpol::EgressDefault::kDeny);
+  EXPECT_EQ(state->tenants[1].name, "team-a");  // named by an endpoint, defaults
+  EXPECT_EQ(state->tenants[1].mode, netpol::TenantMode::kEnforce);
+  ASSERT_EQ(state->grants.size(), 1U);
+  EXPECT_EQ(state->grants[0].port, 5432);
+  EXPECT_EQ(state->grants[0].protocol, netpol::Protocol::kTcp);
+}
+
+TEST(EndpointsDocument, JsonIsYamlToo) {
+  auto state = ParseEndpointsDocument(
+      R"({"node_address": "10.0.0.1", "endpoints": [{"tenant": "t", "pod": "p", "addresses": ["10.0.0.2"]}]})");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->endpoints.size(), 1U);
+}
+
+TEST(EndpointsDocument, EmptyDocumentIsNoTenants) {
+  auto state = ParseEndpointsDocument("");
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->tenants.empty());
+}
+
+void ExpectError(std::string_view text, std::string_view fragment) {
+  auto state = ParseEndpointsDocument(text);
+  ASSERT_FALSE(state.ok()) << text;
+  EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(MessageOf(state.status()).find(fragment), std::string::npos)
+      << state.status() << " should mention " << fragment;
+}
+
+TEST(EndpointsDocument, ErrorsNameTheField) {
+  ExpectError("endpoints:\n- {tenant: a, pod: p, addresses: [10.0.0.300]}\n",
+              "endpoints[0].addresses[0]: \"10.0.0.300\" is not an IPv4 or IPv6 address");
+  ExpectError("endpoints:\n- {tenant: a, addresses: [10.0.0.1]}\n", "endpoints[0].pod");
+  ExpectError("grants:\n- {tenant: a, destination: 10.0.0.1/8}\n", "grants[0].destination");
+  ExpectError("grants:\n- {tenant: a, destination: 10.0.0.1, port: 70000}\n", "grants[0].port");
+  ExpectError("grants:\n- {tenant: a, destination: 10.0.0.1, protocol: sctp}\n",
+              "unknown protocol \"sctp\"");
+  ExpectError("tenants:\n- {name: a, mode: loud}\n", "tenants[0].mode: must be enforce or audit");
+  ExpectError("endpoint:\n- {}\n", "unknown field \"endpoint\"");
+  ExpectError("endpoints: {tenant: a}\n", "endpoints: must be a list");
+  ExpectError("node_address: [10.0.0.1\n", "not valid YAML");
+}
+
+TEST(FlowFilter, MatchesEitherSide) {
+  netpol::FlowRecord record;
+  record.src_tenant = "team-a";
+  record.dst_tenant = "team-b";
+  record.src_pod = "a1";
+  record.dst_pod = "b1";
+  record.dst_port = 8080;
+  record.protocol = netpol::Protocol::kTcp;
+  record.verdict = netpol::Verdict::kDenied;
+  record.time = std::chrono::system_clock::now();
+  auto matches = [&](auto set) {
+    netpol::FlowFilter filter;
+    set(filter);
+    return filter.Matches(record);
+  };
+  using F = netpol::FlowFilter;
+  EXPECT_TRUE(matches([](F&) {}));
+  EXPECT_TRUE(matches([](F& f) { f.tenant = "team-b"; }));
+  EXPECT_FALSE(matches([](F& f) { f.tenant = "team-c"; }));
+  EXPECT_TRUE(matches([](F& f) { f.pod = "a1"; }));
+  EXPECT_TRUE(matches([](F& f) { f.verdict = netpol::Verdict::kDenied; }));
+  EXPECT_FALSE(matches([](F& f) { f.verdict = netpol::Verdict::kAllowed; }));
+  EXPECT_TRUE(matches([](F& f) { f.port = 8080; }));
+  EXPECT_FALSE(matches([](F& f) { f.port = 53; }));
+  EXPECT_FALSE(matches([](F& f) { f.protocol = netpol::Protocol::kUdp; }));
+  EXPECT_FALSE(matches([&](F& f) { f.since = record.time + std::chrono::seconds(1); }));
+}
+
+TEST(FlowRecordJson, CarriesEveryField) {
+  netpol::FlowRecord record;
+  record.time = std::chrono::system_clock::time_point(std::chrono::microseconds(1763714533123456));
+  record.node = "n1";
+  record.src_tenant = "team-a";
+  record.dst_tenant = "team-b";
+  record.src_pod = "a1";
+  record.dst_pod = "b1";
+  record.src_address = *netpol::IpAddress::Parse("10.0.0.1");
+  record.dst_address = *netpol::IpAddress::Parse("fd00::2");
+  record.src_port = 40000;
+  record.dst_port = 8080;
+  record.protocol = netpol::Protocol::kTcp;
+  record.verdict = netpol::Verdict::kAudit;
+  record.reason = netpol::Reason::kCrossTenant;
+  record.hook = netpol::Hook::kConnect4;
+  auto doc = nlohmann::json::parse(netpol::FlowRecordJson(record));
+  EXPECT_EQ(doc["time"], "2025-11-21T08:42:13.123456Z");
+  EXPECT_EQ(doc["verdict"], "audit");
+  EXPECT_EQ(doc["reason"], "cross-tenant");
+  EXPECT_EQ(doc["hook"], "connect4");
+  EXPECT_EQ(doc["protocol"], "tcp");
+  EXPECT_EQ(doc["source"]["address"], "10.0.0.1");
+  EXPECT_EQ(doc["source"]["port"], 40000);
+  EXPECT_EQ(doc["destination"]["address"], "fd00::2");
+  EXPECT_EQ(doc["destination"]["pod"], "b1");
+}
+
+}  // namespace
+}  // namespace bulkhead::agent
