@@ -251,24 +251,25 @@ static __always_inline void decide_egress(const struct attempt* a,
       return;
     }
   }
+  struct netpol_endpoint* dst = lookup_endpoint(a->daddr);
+  if (dst) {
+    // Same tenant first: the hot path costs a few lookups.
+    if (dst->tenant == local->tenant) {
+      allow(d, NETPOL_REASON_SAME_TENANT);
+      return;
+    }
+    d->dst_tenant = dst->tenant;
+    d->dst_pod = dst->pod;
+  }
   if (in_set(&dns_servers, a->daddr) && a->dport == bpf_htons(DNS_PORT)) {
     allow(d, NETPOL_REASON_DNS);
     return;
-  }
-  struct netpol_endpoint* dst = lookup_endpoint(a->daddr);
-  if (dst) {
-    d->dst_tenant = dst->tenant;
-    d->dst_pod = dst->pod;
   }
   if (is_denied_destination(a)) {
     deny(d, NETPOL_REASON_DENIED_DESTINATION);
     return;
   }
   if (dst) {
-    if (dst->tenant == local->tenant) {
-      allow(d, NETPOL_REASON_SAME_TENANT);
-      return;
-    }
     struct netpol_flow_key key;
     flow_key(&key, a->daddr, a->dport, a->sport, local->tenant, a->proto);
     if (a->sport != 0 && flow_is_tracked(&key)) {
@@ -307,6 +308,10 @@ static __always_inline void decide_ingress(const struct attempt* a,
                                            const struct netpol_endpoint* local,
                                            struct decision* d) {
   struct netpol_endpoint* src = lookup_endpoint(a->saddr);
+  if (src && local && src->tenant == local->tenant) {
+    allow(d, NETPOL_REASON_SAME_TENANT);  // the hot path: two lookups
+    return;
+  }
   if (src) {
     d->src_tenant = src->tenant;
     d->src_pod = src->pod;
