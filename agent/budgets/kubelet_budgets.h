@@ -45,6 +45,7 @@ struct KubeletPod {
   std::optional<Limits> declared;
 };
 
+// Not thread-safe: the agent drives it from one thread.
 class KubeletBudgets : public TenantEventSource {
  public:
   KubeletBudgets(CgroupLayout layout, KubeletCgroupConfig config, int64_t page_size = 4096);

@@ -28,6 +28,7 @@
 
 namespace bulkhead::agent::budgets {
 
+// Not thread-safe: the agent drives it from one thread.
 class TenantCgroups : public TenantEventSource {
  public:
   static constexpr std::string_view kAgentRoot = "bulkhead";

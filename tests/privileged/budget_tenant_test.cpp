@@ -2,6 +2,7 @@
 // the kernel holds a tenant at its budget while another tenant keeps its own.
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +81,7 @@ int ForkBomb(int /*go_fd*/, int report_fd, int attempts) {
 int Spin(int /*go_fd*/, int report_fd, int threads) {
   for (int i = 1; i < threads; ++i) {
     if (::fork() == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
       break;
     }
   }
@@ -310,8 +312,10 @@ TEST_F(BudgetTenantTest, CpuHogGetsNoMoreThanItsQuotaWhileOtherTenantGetsItsShar
       .info(
           "figure cpu_hog tenant_a_us={} periods={} quota_us_per_period=10000 "
           "tenant_a_share={:.3f} tenant_b_us={} tenant_b_share={:.3f} throttled_periods={}",
-          a_usage_us, a_periods, static_cast<double>(a_usage_us) / (a_periods * 100'000.0),
-          b_usage_us, static_cast<double>(b_usage_us) / (a_periods * 100'000.0),
+          a_usage_us, a_periods,
+          static_cast<double>(a_usage_us) / (static_cast<double>(a_periods) * 100'000.0),
+          b_usage_us,
+          static_cast<double>(b_usage_us) / (static_cast<double>(a_periods) * 100'000.0),
           a1.throttled - a0.throttled);
 }
 
