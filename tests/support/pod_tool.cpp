@@ -8,9 +8,14 @@
 //   send-udp ADDR PORT PAYLOAD [WAIT_MS]   send; with WAIT_MS, print the answer
 //   send-raw-udp SRC DST PORT PAYLOAD      IPv4 raw socket with a chosen source
 //   hammer-tcp ADDR PORT MILLISECONDS      connect in a loop; print attempts and successes
+//   serve-echo PORT             echo every byte back, one connection after another
+//   bench-crr ADDR PORT MILLISECONDS       connect, 1-byte request/response, close (RST); print
+//   rate bench-rr ADDR PORT MILLISECONDS        1-byte request/response on one connection; print
+//   rate
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -273,6 +278,80 @@ int HammerTcp(const char* host, int port, int milliseconds) {
   return 0;
 }
 
+int ServeEcho(int port) {
+  int fd = Listen(SOCK_STREAM, port);
+  if (fd < 0) {
+    return Fail("listen");
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  while (true) {
+    int conn = ::accept(fd, nullptr, nullptr);
+    if (conn < 0) {
+      continue;
+    }
+    int on = 1;
+    ::setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    char buffer[64];
+    ssize_t n = 0;
+    while ((n = ::read(conn, buffer, sizeof(buffer))) > 0) {
+      if (::write(conn, buffer, static_cast<size_t>(n)) != n) {
+        break;
+      }
+    }
+    ::close(conn);
+  }
+}
+
+bool RoundTrip(int fd) {
+  char byte = 'x';
+  return ::write(fd, &byte, 1) == 1 && ::read(fd, &byte, 1) == 1;
+}
+
+int BenchTcp(const char* host, int port, int milliseconds, bool reconnect) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    return 2;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto end = start + std::chrono::milliseconds(milliseconds);
+  long transactions = 0;
+  long errors = 0;
+  int fd = -1;
+  int on = 1;
+  while (std::chrono::steady_clock::now() < end) {
+    if (fd < 0) {
+      fd = ::socket(addr.family, SOCK_STREAM, 0);
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+      if (::connect(fd, Raw(addr), addr.length) != 0) {
+        ++errors;
+        ::close(fd);
+        fd = -1;
+        continue;
+      }
+    }
+    if (RoundTrip(fd)) {
+      ++transactions;
+    } else {
+      ++errors;
+      ::close(fd);
+      fd = -1;
+      continue;
+    }
+    if (reconnect) {
+      // Abortive close (RST): no TIME_WAIT piles up across measurements.
+      linger abort{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("rate %.1f transactions %ld errors %ld\n",
+              static_cast<double>(transactions) / seconds, transactions, errors);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -294,6 +373,12 @@ int main(int argc, char** argv) {
   }
   if (verb == "hammer-tcp" && argc == 5) {
     return HammerTcp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  }
+  if (verb == "serve-echo" && argc == 3) {
+    return ServeEcho(std::atoi(argv[2]));
+  }
+  if ((verb == "bench-crr" || verb == "bench-rr") && argc == 5) {
+    return BenchTcp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), verb == "bench-crr");
   }
   std::fprintf(stderr, "bulkhead-test-pod: unknown verb or arguments; see the file header\n");
   return 2;
