@@ -42,6 +42,7 @@ run_suite() {  # <build dir> <cmake args...>
 }
 
 mkdir -p build
+./scripts/clean-test-leftovers.sh
 run_suite build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if ((quick)); then
   stamp "done (quick)"
