@@ -1,9 +1,12 @@
 #include "agent/runner.h"
 
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 
@@ -97,11 +100,18 @@ Status RunAgent(const RunOptions& options) {
   }
 
   BH_ASSIGN_OR_RETURN(auto flows, netpol::FlowLog::Create(*datapath));
+  // Printing never blocks the flow reader or shutdown: a line is written
+  // only when stdout can take it whole (a pipe that says POLLOUT has room
+  // for PIPE_BUF bytes), otherwise it is dropped and counted.
+  std::atomic<std::uint64_t> unprinted{0};
   if (options.print_flows) {
-    flows->SetListener([](const netpol::FlowRecord& record) {
+    flows->SetListener([&unprinted](const netpol::FlowRecord& record) {
       std::string line = netpol::FlowRecordJson(record) + "\n";
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      std::fflush(stdout);
+      pollfd out{STDOUT_FILENO, POLLOUT, 0};
+      if (line.size() > PIPE_BUF || ::poll(&out, 1, 0) != 1 || (out.revents & POLLOUT) == 0 ||
+          ::write(STDOUT_FILENO, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        ++unprinted;
+      }
     });
   }
   flows->Start();
@@ -137,6 +147,9 @@ Status RunAgent(const RunOptions& options) {
     }
   }
   flows->Stop();
+  if (unprinted > 0) {
+    log.warn("flow records not printed because stdout was not read count={}", unprinted.load());
+  }
   return absl::OkStatus();
 }
 

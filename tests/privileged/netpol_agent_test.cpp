@@ -57,8 +57,8 @@ class NetpolAgentTest : public NetpolTest {
     ASSERT_EQ(::rename(tmp.c_str(), endpoints_file_.c_str()), 0);
   }
 
-  // --print-flows only where the test reads them: the agent's stdout is a
-  // pipe that this test drains only when it looks.
+  // The agent's stdout is a pipe this test drains only when it looks; the
+  // agent drops lines rather than block on it.
   std::unique_ptr<PodProcess> StartAgent(bool print_flows = true) {
     std::vector<std::string> argv = {
         BULKHEAD_AGENT_PATH, "--log-level",   "info",          "run",
@@ -150,7 +150,8 @@ TEST_F(NetpolAgentTest, WallsHoldAfterKill9) {
 }
 
 TEST_F(NetpolAgentTest, NoCrossTenantConnectGetsThroughDuringRestarts) {
-  agent_ = StartAgent(false);
+  // Flows printed to a pipe nobody reads: the agent must still stop on SIGTERM.
+  agent_ = StartAgent(true);
   auto server = node_->Start(b1_, {"serve-tcp", "8080"});
   ASSERT_TRUE(server->WaitForLine("ready", kReady));
   auto prober = node_->Start(a1_, {"hammer-tcp", b1_->ipv4, "8080", "4000"});
@@ -162,7 +163,7 @@ TEST_F(NetpolAgentTest, NoCrossTenantConnectGetsThroughDuringRestarts) {
     } else {
       Kill9(agent_);
     }
-    agent_ = StartAgent(false);
+    agent_ = StartAgent(true);
     EXPECT_NE(agent_->Output().find("replaced=in-place"), std::string::npos) << agent_->Output();
   }
   ASSERT_TRUE(prober->WaitForText("attempts", std::chrono::seconds(10)));
