@@ -28,6 +28,7 @@ class IpAddress {
   [[nodiscard]] bool is_v4() const;
   [[nodiscard]] std::string ToString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const IpAddress&) const = default;
 
  private:
@@ -52,6 +53,7 @@ class Cidr {
   [[nodiscard]] bool Overlaps(const Cidr& other) const;
   [[nodiscard]] std::string ToString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Cidr&) const = default;
 
  private:

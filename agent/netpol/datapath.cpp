@@ -338,7 +338,7 @@ Status Datapath::Uninstall(const std::string& bpf_root) {
     while (dirent* entry = ::readdir(dir)) {
       std::string name = entry->d_name;
       if (name != "." && name != "..") {
-        pins.push_back(maps_dir + "/" + name);
+        pins.push_back(fmt::format("{}/{}", maps_dir, name));
       }
     }
     ::closedir(dir);

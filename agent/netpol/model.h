@@ -42,6 +42,7 @@ struct Grant {
   std::uint16_t port = 0;
   Protocol protocol = Protocol::kAny;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Grant&) const = default;
 };
 
@@ -51,6 +52,7 @@ struct DeniedDestination {
   std::uint16_t port = 0;
   Protocol protocol = Protocol::kAny;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const DeniedDestination&) const = default;
 };
 

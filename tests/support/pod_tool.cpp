@@ -87,7 +87,7 @@ int Fail(const char* what) {
 }
 
 void SetTimeouts(int fd, int ms) {
-  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  timeval tv{ms / 1000, static_cast<suseconds_t>(ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -161,6 +161,7 @@ int ServeUdp(int port) {
     char buffer[512] = {};
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sockaddr API
     ssize_t n = ::recvfrom(fd, buffer, sizeof(buffer) - 1, 0, reinterpret_cast<sockaddr*>(&peer),
                            &len);  // NOLINT
     if (n < 0) {
