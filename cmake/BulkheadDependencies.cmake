@@ -19,3 +19,8 @@ pkg_check_modules(LIBCGROUP REQUIRED IMPORTED_TARGET libcgroup)
 find_program(CLANG_EXECUTABLE NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL_EXECUTABLE NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 find_program(GRPC_CPP_PLUGIN_EXECUTABLE NAMES grpc_cpp_plugin REQUIRED)
+
+# Control plane: HTTPS (Boost.Beast/Asio over OpenSSL), JSON (Boost.JSON), store (SQLite).
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS json)

@@ -1,0 +1,92 @@
+// The Kubernetes-compatible API server of one virtual cluster: routes a
+// request to health, version, discovery, OpenAPI or a resource verb, after
+// authentication. Resources are stored generically as JSON under
+// /registry/<group>/<resource>/[<namespace>/]<name> in the Store.
+//
+// Authentication: a client certificate signed by the cluster's client
+// authority, or the admin bearer token. Health endpoints (/healthz, /livez,
+// /readyz) answer without credentials; everything else answers 401 to
+// anonymous requests. Authorization: an authenticated user is admin of the
+// virtual cluster (there is one user today; RBAC objects are stored and
+// served, not enforced).
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_API_SERVER_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_API_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "controlplane/apiserver/resource_registry.h"
+#include "controlplane/apiserver/resource_target.h"
+#include "controlplane/http/http_message.h"
+#include "controlplane/store/store.h"
+
+namespace bulkhead::controlplane {
+
+struct ApiServerOptions {
+  std::string admin_token;
+  // Bookmarks are sent this often to watchers that ask for them.
+  std::chrono::seconds bookmark_interval{60};
+  // A watch without timeoutSeconds ends after this.
+  std::chrono::seconds default_watch_timeout{1800};
+};
+
+class ApiServer {
+ public:
+  ApiServer(Store& store, ApiServerOptions options);
+
+  // Creates the default namespaces on a new store and loads the CRDs.
+  Status Bootstrap();
+
+  void Handle(HttpRequest& request, ResponseWriter& writer);
+
+  ResourceRegistry& registry() { return registry_; }
+  void set_ready(bool ready) { ready_ = ready; }
+
+ private:
+  void HandleResource(HttpRequest& request, ResponseWriter& writer, const std::string& group,
+                      const std::string& version, std::vector<std::string> rest);
+
+  // Verbs (resource_verbs.cpp).
+  void Get(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void List(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void Create(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void Update(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void Patch(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void Delete(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void DeleteCollection(const ResourceTarget& target, const HttpRequest& request,
+                        ResponseWriter& writer);
+  void GetScale(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  void UpdateScale(const ResourceTarget& target, const HttpRequest& request,
+                   ResponseWriter& writer);
+  // watch.cpp
+  void Watch(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+
+  // Reads, changes and writes one object, retrying on conflicts unless the
+  // caller pinned a resourceVersion. `change` gets the current object.
+  using Change = std::function<StatusOr<boost::json::object>(const boost::json::object& current)>;
+  StatusOr<KeyValue> Mutate(const ResourceTarget& target, const Change& change, bool dry_run,
+                            std::vector<std::string>* warnings);
+  // Validation and field pruning shared by create, update and patch.
+  Status CheckObject(const ResourceTarget& target, const HttpRequest& request,
+                     boost::json::object& object, std::vector<std::string>& warnings);
+  StatusOr<KeyValue> DeleteKey(const ResourceTarget& target, const KeyValue& current);
+  Status CascadeNamespace(const std::string& name);
+  Status CascadeCustomResources(const boost::json::object& crd);
+  void OnCrdChanged(const boost::json::object* crd, const std::string& name);
+  // The stored value as served at `target`'s version.
+  std::string Present(const ResourceTarget& target, const std::string& value);
+
+  Store& store_;
+  ApiServerOptions options_;
+  ResourceRegistry registry_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_API_SERVER_H_

@@ -1,0 +1,28 @@
+// Small helpers on Kubernetes objects held as Boost.JSON values: metadata
+// fields, timestamps, uids and generated names.
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_OBJECT_META_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_OBJECT_META_H_
+
+#include <string>
+
+#include <boost/json/object.hpp>
+
+namespace bulkhead::controlplane {
+
+// The object's metadata, created empty if missing or not an object.
+boost::json::object& Metadata(boost::json::object& object);
+// A string field of metadata ("" when missing).
+std::string MetaString(const boost::json::object& object, const char* field);
+// A top-level string field ("" when missing).
+std::string StringField(const boost::json::object& object, const char* field);
+
+// Now as RFC 3339 in UTC with seconds: "2026-11-21T08:40:00Z".
+std::string NowRfc3339();
+// A random (version 4) UUID.
+std::string NewUid();
+// `count` characters from the alphabet Kubernetes uses for generateName.
+std::string RandomNameSuffix(size_t count);
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_OBJECT_META_H_

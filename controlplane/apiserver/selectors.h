@@ -1,0 +1,57 @@
+// Label selectors (a=b, a==b, a!=b, a in (x,y), a notin (x), a, !a) and
+// field selectors (path=value, path==value, path!=value, where path is a
+// dotted field path such as metadata.name or status.phase).
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_SELECTORS_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_SELECTORS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "common/status.h"
+
+namespace bulkhead::controlplane {
+
+class LabelSelector {
+ public:
+  // INVALID_ARGUMENT with the reason when `text` does not parse.
+  static StatusOr<LabelSelector> Parse(std::string_view text);
+  [[nodiscard]] bool Matches(const boost::json::object& object) const;
+  [[nodiscard]] bool empty() const { return requirements_.empty(); }
+
+ private:
+  enum class Op { kEquals, kNotEquals, kIn, kNotIn, kExists, kNotExists };
+  struct Requirement {
+    std::string key;
+    Op op;
+    std::vector<std::string> values;
+  };
+  std::vector<Requirement> requirements_;
+};
+
+class FieldSelector {
+ public:
+  static StatusOr<FieldSelector> Parse(std::string_view text);
+  [[nodiscard]] bool Matches(const boost::json::object& object) const;
+  [[nodiscard]] bool empty() const { return terms_.empty(); }
+  // The value required for `field` by an '=' term, if there is one.
+  [[nodiscard]] const std::string* Required(std::string_view field) const;
+
+ private:
+  struct Term {
+    std::string field;
+    bool equals;
+    std::string value;
+  };
+  std::vector<Term> terms_;
+};
+
+// The value at a dotted path as field selectors compare it: strings as is,
+// numbers and booleans as text, missing as "".
+std::string FieldValue(const boost::json::object& object, std::string_view path);
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_SELECTORS_H_

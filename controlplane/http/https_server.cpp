@@ -1,0 +1,371 @@
+#include "controlplane/http/https_server.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "common/logging.h"
+#include "fmt/format.h"
+
+namespace bulkhead::controlplane {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using TlsStream = ssl::stream<tcp::socket>;
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+std::string PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int high = HexDigit(text[i + 1]);
+      int low = HexDigit(text[i + 2]);
+      if (high >= 0 && low >= 0) {
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_is_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+void ParseTarget(std::string_view target, HttpRequest& request) {
+  size_t question = target.find('?');
+  request.path = PercentDecode(target.substr(0, question), false);
+  if (question == std::string_view::npos) {
+    return;
+  }
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) {
+      continue;
+    }
+    size_t eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq), true);
+    std::string value =
+        eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true);
+    request.query.emplace_back(std::move(key), std::move(value));
+  }
+}
+
+std::string NameEntry(X509_NAME* name, int nid, int index) {
+  X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, index);
+  if (entry == nullptr || OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry)) != nid) {
+    return {};
+  }
+  unsigned char* utf8 = nullptr;
+  int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+  if (length < 0) {
+    return {};
+  }
+  std::string text(
+      reinterpret_cast<char*>(utf8),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+      static_cast<size_t>(length));
+  OPENSSL_free(utf8);
+  return text;
+}
+
+void ReadPeerIdentity(TlsStream& stream, HttpRequest& request) {
+  X509* peer = SSL_get1_peer_certificate(stream.native_handle());
+  if (peer == nullptr) {
+    return;
+  }
+  if (SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
+    X509_NAME* subject = X509_get_subject_name(peer);
+    for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
+      if (std::string cn = NameEntry(subject, NID_commonName, i); !cn.empty()) {
+        request.certificate_user = cn;
+      }
+      if (std::string org = NameEntry(subject, NID_organizationName, i); !org.empty()) {
+        request.certificate_groups.push_back(org);
+      }
+    }
+  }
+  X509_free(peer);
+}
+
+class BeastResponseWriter : public ResponseWriter {
+ public:
+  BeastResponseWriter(TlsStream& stream, unsigned version, bool keep_alive)
+      : stream_(stream), version_(version), keep_alive_(keep_alive) {}
+
+  void AddHeader(std::string name, std::string value) override {
+    headers_.emplace_back(std::move(name), std::move(value));
+  }
+
+  void Send(int status, std::string_view content_type, std::string body) override {
+    http::response<http::string_body> response{static_cast<http::status>(status), version_};
+    response.set(http::field::content_type, content_type);
+    response.set(http::field::cache_control, "no-cache, private");
+    for (const auto& [name, value] : headers_) {
+      response.insert(name, value);
+    }
+    response.keep_alive(keep_alive_);
+    response.body() = std::move(body);
+    response.prepare_payload();
+    beast::error_code ec;
+    http::write(stream_, response, ec);
+    failed_ = failed_ || static_cast<bool>(ec);
+  }
+
+  bool StartStream(int status, std::string_view content_type) override {
+    http::response<http::empty_body> response{static_cast<http::status>(status), version_};
+    response.set(http::field::content_type, content_type);
+    response.set(http::field::cache_control, "no-cache, private");
+    for (const auto& [name, value] : headers_) {
+      response.insert(name, value);
+    }
+    response.keep_alive(keep_alive_);
+    response.chunked(true);
+    http::response_serializer<http::empty_body> serializer{response};
+    beast::error_code ec;
+    http::write_header(stream_, serializer, ec);
+    failed_ = failed_ || static_cast<bool>(ec);
+    return !failed_;
+  }
+
+  bool WriteChunk(std::string_view data) override {
+    if (failed_) {
+      return false;
+    }
+    beast::error_code ec;
+    asio::write(stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())), ec);
+    failed_ = static_cast<bool>(ec);
+    return !failed_;
+  }
+
+  void EndStream() override {
+    if (failed_) {
+      return;
+    }
+    beast::error_code ec;
+    asio::write(stream_, http::make_chunk_last(), ec);
+    failed_ = static_cast<bool>(ec);
+  }
+
+  bool PeerClosed() override {
+    if (failed_) {
+      return true;
+    }
+    pollfd fd{stream_.next_layer().native_handle(), POLLRDHUP, 0};
+    return ::poll(&fd, 1, 0) > 0 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+  [[nodiscard]] bool failed() const { return failed_; }
+
+ private:
+  TlsStream& stream_;
+  unsigned version_;
+  bool keep_alive_;
+  bool failed_ = false;
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+std::string TooLargeStatus(size_t limit) {
+  return fmt::format(
+      R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure",)"
+      R"("message":"the request body is larger than {} bytes","reason":"RequestEntityTooLarge",)"
+      R"("code":413}})",
+      limit);
+}
+
+class BeastHttpsServer : public HttpsServer {
+ public:
+  BeastHttpsServer(HttpsServerOptions options, RequestHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        tls_(ssl::context::tls_server),
+        acceptor_(io_) {}
+
+  ~BeastHttpsServer() override {
+    Stop();
+    if (accept_thread_.joinable()) {
+      accept_thread_.join();
+    }
+  }
+  BeastHttpsServer(const BeastHttpsServer&) = delete;
+  BeastHttpsServer& operator=(const BeastHttpsServer&) = delete;
+
+  Status Init() {
+    beast::error_code ec;
+    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    tls_.use_certificate_chain(asio::buffer(options_.certificate_pem), ec);
+    if (!ec) {
+      tls_.use_private_key(asio::buffer(options_.key_pem), ssl::context::pem, ec);
+    }
+    if (!ec) {
+      tls_.add_certificate_authority(asio::buffer(options_.client_authority_pem), ec);
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(fmt::format("TLS material: {}", ec.message()));
+    }
+    // Ask for a client certificate; requests without one fall to the token.
+    tls_.set_verify_mode(ssl::verify_peer);
+    tls_.set_verify_callback([](bool, ssl::verify_context&) { return true; });
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          fmt::format("listen address {}: {}", options_.host, ec.message()));
+    }
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor_.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      return absl::UnavailableError(
+          fmt::format("listen on {}:{}: {}", options_.host, options_.port, ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) {
+      return;
+    }
+    beast::error_code ec;
+    acceptor_.cancel(ec);
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopped_) {
+      tcp::socket socket(io_);
+      beast::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec) {
+        if (stopped_) {
+          return;
+        }
+        Logger(Component::kApiserver).warn("accept: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      std::thread([this, s = std::move(socket)]() mutable { Serve(std::move(s)); }).detach();
+    }
+  }
+
+  void Serve(tcp::socket socket) {
+    TlsStream stream(std::move(socket), tls_);
+    beast::error_code ec;
+    stream.handshake(ssl::stream_base::server, ec);
+    if (ec) {
+      Logger(Component::kApiserver).debug("tls handshake: {}", ec.message());
+      return;
+    }
+    HttpRequest identity;
+    ReadPeerIdentity(stream, identity);
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(64 * 1024);
+      parser.body_limit(options_.max_body_bytes);
+      http::read_header(stream, buffer, parser, ec);
+      // Beast checks a Content-Length against the body limit with the header.
+      bool too_large = ec == http::error::body_limit;
+      if (ec && !too_large) {
+        break;
+      }
+      auto length = parser.content_length();
+      if (too_large || (length.has_value() && *length > options_.max_body_bytes)) {
+        BeastResponseWriter writer(stream, parser.get().version(), false);
+        writer.Send(413, "application/json", TooLargeStatus(options_.max_body_bytes));
+        break;
+      }
+      http::read(stream, buffer, parser, ec);
+      if (ec == http::error::body_limit) {
+        BeastResponseWriter writer(stream, parser.get().version(), false);
+        writer.Send(413, "application/json", TooLargeStatus(options_.max_body_bytes));
+        break;
+      }
+      if (ec) {
+        break;
+      }
+      auto& message = parser.get();
+      HttpRequest request;
+      request.method = std::string(message.method_string());
+      ParseTarget(std::string_view(message.target().data(), message.target().size()), request);
+      auto header = [&message](http::field field) {
+        auto it = message.find(field);
+        return it == message.end() ? std::string() : std::string(it->value());
+      };
+      request.accept = header(http::field::accept);
+      request.content_type = header(http::field::content_type);
+      request.authorization = header(http::field::authorization);
+      request.user_agent = header(http::field::user_agent);
+      request.body = std::move(message.body());
+      request.certificate_user = identity.certificate_user;
+      request.certificate_groups = identity.certificate_groups;
+      bool keep_alive = message.keep_alive();
+      BeastResponseWriter writer(stream, message.version(), keep_alive);
+      handler_(request, writer);
+      if (writer.failed() || !keep_alive) {
+        break;
+      }
+    }
+    stream.shutdown(ec);
+  }
+
+  HttpsServerOptions options_;
+  RequestHandler handler_;
+  asio::io_context io_;
+  ssl::context tls_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::thread accept_thread_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpsServer>> HttpsServer::Start(const HttpsServerOptions& options,
+                                                          RequestHandler handler) {
+  auto server = std::make_unique<BeastHttpsServer>(options, std::move(handler));
+  BH_RETURN_IF_ERROR(server->Init());
+  return std::unique_ptr<HttpsServer>(std::move(server));
+}
+
+}  // namespace bulkhead::controlplane

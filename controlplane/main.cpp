@@ -1,0 +1,204 @@
+// bulkhead-controlplane: the control plane of one virtual cluster. Serves the
+// Kubernetes API over HTTPS from a SQLite store under --data-dir.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/cli.h"
+#include "common/logging.h"
+#include "common/strings.h"
+#include "controlplane/apiserver/api_server.h"
+#include "controlplane/http/https_server.h"
+#include "controlplane/pki/cluster_credentials.h"
+#include "controlplane/store/sqlite_store.h"
+#include "fmt/format.h"
+
+namespace {
+
+using namespace bulkhead;                // NOLINT(google-build-using-namespace)
+using namespace bulkhead::controlplane;  // NOLINT(google-build-using-namespace)
+
+struct Flags {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:6443";
+  std::string cluster_name = "bulkhead";
+  std::vector<std::string> tls_names;
+  std::string durability = "process-crash";
+  size_t max_body_bytes = size_t{3} << 20;
+  int64_t compaction_interval = 300;
+  int64_t bookmark_interval = 60;
+};
+
+StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format("--listen {}: expected HOST:PORT", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto port = ParseInteger<uint16_t>(std::string_view(listen).substr(colon + 1));
+  if (host.empty() || !port.has_value()) {
+    return absl::InvalidArgumentError(fmt::format("--listen {}: expected HOST:PORT", listen));
+  }
+  return std::make_pair(host, *port);
+}
+
+int Run(const CLI::App& app, const Flags& flags) {
+  auto fail = [&app](const Status& status) {
+    PrintError(app, MessageOf(status));
+    return kExitFailure;
+  };
+  auto listen = SplitListen(flags.listen);
+  if (!listen.ok()) {
+    PrintError(app, MessageOf(listen.status()));
+    return kExitUsage;
+  }
+  // Signals are taken by sigtimedwait below, never by a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code error;
+  std::filesystem::create_directories(flags.data_dir, error);
+  if (error) {
+    return fail(ErrnoError(error.value(), fmt::format("create {}", flags.data_dir)));
+  }
+  ::chmod(flags.data_dir.c_str(), 0700);
+  std::vector<std::string> names = flags.tls_names;
+  if (listen->first != "0.0.0.0" && listen->first != "::") {
+    names.push_back(listen->first);
+  }
+  auto credentials = EnsureClusterCredentials(flags.data_dir, names);
+  if (!credentials.ok()) {
+    return fail(credentials.status());
+  }
+  SqliteStoreOptions store_options;
+  store_options.durability =
+      flags.durability == "power-loss" ? Durability::kPowerLoss : Durability::kProcessCrash;
+  auto store = SqliteStore::Open(flags.data_dir + "/state.db", store_options);
+  if (!store.ok()) {
+    return fail(store.status());
+  }
+  ApiServerOptions api_options;
+  api_options.admin_token = credentials->admin_token;
+  api_options.bookmark_interval = std::chrono::seconds(flags.bookmark_interval);
+  ApiServer api(**store, api_options);
+  if (Status status = api.Bootstrap(); !status.ok()) {
+    return fail(status);
+  }
+  HttpsServerOptions http_options;
+  http_options.host = listen->first;
+  http_options.port = listen->second;
+  http_options.certificate_pem = credentials->serving.cert_pem;
+  http_options.key_pem = credentials->serving.key_pem;
+  http_options.client_authority_pem = credentials->client_authority.cert_pem;
+  http_options.max_body_bytes = flags.max_body_bytes;
+  auto server = HttpsServer::Start(
+      http_options,
+      [&api](HttpRequest& request, ResponseWriter& writer) { api.Handle(request, writer); });
+  if (!server.ok()) {
+    return fail(server.status());
+  }
+  std::string host = listen->first == "0.0.0.0" ? "127.0.0.1" : listen->first;
+  if (host.find(':') != std::string::npos) {
+    host = "[" + host + "]";
+  }
+  std::string url = fmt::format("https://{}:{}", host, (*server)->port());
+  std::string kubeconfig = flags.data_dir + "/kubeconfig";
+  if (Status status = WriteKubeconfig(kubeconfig, flags.cluster_name, url, *credentials);
+      !status.ok()) {
+    return fail(status);
+  }
+  api.set_ready(true);
+  Logger(Component::kControlplane)
+      .info("serving url={} kubeconfig={} revision={} new_credentials={}", url, kubeconfig,
+            (*store)->Revision(), credentials->created);
+  std::cout << fmt::format("serving {} kubeconfig={}", url, kubeconfig) << std::endl;
+
+  // Compaction keeps one interval of history: each tick compacts to the
+  // revision the previous tick saw.
+  int64_t previous_revision = 0;
+  while (true) {
+    timespec wait{flags.compaction_interval > 0 ? flags.compaction_interval : 3600, 0};
+    int signal = sigtimedwait(&signals, nullptr, &wait);
+    if (signal == SIGTERM || signal == SIGINT) {
+      break;
+    }
+    if (signal < 0 && errno == EAGAIN && flags.compaction_interval > 0) {
+      if (previous_revision > (*store)->CompactedRevision()) {
+        if (Status status = (*store)->Compact(previous_revision); !status.ok()) {
+          Logger(Component::kStore).warn("compaction failed: {}", status);
+        }
+      }
+      previous_revision = (*store)->Revision();
+    }
+  }
+  Logger(Component::kControlplane).info("stopping");
+  (*server)->Stop();
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  // Connection threads may still be inside a request; every acknowledged
+  // write is already committed, so leave without unwinding under them.
+  ::_exit(kExitOk);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bulkhead-controlplane: the control plane of one virtual cluster (a Kubernetes 1.32 API "
+      "server over HTTPS with its own SQLite store)",
+      "bulkhead-controlplane"};
+  app.footer(
+      "On first start it makes the cluster's certificates, client CA, admin client certificate "
+      "and bearer token under --data-dir and writes DIR/kubeconfig; started again on the same "
+      "directory it serves the same cluster.\n"
+      "Example:\n  bulkhead-controlplane --data-dir /var/lib/bulkhead/team-a --listen "
+      "127.0.0.1:6443\n  kubectl --kubeconfig /var/lib/bulkhead/team-a/kubeconfig get ns");
+  Flags flags;
+  std::string log_level = "info";
+  AddLogLevelFlag(app, log_level);
+  app.add_option("--data-dir", flags.data_dir,
+                 "Directory holding the cluster's store and credentials")
+      ->required();
+  app.add_option("--listen", flags.listen, "HOST:PORT to serve HTTPS on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--cluster-name", flags.cluster_name, "Cluster and context name in the kubeconfig")
+      ->capture_default_str();
+  app.add_option("--tls-san", flags.tls_names,
+                 "Extra DNS name or IP for the serving certificate (repeatable; used on first "
+                 "start)");
+  app.add_option("--durability", flags.durability,
+                 "process-crash: a write is acknowledged once in the WAL (survives kill -9); "
+                 "power-loss: also fsync each commit")
+      ->check(CLI::IsMember({"process-crash", "power-loss"}))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", flags.max_body_bytes,
+                 "Largest request body accepted; larger ones get 413")
+      ->capture_default_str();
+  app.add_option("--compaction-interval", flags.compaction_interval,
+                 "Seconds between store compactions (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--watch-bookmark-interval", flags.bookmark_interval,
+                 "Seconds between BOOKMARK events to watchers that allow them")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  if (int code = ParseCli(app, argc, argv); code >= 0) {
+    return code;
+  }
+  return Run(app, flags);
+}

@@ -1,0 +1,328 @@
+// bulkhead-controlplane with the real kubectl 1.32 (and the /usr/bin/kubectl
+// dispatcher, which picks its kubectl build from the server's version).
+#include <gtest/gtest.h>
+
+#include "nlohmann/json.hpp"
+#include "tests/e2e/controlplane_harness.h"
+
+namespace bulkhead::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kDeployment = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+        env:
+        - {name: A, value: "1"}
+      - name: sidecar
+        image: busybox
+)";
+
+class KubectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plane_ = ControlPlane::Start();
+    ASSERT_NE(plane_, nullptr) << "control plane did not start";
+  }
+  CommandResult Ok(const std::vector<std::string>& args) {
+    auto result = plane_->Kubectl(args);
+    EXPECT_EQ(result.exit_code, 0) << "kubectl " << ::testing::PrintToString(args) << "\n"
+                                   << result.out << result.err;
+    return result;
+  }
+  json Json(const std::vector<std::string>& args) {
+    auto with_output = args;
+    with_output.insert(with_output.end(), {"-o", "json"});
+    auto result = Ok(with_output);
+    return json::parse(result.out, nullptr, false);
+  }
+
+  TempDir files_;
+  std::unique_ptr<ControlPlane> plane_;
+};
+
+TEST_F(KubectlTest, VersionIs132ThroughTheDispatcherToo) {
+  auto doc = Json({"version"});
+  EXPECT_EQ(doc["serverVersion"]["major"], "1");
+  EXPECT_EQ(doc["serverVersion"]["minor"], "32");
+  auto argv = plane_->KubectlArgv({"version", "-o", "json"}, kKubectlDispatcher);
+  auto dispatched = RunCommand(argv);
+  ASSERT_EQ(dispatched.exit_code, 0) << dispatched.err;
+  auto via = json::parse(dispatched.out, nullptr, false);
+  EXPECT_EQ(via["serverVersion"]["minor"], "32");
+  auto listed =
+      RunCommand(plane_->KubectlArgv({"get", "namespaces", "-o", "name"}, kKubectlDispatcher));
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("namespace/default"), std::string::npos) << listed.out;
+}
+
+TEST_F(KubectlTest, ApiResourcesListsTheServedKinds) {
+  auto result = Ok({"api-resources", "-o", "name"});
+  for (const char* name :
+       {"pods", "namespaces", "configmaps", "deployments.apps", "jobs.batch", "cronjobs.batch",
+        "roles.rbac.authorization.k8s.io", "ingresses.networking.k8s.io",
+        "storageclasses.storage.k8s.io", "leases.coordination.k8s.io",
+        "endpointslices.discovery.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"}) {
+    EXPECT_NE(result.out.find(std::string(name) + "\n"), std::string::npos) << name;
+  }
+  auto namespaces = Ok({"get", "namespaces", "-o", "name"});
+  EXPECT_NE(namespaces.out.find("namespace/default"), std::string::npos) << namespaces.out;
+  EXPECT_NE(namespaces.out.find("namespace/kube-system"), std::string::npos);
+}
+
+TEST_F(KubectlTest, CreateGetYamlJsonAndTable) {
+  std::string file = files_.Write("cm.yaml",
+                                  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+                                  "data:\n  color: blue\n  size: large\n");
+  auto created = Ok({"create", "-f", file});
+  EXPECT_NE(created.out.find("configmap/settings created"), std::string::npos) << created.out;
+  auto doc = Json({"get", "configmap", "settings"});
+  EXPECT_EQ(doc["data"]["color"], "blue");
+  EXPECT_FALSE(doc["metadata"]["uid"].get<std::string>().empty());
+  EXPECT_FALSE(doc["metadata"]["resourceVersion"].get<std::string>().empty());
+  EXPECT_FALSE(doc["metadata"]["creationTimestamp"].get<std::string>().empty());
+  auto yaml = Ok({"get", "cm", "settings", "-o", "yaml"});
+  EXPECT_NE(yaml.out.find("color: blue"), std::string::npos) << yaml.out;
+  auto table = Ok({"get", "configmaps"});
+  EXPECT_NE(table.out.find("DATA"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("settings   2"), std::string::npos) << table.out;
+  auto again = plane_->Kubectl({"create", "-f", file});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("AlreadyExists"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+}
+
+TEST_F(KubectlTest, GeneratorCommandsSendProtobufAndWork) {
+  Ok({"create", "deployment", "gen", "--image=busybox", "--replicas=3", "--port=8080"});
+  Ok({"create", "namespace", "team-a"});
+  Ok({"create", "configmap", "c1", "--from-literal=a=b", "-n", "team-a"});
+  Ok({"create", "secret", "generic", "s1", "--from-literal=p=q"});
+  Ok({"create", "service", "clusterip", "svc1", "--tcp=80:8080"});
+  auto deployment = Json({"get", "deployment", "gen"});
+  EXPECT_EQ(deployment["spec"]["replicas"], 3);
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "busybox");
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+            8080);
+  EXPECT_EQ(Json({"get", "cm", "c1", "-n", "team-a"})["data"]["a"], "b");
+  EXPECT_EQ(Json({"get", "secret", "s1"})["data"]["p"], "cQ==");
+  auto service = Json({"get", "service", "svc1"});
+  EXPECT_EQ(service["spec"]["ports"][0]["port"], 80);
+  EXPECT_EQ(service["spec"]["ports"][0]["targetPort"], 8080);
+}
+
+TEST_F(KubectlTest, ApplyTwiceThenChangeMergesByKey) {
+  std::string file = files_.Write("deploy.yaml", kDeployment);
+  auto first = Ok({"apply", "-f", file});
+  EXPECT_NE(first.out.find("deployment.apps/web created"), std::string::npos) << first.out;
+  auto rv = Json({"get", "deploy", "web"})["metadata"]["resourceVersion"];
+  auto second = Ok({"apply", "-f", file});
+  EXPECT_NE(second.out.find("deployment.apps/web unchanged"), std::string::npos) << second.out;
+  EXPECT_EQ(Json({"get", "deploy", "web"})["metadata"]["resourceVersion"], rv);
+  // A change kubectl sends as a strategic merge patch keyed by container name.
+  std::string changed = kDeployment;
+  changed.replace(changed.find("nginx:1.25"), 10, "nginx:1.26");
+  changed.replace(changed.find("      - name: sidecar\n        image: busybox\n"), 44, "");
+  Ok({"apply", "-f", files_.Write("deploy.yaml", changed)});
+  auto doc = Json({"get", "deploy", "web"});
+  auto containers = doc["spec"]["template"]["spec"]["containers"];
+  ASSERT_EQ(containers.size(), 1U) << doc.dump();
+  EXPECT_EQ(containers[0]["image"], "nginx:1.26");
+  EXPECT_EQ(containers[0]["env"][0]["value"], "1");
+  EXPECT_EQ(doc["metadata"]["generation"], 2);
+}
+
+TEST_F(KubectlTest, PatchOfEachType) {
+  Ok({"apply", "-f", files_.Write("deploy.yaml", kDeployment)});
+  Ok({"patch", "deployment", "web", "-p",
+      R"({"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:2"}]}}}})"});
+  auto doc = Json({"get", "deploy", "web"});
+  auto containers = doc["spec"]["template"]["spec"]["containers"];
+  ASSERT_EQ(containers.size(), 2U) << doc.dump();
+  EXPECT_EQ(containers[0]["image"], "nginx:1.25");
+  EXPECT_EQ(containers[1]["image"], "busybox:2");
+  Ok({"patch", "deployment", "web", "--type", "merge", "-p",
+      R"({"metadata":{"labels":{"tier":"front"}},"spec":{"replicas":4}})"});
+  doc = Json({"get", "deploy", "web"});
+  EXPECT_EQ(doc["metadata"]["labels"]["tier"], "front");
+  EXPECT_EQ(doc["spec"]["replicas"], 4);
+  const std::string json_patch = R"([{"op":"replace","path":"/spec/replicas","value":1},)"
+                                 R"({"op":"remove","path":"/metadata/labels/tier"}])";
+  Ok({"patch", "deployment", "web", "--type", "json", "-p", json_patch});
+  doc = Json({"get", "deploy", "web"});
+  EXPECT_EQ(doc["spec"]["replicas"], 1);
+  EXPECT_FALSE(doc["metadata"]["labels"].contains("tier"));
+  auto failed = plane_->Kubectl({"patch", "deployment", "web", "--type", "json", "-p",
+                                 R"([{"op":"test","path":"/spec/replicas","value":9}])"});
+  EXPECT_NE(failed.exit_code, 0);
+  auto ssa = plane_->Kubectl({"apply", "--server-side", "-f", files_.Write("d.yaml", kDeployment)});
+  EXPECT_NE(ssa.exit_code, 0);
+  EXPECT_NE(ssa.err.find("server-side apply is not supported"), std::string::npos) << ssa.err;
+}
+
+TEST_F(KubectlTest, LabelAnnotateDelete) {
+  Ok({"create", "configmap", "c1", "--from-literal=a=b"});
+  Ok({"label", "configmap", "c1", "team=red"});
+  Ok({"annotate", "configmap", "c1", "note=hello"});
+  auto listed = Ok({"get", "cm", "-l", "team=red", "-o", "name"});
+  EXPECT_EQ(listed.out, "configmap/c1\n");
+  EXPECT_EQ(Ok({"get", "cm", "-l", "team!=red", "-o", "name"}).out.find("configmap/c1"),
+            std::string::npos);
+  EXPECT_EQ(Json({"get", "cm", "c1"})["metadata"]["annotations"]["note"], "hello");
+  auto bad = plane_->Kubectl({"label", "configmap", "c1", "team=not valid!"});
+  EXPECT_NE(bad.exit_code, 0);
+  Ok({"label", "configmap", "c1", "team-"});
+  EXPECT_FALSE(Json({"get", "cm", "c1"})["metadata"].contains("labels") &&
+               Json({"get", "cm", "c1"})["metadata"]["labels"].contains("team"));
+  auto deleted = Ok({"delete", "configmap", "c1"});
+  EXPECT_NE(deleted.out.find("configmap \"c1\" deleted"), std::string::npos) << deleted.out;
+  auto gone = plane_->Kubectl({"get", "configmap", "c1"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_NE(gone.err.find("NotFound"), std::string::npos) << gone.err;
+}
+
+TEST_F(KubectlTest, GetWatchSeesAnotherClientsChange) {
+  Ok({"create", "configmap", "watched", "--from-literal=a=1"});
+  auto watcher = Process::Spawn(plane_->KubectlArgv({"get", "configmaps", "-w", "-o", "name"}));
+  ASSERT_NE(watcher, nullptr);
+  auto first = watcher->WaitForLine(
+      [](const std::string& line) { return line.find("configmap/watched") != std::string::npos; },
+      30);
+  EXPECT_FALSE(first.empty()) << watcher->output();
+  Ok({"create", "configmap", "from-another-client", "--from-literal=b=2"});
+  auto seen = watcher->WaitForLine(
+      [](const std::string& line) {
+        return line.find("configmap/from-another-client") != std::string::npos;
+      },
+      30);
+  EXPECT_FALSE(seen.empty()) << watcher->output();
+}
+
+TEST_F(KubectlTest, WaitForConditionAndForDelete) {
+  Ok({"apply", "-f", files_.Write("deploy.yaml", kDeployment)});
+  auto waiter = Process::Spawn(plane_->KubectlArgv(
+      {"wait", "deployment/web", "--for=condition=Available", "--timeout=60s"}));
+  ASSERT_NE(waiter, nullptr);
+  Ok({"patch", "deployment", "web", "--subresource=status", "--type=merge", "-p",
+      R"({"status":{"conditions":[{"type":"Available","status":"True","reason":"Test"}]}})"});
+  EXPECT_EQ(waiter->Wait(60), 0) << waiter->output();
+  EXPECT_NE(waiter->output().find("condition met"), std::string::npos) << waiter->output();
+  auto deleter = Process::Spawn(
+      plane_->KubectlArgv({"wait", "deployment/web", "--for=delete", "--timeout=60s"}));
+  ASSERT_NE(deleter, nullptr);
+  Ok({"delete", "deployment", "web"});
+  EXPECT_EQ(deleter->Wait(60), 0) << deleter->output();
+}
+
+TEST_F(KubectlTest, ScaleUsesTheScaleSubresource) {
+  Ok({"apply", "-f", files_.Write("deploy.yaml", kDeployment)});
+  auto scaled = Ok({"scale", "deployment", "web", "--replicas=5"});
+  EXPECT_NE(scaled.out.find("scaled"), std::string::npos) << scaled.out;
+  EXPECT_EQ(Json({"get", "deploy", "web"})["spec"]["replicas"], 5);
+  auto stale =
+      plane_->Kubectl({"scale", "deployment", "web", "--current-replicas=2", "--replicas=3"});
+  EXPECT_NE(stale.exit_code, 0);
+  EXPECT_EQ(Json({"get", "deploy", "web"})["spec"]["replicas"], 5);
+  auto raw = Ok({"get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"});
+  auto scale = json::parse(raw.out, nullptr, false);
+  EXPECT_EQ(scale["kind"], "Scale");
+  EXPECT_EQ(scale["apiVersion"], "autoscaling/v1");
+  EXPECT_EQ(scale["spec"]["replicas"], 5);
+  EXPECT_EQ(scale["status"]["selector"], "app=web");
+}
+
+TEST_F(KubectlTest, CustomResourcesLiveInOneVirtualClusterOnly) {
+  std::string crd = files_.Write("crd.yaml", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              color: {type: string}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+)");
+  Ok({"apply", "-f", crd});
+  Ok({"wait", "crd/widgets.example.com", "--for=condition=Established", "--timeout=30s"});
+  Ok({"apply", "-f",
+      files_.Write("w.yaml",
+                   "apiVersion: example.com/v1\nkind: Widget\n"
+                   "metadata:\n  name: w1\nspec:\n  size: 3\n")});
+  auto table = Ok({"get", "widgets"});
+  EXPECT_NE(table.out.find("SIZE"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("w1"), std::string::npos) << table.out;
+  EXPECT_EQ(Json({"get", "wd", "w1"})["spec"]["size"], 3);
+  auto unknown =
+      plane_->Kubectl({"apply", "-f",
+                       files_.Write("bad.yaml",
+                                    "apiVersion: example.com/v1\nkind: Widget\n"
+                                    "metadata:\n  name: w2\nspec:\n  size: 3\n  shape: round\n")});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("unknown field \"spec.shape\""), std::string::npos) << unknown.err;
+  auto typed = plane_->Kubectl({"apply", "-f",
+                                files_.Write("bad2.yaml",
+                                             "apiVersion: example.com/v1\nkind: Widget\n"
+                                             "metadata:\n  name: w3\nspec:\n  size: big\n")});
+  EXPECT_NE(typed.exit_code, 0);
+  EXPECT_NE(typed.err.find("spec.size"), std::string::npos) << typed.err;
+
+  auto other = ControlPlane::Start();
+  ASSERT_NE(other, nullptr);
+  auto missing = other->Kubectl({"get", "widgets"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("the server doesn't have a resource type \"widgets\""),
+            std::string::npos)
+      << missing.err;
+  auto crds = other->Kubectl({"get", "crd", "-o", "name"});
+  EXPECT_EQ(crds.exit_code, 0) << crds.err;
+  EXPECT_EQ(crds.out, "");
+
+  Ok({"delete", "crd", "widgets.example.com"});
+  auto after = plane_->Kubectl({"get", "widgets"});
+  EXPECT_NE(after.exit_code, 0);
+}
+
+TEST_F(KubectlTest, RestartOnTheSameDirectoryServesTheSameCluster) {
+  Ok({"create", "configmap", "kept", "--from-literal=a=b"});
+  std::string token = plane_->token();
+  std::string dir = plane_->data_dir();
+  plane_->Kill9();
+  auto again = ControlPlane::Start(dir);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->token(), token);
+  auto result = again->Kubectl({"get", "configmap", "kept", "-o", "jsonpath={.data.a}"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "b");
+}
+
+}  // namespace
+}  // namespace bulkhead::testing

@@ -1,0 +1,234 @@
+// The SQLite store: revisions, optimistic concurrency, lists at a revision,
+// pagination, compaction and watches (including 410-style OUT_OF_RANGE).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "controlplane/store/sqlite_store.h"
+
+namespace bulkhead::controlplane {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "bh-store-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen(SqliteStoreOptions options = {}) {
+    store_.reset();
+    auto store = SqliteStore::Open(dir_ + "/state.db", options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(store).value();
+  }
+  static RenderValue Value(const std::string& text) {
+    return [text](int64_t rev, int64_t) -> StatusOr<std::string> {
+      return text + "@" + std::to_string(rev);
+    };
+  }
+  KeyValue MustCreate(const std::string& key, const std::string& text) {
+    auto kv = store_->Create(key, Value(text));
+    EXPECT_TRUE(kv.ok()) << kv.status();
+    return kv.ok() ? *kv : KeyValue{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(StoreTest, RevisionsAreGlobalAndValuesSeeTheirRevision) {
+  EXPECT_EQ(store_->Revision(), 0);
+  auto a = MustCreate("/a/1", "x");
+  auto b = MustCreate("/b/1", "y");
+  EXPECT_EQ(a.mod_revision, 1);
+  EXPECT_EQ(b.mod_revision, 2);
+  EXPECT_EQ(a.value, "x@1");
+  auto got = store_->Get("/a/1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->value, "x@1");
+  EXPECT_EQ((*got)->create_revision, 1);
+  auto updated = store_->Update("/a/1", 1, Value("z"));
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->mod_revision, 3);
+  EXPECT_EQ(updated->create_revision, 1);
+  EXPECT_EQ(store_->Revision(), 3);
+}
+
+TEST_F(StoreTest, CreateTwiceIsAlreadyExists) {
+  MustCreate("/a/1", "x");
+  EXPECT_EQ(store_->Create("/a/1", Value("y")).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Revision(), 1);
+}
+
+TEST_F(StoreTest, StaleRevisionIsAbortedAndNothingChanges) {
+  MustCreate("/a/1", "x");
+  ASSERT_TRUE(store_->Update("/a/1", 1, Value("y")).ok());
+  EXPECT_EQ(store_->Update("/a/1", 1, Value("z")).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->Delete("/a/1", 1).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ((*store_->Get("/a/1"))->value, "y@2");
+  EXPECT_EQ(store_->Update("/nope", 0, Value("z")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, RenderErrorAbortsTheWrite) {
+  auto failed = store_->Create("/a/1", [](int64_t, int64_t) -> StatusOr<std::string> {
+    return absl::InvalidArgumentError("bad");
+  });
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Revision(), 0);
+  EXPECT_FALSE(store_->Get("/a/1")->has_value());
+}
+
+TEST_F(StoreTest, ListByPrefixWithPagination) {
+  for (int i = 0; i < 5; ++i) {
+    MustCreate("/pods/ns/p" + std::to_string(i), "v");
+  }
+  MustCreate("/pods/nt/q", "v");
+  MustCreate("/podsx/z", "v");
+  auto page = store_->List("/pods/ns/", "", 2, 0);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 2U);
+  EXPECT_TRUE(page->more);
+  EXPECT_EQ(page->items[1].key, "/pods/ns/p1");
+  EXPECT_EQ(page->revision, 7);
+  auto rest = store_->List("/pods/ns/", page->items.back().key, 10, 0);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->items.size(), 3U);
+  EXPECT_FALSE(rest->more);
+  EXPECT_EQ(rest->items[0].key, "/pods/ns/p2");
+  EXPECT_EQ(*store_->Count("/pods/"), 6);
+}
+
+TEST_F(StoreTest, ListAtAPastRevisionSeesThatState) {
+  MustCreate("/k/a", "a1");
+  MustCreate("/k/b", "b1");
+  int64_t before = store_->Revision();
+  ASSERT_TRUE(store_->Update("/k/a", 0, Value("a2")).ok());
+  ASSERT_TRUE(store_->Delete("/k/b", 0).ok());
+  MustCreate("/k/c", "c1");
+  auto past = store_->List("/k/", "", 0, before);
+  ASSERT_TRUE(past.ok()) << past.status();
+  ASSERT_EQ(past->items.size(), 2U);
+  EXPECT_EQ(past->items[0].value, "a1@1");
+  EXPECT_EQ(past->items[1].key, "/k/b");
+  EXPECT_EQ(past->revision, before);
+  auto now = store_->List("/k/", "", 0, 0);
+  ASSERT_EQ(now->items.size(), 2U);
+  EXPECT_EQ(now->items[0].value, "a2@3");
+  EXPECT_EQ(now->items[1].key, "/k/c");
+}
+
+TEST_F(StoreTest, CompactionKeepsCurrentStateAndRefusesOldRevisions) {
+  MustCreate("/k/a", "a1");
+  ASSERT_TRUE(store_->Update("/k/a", 0, Value("a2")).ok());
+  MustCreate("/k/b", "b1");
+  ASSERT_TRUE(store_->Delete("/k/b", 0).ok());
+  int64_t compact_at = store_->Revision();
+  MustCreate("/k/c", "c1");
+  ASSERT_TRUE(store_->Compact(compact_at).ok());
+  EXPECT_EQ(store_->CompactedRevision(), compact_at);
+  EXPECT_EQ(store_->List("/k/", "", 0, 1).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->Watch("/k/", 1).status().code(), absl::StatusCode::kOutOfRange);
+  auto at = store_->List("/k/", "", 0, compact_at);
+  ASSERT_TRUE(at.ok()) << at.status();
+  ASSERT_EQ(at->items.size(), 1U);
+  EXPECT_EQ(at->items[0].value, "a2@2");
+  auto watch = store_->Watch("/k/", compact_at);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  auto events = (*watch)->Next(steady_clock::now() + milliseconds(100));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1U);
+  EXPECT_EQ((*events)[0].kv.key, "/k/c");
+  // Survives a restart: revision and compaction point are durable.
+  int64_t revision = store_->Revision();
+  Reopen();
+  EXPECT_EQ(store_->Revision(), revision);
+  EXPECT_EQ(store_->CompactedRevision(), compact_at);
+  EXPECT_EQ(store_->Get("/k/a")->value().value, "a2@2");
+}
+
+TEST_F(StoreTest, CompactionOfEverythingKeepsTheRevision) {
+  MustCreate("/k/a", "a1");
+  ASSERT_TRUE(store_->Delete("/k/a", 0).ok());
+  ASSERT_TRUE(store_->Compact(2).ok());
+  Reopen();
+  EXPECT_EQ(store_->Revision(), 2);
+  EXPECT_EQ(MustCreate("/k/b", "b").mod_revision, 3);
+}
+
+TEST_F(StoreTest, WatchFromNowSeesPutsAndDeletesUnderItsPrefixOnly) {
+  MustCreate("/k/a", "a1");
+  auto watch = store_->Watch("/k/", store_->Revision());
+  ASSERT_TRUE(watch.ok());
+  ASSERT_TRUE(store_->Update("/k/a", 0, Value("a2")).ok());
+  MustCreate("/other/x", "x");
+  ASSERT_TRUE(store_->Delete("/k/a", 0).ok());
+  std::vector<Event> seen;
+  auto deadline = steady_clock::now() + std::chrono::seconds(5);
+  while (seen.size() < 2 && steady_clock::now() < deadline) {
+    auto events = (*watch)->Next(deadline);
+    ASSERT_TRUE(events.ok());
+    seen.insert(seen.end(), events->begin(), events->end());
+  }
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[0].type, EventType::kPut);
+  EXPECT_EQ(seen[0].kv.mod_revision, 2);
+  EXPECT_EQ(seen[1].type, EventType::kDelete);
+  EXPECT_EQ(seen[1].kv.value, "a2@2");
+  EXPECT_EQ(seen[1].kv.mod_revision, 4);
+  auto none = (*watch)->Next(steady_clock::now() + milliseconds(20));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(StoreTest, WatchFromAnOldRevisionReplaysTheLogAfterRestart) {
+  MustCreate("/k/a", "a1");
+  MustCreate("/k/b", "b1");
+  ASSERT_TRUE(store_->Delete("/k/a", 0).ok());
+  Reopen();  // the in-memory history is empty now
+  auto watch = store_->Watch("/k/", 1);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  MustCreate("/k/c", "c1");
+  auto events = (*watch)->Next(steady_clock::now() + milliseconds(100));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3U);
+  EXPECT_EQ((*events)[0].kv.key, "/k/b");
+  EXPECT_EQ((*events)[1].type, EventType::kDelete);
+  EXPECT_EQ((*events)[2].kv.key, "/k/c");
+}
+
+TEST_F(StoreTest, SlowWatcherIsEndedNotBuffered) {
+  SqliteStoreOptions options;
+  options.watch_max_queue = 3;
+  Reopen(options);
+  auto watch = store_->Watch("/k/", 0);
+  ASSERT_TRUE(watch.ok());
+  for (int i = 0; i < 5; ++i) {
+    MustCreate("/k/" + std::to_string(i), "v");
+  }
+  EXPECT_EQ((*watch)->Next(steady_clock::now()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(StoreTest, DataSurvivesReopen) {
+  MustCreate("/k/a", "a1");
+  Reopen();
+  auto got = store_->Get("/k/a");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->value, "a1@1");
+  EXPECT_EQ(store_->watcher_count(), 0U);
+}
+
+}  // namespace
+}  // namespace bulkhead::controlplane
