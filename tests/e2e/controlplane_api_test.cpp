@@ -316,3 +316,32 @@ TEST(ApiWatch, BookmarksWhenAskedAndGoneAfterCompaction) {
 
 }  // namespace
 }  // namespace bulkhead::testing
+
+namespace bulkhead::testing {
+namespace {
+
+TEST(ControlPlaneCli, HelpListsEveryFlagWithItsDefault) {
+  auto help = RunCommand({BULKHEAD_CONTROLPLANE_PATH, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag :
+       {"--data-dir", "--listen TEXT=127.0.0.1:6443", "--cluster-name TEXT=bulkhead", "--tls-san",
+        "--durability", "=process-crash", "--max-body-bytes UINT=3145728", "--compaction-interval",
+        "=300", "--watch-bookmark-interval", "=60", "--log-level TEXT=info", "Example:"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
+  }
+}
+
+TEST(ControlPlaneCli, BadFlagsAreOneLineAndExit2) {
+  auto missing = RunCommand({BULKHEAD_CONTROLPLANE_PATH});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  EXPECT_NE(missing.err.find("--data-dir"), std::string::npos) << missing.err;
+  TempDir dir;
+  auto listen =
+      RunCommand({BULKHEAD_CONTROLPLANE_PATH, "--data-dir", dir.path(), "--listen", "nowhere"});
+  EXPECT_EQ(listen.exit_code, 2);
+  EXPECT_NE(listen.err.find("expected HOST:PORT"), std::string::npos) << listen.err;
+}
+
+}  // namespace
+}  // namespace bulkhead::testing

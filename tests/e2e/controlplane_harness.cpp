@@ -41,7 +41,7 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
 }
 
 std::unique_ptr<Process> Process::Spawn(const std::vector<std::string>& argv,
-                                        const std::vector<std::string>& env) {
+                                        const std::vector<std::string>& env, bool merge_stderr) {
   std::array<int, 2> out{};
   if (::pipe2(out.data(), O_CLOEXEC) != 0) {
     return nullptr;
@@ -61,6 +61,9 @@ std::unique_ptr<Process> Process::Spawn(const std::vector<std::string>& argv,
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
+    if (merge_stderr) {
+      ::dup2(out[1], STDERR_FILENO);
+    }
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, STDIN_FILENO);
     ::setpgid(0, 0);
@@ -137,6 +140,9 @@ int Process::Wait(int timeout_seconds) {
     pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       reaped_ = true;
+      while (ReadSome(100)) {
+        // What the process wrote before it exited.
+      }
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
     if (Clock::now() >= deadline) {

@@ -34,8 +34,10 @@ class TempDir {
 // A child process whose stdout is read line by line.
 class Process {
  public:
+  // `merge_stderr`: stderr goes to the same pipe as stdout.
   static std::unique_ptr<Process> Spawn(const std::vector<std::string>& argv,
-                                        const std::vector<std::string>& env = {});
+                                        const std::vector<std::string>& env = {},
+                                        bool merge_stderr = false);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -215,16 +215,26 @@ TEST_F(KubectlTest, GetWatchSeesAnotherClientsChange) {
 
 TEST_F(KubectlTest, WaitForConditionAndForDelete) {
   Ok({"apply", "-f", files_.Write("deploy.yaml", kDeployment)});
-  auto waiter = Process::Spawn(plane_->KubectlArgv(
-      {"wait", "deployment/web", "--for=condition=Available", "--timeout=60s"}));
+  // -v=6 logs each request once answered: the change is made only after
+  // kubectl's watch is open, so the wait must come from the watch.
+  auto watching = [](const std::string& line) {
+    return line.find("watch=true") != std::string::npos && line.find("200 OK") != std::string::npos;
+  };
+  auto waiter =
+      Process::Spawn(plane_->KubectlArgv({"wait", "deployment/web", "--for=condition=Available",
+                                          "--timeout=60s", "-v=6"}),
+                     {}, true);
   ASSERT_NE(waiter, nullptr);
+  ASSERT_FALSE(waiter->WaitForLine(watching, 60).empty()) << waiter->output();
   Ok({"patch", "deployment", "web", "--subresource=status", "--type=merge", "-p",
       R"({"status":{"conditions":[{"type":"Available","status":"True","reason":"Test"}]}})"});
   EXPECT_EQ(waiter->Wait(60), 0) << waiter->output();
   EXPECT_NE(waiter->output().find("condition met"), std::string::npos) << waiter->output();
   auto deleter = Process::Spawn(
-      plane_->KubectlArgv({"wait", "deployment/web", "--for=delete", "--timeout=60s"}));
+      plane_->KubectlArgv({"wait", "deployment/web", "--for=delete", "--timeout=60s", "-v=6"}), {},
+      true);
   ASSERT_NE(deleter, nullptr);
+  ASSERT_FALSE(deleter->WaitForLine(watching, 60).empty()) << deleter->output();
   Ok({"delete", "deployment", "web"});
   EXPECT_EQ(deleter->Wait(60), 0) << deleter->output();
 }
