@@ -8,6 +8,7 @@
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/crd.h"
+#include "controlplane/apiserver/defaults.h"
 #include "controlplane/apiserver/field_schema.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_validation.h"
@@ -599,6 +600,7 @@ void ApiServer::Create(const ResourceTarget& target, const HttpRequest& request,
       *replicas = 1;
     }
   }
+  ApplyDefaults(type, object);
   AddWarnings(writer, warnings);
   if (DryRun(request)) {
     SendJson(writer, 201, object);
@@ -704,6 +706,7 @@ void ApiServer::Update(const ResourceTarget& target, const HttpRequest& request,
         warnings = found;
         std::string pinned = MetaString(copy, "resourceVersion");
         json::object next = MergeWrite(target, current, std::move(copy));
+        ApplyDefaults(*target.type, next);
         Metadata(next)["resourceVersion"] = pinned;
         return next;
       },
@@ -735,6 +738,7 @@ void ApiServer::Patch(const ResourceTarget& target, const HttpRequest& request,
         warnings = found;
         std::string pinned = MetaString(next, "resourceVersion");
         json::object merged = MergeWrite(target, current, std::move(next));
+        ApplyDefaults(*target.type, merged);
         Metadata(merged)["resourceVersion"] = pinned;
         return merged;
       },

@@ -119,11 +119,18 @@ TEST_F(KubectlTest, GeneratorCommandsSendProtobufAndWork) {
   EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "busybox");
   EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
             8080);
+  // Defaults as a Kubernetes API server sets them.
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "Always");
+  EXPECT_EQ(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["restartPolicy"], "Always");
   EXPECT_EQ(Json({"get", "cm", "c1", "-n", "team-a"})["data"]["a"], "b");
   EXPECT_EQ(Json({"get", "secret", "s1"})["data"]["p"], "cQ==");
   auto service = Json({"get", "service", "svc1"});
   EXPECT_EQ(service["spec"]["ports"][0]["port"], 80);
   EXPECT_EQ(service["spec"]["ports"][0]["targetPort"], 8080);
+  EXPECT_EQ(service["spec"]["ports"][0]["protocol"], "TCP");
+  EXPECT_EQ(service["spec"]["type"], "ClusterIP");
 }
 
 TEST_F(KubectlTest, ApplyTwiceThenChangeMergesByKey) {

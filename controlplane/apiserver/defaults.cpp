@@ -1,0 +1,143 @@
+#include "controlplane/apiserver/defaults.h"
+
+#include <boost/json.hpp>
+
+namespace bulkhead::controlplane {
+namespace {
+
+namespace json = boost::json;
+
+json::object* ObjectAt(json::object& object, const char* field) {
+  auto* value = object.if_contains(field);
+  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
+}
+
+json::array* ArrayAt(json::object& object, const char* field) {
+  auto* value = object.if_contains(field);
+  return value != nullptr && value->is_array() ? &value->as_array() : nullptr;
+}
+
+void Default(json::object& object, const char* field, json::value value) {
+  if (!object.contains(field)) {
+    object[field] = std::move(value);
+  }
+}
+
+void DefaultPorts(json::object& owner, const char* field) {
+  if (auto* ports = ArrayAt(owner, field)) {
+    for (auto& port : *ports) {
+      if (port.is_object()) {
+        Default(port.as_object(), "protocol", "TCP");
+      }
+    }
+  }
+}
+
+void DefaultContainers(json::object& spec, const char* field) {
+  auto* containers = ArrayAt(spec, field);
+  if (containers == nullptr) {
+    return;
+  }
+  for (auto& item : *containers) {
+    if (!item.is_object()) {
+      continue;
+    }
+    auto& container = item.as_object();
+    DefaultPorts(container, "ports");
+    Default(container, "terminationMessagePath", "/dev/termination-log");
+    Default(container, "terminationMessagePolicy", "File");
+    if (!container.contains("imagePullPolicy")) {
+      const auto* image = container.if_contains("image");
+      std::string name =
+          image != nullptr && image->is_string() ? std::string(image->as_string()) : "";
+      size_t slash = name.rfind('/');
+      std::string last = slash == std::string::npos ? name : name.substr(slash + 1);
+      bool latest = name.find('@') == std::string::npos &&
+                    (last.find(':') == std::string::npos || last.ends_with(":latest"));
+      container["imagePullPolicy"] = latest ? "Always" : "IfNotPresent";
+    }
+  }
+}
+
+void DefaultPodSpec(json::object& spec) {
+  DefaultContainers(spec, "containers");
+  DefaultContainers(spec, "initContainers");
+  Default(spec, "restartPolicy", "Always");
+  Default(spec, "terminationGracePeriodSeconds", 30);
+  Default(spec, "dnsPolicy", "ClusterFirst");
+  Default(spec, "schedulerName", "default-scheduler");
+  Default(spec, "securityContext", json::object());
+}
+
+void DefaultTemplate(json::object& spec) {
+  if (auto* tmpl = ObjectAt(spec, "template")) {
+    if (auto* pod = ObjectAt(*tmpl, "spec")) {
+      DefaultPodSpec(*pod);
+    }
+  }
+}
+
+}  // namespace
+
+void ApplyDefaults(const ResourceType& type, json::object& object) {
+  if (type.custom) {
+    return;
+  }
+  json::object* spec = ObjectAt(object, "spec");
+  const std::string& kind = type.kind;
+  if (kind == "Pod" && spec != nullptr) {
+    DefaultPodSpec(*spec);
+  } else if (kind == "Deployment" && spec != nullptr) {
+    DefaultTemplate(*spec);
+    Default(*spec, "revisionHistoryLimit", 10);
+    Default(*spec, "progressDeadlineSeconds", 600);
+    if (!spec->contains("strategy") ||
+        (spec->at("strategy").is_object() && spec->at("strategy").as_object().empty())) {
+      (*spec)["strategy"] = json::object{
+          {"type", "RollingUpdate"},
+          {"rollingUpdate", json::object{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}};
+    }
+  } else if ((kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" ||
+              kind == "Job") &&
+             spec != nullptr) {
+    DefaultTemplate(*spec);
+    if (kind == "StatefulSet") {
+      Default(*spec, "podManagementPolicy", "OrderedReady");
+      Default(*spec, "revisionHistoryLimit", 10);
+    }
+    if (kind == "Job") {
+      Default(*spec, "backoffLimit", 6);
+      Default(*spec, "completions", 1);
+      Default(*spec, "parallelism", 1);
+    }
+  } else if (kind == "CronJob" && spec != nullptr) {
+    Default(*spec, "concurrencyPolicy", "Allow");
+    Default(*spec, "suspend", false);
+    Default(*spec, "successfulJobsHistoryLimit", 3);
+    Default(*spec, "failedJobsHistoryLimit", 1);
+    if (auto* job = ObjectAt(*spec, "jobTemplate")) {
+      if (auto* job_spec = ObjectAt(*job, "spec")) {
+        DefaultTemplate(*job_spec);
+      }
+    }
+  } else if (kind == "Service" && spec != nullptr) {
+    Default(*spec, "type", "ClusterIP");
+    Default(*spec, "sessionAffinity", "None");
+    if (auto* ports = ArrayAt(*spec, "ports")) {
+      for (auto& port : *ports) {
+        if (!port.is_object()) {
+          continue;
+        }
+        auto& p = port.as_object();
+        Default(p, "protocol", "TCP");
+        if (const auto* number = p.if_contains("port"); number != nullptr) {
+          Default(p, "targetPort", *number);
+        }
+      }
+    }
+  } else if (kind == "Secret") {
+    Default(object, "type", "Opaque");
+  }
+}
+
+}  // namespace bulkhead::controlplane
