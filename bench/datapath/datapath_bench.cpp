@@ -33,7 +33,6 @@ namespace {
 using bulkhead::agent::netpol::Cidr;
 using bulkhead::agent::netpol::Datapath;
 using bulkhead::agent::netpol::DesiredState;
-using bulkhead::agent::netpol::Endpoint;
 using bulkhead::agent::netpol::IpAddress;
 using bulkhead::testing::TestNode;
 using bulkhead::testing::TestPod;

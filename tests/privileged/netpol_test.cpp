@@ -19,10 +19,8 @@ namespace {
 
 using agent::netpol::Cidr;
 using agent::netpol::FlowRecord;
-using agent::netpol::Grant;
 using agent::netpol::Protocol;
 using agent::netpol::Reason;
-using agent::netpol::Tenant;
 using agent::netpol::TenantMode;
 using agent::netpol::Verdict;
 

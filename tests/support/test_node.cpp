@@ -87,6 +87,7 @@ std::string PodProcess::Output() {
 std::unique_ptr<PodProcess> StartProcess(const std::vector<std::string>& argv) {
   std::vector<std::string> copy = argv;
   std::vector<char*> cargs;
+  cargs.reserve(copy.size() + 1);
   for (auto& a : copy) {
     cargs.push_back(a.data());
   }
@@ -173,6 +174,7 @@ pid_t TestNode::Spawn(const TestPod* pod, const std::vector<std::string>& args, 
   std::vector<std::string> argv = {PodToolPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargs;
+  cargs.reserve(argv.size() + 1);
   for (auto& a : argv) {
     cargs.push_back(a.data());
   }
