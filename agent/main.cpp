@@ -66,11 +66,25 @@ int main(int argc, char** argv) {
                   "Node name in flow records (default: host name)");
   run->add_flag("--print-flows", run_options.print_flows,
                 "Print each flow record as a JSON line on stdout");
+  run->add_option("--listen", run_options.listen,
+                  "host:port of the gRPC API (mutual TLS; port 0 picks a free one)")
+      ->capture_default_str();
+  run->add_option("--certs-dir", run_options.certs_dir,
+                  "Directory with ca.crt, agent.crt and agent.key (from 'bulkhead certs'); "
+                  "reloaded when they change. Without it the gRPC API is off");
+  run->add_option("--metrics-listen", run_options.metrics_listen,
+                  "IPv4 address:port for Prometheus metrics over plain HTTP, e.g. "
+                  "127.0.0.1:9444 (off when not given)");
+  run->add_option("--state-file", run_options.state_file,
+                  "File that keeps the policies, bounds and budgets accepted over the API across "
+                  "restarts (default: memory only)");
   run->footer(
       "Stopping the agent (even kill -9) leaves enforcement in place; a new agent takes over the\n"
       "pinned programs and maps without a gap.\n"
       "Example:\n  bulkhead-agent run --endpoints-file /etc/bulkhead/endpoints.yaml "
-      "--pods-cgroup /sys/fs/cgroup/kubepods.slice");
+      "--pods-cgroup /sys/fs/cgroup/kubepods.slice \\\n"
+      "      --certs-dir /etc/bulkhead/certs --metrics-listen 127.0.0.1:9444 "
+      "--state-file /var/lib/bulkhead/agent-state.json");
 
   std::string uninstall_root = "/sys/fs/bpf/bulkhead";
   auto* uninstall = app.add_subcommand(

@@ -11,8 +11,15 @@
 #include <cstdio>
 #include <ctime>
 
+#include "agent/api/event_hub.h"
+#include "agent/api/flow_hub.h"
+#include "agent/api/node_backend.h"
+#include "agent/api/server.h"
+#include "agent/api/tenant_registry.h"
 #include "agent/cgroups/layout.h"
 #include "agent/endpoints/file_source.h"
+#include "agent/metrics/http_server.h"
+#include "agent/metrics/prometheus_text.h"
 #include "agent/netpol/datapath.h"
 #include "agent/netpol/flow_format.h"
 #include "agent/netpol/flow_log.h"
@@ -49,10 +56,11 @@ std::string HostName() {
   return name;
 }
 
-// Reads and applies the file; the parsed state is freed on return.
-Status ApplyFile(netpol::Datapath& datapath, const std::string& path) {
+// Reads the file and hands it to the registry, which merges the tenants'
+// policies and enforces the result; the parsed state is freed on return.
+Status ApplyFile(api::TenantRegistry& registry, const std::string& path) {
   auto state = ReadEndpointsFile(path);
-  return state.ok() ? datapath.Replace(*state) : state.status();
+  return state.ok() ? registry.SetSource(std::move(*state)) : state.status();
 }
 
 }  // namespace
@@ -94,12 +102,17 @@ Status RunAgent(const RunOptions& options) {
   netpol::DatapathOptions datapath_options{
       options.bpf_root, pods_cgroup, options.node_name.empty() ? HostName() : options.node_name};
   BH_ASSIGN_OR_RETURN(auto datapath, netpol::Datapath::Open(datapath_options));
+  api::TenantRegistry registry(
+      datapath_options.node_name,
+      [&datapath](const netpol::DesiredState& state) { return datapath->Replace(state); },
+      options.state_file);
+  BH_RETURN_IF_ERROR(registry.Load());
 
   FileStamp applied;
   if (!options.endpoints_file.empty()) {
     applied = Stamp(options.endpoints_file);
     BH_ASSIGN_OR_RETURN(netpol::DesiredState state, ReadEndpointsFile(options.endpoints_file));
-    BH_RETURN_IF_ERROR(datapath->Replace(state));
+    BH_RETURN_IF_ERROR(registry.SetSource(std::move(state)));
   } else {
     log.warn(
         "no --endpoints-file: enforcing what the pinned maps hold until the host API source "
@@ -110,26 +123,62 @@ Status RunAgent(const RunOptions& options) {
   // back so the idle agent stays small (glibc keeps it otherwise).
   ::malloc_trim(0);
 
-  BH_ASSIGN_OR_RETURN(auto flows, netpol::FlowLog::Create(*datapath));
+  // Recent records are kept by the hub (for the API); the flow log only
+  // hands them over.
+  api::FlowHub hub;
+  api::EventHub events;
+  BH_ASSIGN_OR_RETURN(auto flows, netpol::FlowLog::Create(*datapath, 1));
   // Printing never blocks the flow reader or shutdown: a line is written
   // only when stdout can take it whole (a pipe that says POLLOUT has room
   // for PIPE_BUF bytes), otherwise it is dropped and counted.
   std::atomic<std::uint64_t> unprinted{0};
-  if (options.print_flows) {
-    flows->SetListener([&unprinted](const netpol::FlowRecord& record) {
+  flows->SetListener([&unprinted, &hub,
+                      print = options.print_flows](const netpol::FlowRecord& record) {
+    hub.Publish(record);
+    if (print) {
       std::string line = netpol::FlowRecordJson(record) + "\n";
       pollfd out{STDOUT_FILENO, POLLOUT, 0};
       if (line.size() > PIPE_BUF || ::poll(&out, 1, 0) != 1 || (out.revents & POLLOUT) == 0 ||
           ::write(STDOUT_FILENO, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
         ++unprinted;
       }
-    });
-  }
+    }
+  });
   flows->Start();
+
+  api::DatapathBackend backend(*datapath);
+  std::unique_ptr<api::AgentServer> server;
+  if (!options.certs_dir.empty()) {
+    api::ServerOptions server_options{options.listen, options.certs_dir,
+                                      options.cert_refresh_seconds};
+    auto started = api::AgentServer::Start(server_options, registry, hub, events, backend);
+    if (!started.ok()) {
+      flows->Stop();
+      return started.status();
+    }
+    server = std::move(*started);
+  } else {
+    log.warn("no --certs-dir: the gRPC API is off");
+  }
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!options.metrics_listen.empty()) {
+    auto started = metrics::MetricsServer::Start(options.metrics_listen, [&]() {
+      return metrics::RenderMetrics({backend, hub, events, registry});
+    });
+    if (!started.ok()) {
+      flows->Stop();
+      return started.status();
+    }
+    metrics_server = std::move(*started);
+  }
+
   auto summary = datapath->Summary();
-  log.info("agent ready node={} pods_cgroup={} tenants={} endpoints={} grants={} reused_pins={}",
-           datapath_options.node_name, pods_cgroup, summary.tenants, summary.endpoints,
-           summary.grants, summary.reused_pins);
+  log.info(
+      "agent ready node={} pods_cgroup={} tenants={} endpoints={} grants={} reused_pins={} "
+      "api_port={} metrics_port={}",
+      datapath_options.node_name, pods_cgroup, summary.tenants, summary.endpoints, summary.grants,
+      summary.reused_pins, server ? server->port() : 0,
+      metrics_server ? metrics_server->port() : 0);
 
   timespec wait{};
   wait.tv_sec = static_cast<time_t>(options.reload_interval.count() / 1000);
@@ -148,14 +197,19 @@ Status RunAgent(const RunOptions& options) {
       continue;
     }
     applied = now;
-    Status status = ApplyFile(*datapath, options.endpoints_file);
+    Status status = ApplyFile(registry, options.endpoints_file);
     ::malloc_trim(0);
     if (status.ok()) {
       log.info("endpoints file applied path={}", options.endpoints_file);
+      events.Publish({api::EventKind::kSourceChanged, "", "endpoints file applied"});
     } else {
       log.error("endpoints file not applied, previous state kept path={} error=\"{}\"",
                 options.endpoints_file, MessageOf(status));
     }
+  }
+  metrics_server.reset();
+  if (server) {
+    server->Shutdown();
   }
   flows->Stop();
   if (unprinted > 0) {

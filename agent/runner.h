@@ -16,11 +16,21 @@ struct RunOptions {
   std::string node_name;     // empty: host name
   bool print_flows = false;  // one JSON line per flow record on stdout
   std::chrono::milliseconds reload_interval{500};
+  // The gRPC API (mutual TLS). Off when certs_dir is empty.
+  std::string listen = "127.0.0.1:9443";
+  std::string certs_dir;  // ca.crt, agent.crt, agent.key
+  unsigned cert_refresh_seconds = 5;
+  // Prometheus text endpoint (plain HTTP); off when empty.
+  std::string metrics_listen;
+  // Policies, bounds and budgets accepted over the API, kept across
+  // restarts; empty: kept in memory only.
+  std::string state_file;
 };
 
-// Opens (or takes over) the datapath, applies the endpoints file and
-// re-applies it when it changes, reads flow records, and returns on SIGTERM
-// or SIGINT. Enforcement stays in place when it returns. A bad file at start
+// Opens (or takes over) the datapath, applies the endpoints file merged
+// with the tenants' policies and re-applies it when it changes, reads flow
+// records, serves the gRPC API and the metrics, and returns on SIGTERM or
+// SIGINT. Enforcement stays in place when it returns. A bad file at start
 // is an error; a bad file later is logged and the previous state kept.
 Status RunAgent(const RunOptions& options);
 

@@ -17,6 +17,8 @@ packages=(
   libsqlite3-dev libboost1.81-dev libboost-json1.81-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 iptables iperf3
+  # agent metrics e2e: a real Prometheus scraping the agent
+  prometheus
   # control plane e2e: the official Python client
   python3-kubernetes curl
 )

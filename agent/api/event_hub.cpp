@@ -1,0 +1,46 @@
+#include "agent/api/event_hub.h"
+
+namespace bulkhead::agent::api {
+
+std::string_view EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kPolicyApplied:
+      return "policy-applied";
+    case EventKind::kBoundsSet:
+      return "bounds-set";
+    case EventKind::kBudgetSet:
+      return "budget-set";
+    case EventKind::kRefused:
+      return "refused";
+    case EventKind::kSourceChanged:
+      return "source-changed";
+  }
+  return "unknown";
+}
+
+void EventHub::Publish(const AgentEvent& event) {
+  std::scoped_lock lock(mutex_);
+  ++counts_[{event.tenant, event.kind}];
+  for (const auto& [id, listener] : listeners_) {
+    listener(event);
+  }
+}
+
+std::uint64_t EventHub::Subscribe(Listener listener) {
+  std::scoped_lock lock(mutex_);
+  std::uint64_t id = next_id_++;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void EventHub::Unsubscribe(std::uint64_t id) {
+  std::scoped_lock lock(mutex_);
+  listeners_.erase(id);
+}
+
+std::map<std::pair<std::string, EventKind>, std::uint64_t> EventHub::Counts() const {
+  std::scoped_lock lock(mutex_);
+  return counts_;
+}
+
+}  // namespace bulkhead::agent::api

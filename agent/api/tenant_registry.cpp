@@ -1,0 +1,365 @@
+#include "agent/api/tenant_registry.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "agent/api/state_file.h"
+#include "common/file.h"
+#include "common/logging.h"
+#include "fmt/format.h"
+
+namespace bulkhead::agent::api {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool MayGrantTo(const TenantBounds* bounds, const std::string& to_tenant) {
+  return bounds != nullptr &&
+         (Contains(bounds->may_grant_to, "*") || Contains(bounds->may_grant_to, to_tenant));
+}
+
+template <typename Map>
+const typename Map::mapped_type* Find(const Map& map, const std::string& key) {
+  auto it = map.find(key);
+  return it == map.end() ? nullptr : &it->second;
+}
+
+// Each set limit of `limits` no larger than the same limit of `ceiling`.
+Status CheckCeiling(const budgets::Limits& limits, const budgets::Limits& ceiling,
+                    std::string_view what) {
+  auto check = [&](std::string_view name, std::optional<int64_t> value,
+                   std::optional<int64_t> max) -> Status {
+    if (!max) {
+      return absl::OkStatus();
+    }
+    if (!value || *value > *max) {
+      return absl::PermissionDeniedError(
+          fmt::format("{} {} {} is above the ceiling {} the admin set; ask for at most {}", what,
+                      name, value ? std::to_string(*value) : "unlimited", *max, *max));
+    }
+    return absl::OkStatus();
+  };
+  if (ceiling.cpu_quota_us &&
+      (!limits.cpu_quota_us || budgets::CpuRatioLess(ceiling.cpu_quota_us, ceiling.cpu_period_us,
+                                                     limits.cpu_quota_us, limits.cpu_period_us))) {
+    return absl::PermissionDeniedError(
+        fmt::format("{} cpu is above the ceiling of {}us per {}us the admin set", what,
+                    *ceiling.cpu_quota_us, ceiling.cpu_period_us));
+  }
+  BH_RETURN_IF_ERROR(check("cpu weight", limits.cpu_weight, ceiling.cpu_weight));
+  BH_RETURN_IF_ERROR(check("memory bytes", limits.memory_bytes, ceiling.memory_bytes));
+  return check("pids", limits.pids, ceiling.pids);
+}
+
+}  // namespace
+
+TenantRegistry::TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file)
+    : node_name_(std::move(node_name)),
+      enforcer_(std::move(enforcer)),
+      state_file_(std::move(state_file)) {}
+
+Status TenantRegistry::Load() {
+  if (state_file_.empty()) {
+    return absl::OkStatus();
+  }
+  auto text = ReadFile(state_file_);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) {
+      return absl::OkStatus();
+    }
+    return text.status();
+  }
+  std::scoped_lock lock(mutex_);
+  return Annotate(DecodeState(*text, policies_, bounds_, budgets_),
+                  fmt::format("state file {}", state_file_));
+}
+
+Status TenantRegistry::Save() const {
+  if (state_file_.empty()) {
+    return absl::OkStatus();
+  }
+  return WriteStateFile(state_file_, EncodeState(policies_, bounds_, budgets_));
+}
+
+netpol::DesiredState TenantRegistry::Merge(const netpol::DesiredState& source,
+                                           const std::map<std::string, TenantPolicy>& policies,
+                                           const std::map<std::string, TenantBounds>& bounds,
+                                           const std::string& node_name) {
+  netpol::DesiredState state = source;
+  std::set<std::string> tenants;
+  for (netpol::Tenant& tenant : state.tenants) {
+    tenants.insert(tenant.name);
+    const TenantPolicy* policy = Find(policies, tenant.name);
+    if (policy == nullptr) {
+      continue;
+    }
+    const TenantBounds* bound = Find(bounds, tenant.name);
+    bool audit =
+        policy->mode == netpol::TenantMode::kAudit && bound != nullptr && bound->allow_audit;
+    tenant.mode = audit ? netpol::TenantMode::kAudit : netpol::TenantMode::kEnforce;
+    tenant.egress_default = policy->egress_default;
+  }
+
+  std::map<std::pair<std::string, std::string>, const netpol::Endpoint*> pods;
+  for (const netpol::Endpoint& endpoint : state.endpoints) {
+    pods[{endpoint.tenant, endpoint.pod}] = &endpoint;
+  }
+  std::set<netpol::Grant> grants(state.grants.begin(), state.grants.end());
+  for (const auto& [name, policy] : policies) {
+    if (tenants.count(name) == 0) {
+      continue;
+    }
+    const TenantBounds* bound = Find(bounds, name);
+    for (const PolicyGrant& grant : policy.grants) {
+      auto pod = pods.find({name, grant.pod});
+      if (tenants.count(grant.to_tenant) == 0 || !MayGrantTo(bound, grant.to_tenant) ||
+          pod == pods.end()) {
+        continue;  // the tenant, the pod or the permission is gone
+      }
+      for (const netpol::IpAddress& address : pod->second->addresses) {
+        grants.insert({grant.to_tenant, netpol::Cidr::Host(address), grant.port, grant.protocol});
+      }
+    }
+  }
+  state.grants.assign(grants.begin(), grants.end());
+
+  // Dedicated nodes: a node reserved for some tenants refuses the local
+  // pods of every other tenant, and a tenant reserved to other nodes has
+  // its local pods refused here. A refused pod keeps its addresses but
+  // loses its cgroup, so the fail-closed rule denies what it sends.
+  std::set<std::string> reserved_for;
+  for (const auto& [name, bound] : bounds) {
+    if (Contains(bound.dedicated_nodes, node_name)) {
+      reserved_for.insert(name);
+    }
+  }
+  for (netpol::Endpoint& endpoint : state.endpoints) {
+    if (endpoint.cgroup.empty()) {
+      continue;
+    }
+    const TenantBounds* bound = Find(bounds, endpoint.tenant);
+    bool elsewhere = bound != nullptr && !bound->dedicated_nodes.empty() &&
+                     !Contains(bound->dedicated_nodes, node_name);
+    bool foreign = !reserved_for.empty() && reserved_for.count(endpoint.tenant) == 0;
+    if (elsewhere || foreign) {
+      endpoint.cgroup.clear();
+    }
+  }
+  return state;
+}
+
+Status TenantRegistry::Enforce(const std::map<std::string, TenantPolicy>& policies,
+                               const std::map<std::string, TenantBounds>& bounds) {
+  if (!source_) {
+    return absl::OkStatus();  // nothing to enforce until the source speaks
+  }
+  return enforcer_(Merge(*source_, policies, bounds, node_name_));
+}
+
+Status TenantRegistry::SetSource(netpol::DesiredState source) {
+  std::scoped_lock lock(mutex_);
+  std::optional<netpol::DesiredState> previous = std::move(source_);
+  source_ = std::move(source);
+  Status status = Enforce(policies_, bounds_);
+  if (!status.ok()) {
+    source_ = std::move(previous);
+  }
+  return status;
+}
+
+Status TenantRegistry::CheckPolicy(const TenantPolicy& policy) const {
+  BH_RETURN_IF_ERROR(budgets::ValidateName("tenant", policy.tenant));
+  if (policy.generation == 0) {
+    return absl::InvalidArgumentError(
+        "generation must be at least 1 and grow with every change of the policy");
+  }
+  if (policy.grants.size() > kMaxGrantsPerPolicy) {
+    return absl::InvalidArgumentError(fmt::format("{} grants: a policy holds at most {}",
+                                                  policy.grants.size(), kMaxGrantsPerPolicy));
+  }
+  if (!source_) {
+    return absl::FailedPreconditionError(
+        "the agent does not know this node's tenants yet (no endpoints source has been read)");
+  }
+  std::set<std::string> tenants;
+  for (const netpol::Tenant& tenant : source_->tenants) {
+    tenants.insert(tenant.name);
+  }
+  if (tenants.count(policy.tenant) == 0) {
+    return absl::NotFoundError(
+        fmt::format("tenant {} is not known on node {}: the endpoints source has no such tenant",
+                    policy.tenant, node_name_));
+  }
+  if (const TenantPolicy* current = Find(policies_, policy.tenant)) {
+    if (policy.generation < current->generation) {
+      return absl::FailedPreconditionError(fmt::format(
+          "stale generation {} for tenant {}: generation {} is already applied; send a newer one",
+          policy.generation, policy.tenant, current->generation));
+    }
+    if (policy.generation == current->generation && !(policy == *current)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "generation {} of tenant {} was already applied with other content; a change needs a "
+          "new generation",
+          policy.generation, policy.tenant));
+    }
+  }
+  const TenantBounds* bound = Find(bounds_, policy.tenant);
+  if (policy.mode == netpol::TenantMode::kAudit && (bound == nullptr || !bound->allow_audit)) {
+    return absl::PermissionDeniedError(fmt::format(
+        "tenant {} may not use audit mode: the admin's bounds do not allow it", policy.tenant));
+  }
+  std::set<std::string> pods;
+  for (const netpol::Endpoint& endpoint : source_->endpoints) {
+    if (endpoint.tenant == policy.tenant) {
+      pods.insert(endpoint.pod);
+    }
+  }
+  for (size_t i = 0; i < policy.grants.size(); ++i) {
+    const PolicyGrant& grant = policy.grants[i];
+    std::string field = fmt::format("grants[{}]", i);
+    BH_RETURN_IF_ERROR(Annotate(budgets::ValidateName("tenant", grant.to_tenant), field));
+    if (grant.to_tenant == policy.tenant) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: a tenant needs no grant to reach its own pods", field));
+    }
+    if (tenants.count(grant.to_tenant) == 0) {
+      return absl::NotFoundError(
+          fmt::format("{}: tenant {} is not known on node {}", field, grant.to_tenant, node_name_));
+    }
+    if (!MayGrantTo(bound, grant.to_tenant)) {
+      return absl::PermissionDeniedError(
+          fmt::format("{}: the admin's bounds do not let tenant {} grant to tenant {}", field,
+                      policy.tenant, grant.to_tenant));
+    }
+    if (pods.count(grant.pod) == 0) {
+      return absl::NotFoundError(
+          fmt::format("{}: tenant {} has no pod '{}'", field, policy.tenant, grant.pod));
+    }
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<ApplyResult> TenantRegistry::ApplyPolicy(const TenantPolicy& policy) {
+  std::scoped_lock lock(mutex_);
+  BH_RETURN_IF_ERROR(CheckPolicy(policy));
+  const TenantPolicy* current = Find(policies_, policy.tenant);
+  if (current != nullptr && current->generation == policy.generation) {
+    return ApplyResult{policy.generation, false};
+  }
+  auto policies = policies_;
+  policies[policy.tenant] = policy;
+  BH_RETURN_IF_ERROR(Enforce(policies, bounds_));
+  policies_ = std::move(policies);
+  if (Status saved = Save(); !saved.ok()) {
+    Logger(Component::kAgent)
+        .error(
+            "state file not written; the policy is enforced but not kept across restarts "
+            "error=\"{}\"",
+            MessageOf(saved));
+  }
+  return ApplyResult{policy.generation, true};
+}
+
+Status TenantRegistry::SetBounds(const TenantBounds& bounds) {
+  BH_RETURN_IF_ERROR(budgets::ValidateName("tenant", bounds.tenant));
+  if (bounds.may_grant_to.size() > kMaxBoundsListEntries ||
+      bounds.dedicated_nodes.size() > kMaxBoundsListEntries) {
+    return absl::InvalidArgumentError(
+        fmt::format("bounds lists hold at most {} entries", kMaxBoundsListEntries));
+  }
+  for (const std::string& to : bounds.may_grant_to) {
+    if (to != "*") {
+      BH_RETURN_IF_ERROR(Annotate(budgets::ValidateName("tenant", to), "may_grant_to"));
+    }
+  }
+  BH_RETURN_IF_ERROR(budgets::ValidateLimits(bounds.budget_ceiling, "budget ceiling"));
+  std::scoped_lock lock(mutex_);
+  auto all = bounds_;
+  all[bounds.tenant] = bounds;
+  BH_RETURN_IF_ERROR(Enforce(policies_, all));
+  bounds_ = std::move(all);
+  if (Status saved = Save(); !saved.ok()) {
+    Logger(Component::kAgent).error("state file not written error=\"{}\"", MessageOf(saved));
+  }
+  return absl::OkStatus();
+}
+
+Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::TenantBudget& budget) {
+  BH_RETURN_IF_ERROR(budgets::ValidateName("tenant", tenant));
+  BH_RETURN_IF_ERROR(budgets::ValidateBudget(budget));
+  std::scoped_lock lock(mutex_);
+  bool known = source_ && std::any_of(source_->tenants.begin(), source_->tenants.end(),
+                                      [&](const netpol::Tenant& t) { return t.name == tenant; });
+  if (!known) {
+    return absl::NotFoundError(
+        fmt::format("tenant {} is not known on node {}", tenant, node_name_));
+  }
+  if (const TenantBounds* bound = Find(bounds_, tenant)) {
+    BH_RETURN_IF_ERROR(CheckCeiling(budget.total, bound->budget_ceiling, "budget"));
+  }
+  budgets_[tenant] = budget;
+  if (Status saved = Save(); !saved.ok()) {
+    Logger(Component::kAgent).error("state file not written error=\"{}\"", MessageOf(saved));
+  }
+  return absl::OkStatus();
+}
+
+TenantView TenantRegistry::ViewOf(const std::string& name) const {
+  TenantView view;
+  view.name = name;
+  if (source_) {
+    for (const netpol::Endpoint& endpoint : source_->endpoints) {
+      if (endpoint.tenant == name) {
+        ++view.endpoints;
+        view.local_endpoints += endpoint.cgroup.empty() ? 0 : 1;
+      }
+    }
+  }
+  if (const TenantPolicy* policy = Find(policies_, name)) {
+    view.policy = *policy;
+  }
+  if (const TenantBounds* bound = Find(bounds_, name)) {
+    view.bounds = *bound;
+  }
+  if (const budgets::TenantBudget* budget = Find(budgets_, name)) {
+    view.budget = *budget;
+  }
+  return view;
+}
+
+std::vector<TenantView> TenantRegistry::Tenants() const {
+  std::scoped_lock lock(mutex_);
+  std::set<std::string> names;
+  if (source_) {
+    for (const netpol::Tenant& tenant : source_->tenants) {
+      names.insert(tenant.name);
+    }
+  }
+  for (const auto& [name, unused] : policies_) {
+    names.insert(name);
+  }
+  for (const auto& [name, unused] : bounds_) {
+    names.insert(name);
+  }
+  std::vector<TenantView> views;
+  views.reserve(names.size());
+  for (const std::string& name : names) {
+    views.push_back(ViewOf(name));
+  }
+  return views;
+}
+
+std::optional<TenantView> TenantRegistry::Tenant(const std::string& name) const {
+  std::scoped_lock lock(mutex_);
+  return ViewOf(name);
+}
+
+bool TenantRegistry::HasSource() const {
+  std::scoped_lock lock(mutex_);
+  return source_.has_value();
+}
+
+}  // namespace bulkhead::agent::api

@@ -1,0 +1,124 @@
+// What tenants and the platform admin asked of this node's agent, checked
+// against each other and merged with the endpoints source into the one
+// state the datapath enforces.
+//
+// The source (today the endpoints file) says which tenants and pods exist;
+// a tenant's policy (mode, egress default, grants of its pods to other
+// tenants) and budget come over the API; the admin's bounds say what a
+// tenant may ask for. Every change is checked, merged and enforced first,
+// and stored only when the datapath took it: on any error nothing changes
+// and the previous state stays enforced. Accepted changes are written to a
+// state file so a restarted agent enforces them again at once.
+#ifndef BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
+#define BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/budgets/budget.h"
+#include "agent/netpol/datapath.h"
+#include "common/status.h"
+
+namespace bulkhead::agent::api {
+
+// Opens pod `pod` of the policy's tenant to `to_tenant`.
+struct PolicyGrant {
+  std::string to_tenant;
+  std::string pod;
+  std::uint16_t port = 0;
+  netpol::Protocol protocol = netpol::Protocol::kAny;
+  bool operator==(const PolicyGrant&) const = default;
+};
+
+struct TenantPolicy {
+  std::string tenant;
+  std::uint64_t generation = 0;
+  netpol::TenantMode mode = netpol::TenantMode::kEnforce;
+  netpol::EgressDefault egress_default = netpol::EgressDefault::kAllow;
+  std::vector<PolicyGrant> grants;
+  bool operator==(const TenantPolicy&) const = default;
+};
+
+struct TenantBounds {
+  std::string tenant;
+  bool allow_audit = false;
+  std::vector<std::string> may_grant_to;  // "*": any tenant
+  budgets::Limits budget_ceiling;
+  std::vector<std::string> dedicated_nodes;
+  bool operator==(const TenantBounds&) const = default;
+};
+
+// Limits that keep one request from growing the agent without bound.
+inline constexpr size_t kMaxGrantsPerPolicy = 256;
+inline constexpr size_t kMaxBoundsListEntries = 1024;
+
+struct TenantView {
+  std::string name;
+  size_t endpoints = 0;
+  size_t local_endpoints = 0;
+  std::optional<TenantPolicy> policy;
+  std::optional<TenantBounds> bounds;
+  std::optional<budgets::TenantBudget> budget;
+};
+
+struct ApplyResult {
+  std::uint64_t generation = 0;
+  bool changed = false;
+};
+
+class TenantRegistry {
+ public:
+  // Makes the datapath enforce exactly this state (all or nothing).
+  using Enforcer = std::function<Status(const netpol::DesiredState&)>;
+
+  // `state_file` empty: nothing is kept across restarts.
+  TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file);
+
+  // Reads the state file (if any) written by a previous agent. Call before
+  // the first SetSource.
+  Status Load();
+
+  // A new state from the source: merged with the stored policies and
+  // enforced. On error nothing changes.
+  Status SetSource(netpol::DesiredState source);
+
+  StatusOr<ApplyResult> ApplyPolicy(const TenantPolicy& policy);
+  Status SetBounds(const TenantBounds& bounds);
+  Status SetBudget(const std::string& tenant, const budgets::TenantBudget& budget);
+
+  [[nodiscard]] std::vector<TenantView> Tenants() const;
+  [[nodiscard]] std::optional<TenantView> Tenant(const std::string& name) const;
+  [[nodiscard]] bool HasSource() const;
+
+  // The state the datapath should enforce for `source` with these
+  // policies and bounds on node `node_name` (pure; exposed for tests).
+  static netpol::DesiredState Merge(const netpol::DesiredState& source,
+                                    const std::map<std::string, TenantPolicy>& policies,
+                                    const std::map<std::string, TenantBounds>& bounds,
+                                    const std::string& node_name);
+
+ private:
+  Status CheckPolicy(const TenantPolicy& policy) const;
+  Status Enforce(const std::map<std::string, TenantPolicy>& policies,
+                 const std::map<std::string, TenantBounds>& bounds);
+  Status Save() const;
+  [[nodiscard]] TenantView ViewOf(const std::string& name) const;
+
+  const std::string node_name_;
+  const Enforcer enforcer_;
+  const std::string state_file_;
+  mutable std::mutex mutex_;
+  std::optional<netpol::DesiredState> source_;
+  std::map<std::string, TenantPolicy> policies_;
+  std::map<std::string, TenantBounds> bounds_;
+  std::map<std::string, budgets::TenantBudget> budgets_;
+};
+
+}  // namespace bulkhead::agent::api
+
+#endif  // BULKHEAD_AGENT_API_TENANT_REGISTRY_H_

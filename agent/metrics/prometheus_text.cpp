@@ -1,0 +1,118 @@
+#include "agent/metrics/prometheus_text.h"
+
+#include "fmt/format.h"
+
+namespace bulkhead::agent::metrics {
+namespace {
+
+void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string EscapeLabel(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string RenderMetrics(const MetricSources& sources) {
+  std::string out;
+  std::string node = EscapeLabel(sources.backend.NodeName());
+
+  Header(out, "bulkhead_flows_total", "counter",
+         "Cross-tenant and denied attempts by source tenant, destination tenant and verdict "
+         "(\"\" is the node, outside, or not known).");
+  for (const auto& counter : sources.backend.Counters()) {
+    out += fmt::format(
+        "bulkhead_flows_total{{node=\"{}\",source_tenant=\"{}\",destination_tenant=\"{}\","
+        "verdict=\"{}\"}} {}\n",
+        node, EscapeLabel(counter.src_tenant), EscapeLabel(counter.dst_tenant),
+        netpol::VerdictName(counter.verdict), counter.count);
+  }
+
+  netpol::FlowLoss loss = sources.backend.Loss();
+  Header(out, "bulkhead_flow_records_lost_total", "counter",
+         "Flow records or counts the node could not keep, by reason.");
+  for (const auto& [reason, value] :
+       {std::pair<std::string_view, std::uint64_t>{"ring_buffer_full", loss.ring_buffer_full},
+        {"counters_full", loss.counters_full},
+        {"flow_table_full", loss.flow_table_full},
+        {"evicted", sources.flows.evicted()}}) {
+    out += fmt::format("bulkhead_flow_records_lost_total{{node=\"{}\",reason=\"{}\"}} {}\n", node,
+                       reason, value);
+  }
+
+  auto maps = sources.backend.Maps();
+  Header(out, "bulkhead_map_entries", "gauge", "Entries in each datapath map.");
+  for (const auto& fill : maps) {
+    out += fmt::format("bulkhead_map_entries{{node=\"{}\",map=\"{}\"}} {}\n", node, fill.map,
+                       fill.entries);
+  }
+  Header(out, "bulkhead_map_capacity", "gauge", "Capacity of each datapath map.");
+  for (const auto& fill : maps) {
+    out += fmt::format("bulkhead_map_capacity{{node=\"{}\",map=\"{}\"}} {}\n", node, fill.map,
+                       fill.capacity);
+  }
+
+  auto tenants = sources.registry.Tenants();
+  Header(out, "bulkhead_tenant_endpoints", "gauge", "Pods known per tenant, and on this node.");
+  for (const auto& view : tenants) {
+    out += fmt::format(
+        "bulkhead_tenant_endpoints{{node=\"{}\",tenant=\"{}\",scope=\"all\"}} {}\n"
+        "bulkhead_tenant_endpoints{{node=\"{}\",tenant=\"{}\",scope=\"local\"}} {}\n",
+        node, EscapeLabel(view.name), view.endpoints, node, EscapeLabel(view.name),
+        view.local_endpoints);
+  }
+  Header(out, "bulkhead_tenant_policy_generation", "gauge",
+         "Generation of the tenant policy the node enforces (absent: none applied).");
+  for (const auto& view : tenants) {
+    if (view.policy) {
+      out += fmt::format("bulkhead_tenant_policy_generation{{node=\"{}\",tenant=\"{}\"}} {}\n",
+                         node, EscapeLabel(view.name), view.policy->generation);
+    }
+  }
+  Header(out, "bulkhead_tenant_budget_limit", "gauge",
+         "The tenant's budget on this node as set through the API, by resource (unset: no "
+         "line).");
+  for (const auto& view : tenants) {
+    if (!view.budget) {
+      continue;
+    }
+    const budgets::Limits& total = view.budget->total;
+    for (const auto& [resource, value] :
+         {std::pair<std::string_view, std::optional<int64_t>>{"cpu_quota_us", total.cpu_quota_us},
+          {"cpu_weight", total.cpu_weight},
+          {"memory_bytes", total.memory_bytes},
+          {"pids", total.pids}}) {
+      if (value) {
+        out += fmt::format(
+            "bulkhead_tenant_budget_limit{{node=\"{}\",tenant=\"{}\",resource=\"{}\"}} {}\n", node,
+            EscapeLabel(view.name), resource, *value);
+      }
+    }
+  }
+
+  Header(out, "bulkhead_agent_events_total", "counter",
+         "Agent events per tenant and kind (policy-applied, bounds-set, budget-set, refused, "
+         "source-changed).");
+  for (const auto& [key, count] : sources.events.Counts()) {
+    out += fmt::format("bulkhead_agent_events_total{{node=\"{}\",tenant=\"{}\",kind=\"{}\"}} {}\n",
+                       node, EscapeLabel(key.first), api::EventKindName(key.second), count);
+  }
+  return out;
+}
+
+}  // namespace bulkhead::agent::metrics

@@ -1,0 +1,32 @@
+// The agent's metrics in the Prometheus text exposition format (0.0.4):
+// flows by tenant pair and verdict (the kernel's counters), records lost,
+// map fill, each tenant's budget as set, policy generations, and agent
+// events per tenant and kind.
+#ifndef BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
+#define BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
+
+#include <string>
+#include <string_view>
+
+#include "agent/api/event_hub.h"
+#include "agent/api/flow_hub.h"
+#include "agent/api/node_backend.h"
+#include "agent/api/tenant_registry.h"
+
+namespace bulkhead::agent::metrics {
+
+struct MetricSources {
+  const api::NodeBackend& backend;
+  const api::FlowHub& flows;
+  const api::EventHub& events;
+  const api::TenantRegistry& registry;
+};
+
+std::string RenderMetrics(const MetricSources& sources);
+
+// A label value with \, " and newlines escaped.
+std::string EscapeLabel(std::string_view value);
+
+}  // namespace bulkhead::agent::metrics
+
+#endif  // BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_

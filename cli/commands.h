@@ -1,0 +1,40 @@
+// The bulkhead CLI's commands. Each Add* function registers a subcommand
+// (with its flags, help and example) and returns what runs it when parsed.
+#ifndef BULKHEAD_CLI_COMMANDS_H_
+#define BULKHEAD_CLI_COMMANDS_H_
+
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+
+namespace bulkhead::cli {
+
+// Prints "bulkhead certs issue: <message>" on one line to stderr.
+inline void PrintCommandError(const CLI::App& command, const std::string& message) {
+  std::string path = command.get_name();
+  for (const CLI::App* app = command.get_parent(); app != nullptr; app = app->get_parent()) {
+    path = app->get_name() + " " + path;
+  }
+  std::cerr << path << ": " << message << "\n";
+}
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// `bulkhead certs init|issue`.
+std::vector<Command> AddCertsCommands(CLI::App& root);
+// `bulkhead flows`.
+std::vector<Command> AddFlowsCommands(CLI::App& root);
+// `bulkhead node status`.
+std::vector<Command> AddNodeCommands(CLI::App& root);
+// `bulkhead tenant apply|bounds`.
+std::vector<Command> AddTenantCommands(CLI::App& root);
+
+}  // namespace bulkhead::cli
+
+#endif  // BULKHEAD_CLI_COMMANDS_H_

@@ -1,0 +1,95 @@
+// `bulkhead node status`: what one agent enforces, as the caller may see it.
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/agent_client.h"
+#include "cli/commands.h"
+#include "common/cli.h"
+#include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace bulkhead::cli {
+namespace {
+
+namespace v1 = agent::v1;
+
+struct StatusFlags {
+  AgentFlags agent;
+  std::string output = "text";
+};
+
+void PrintText(const v1::NodeStatus& status) {
+  std::cout << fmt::format("node: {}\nmode: {}\nagent instance: {}\nyou are: {}\n", status.node(),
+                           status.mode(), status.agent_instance(), status.caller_role());
+  std::cout << "maps:\n";
+  for (const v1::MapFill& map : status.maps()) {
+    std::cout << fmt::format("  {:<16} {:>8} / {}\n", map.map(), map.entries(), map.capacity());
+  }
+  const v1::FlowLoss& loss = status.loss();
+  std::cout << fmt::format(
+      "lost records: ring buffer full {}, counters full {}, flow table full {}, evicted {}\n",
+      loss.ring_buffer_full(), loss.counters_full(), loss.flow_table_full(), loss.evicted());
+  std::cout << fmt::format("{:<24} {:>9} {:>6} {:>10} {:<8} {:<7} {}\n", "TENANT", "ENDPOINTS",
+                           "LOCAL", "GENERATION", "MODE", "EGRESS", "GRANTS");
+  for (const v1::TenantStatus& tenant : status.tenants()) {
+    const v1::TenantPolicy& policy = tenant.policy();
+    std::cout << fmt::format("{:<24} {:>9} {:>6} {:>10} {:<8} {:<7} {}\n", tenant.name(),
+                             tenant.endpoints(), tenant.local_endpoints(),
+                             policy.generation() == 0 ? "-" : std::to_string(policy.generation()),
+                             policy.mode() == v1::TENANT_MODE_AUDIT ? "audit" : "enforce",
+                             policy.egress_default() == v1::EGRESS_DEFAULT_DENY ? "deny" : "allow",
+                             policy.grants_size());
+  }
+}
+
+int RunStatus(const CLI::App& app, const StatusFlags& flags) {
+  auto stub = ConnectAgent(flags.agent);
+  if (!stub.ok()) {
+    PrintCommandError(app, MessageOf(stub.status()));
+    return kExitUsage;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(flags.agent.timeout_seconds));
+  v1::NodeStatus status;
+  grpc::Status rpc = (*stub)->GetNodeStatus(&context, v1::GetNodeStatusRequest(), &status);
+  if (!rpc.ok()) {
+    PrintCommandError(app, DescribeRpcError(rpc));
+    return kExitFailure;
+  }
+  if (flags.output == "json") {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(status, &json, options);
+    std::cout << json << "\n";
+  } else {
+    PrintText(status);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::vector<Command> AddNodeCommands(CLI::App& root) {
+  auto* node = root.add_subcommand("node", "Ask a node's agent about its state");
+  node->require_subcommand(1);
+  node->footer("Example:\n  bulkhead node status --agent 10.0.0.5:9443");
+  auto flags = std::make_shared<StatusFlags>();
+  auto* status = node->add_subcommand(
+      "status",
+      "Show the agent's mode, tenants, endpoints, map fill and lost records (a tenant's "
+      "certificate sees its own tenant only)");
+  AddAgentFlags(*status, flags->agent);
+  status->add_option("-o,--output", flags->output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  status->footer(
+      "Example:\n  BULKHEAD_CERT=admin.crt BULKHEAD_KEY=admin.key BULKHEAD_CA=ca.crt \\\n"
+      "    bulkhead node status --agent 127.0.0.1:9443 -o json");
+  return {{status, [status, flags]() { return RunStatus(*status, *flags); }}};
+}
+
+}  // namespace bulkhead::cli
