@@ -304,14 +304,18 @@ class BeastHttpsServer : public HttpsServer {
       parser.header_limit(64 * 1024);
       parser.body_limit(options_.max_body_bytes);
       http::read_header(stream, buffer, parser, ec);
-      // Beast checks a Content-Length against the body limit with the header.
+      // Beast checks a Content-Length against the body limit with the header
+      // (and the header is then not complete: no content_length() to ask).
       bool too_large = ec == http::error::body_limit;
       if (ec && !too_large) {
         break;
       }
-      auto length = parser.content_length();
-      if (too_large || (length.has_value() && *length > options_.max_body_bytes)) {
-        BeastResponseWriter writer(stream, parser.get().version(), false);
+      if (!too_large) {
+        auto length = parser.content_length();
+        too_large = length.has_value() && *length > options_.max_body_bytes;
+      }
+      if (too_large) {
+        BeastResponseWriter writer(stream, 11, false);
         writer.Send(413, "application/json", TooLargeStatus(options_.max_body_bytes));
         break;
       }

@@ -17,9 +17,10 @@ struct WatchHub::Subscriber {
 
 class HubWatchStream : public WatchStream {
  public:
-  HubWatchStream(WatchHub* hub, std::shared_ptr<WatchHub::Subscriber> subscriber)
-      : hub_(hub), subscriber_(std::move(subscriber)) {}
-  ~HubWatchStream() override { hub_->Remove(subscriber_.get()); }
+  HubWatchStream(std::shared_ptr<WatchHub::Core> core,
+                 std::shared_ptr<WatchHub::Subscriber> subscriber)
+      : core_(std::move(core)), subscriber_(std::move(subscriber)) {}
+  ~HubWatchStream() override { core_->Remove(subscriber_.get()); }
   HubWatchStream(const HubWatchStream&) = delete;
   HubWatchStream& operator=(const HubWatchStream&) = delete;
 
@@ -41,28 +42,29 @@ class HubWatchStream : public WatchStream {
   }
 
  private:
-  WatchHub* hub_;
+  std::shared_ptr<WatchHub::Core> core_;
   std::shared_ptr<WatchHub::Subscriber> subscriber_;
 };
 
-WatchHub::WatchHub(size_t history, size_t max_queue) : history_(history), max_queue_(max_queue) {}
+WatchHub::WatchHub(size_t history, size_t max_queue)
+    : history_(history), max_queue_(max_queue), core_(std::make_shared<Core>()) {}
 
 WatchHub::~WatchHub() { Close(); }
 
 void WatchHub::Start(int64_t revision) {
-  std::lock_guard lock(mu_);
-  start_revision_ = revision;
-  recent_.clear();
+  std::lock_guard lock(core_->mu);
+  core_->start_revision = revision;
+  core_->recent.clear();
 }
 
 void WatchHub::Publish(const Event& event) {
-  std::lock_guard lock(mu_);
-  recent_.push_back(event);
-  while (recent_.size() > history_) {
-    start_revision_ = recent_.front().kv.mod_revision;
-    recent_.pop_front();
+  std::lock_guard lock(core_->mu);
+  core_->recent.push_back(event);
+  while (core_->recent.size() > history_) {
+    core_->start_revision = core_->recent.front().kv.mod_revision;
+    core_->recent.pop_front();
   }
-  for (const auto& subscriber : subscribers_) {
+  for (const auto& subscriber : core_->subscribers) {
     if (event.kv.key.compare(0, subscriber->prefix.size(), subscriber->prefix) != 0) {
       continue;
     }
@@ -79,35 +81,35 @@ void WatchHub::Publish(const Event& event) {
 }
 
 bool WatchHub::Covers(int64_t after_revision) {
-  std::lock_guard lock(mu_);
-  return after_revision >= start_revision_;
+  std::lock_guard lock(core_->mu);
+  return after_revision >= core_->start_revision;
 }
 
 std::unique_ptr<WatchStream> WatchHub::Subscribe(std::string prefix, int64_t after_revision,
                                                  std::vector<Event> backlog) {
   auto subscriber = std::make_shared<Subscriber>();
   subscriber->prefix = std::move(prefix);
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(core_->mu);
   for (auto& event : backlog) {
     subscriber->queue.push_back(std::move(event));
   }
   int64_t last =
       subscriber->queue.empty() ? after_revision : subscriber->queue.back().kv.mod_revision;
-  for (const auto& event : recent_) {
+  for (const auto& event : core_->recent) {
     if (event.kv.mod_revision > last &&
         event.kv.key.compare(0, subscriber->prefix.size(), subscriber->prefix) == 0) {
       subscriber->queue.push_back(event);
     }
   }
-  subscriber->closed = closed_;
-  subscribers_.push_back(subscriber);
-  return std::make_unique<HubWatchStream>(this, std::move(subscriber));
+  subscriber->closed = core_->closed;
+  core_->subscribers.push_back(subscriber);
+  return std::make_unique<HubWatchStream>(core_, std::move(subscriber));
 }
 
 void WatchHub::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  for (const auto& subscriber : subscribers_) {
+  std::lock_guard lock(core_->mu);
+  core_->closed = true;
+  for (const auto& subscriber : core_->subscribers) {
     {
       std::lock_guard sub_lock(subscriber->mu);
       subscriber->closed = true;
@@ -117,16 +119,16 @@ void WatchHub::Close() {
 }
 
 size_t WatchHub::watcher_count() {
-  std::lock_guard lock(mu_);
-  return subscribers_.size();
+  std::lock_guard lock(core_->mu);
+  return core_->subscribers.size();
 }
 
-void WatchHub::Remove(const Subscriber* subscriber) {
-  std::lock_guard lock(mu_);
-  auto it = std::find_if(subscribers_.begin(), subscribers_.end(),
+void WatchHub::Core::Remove(const Subscriber* subscriber) {
+  std::lock_guard lock(mu);
+  auto it = std::find_if(subscribers.begin(), subscribers.end(),
                          [subscriber](const auto& s) { return s.get() == subscriber; });
-  if (it != subscribers_.end()) {
-    subscribers_.erase(it);
+  if (it != subscribers.end()) {
+    subscribers.erase(it);
   }
 }
 

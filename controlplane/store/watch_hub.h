@@ -50,16 +50,21 @@ class WatchHub {
   size_t watcher_count();
 
  private:
-  void Remove(const Subscriber* subscriber);
+  // Shared with the streams, so a stream may outlive the hub (it then
+  // reports CANCELLED).
+  struct Core {
+    std::mutex mu;
+    std::deque<Event> recent;
+    int64_t start_revision = 0;
+    bool closed = false;
+    std::vector<std::shared_ptr<Subscriber>> subscribers;
+    void Remove(const Subscriber* subscriber);
+  };
   friend class HubWatchStream;
 
   const size_t history_;
   const size_t max_queue_;
-  std::mutex mu_;
-  std::deque<Event> recent_;
-  int64_t start_revision_ = 0;
-  bool closed_ = false;
-  std::vector<std::shared_ptr<Subscriber>> subscribers_;
+  std::shared_ptr<Core> core_;
 };
 
 }  // namespace bulkhead::controlplane

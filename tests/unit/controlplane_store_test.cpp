@@ -232,3 +232,17 @@ TEST_F(StoreTest, DataSurvivesReopen) {
 
 }  // namespace
 }  // namespace bulkhead::controlplane
+
+namespace bulkhead::controlplane {
+namespace {
+
+TEST_F(StoreTest, AWatchOutlivingTheStoreIsCancelled) {
+  auto watch = store_->Watch("/k/", 0);
+  ASSERT_TRUE(watch.ok());
+  store_.reset();
+  auto events = (*watch)->Next(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace bulkhead::controlplane
