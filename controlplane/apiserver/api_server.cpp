@@ -243,6 +243,16 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
     return;
   }
   const std::string& method = request.method;
+  if (target.type->review) {
+    if (method == "POST" && target.name.empty()) {
+      Review(target, request, writer);
+    } else {
+      SendError(writer,
+                ApiError(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource"));
+    }
+    return;
+  }
   auto watch_param = request.Query("watch");
   bool watch =
       watch_path || (watch_param.has_value() &&

@@ -60,6 +60,8 @@ class ApiServer {
   void Delete(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   void DeleteCollection(const ResourceTarget& target, const HttpRequest& request,
                         ResponseWriter& writer);
+  // Access reviews (review_verbs.cpp): who the caller is and what it may do.
+  void Review(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   void GetScale(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   void UpdateScale(const ResourceTarget& target, const HttpRequest& request,
                    ResponseWriter& writer);

@@ -17,8 +17,12 @@ json::array Strings(const std::vector<std::string>& items) {
   return array;
 }
 
-json::array Verbs() {
-  return {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+json::array Verbs(const ResourceType& type) {
+  json::array verbs;
+  for (const auto& verb : type.Verbs()) {
+    verbs.emplace_back(verb);
+  }
+  return verbs;
 }
 
 json::object GroupVersionEntry(const std::string& group, const std::string& version) {
@@ -86,7 +90,7 @@ std::optional<json::object> LegacyApiResourceList(const ResourceRegistry& regist
                        {"singularName", type->singular},
                        {"namespaced", type->namespaced},
                        {"kind", type->kind},
-                       {"verbs", Verbs()}};
+                       {"verbs", Verbs(*type)}};
     if (!type->short_names.empty()) {
       entry["shortNames"] = Strings(type->short_names);
     }
@@ -138,7 +142,7 @@ json::object AggregatedDiscovery(const ResourceRegistry& registry, bool core) {
                            {"responseKind", ResponseKind(group, version, type->kind)},
                            {"scope", type->namespaced ? "Namespaced" : "Cluster"},
                            {"singularResource", type->singular},
-                           {"verbs", Verbs()}};
+                           {"verbs", Verbs(*type)}};
         if (!type->short_names.empty()) {
           entry["shortNames"] = Strings(type->short_names);
         }
@@ -204,6 +208,9 @@ std::optional<json::object> OpenApiV3Document(const ResourceRegistry& registry,
       continue;
     }
     found = true;
+    if (type->review) {
+      continue;
+    }
     std::string base =
         "/" + prefix + (type->namespaced ? "/namespaces/{namespace}/" : "/") + type->resource;
     json::object gvk = ResponseKind(type->group, type->version, type->kind);

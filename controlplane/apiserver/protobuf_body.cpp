@@ -340,7 +340,9 @@ std::string PackageOf(const std::string& api_version) {
       {"storage.k8s.io/v1", "storage"},
       {"coordination.k8s.io/v1", "coordination"},
       {"discovery.k8s.io/v1", "discovery"},
-      {"policy/v1", "policy"}};
+      {"policy/v1", "policy"},
+      {"authorization.k8s.io/v1", "authorization"},
+      {"authentication.k8s.io/v1", "authentication"}};
   auto it = kPackages.find(api_version);
   return it == kPackages.end() ? "" : it->second;
 }

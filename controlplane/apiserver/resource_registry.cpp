@@ -104,6 +104,33 @@ const std::vector<Builtin>& Builtins() {
        true,
        false,
        false},
+      {"authorization.k8s.io",
+       "v1",
+       "selfsubjectaccessreviews",
+       "SelfSubjectAccessReview",
+       false,
+       {},
+       false,
+       false,
+       false},
+      {"authorization.k8s.io",
+       "v1",
+       "selfsubjectrulesreviews",
+       "SelfSubjectRulesReview",
+       false,
+       {},
+       false,
+       false,
+       false},
+      {"authentication.k8s.io",
+       "v1",
+       "selfsubjectreviews",
+       "SelfSubjectReview",
+       false,
+       {},
+       false,
+       false,
+       false},
   };
   return kBuiltins;
 }
@@ -124,7 +151,9 @@ int GroupRank(const std::string& group) {
                                                   "storage.k8s.io",
                                                   "coordination.k8s.io",
                                                   "discovery.k8s.io",
-                                                  "apiextensions.k8s.io"};
+                                                  "apiextensions.k8s.io",
+                                                  "authorization.k8s.io",
+                                                  "authentication.k8s.io"};
   auto it = std::find(kOrder.begin(), kOrder.end(), group);
   return it == kOrder.end() ? static_cast<int>(kOrder.size())
                             : static_cast<int>(it - kOrder.begin());
@@ -148,6 +177,7 @@ ResourceRegistry::ResourceRegistry() {
     }
     type->status_subresource = b.status;
     type->scale_subresource = b.scale;
+    type->review = type->kind.starts_with("SelfSubject");
     builtin_.push_back(std::move(type));
   }
 }

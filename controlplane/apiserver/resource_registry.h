@@ -37,6 +37,8 @@ struct ResourceType {
   std::vector<std::string> categories;
   bool status_subresource = false;
   bool scale_subresource = false;
+  // Access reviews: create-only, answered at once, never stored.
+  bool review = false;
   // Scale paths (custom resources may set their own).
   std::string spec_replicas_path = ".spec.replicas";
   std::string status_replicas_path = ".status.replicas";
@@ -47,6 +49,12 @@ struct ResourceType {
   boost::json::value schema;  // openAPIV3Schema, null when none
   std::vector<PrinterColumn> printer_columns;
 
+  [[nodiscard]] std::vector<std::string> Verbs() const {
+    if (review) {
+      return {"create"};
+    }
+    return {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+  }
   [[nodiscard]] std::string GroupVersion() const {
     return group.empty() ? version : group + "/" + version;
   }

@@ -328,6 +328,16 @@ spec:
   EXPECT_NE(after.exit_code, 0);
 }
 
+TEST_F(KubectlTest, AuthCanIAndWhoAmIAnswerForTheAdmin) {
+  EXPECT_EQ(Ok({"auth", "can-i", "create", "deployments"}).out, "yes\n");
+  EXPECT_EQ(Ok({"auth", "can-i", "*", "*"}).out, "yes\n");
+  auto whoami = Ok({"auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"});
+  EXPECT_EQ(whoami.out, "admin");
+  // Reviews are answered, never stored.
+  auto listed = plane_->Kubectl({"get", "selfsubjectaccessreviews"});
+  EXPECT_NE(listed.exit_code, 0);
+}
+
 TEST_F(KubectlTest, RestartOnTheSameDirectoryServesTheSameCluster) {
   Ok({"create", "configmap", "kept", "--from-literal=a=b"});
   std::string token = plane_->token();
