@@ -14,9 +14,13 @@ namespace bulkhead::cli {
 
 // Prints "bulkhead certs issue: <message>" on one line to stderr.
 inline void PrintCommandError(const CLI::App& command, const std::string& message) {
-  std::string path = command.get_name();
+  std::vector<std::string> names = {command.get_name()};
   for (const CLI::App* app = command.get_parent(); app != nullptr; app = app->get_parent()) {
-    path = app->get_name() + " " + path;
+    names.push_back(app->get_name());
+  }
+  std::string path;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    path += (path.empty() ? "" : " ") + *it;
   }
   std::cerr << path << ": " << message << "\n";
 }

@@ -230,8 +230,9 @@ class Service final : public v1::AgentService::CallbackService {
       return writer;
     }
     std::string only = caller->ScopedToTenant() ? caller->tenant : request->tenant();
-    // Subscribe first, then snapshot: an event between the two is sent
-    // after the snapshot and describes a state at least as new.
+    // Subscribe first, then snapshot, so no change is missed: a change made
+    // while the snapshot is taken may arrive as an event just before the
+    // snapshot, which already includes it.
     auto send = writer->Sender();
     std::string instance = instance_;
     std::uint64_t id = events_.Subscribe([send, only, instance](const AgentEvent& event) {

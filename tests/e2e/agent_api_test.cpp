@@ -601,6 +601,7 @@ TEST_F(AgentApiTest, ThousandTenantsApplyConcurrently) {
   std::vector<std::string> failures;
   std::mutex failures_mutex;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = t; i < kTenants; i += kThreads) {

@@ -1,0 +1,191 @@
+// The agent API's pure parts: who may do what, roles from certificates,
+// the merge of policies and bounds into the enforced state (audit only
+// when allowed, grants only when bounded, dedicated nodes), the state
+// file, the flow hub and the metrics text.
+#include <gtest/gtest.h>
+
+#include "agent/api/authz.h"
+#include "agent/api/flow_hub.h"
+#include "agent/api/state_file.h"
+#include "agent/api/tenant_registry.h"
+#include "agent/metrics/prometheus_text.h"
+
+namespace bulkhead::agent::api {
+namespace {
+
+using netpol::Endpoint;
+using netpol::IpAddress;
+
+pki::Role Tenant(const std::string& name) { return {pki::Role::Kind::kTenant, name}; }
+
+TEST(AgentAuthz, RolesAndActions) {
+  pki::Role admin{pki::Role::Kind::kAdmin, ""};
+  pki::Role agent{pki::Role::Kind::kAgent, ""};
+  pki::Role control_plane{pki::Role::Kind::kControlplane, "team-a"};
+  for (Action action :
+       {Action::kApplyPolicy, Action::kSetBounds, Action::kSetBudget, Action::kReadStatus,
+        Action::kReadFlows, Action::kReadCounters, Action::kReadEvents}) {
+    EXPECT_TRUE(Authorize(admin, action, "team-b").ok());
+    EXPECT_TRUE(absl::IsPermissionDenied(Authorize(agent, action, "team-a")));
+    EXPECT_TRUE(absl::IsPermissionDenied(Authorize(Tenant("team-a"), action, "team-b")));
+    bool admin_only = action == Action::kSetBounds;
+    EXPECT_EQ(Authorize(Tenant("team-a"), action, "team-a").ok(), !admin_only);
+    EXPECT_EQ(Authorize(control_plane, action, "team-a").ok(), !admin_only);
+  }
+  // Reads of "everything I may see" are narrowed later; writes must name the tenant.
+  EXPECT_TRUE(Authorize(Tenant("team-a"), Action::kReadFlows, "").ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(Authorize(Tenant("team-a"), Action::kApplyPolicy, "")));
+}
+
+TEST(AgentAuthz, CommonNames) {
+  EXPECT_EQ(RoleFromCommonName("tenant:team-a")->tenant, "team-a");
+  EXPECT_EQ(RoleFromCommonName("controlplane:x1")->kind, pki::Role::Kind::kControlplane);
+  EXPECT_EQ(RoleFromCommonName("admin")->ToString(), "admin");
+  for (const char* bad : {"", "root", "tenant:", "tenant:Team_A", "tenant:a:b", "admin "}) {
+    auto role = RoleFromCommonName(bad);
+    EXPECT_TRUE(absl::IsUnauthenticated(role.status())) << bad;
+  }
+  EXPECT_EQ(Tenant("team-a").Uri(), "bulkhead://role/tenant/team-a");
+  EXPECT_EQ(Tenant("team-a").FileStem(), "tenant-team-a");
+}
+
+netpol::DesiredState Source() {
+  netpol::DesiredState state;
+  for (const char* t : {"team-a", "team-b"}) {
+    state.tenants.push_back({t});
+  }
+  Endpoint a1{"team-a", "a1", {*IpAddress::Parse("10.0.0.1")}, "/cg/a1"};
+  Endpoint b1{
+      "team-b", "b1", {*IpAddress::Parse("10.0.1.1"), *IpAddress::Parse("fd00::11")}, "/cg/b1"};
+  state.endpoints = {a1, b1};
+  return state;
+}
+
+TEST(AgentRegistryMerge, PoliciesOnlyInsideBounds) {
+  std::map<std::string, TenantPolicy> policies;
+  TenantPolicy policy{"team-b",
+                      1,
+                      netpol::TenantMode::kAudit,
+                      netpol::EgressDefault::kDeny,
+                      {{"team-a", "b1", 8080, netpol::Protocol::kTcp}}};
+  policies["team-b"] = policy;
+  // No bounds: no audit, no grants; the egress default is the tenant's own.
+  auto merged = TenantRegistry::Merge(Source(), policies, {}, "n1");
+  EXPECT_EQ(merged.tenants[1].mode, netpol::TenantMode::kEnforce);
+  EXPECT_EQ(merged.tenants[1].egress_default, netpol::EgressDefault::kDeny);
+  EXPECT_TRUE(merged.grants.empty());
+  // Bounds allow both: every address of the pod is granted.
+  std::map<std::string, TenantBounds> bounds;
+  bounds["team-b"] = {"team-b", true, {"team-a"}, {}, {}};
+  merged = TenantRegistry::Merge(Source(), policies, bounds, "n1");
+  EXPECT_EQ(merged.tenants[1].mode, netpol::TenantMode::kAudit);
+  ASSERT_EQ(merged.grants.size(), 2U);
+  EXPECT_EQ(merged.grants[0].tenant, "team-a");
+  EXPECT_EQ(merged.grants[0].port, 8080);
+}
+
+TEST(AgentRegistryMerge, DedicatedNodesRefuseForeignPods) {
+  std::map<std::string, TenantBounds> bounds;
+  bounds["team-a"] = {"team-a", false, {}, {}, {"n1"}};
+  // n1 is team-a's: team-b's local pod loses its cgroup (fail closed).
+  auto on_n1 = TenantRegistry::Merge(Source(), {}, bounds, "n1");
+  EXPECT_EQ(on_n1.endpoints[0].cgroup, "/cg/a1");
+  EXPECT_EQ(on_n1.endpoints[1].cgroup, "");
+  // On n2, team-a's pod is the foreign one.
+  auto on_n2 = TenantRegistry::Merge(Source(), {}, bounds, "n2");
+  EXPECT_EQ(on_n2.endpoints[0].cgroup, "");
+  EXPECT_EQ(on_n2.endpoints[1].cgroup, "/cg/b1");
+}
+
+TEST(AgentRegistry, EnforcerErrorKeepsThePreviousPolicy) {
+  bool fail = false;
+  int calls = 0;
+  TenantRegistry registry(
+      "n1",
+      [&](const netpol::DesiredState&) {
+        ++calls;
+        return fail ? absl::ResourceExhaustedError("map full") : absl::OkStatus();
+      },
+      "");
+  ASSERT_TRUE(registry.SetSource(Source()).ok());
+  ASSERT_TRUE(
+      registry
+          .ApplyPolicy(
+              {"team-a", 1, netpol::TenantMode::kEnforce, netpol::EgressDefault::kAllow, {}})
+          .ok());
+  fail = true;
+  TenantPolicy next{"team-a", 2, netpol::TenantMode::kEnforce, netpol::EgressDefault::kDeny, {}};
+  auto result = registry.ApplyPolicy(next);
+  EXPECT_TRUE(absl::IsResourceExhausted(result.status()));
+  EXPECT_EQ(registry.Tenant("team-a")->policy->generation, 1U);
+  fail = false;
+  EXPECT_TRUE(registry.ApplyPolicy(next).ok());
+  EXPECT_EQ(calls, 4);
+}
+
+TEST(AgentStateFile, RoundTrip) {
+  std::map<std::string, TenantPolicy> policies;
+  policies["team-b"] = {"team-b",
+                        7,
+                        netpol::TenantMode::kAudit,
+                        netpol::EgressDefault::kDeny,
+                        {{"team-a", "b1", 8080, netpol::Protocol::kUdp}}};
+  std::map<std::string, TenantBounds> bounds;
+  budgets::Limits ceiling;
+  ceiling.memory_bytes = 1 << 30;
+  bounds["team-b"] = {"team-b", true, {"*"}, ceiling, {"n1"}};
+  std::map<std::string, budgets::TenantBudget> budget_map;
+  budgets::TenantBudget budget;
+  budget.total.pids = 128;
+  budget_map["team-b"] = budget;
+  std::string text = EncodeState(policies, bounds, budget_map);
+  std::map<std::string, TenantPolicy> p;
+  std::map<std::string, TenantBounds> b;
+  std::map<std::string, budgets::TenantBudget> g;
+  ASSERT_TRUE(DecodeState(text, p, b, g).ok());
+  EXPECT_EQ(p, policies);
+  EXPECT_EQ(b, bounds);
+  EXPECT_EQ(g, budget_map);
+  EXPECT_TRUE(absl::IsDataLoss(DecodeState("{\"version\":2}", p, b, g)));
+  EXPECT_TRUE(absl::IsDataLoss(DecodeState("{\"version\":1,\"policies\":3}", p, b, g)));
+  EXPECT_EQ(p, policies);  // unchanged on error
+}
+
+netpol::FlowRecord Flow(const std::string& src, const std::string& dst, std::uint16_t port) {
+  netpol::FlowRecord record;
+  record.src_tenant = src;
+  record.dst_tenant = dst;
+  record.dst_port = port;
+  return record;
+}
+
+TEST(AgentFlowHub, RingHistoryAndListeners) {
+  FlowHub hub(3);
+  for (std::uint16_t port = 1; port <= 4; ++port) {
+    hub.Publish(Flow("team-a", "team-b", port));
+  }
+  EXPECT_EQ(hub.evicted(), 1U);
+  auto recent = hub.Recent({}, 2);
+  ASSERT_EQ(recent.size(), 2U);
+  EXPECT_EQ(recent[0].dst_port, 3);
+  EXPECT_EQ(recent[1].dst_port, 4);
+  std::vector<std::uint16_t> seen;
+  std::vector<netpol::FlowRecord> history;
+  netpol::FlowFilter only_c;
+  only_c.tenant = "team-c";
+  auto id = hub.Subscribe(
+      only_c, 0, [&](const netpol::FlowRecord& r) { seen.push_back(r.dst_port); }, history);
+  EXPECT_TRUE(history.empty());
+  hub.Publish(Flow("team-c", "team-b", 9));
+  hub.Publish(Flow("team-a", "team-b", 10));
+  hub.Unsubscribe(id);
+  hub.Publish(Flow("team-c", "team-b", 11));
+  EXPECT_EQ(seen, std::vector<std::uint16_t>{9});
+}
+
+TEST(AgentMetrics, LabelsAreEscaped) {
+  EXPECT_EQ(metrics::EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace bulkhead::agent::api
