@@ -640,3 +640,34 @@ TEST_F(AgentApiTest, ThousandTenantsApplyConcurrently) {
 
 }  // namespace
 }  // namespace bulkhead::testing
+
+namespace bulkhead::testing {
+namespace {
+
+TEST_F(AgentApiTest, EventsCarryLiveChangesOfTheCallersTenantOnly) {
+  auto tenant_a = As("tenant-team-a");
+  grpc::ClientContext watch;
+  auto events = tenant_a->StreamEvents(&watch, {});
+  v1::Event event;
+  while (events->Read(&event) && event.kind() != v1::Event::KIND_SNAPSHOT_END) {
+  }
+  ASSERT_EQ(event.kind(), v1::Event::KIND_SNAPSHOT_END);
+  auto admin = As("admin");
+  ASSERT_TRUE(Apply(*admin, Policy("team-b", 1)).ok());
+  ASSERT_TRUE(Apply(*admin, Policy("team-a", 2)).ok());
+  EXPECT_EQ(Apply(*tenant_a, Policy("team-a", 1)).error_code(), StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(events->Read(&event));
+  EXPECT_EQ(event.kind(), v1::Event::KIND_POLICY_APPLIED);
+  EXPECT_EQ(event.tenant(), "team-a");  // team-b's change is not shown to team-a
+  EXPECT_NE(event.message().find("generation 2 applied by admin"), std::string::npos)
+      << event.message();
+  ASSERT_TRUE(events->Read(&event));
+  EXPECT_EQ(event.kind(), v1::Event::KIND_REFUSED);
+  EXPECT_NE(event.message().find("stale generation 1"), std::string::npos) << event.message();
+  EXPECT_EQ(event.agent_instance(), agent_->instance());
+  watch.TryCancel();
+  (void)events->Finish();
+}
+
+}  // namespace
+}  // namespace bulkhead::testing

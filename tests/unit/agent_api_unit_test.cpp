@@ -4,11 +4,15 @@
 // file, the flow hub and the metrics text.
 #include <gtest/gtest.h>
 
+#include "fmt/format.h"
+
 #include "agent/api/authz.h"
 #include "agent/api/flow_hub.h"
 #include "agent/api/state_file.h"
 #include "agent/api/tenant_registry.h"
+#include "agent/metrics/http_server.h"
 #include "agent/metrics/prometheus_text.h"
+#include "tests/support/command.h"
 
 namespace bulkhead::agent::api {
 namespace {
@@ -185,6 +189,26 @@ TEST(AgentFlowHub, RingHistoryAndListeners) {
 
 TEST(AgentMetrics, LabelsAreEscaped) {
   EXPECT_EQ(metrics::EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+TEST(AgentMetrics, HttpServerServesOnlyGetMetrics) {
+  int renders = 0;
+  auto server = metrics::MetricsServer::Start("127.0.0.1:0", [&renders] {
+    ++renders;
+    return std::string("bulkhead_test 1\n");
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string base = fmt::format("http://127.0.0.1:{}", (*server)->port());
+  auto ok = testing::RunCommand({"/usr/bin/curl", "-sS", "-i", base + "/metrics"});
+  EXPECT_NE(ok.out.find("200 OK"), std::string::npos) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("text/plain; version=0.0.4"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("bulkhead_test 1"), std::string::npos) << ok.out;
+  auto missing = testing::RunCommand({"/usr/bin/curl", "-sS", "-i", base + "/other"});
+  EXPECT_NE(missing.out.find("404"), std::string::npos) << missing.out;
+  auto post = testing::RunCommand({"/usr/bin/curl", "-sS", "-i", "-X", "POST", base + "/metrics"});
+  EXPECT_NE(post.out.find("405"), std::string::npos) << post.out;
+  EXPECT_EQ(renders, 1);
+  EXPECT_FALSE(metrics::MetricsServer::Start("localhost:x", [] { return std::string(); }).ok());
 }
 
 }  // namespace
