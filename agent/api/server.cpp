@@ -190,6 +190,7 @@ class Service final : public v1::AgentService::CallbackService {
       status = filter.status();
     }
     if (!status.ok()) {
+      LogDenied(context, status);
       writer->CloseNow(ToGrpc(status));
       return writer;
     }
@@ -226,6 +227,7 @@ class Service final : public v1::AgentService::CallbackService {
       status = Authorize(*caller, Action::kReadEvents, request->tenant());
     }
     if (!status.ok()) {
+      LogDenied(context, status);
       writer->CloseNow(ToGrpc(status));
       return writer;
     }
@@ -267,9 +269,19 @@ class Service final : public v1::AgentService::CallbackService {
   template <typename Body>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Body body) {
     Status status = body();
+    LogDenied(context, status);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpc(status));
     return reactor;
+  }
+
+  // Access refusals are an audit trail: who tried what.
+  static void LogDenied(const grpc::CallbackServerContext* context, const Status& status) {
+    if (absl::IsPermissionDenied(status) || absl::IsUnauthenticated(status)) {
+      Logger(Component::kGrpc)
+          .info("access refused peer={} code={} error=\"{}\"", context->peer(),
+                absl::StatusCodeToString(status.code()), MessageOf(status));
+    }
   }
 
   void Refused(const std::string& tenant, const pki::Role& caller, const Status& status) {
