@@ -1,14 +1,16 @@
 // How the CLI reaches an agent: its address and the caller's certificate,
 // key and the platform CA, by flag or environment (BULKHEAD_AGENT,
-// BULKHEAD_CERT, BULKHEAD_KEY, BULKHEAD_CA).
+// BULKHEAD_CERT, BULKHEAD_KEY, BULKHEAD_CA). The gRPC channel and stub live
+// in agent_client.cpp alone, so the command files stay light to compile.
 #ifndef BULKHEAD_CLI_AGENT_CLIENT_H_
 #define BULKHEAD_CLI_AGENT_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "bulkhead/agent/v1/agent_service.grpc.pb.h"
+#include "bulkhead/agent/v1/agent_service.pb.h"
 #include "common/status.h"
 
 namespace bulkhead::cli {
@@ -18,17 +20,38 @@ struct AgentFlags {
   std::string cert;
   std::string key;
   std::string ca;
-  int timeout_seconds = 10;  // for unary calls and for connecting
+  int timeout_seconds = 10;  // for calls that are not followed streams
 };
 
 void AddAgentFlags(CLI::App& command, AgentFlags& flags);
 
-// A stub on a mutual TLS channel to the agent. The files are read here, so
-// a missing file is a clear error before any connection.
-StatusOr<std::unique_ptr<agent::v1::AgentService::Stub>> ConnectAgent(const AgentFlags& flags);
+// One mutual TLS channel to the agent. Calls return the agent's status
+// with its gRPC code (absl's codes are gRPC's).
+class AgentClient {
+ public:
+  // Reads the certificate files; a missing flag or file is INVALID_ARGUMENT
+  // or NOT_FOUND before any connection (a usage error).
+  static StatusOr<std::unique_ptr<AgentClient>> Connect(const AgentFlags& flags);
+  AgentClient(const AgentClient&) = delete;
+  AgentClient& operator=(const AgentClient&) = delete;
+  ~AgentClient();
 
-// "bulkhead: PERMISSION_DENIED: <message>" for a failed call.
-std::string DescribeRpcError(const grpc::Status& status);
+  StatusOr<agent::v1::NodeStatus> GetNodeStatus();
+  StatusOr<agent::v1::ApplyTenantPolicyResponse> ApplyTenantPolicy(
+      const agent::v1::ApplyTenantPolicyRequest& request);
+  Status SetBounds(const agent::v1::SetBoundsRequest& request);
+  // Calls `on_flow` for every flow until the stream ends (never, with follow).
+  Status StreamFlows(const agent::v1::StreamFlowsRequest& request,
+                     const std::function<void(const agent::v1::Flow&)>& on_flow);
+
+ private:
+  struct Impl;
+  explicit AgentClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "PERMISSION_DENIED: <message>" for a failed call.
+std::string DescribeCallError(const Status& status);
 
 }  // namespace bulkhead::cli
 

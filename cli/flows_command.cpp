@@ -1,6 +1,4 @@
 // `bulkhead flows`: cross-tenant flows from an agent, as a table or JSON lines.
-#include <grpcpp/grpcpp.h>
-
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -118,26 +116,18 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
     request.set_since_unix_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
                                  *age * 1000000000);
   }
-  auto stub = ConnectAgent(flags.agent);
-  if (!stub.ok()) {
-    PrintCommandError(app, MessageOf(stub.status()));
+  auto client = AgentClient::Connect(flags.agent);
+  if (!client.ok()) {
+    PrintCommandError(app, MessageOf(client.status()));
     return kExitUsage;
   }
-  grpc::ClientContext context;
-  context.set_wait_for_ready(false);
-  if (!flags.follow) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(flags.agent.timeout_seconds));
-  }
-  auto reader = (*stub)->StreamFlows(&context, request);
   bool table = flags.output == "table";
   if (table) {
     std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n", "TIME", "VERDICT", "REASON",
                              "PROTO", "SOURCE", "DESTINATION")
               << std::flush;
   }
-  v1::Flow flow;
-  while (reader->Read(&flow)) {
+  Status status = (*client)->StreamFlows(request, [table](const v1::Flow& flow) {
     if (table) {
       std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n",
                                Rfc3339(flow.time_unix_nanos()), VerdictText(flow.verdict()),
@@ -155,10 +145,9 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
       std::cout << doc.dump() << "\n";
     }
     std::cout << std::flush;
-  }
-  grpc::Status status = reader->Finish();
+  });
   if (!status.ok()) {
-    PrintCommandError(app, DescribeRpcError(status));
+    PrintCommandError(app, DescribeCallError(status));
     return kExitFailure;
   }
   return kExitOk;

@@ -1,6 +1,4 @@
 // `bulkhead node status`: what one agent enforces, as the caller may see it.
-#include <grpcpp/grpcpp.h>
-
 #include <iostream>
 #include <memory>
 
@@ -45,20 +43,17 @@ void PrintText(const v1::NodeStatus& status) {
 }
 
 int RunStatus(const CLI::App& app, const StatusFlags& flags) {
-  auto stub = ConnectAgent(flags.agent);
-  if (!stub.ok()) {
-    PrintCommandError(app, MessageOf(stub.status()));
+  auto client = AgentClient::Connect(flags.agent);
+  if (!client.ok()) {
+    PrintCommandError(app, MessageOf(client.status()));
     return kExitUsage;
   }
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(flags.agent.timeout_seconds));
-  v1::NodeStatus status;
-  grpc::Status rpc = (*stub)->GetNodeStatus(&context, v1::GetNodeStatusRequest(), &status);
-  if (!rpc.ok()) {
-    PrintCommandError(app, DescribeRpcError(rpc));
+  auto answer = (*client)->GetNodeStatus();
+  if (!answer.ok()) {
+    PrintCommandError(app, DescribeCallError(answer.status()));
     return kExitFailure;
   }
+  const v1::NodeStatus& status = *answer;
   if (flags.output == "json") {
     std::string json;
     google::protobuf::util::JsonPrintOptions options;

@@ -1,6 +1,5 @@
 // `bulkhead tenant apply|bounds`: a tenant's policy, and the admin's bounds,
 // from a YAML (or JSON) file.
-#include <grpcpp/grpcpp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <iostream>
@@ -132,22 +131,19 @@ int RunApply(const CLI::App& app, const FileFlags& flags) {
     PrintCommandError(app, MessageOf(policy.status()));
     return kExitUsage;
   }
-  auto stub = ConnectAgent(flags.agent);
-  if (!stub.ok()) {
-    PrintCommandError(app, MessageOf(stub.status()));
+  auto client = AgentClient::Connect(flags.agent);
+  if (!client.ok()) {
+    PrintCommandError(app, MessageOf(client.status()));
     return kExitUsage;
   }
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(flags.agent.timeout_seconds));
   v1::ApplyTenantPolicyRequest request;
   *request.mutable_policy() = *policy;
-  v1::ApplyTenantPolicyResponse response;
-  grpc::Status rpc = (*stub)->ApplyTenantPolicy(&context, request, &response);
-  if (!rpc.ok()) {
-    PrintCommandError(app, DescribeRpcError(rpc));
+  auto answer = (*client)->ApplyTenantPolicy(request);
+  if (!answer.ok()) {
+    PrintCommandError(app, DescribeCallError(answer.status()));
     return kExitFailure;
   }
+  const v1::ApplyTenantPolicyResponse& response = *answer;
   std::cout << fmt::format("tenant {} generation {} {}\n", policy->tenant(), response.generation(),
                            response.changed() ? "applied" : "unchanged (already applied)");
   return kExitOk;
@@ -159,20 +155,15 @@ int RunBounds(const CLI::App& app, const FileFlags& flags) {
     PrintCommandError(app, MessageOf(bounds.status()));
     return kExitUsage;
   }
-  auto stub = ConnectAgent(flags.agent);
-  if (!stub.ok()) {
-    PrintCommandError(app, MessageOf(stub.status()));
+  auto client = AgentClient::Connect(flags.agent);
+  if (!client.ok()) {
+    PrintCommandError(app, MessageOf(client.status()));
     return kExitUsage;
   }
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(flags.agent.timeout_seconds));
   v1::SetBoundsRequest request;
   *request.mutable_bounds() = *bounds;
-  v1::SetBoundsResponse response;
-  grpc::Status rpc = (*stub)->SetBounds(&context, request, &response);
-  if (!rpc.ok()) {
-    PrintCommandError(app, DescribeRpcError(rpc));
+  if (Status status = (*client)->SetBounds(request); !status.ok()) {
+    PrintCommandError(app, DescribeCallError(status));
     return kExitFailure;
   }
   std::cout << fmt::format("tenant {} bounds set\n", bounds->tenant());
