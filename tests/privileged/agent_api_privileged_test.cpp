@@ -5,7 +5,9 @@
 // kernel. Certificates come from `bulkhead certs`.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -92,6 +94,18 @@ int ReadyPort(const std::string& output, const std::string& key) {
   }
   std::string_view rest = std::string_view(output).substr(at + key.size() + 1);
   return ParseInteger<int>(rest.substr(0, rest.find_first_not_of("0123456789"))).value_or(0);
+}
+
+// Waits up to 20 s for `process` to exit; marks it reaped.
+bool Reaped(PodProcess& process, int& status) {
+  for (int i = 0; i < 400; ++i) {
+    if (::waitpid(process.pid(), &status, WNOHANG) == process.pid()) {
+      process.MarkReaped();
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 class AgentApiPrivilegedTest : public NetpolTest {
@@ -316,6 +330,26 @@ TEST_F(AgentApiPrivilegedTest, GrantAppliedOverTheApiOpensTheWallInTheKernel) {
   ASSERT_TRUE(agent_->WaitForText("agent ready", kReady)) << agent_->Output();
   auto still = node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"});
   EXPECT_EQ(still.exit_code, 0) << still.out;
+}
+
+TEST_F(AgentApiPrivilegedTest, StopsCleanlyWithAFollowingClient) {
+  auto follower = StartProcess(
+      {BULKHEAD_CLI_PATH, "flows", "--follow", "-o", "json",
+       fmt::format("--agent=127.0.0.1:{}", api_port_), fmt::format("--cert={}/admin.crt", dir_),
+       fmt::format("--key={}/admin.key", dir_), fmt::format("--ca={}/ca.crt", dir_)});
+  ASSERT_TRUE(follower != nullptr);
+  ASSERT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  ASSERT_TRUE(follower->WaitForText("\"pod\":\"c1\"", kReady)) << follower->Output();
+  // SIGTERM: the open stream is ended and the agent exits 0 (under the
+  // sanitizers that includes the leak check).
+  ::kill(agent_->pid(), SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(Reaped(*agent_, status)) << "the agent did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << agent_->Output();
+  int follower_status = 0;
+  ASSERT_TRUE(Reaped(*follower, follower_status)) << "bulkhead flows --follow did not end";
+  EXPECT_TRUE(WIFEXITED(follower_status) && WEXITSTATUS(follower_status) == 1)
+      << follower->Output();
 }
 
 }  // namespace
