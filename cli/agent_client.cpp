@@ -104,6 +104,17 @@ Status AgentClient::SetBounds(const v1::SetBoundsRequest& request) {
   return FromGrpc(impl_->stub->SetBounds(&context, request, &response));
 }
 
+StatusOr<v1::SetBudgetResponse> AgentClient::SetBudget(const v1::SetBudgetRequest& request) {
+  grpc::ClientContext context;
+  impl_->Deadline(context);
+  v1::SetBudgetResponse response;
+  grpc::Status rpc = impl_->stub->SetBudget(&context, request, &response);
+  if (!rpc.ok()) {
+    return FromGrpc(rpc);
+  }
+  return response;
+}
+
 Status AgentClient::StreamFlows(const v1::StreamFlowsRequest& request,
                                 const std::function<void(const v1::Flow&)>& on_flow) {
   grpc::ClientContext context;

@@ -36,7 +36,7 @@ std::vector<Command> AddCertsCommands(CLI::App& root);
 std::vector<Command> AddFlowsCommands(CLI::App& root);
 // `bulkhead node status`.
 std::vector<Command> AddNodeCommands(CLI::App& root);
-// `bulkhead tenant apply|bounds`.
+// `bulkhead tenant apply|budget|bounds`.
 std::vector<Command> AddTenantCommands(CLI::App& root);
 
 }  // namespace bulkhead::cli

@@ -65,6 +65,39 @@ StatusOr<v1::TenantPolicy> ParsePolicy(const YAML::Node& doc) {
   return policy;
 }
 
+// cpu_quota_us, cpu_period_us, cpu_weight, memory_bytes, pids; unset: no limit.
+Status ParseLimits(const YAML::Node& node, std::string_view where, v1::BudgetLimits& limits) {
+  BH_RETURN_IF_ERROR(CheckKeys(
+      node, where, {"cpu_quota_us", "cpu_period_us", "cpu_weight", "memory_bytes", "pids"}));
+  if (node["cpu_quota_us"]) {
+    limits.set_cpu_quota_us(node["cpu_quota_us"].as<std::int64_t>());
+  }
+  limits.set_cpu_period_us(node["cpu_period_us"].as<std::int64_t>(0));
+  if (node["cpu_weight"]) {
+    limits.set_cpu_weight(node["cpu_weight"].as<std::int64_t>());
+  }
+  if (node["memory_bytes"]) {
+    limits.set_memory_bytes(node["memory_bytes"].as<std::int64_t>());
+  }
+  if (node["pids"]) {
+    limits.set_pids(node["pids"].as<std::int64_t>());
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<v1::TenantBudget> ParseBudget(const YAML::Node& doc) {
+  BH_RETURN_IF_ERROR(CheckKeys(doc, "budget", {"tenant", "total", "pod_default"}));
+  v1::TenantBudget budget;
+  budget.set_tenant(doc["tenant"].as<std::string>(""));
+  if (const YAML::Node total = doc["total"]) {
+    BH_RETURN_IF_ERROR(ParseLimits(total, "total", *budget.mutable_total()));
+  }
+  if (const YAML::Node pod_default = doc["pod_default"]) {
+    BH_RETURN_IF_ERROR(ParseLimits(pod_default, "pod_default", *budget.mutable_pod_default()));
+  }
+  return budget;
+}
+
 StatusOr<v1::TenantBounds> ParseBounds(const YAML::Node& doc) {
   BH_RETURN_IF_ERROR(
       CheckKeys(doc, "bounds",
@@ -79,23 +112,7 @@ StatusOr<v1::TenantBounds> ParseBounds(const YAML::Node& doc) {
     bounds.add_dedicated_nodes(n.as<std::string>());
   }
   if (const YAML::Node ceiling = doc["budget_ceiling"]) {
-    BH_RETURN_IF_ERROR(
-        CheckKeys(ceiling, "budget_ceiling",
-                  {"cpu_quota_us", "cpu_period_us", "cpu_weight", "memory_bytes", "pids"}));
-    v1::BudgetLimits* limits = bounds.mutable_budget_ceiling();
-    if (ceiling["cpu_quota_us"]) {
-      limits->set_cpu_quota_us(ceiling["cpu_quota_us"].as<std::int64_t>());
-    }
-    limits->set_cpu_period_us(ceiling["cpu_period_us"].as<std::int64_t>(0));
-    if (ceiling["cpu_weight"]) {
-      limits->set_cpu_weight(ceiling["cpu_weight"].as<std::int64_t>());
-    }
-    if (ceiling["memory_bytes"]) {
-      limits->set_memory_bytes(ceiling["memory_bytes"].as<std::int64_t>());
-    }
-    if (ceiling["pids"]) {
-      limits->set_pids(ceiling["pids"].as<std::int64_t>());
-    }
+    BH_RETURN_IF_ERROR(ParseLimits(ceiling, "budget_ceiling", *bounds.mutable_budget_ceiling()));
   }
   return bounds;
 }
@@ -170,10 +187,35 @@ int RunBounds(const CLI::App& app, const FileFlags& flags) {
   return kExitOk;
 }
 
+int RunBudget(const CLI::App& app, const FileFlags& flags) {
+  auto budget = ParseFile(flags.file, ParseBudget);
+  if (!budget.ok()) {
+    PrintCommandError(app, MessageOf(budget.status()));
+    return kExitUsage;
+  }
+  auto client = AgentClient::Connect(flags.agent);
+  if (!client.ok()) {
+    PrintCommandError(app, MessageOf(client.status()));
+    return kExitUsage;
+  }
+  v1::SetBudgetRequest request;
+  *request.mutable_budget() = *budget;
+  auto answer = (*client)->SetBudget(request);
+  if (!answer.ok()) {
+    PrintCommandError(app, DescribeCallError(answer.status()));
+    return kExitFailure;
+  }
+  std::cout << fmt::format(
+      "tenant {} budget {}\n", budget->tenant(),
+      answer->enforced() ? "set" : "recorded (this agent does not write it to cgroups yet)");
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> AddTenantCommands(CLI::App& root) {
-  auto* tenant = root.add_subcommand("tenant", "Change a tenant's policy or bounds on an agent");
+  auto* tenant =
+      root.add_subcommand("tenant", "Change a tenant's policy, budget or bounds on an agent");
   tenant->require_subcommand(1);
   tenant->footer("Example:\n  bulkhead tenant apply -f policy.yaml --agent 10.0.0.5:9443");
 
@@ -211,7 +253,23 @@ std::vector<Command> AddTenantCommands(CLI::App& root) {
       "Example:\n  bulkhead tenant bounds -f bounds.yaml --cert admin.crt --key admin.key --ca "
       "ca.crt");
 
+  auto budget_flags = std::make_shared<FileFlags>();
+  auto* budget = tenant->add_subcommand(
+      "budget",
+      "Set a tenant's budget on the node (its own certificate, inside the admin's ceiling)");
+  AddAgentFlags(*budget, budget_flags->agent);
+  budget->add_option("-f,--file", budget_flags->file, "Budget file (YAML or JSON)")->required();
+  budget->footer(
+      "budget.yaml:\n"
+      "  tenant: team-b\n"
+      "  total: {cpu_quota_us: 200000, cpu_period_us: 100000, memory_bytes: 536870912, pids: "
+      "256}\n"
+      "  pod_default: {memory_bytes: 134217728, pids: 64}\n"
+      "Example:\n  bulkhead tenant budget -f budget.yaml --cert tenant-team-b.crt --key "
+      "tenant-team-b.key --ca ca.crt");
+
   return {{apply, [apply, apply_flags]() { return RunApply(*apply, *apply_flags); }},
+          {budget, [budget, budget_flags]() { return RunBudget(*budget, *budget_flags); }},
           {bounds, [bounds, bounds_flags]() { return RunBounds(*bounds, *bounds_flags); }}};
 }
 

@@ -123,6 +123,26 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("unknown field 'grantz'"), std::string::npos) << bad.err;
 
+  // Budgets: inside the admin's ceiling, recorded; above it, refused.
+  std::string ceiling = Write("ceiling.yaml",
+                              "tenant: team-b\nmay_grant_to: [team-a]\n"
+                              "budget_ceiling: {memory_bytes: 536870912, pids: 256}\n");
+  ASSERT_EQ(Cli("admin", {"tenant", "bounds", "-f", ceiling}).exit_code, 0);
+  std::string budget = Write("budget.yaml",
+                             "tenant: team-b\ntotal: {memory_bytes: 268435456, pids: 128}\n"
+                             "pod_default: {pids: 32}\n");
+  auto recorded = Cli("tenant-team-b", {"tenant", "budget", "-f", budget});
+  EXPECT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_NE(recorded.out.find("recorded"), std::string::npos) << recorded.out;
+  std::string greedy =
+      Write("greedy.yaml", "tenant: team-b\ntotal: {memory_bytes: 1073741824, pids: 128}\n");
+  auto above = Cli("tenant-team-b", {"tenant", "budget", "-f", greedy});
+  EXPECT_EQ(above.exit_code, 1);
+  EXPECT_NE(
+      above.err.find("PERMISSION_DENIED: budget memory bytes 1073741824 is above the ceiling"),
+      std::string::npos)
+      << above.err;
+
   auto status = Cli("tenant-team-b", {"node", "status", "-o", "json"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   auto doc = nlohmann::json::parse(status.out);
@@ -130,6 +150,7 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   EXPECT_EQ(doc["tenants"][0]["name"], "team-b");
   EXPECT_EQ(doc["tenants"][0]["policy"]["generation"], "1");  // uint64 is a JSON string
   EXPECT_EQ(doc["caller_role"], "tenant:team-b");
+  EXPECT_EQ(doc["tenants"][0]["budget"]["total"]["pids"], "128");
   auto text = Cli("admin", {"node", "status"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("team-c"), std::string::npos) << text.out;
