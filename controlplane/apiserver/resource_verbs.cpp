@@ -389,24 +389,13 @@ void ApiServer::Get(const ResourceTarget& target, const HttpRequest& request,
 
 void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
                      ResponseWriter& writer) {
-  LabelSelector labels;
-  FieldSelector fields;
-  if (auto text = request.Query("labelSelector"); text.has_value()) {
-    auto parsed = LabelSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    labels = std::move(parsed).value();
+  auto parsed_selectors =
+      QuerySelectors::Parse(request.Query("labelSelector"), request.Query("fieldSelector"));
+  if (!parsed_selectors.ok()) {
+    SendError(writer, BadRequest(MessageOf(parsed_selectors.status())));
+    return;
   }
-  if (auto text = request.Query("fieldSelector"); text.has_value()) {
-    auto parsed = FieldSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    fields = std::move(parsed).value();
-  }
+  const QuerySelectors& selectors = *parsed_selectors;
   size_t limit = 0;
   if (auto text = request.Query("limit"); text.has_value() && !text->empty()) {
     auto parsed = ParseInteger<int64_t>(*text);
@@ -440,7 +429,7 @@ void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
              rv.has_value() && !rv->empty() && request.Query("resourceVersionMatch") == "Exact") {
     revision = ParseInteger<int64_t>(*rv).value_or(0);
   }
-  const bool filter = !labels.empty() || !fields.empty();
+  const bool filter = !selectors.empty();
   const bool table = WantsTable(request);
   const std::string prefix = target.CollectionPrefix();
   std::vector<std::string> items;
@@ -476,7 +465,7 @@ void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
         if (ec || !object.is_object()) {
           continue;
         }
-        if (!labels.Matches(object.as_object()) || !fields.Matches(object.as_object())) {
+        if (!selectors.Matches(object.as_object())) {
           continue;
         }
         if (table) {
@@ -905,24 +894,13 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
 
 void ApiServer::DeleteCollection(const ResourceTarget& target, const HttpRequest& request,
                                  ResponseWriter& writer) {
-  LabelSelector labels;
-  FieldSelector fields;
-  if (auto text = request.Query("labelSelector"); text.has_value()) {
-    auto parsed = LabelSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    labels = std::move(parsed).value();
+  auto parsed_selectors =
+      QuerySelectors::Parse(request.Query("labelSelector"), request.Query("fieldSelector"));
+  if (!parsed_selectors.ok()) {
+    SendError(writer, BadRequest(MessageOf(parsed_selectors.status())));
+    return;
   }
-  if (auto text = request.Query("fieldSelector"); text.has_value()) {
-    auto parsed = FieldSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    fields = std::move(parsed).value();
-  }
+  const QuerySelectors& selectors = *parsed_selectors;
   auto list = store_.List(target.CollectionPrefix(), "", 0, 0);
   if (!list.ok()) {
     SendError(writer, list.status());
@@ -932,8 +910,7 @@ void ApiServer::DeleteCollection(const ResourceTarget& target, const HttpRequest
   for (const auto& kv : list->items) {
     boost::system::error_code ec;
     json::value object = json::parse(kv.value, ec);
-    if (ec || !object.is_object() || !labels.Matches(object.as_object()) ||
-        !fields.Matches(object.as_object())) {
+    if (ec || !object.is_object() || !selectors.Matches(object.as_object())) {
       continue;
     }
     ResourceTarget one = target;

@@ -201,4 +201,16 @@ std::string FieldValue(const json::object& object, std::string_view path) {
   return json::serialize(*current);
 }
 
+StatusOr<QuerySelectors> QuerySelectors::Parse(std::optional<std::string_view> label_text,
+                                               std::optional<std::string_view> field_text) {
+  QuerySelectors selectors;
+  if (label_text.has_value()) {
+    BH_ASSIGN_OR_RETURN(selectors.labels, LabelSelector::Parse(*label_text));
+  }
+  if (field_text.has_value()) {
+    BH_ASSIGN_OR_RETURN(selectors.fields, FieldSelector::Parse(*field_text));
+  }
+  return selectors;
+}
+
 }  // namespace bulkhead::controlplane

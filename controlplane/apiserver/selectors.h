@@ -4,6 +4,7 @@
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_SELECTORS_H_
 #define BULKHEAD_CONTROLPLANE_APISERVER_SELECTORS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,20 @@ class FieldSelector {
     std::string value;
   };
   std::vector<Term> terms_;
+};
+
+// The labelSelector and fieldSelector of one request (either may be absent).
+struct QuerySelectors {
+  LabelSelector labels;
+  FieldSelector fields;
+
+  // INVALID_ARGUMENT with the reason when either does not parse.
+  static StatusOr<QuerySelectors> Parse(std::optional<std::string_view> label_text,
+                                        std::optional<std::string_view> field_text);
+  [[nodiscard]] bool empty() const { return labels.empty() && fields.empty(); }
+  [[nodiscard]] bool Matches(const boost::json::object& object) const {
+    return labels.Matches(object) && fields.Matches(object);
+  }
 };
 
 // The value at a dotted path as field selectors compare it: strings as is,

@@ -33,24 +33,13 @@ bool Truthy(std::optional<std::string_view> value) {
 
 void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
                       ResponseWriter& writer) {
-  LabelSelector labels;
-  FieldSelector fields;
-  if (auto text = request.Query("labelSelector"); text.has_value()) {
-    auto parsed = LabelSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    labels = std::move(parsed).value();
+  auto parsed_selectors =
+      QuerySelectors::Parse(request.Query("labelSelector"), request.Query("fieldSelector"));
+  if (!parsed_selectors.ok()) {
+    SendError(writer, BadRequest(MessageOf(parsed_selectors.status())));
+    return;
   }
-  if (auto text = request.Query("fieldSelector"); text.has_value()) {
-    auto parsed = FieldSelector::Parse(*text);
-    if (!parsed.ok()) {
-      SendError(writer, BadRequest(MessageOf(parsed.status())));
-      return;
-    }
-    fields = std::move(parsed).value();
-  }
+  const QuerySelectors& selectors = *parsed_selectors;
   auto timeout = options_.default_watch_timeout;
   if (auto text = request.Query("timeoutSeconds"); text.has_value() && !text->empty()) {
     auto seconds = ParseInteger<int64_t>(*text);
@@ -63,19 +52,17 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
   const bool bookmarks = Truthy(request.Query("allowWatchBookmarks"));
   const bool send_initial = Truthy(request.Query("sendInitialEvents"));
   const bool table = WantsTable(request);
-  const bool filtered = !labels.empty() || !fields.empty();
+  const bool filtered = !selectors.empty();
   auto rv_param = request.Query("resourceVersion");
   const bool from_now =
       !rv_param.has_value() || rv_param->empty() || *rv_param == "0" || send_initial;
 
   std::string prefix = target.CollectionPrefix();
-  if (const std::string* name = fields.Required("metadata.name");
+  if (const std::string* name = selectors.fields.Required("metadata.name");
       name != nullptr && (target.namespace_name.empty() == !target.type->namespaced)) {
     prefix += *name;  // the filter still applies to longer names
   }
-  auto matches = [&](const json::object& object) {
-    return labels.Matches(object) && fields.Matches(object);
-  };
+  auto matches = [&](const json::object& object) { return selectors.Matches(object); };
   auto to_object = [&](const std::string& text) -> std::optional<json::object> {
     boost::system::error_code ec;
     json::value value = json::parse(Present(target, text), ec);

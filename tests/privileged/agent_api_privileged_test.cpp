@@ -26,10 +26,6 @@ namespace {
 
 constexpr auto kReady = std::chrono::seconds(20);
 
-bool Refused(const CommandResult& r) {
-  return r.exit_code == 1 && r.out.rfind("error EPERM", 0) == 0;
-}
-
 // A port on 127.0.0.1 that was free a moment ago (for Prometheus, which
 // cannot report the port it picked).
 int FreePort() {

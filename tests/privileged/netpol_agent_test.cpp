@@ -19,10 +19,6 @@ namespace {
 
 constexpr auto kReady = std::chrono::seconds(10);
 
-bool Refused(const CommandResult& r) {
-  return r.exit_code == 1 && r.out.rfind("error EPERM", 0) == 0;
-}
-
 class NetpolAgentTest : public NetpolTest {
  protected:
   [[nodiscard]] bool InProcessDatapath() const override { return false; }

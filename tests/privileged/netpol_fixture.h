@@ -17,6 +17,12 @@
 
 namespace bulkhead::testing {
 
+// How a refused client sees the wall: bulkhead-test-pod exits 1 and prints
+// "error EPERM ..." (connect() or sendto() failed with EPERM).
+inline bool Refused(const CommandResult& r) {
+  return r.exit_code == 1 && r.out.rfind("error EPERM", 0) == 0;
+}
+
 class NetpolTest : public ::testing::Test {
  protected:
   void SetUp() override;

@@ -26,10 +26,6 @@ using agent::netpol::Verdict;
 
 constexpr auto kReady = std::chrono::seconds(5);
 
-bool Refused(const CommandResult& r) {
-  return r.exit_code == 1 && r.out.rfind("error EPERM", 0) == 0;
-}
-
 TEST_F(NetpolTest, SameTenantTcpAndUdpWork) {
   auto tcp = node_->Start(a2_, {"serve-tcp", "8080"});
   auto udp = node_->Start(a2_, {"serve-udp", "9090"});
