@@ -78,6 +78,23 @@ int main(int argc, char** argv) {
   run->add_option("--state-file", run_options.state_file,
                   "File that keeps the policies, bounds and budgets accepted over the API across "
                   "restarts (default: memory only)");
+  run->add_option("--budgets", run_options.budgets,
+                  "How tenant budgets reach the cgroups: kubelet (per-pod ceilings in the pods' "
+                  "kubelet cgroups, found by uid and qos), placed (a parent cgroup per tenant "
+                  "below --budget-cgroup-root, for pods the agent places) or off")
+      ->check(CLI::IsMember({"kubelet", "placed", "off"}))
+      ->capture_default_str();
+  run->add_option("--kubelet-cgroup-driver", run_options.kubelet_cgroup_driver,
+                  "The kubelet's cgroupDriver, cgroupfs or systemd (default: systemd when the "
+                  "pods cgroup is kubepods.slice, else cgroupfs)")
+      ->check(CLI::IsMember({"cgroupfs", "systemd"}));
+  run->add_option("--kubelet-cgroup-root", run_options.kubelet_cgroup_root,
+                  "The kubelet's --cgroup-root")
+      ->capture_default_str();
+  run->add_option("--budget-cgroup-root", run_options.budget_cgroup_root,
+                  "With --budgets placed: the cgroup, in every hierarchy, holding one cgroup per "
+                  "tenant")
+      ->capture_default_str();
   run->footer(
       "Stopping the agent (even kill -9) leaves enforcement in place; a new agent takes over the\n"
       "pinned programs and maps without a gap.\n"

@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <ctime>
 
+#include "agent/api/budget_watch.h"
 #include "agent/api/event_hub.h"
 #include "agent/api/flow_hub.h"
 #include "agent/api/node_backend.h"
 #include "agent/api/server.h"
 #include "agent/api/tenant_registry.h"
+#include "agent/budgets/enforcer.h"
 #include "agent/cgroups/layout.h"
 #include "agent/endpoints/file_source.h"
 #include "agent/metrics/http_server.h"
@@ -29,26 +31,8 @@
 namespace bulkhead::agent {
 namespace {
 
-struct FileStamp {
-  timespec mtime{};
-  off_t size = -1;
-  ino_t inode = 0;
-  bool operator==(const FileStamp& o) const {
-    return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec && size == o.size &&
-           inode == o.inode;
-  }
-};
-
-FileStamp Stamp(const std::string& path) {
-  struct stat st {};
-  FileStamp stamp;
-  if (::stat(path.c_str(), &st) == 0) {
-    stamp.mtime = st.st_mtim;
-    stamp.size = st.st_size;
-    stamp.inode = st.st_ino;
-  }
-  return stamp;
-}
+// How often the budget counters are read for events.
+constexpr auto kBudgetReadInterval = std::chrono::seconds(2);
 
 std::string HostName() {
   char name[256] = {};
@@ -56,11 +40,28 @@ std::string HostName() {
   return name;
 }
 
-// Reads the file and hands it to the registry, which merges the tenants'
-// policies and enforces the result; the parsed state is freed on return.
-Status ApplyFile(api::TenantRegistry& registry, const std::string& path) {
-  auto state = ReadEndpointsFile(path);
-  return state.ok() ? registry.SetSource(std::move(*state)) : state.status();
+// The budget enforcer the options ask for; null for "off".
+StatusOr<std::unique_ptr<budgets::BudgetEnforcer>> MakeBudgets(const RunOptions& options,
+                                                               const CgroupLayout& layout,
+                                                               const std::string& pods_cgroup) {
+  if (options.budgets == "off") {
+    return std::unique_ptr<budgets::BudgetEnforcer>();
+  }
+  if (options.budgets == "placed") {
+    return budgets::MakePlacedEnforcer(layout, options.budget_cgroup_root);
+  }
+  if (options.budgets != "kubelet") {
+    return absl::InvalidArgumentError(
+        fmt::format("--budgets {}: use kubelet, placed or off", options.budgets));
+  }
+  budgets::KubeletCgroupConfig config;
+  std::string driver = options.kubelet_cgroup_driver;
+  if (driver.empty()) {
+    driver = pods_cgroup.ends_with(".slice") ? "systemd" : "cgroupfs";
+  }
+  BH_ASSIGN_OR_RETURN(config.driver, budgets::ParseCgroupDriver(driver));
+  config.cgroup_root = options.kubelet_cgroup_root;
+  return budgets::MakeKubeletEnforcer(layout, config);
 }
 
 }  // namespace
@@ -81,9 +82,9 @@ StatusOr<std::string> DetectPodsCgroup(const std::string& unified_mount) {
 
 Status RunAgent(const RunOptions& options) {
   auto& log = Logger(Component::kAgent);
+  BH_ASSIGN_OR_RETURN(CgroupLayout layout, DetectCgroupLayout());
   std::string pods_cgroup = options.pods_cgroup;
   if (pods_cgroup.empty()) {
-    BH_ASSIGN_OR_RETURN(CgroupLayout layout, DetectCgroupLayout());
     if (layout.unified_mount.empty()) {
       return absl::FailedPreconditionError(
           "no cgroup v2 mount: BPF isolation attaches to cgroup v2 (see 'bulkhead-agent check')");
@@ -102,17 +103,19 @@ Status RunAgent(const RunOptions& options) {
   netpol::DatapathOptions datapath_options{
       options.bpf_root, pods_cgroup, options.node_name.empty() ? HostName() : options.node_name};
   BH_ASSIGN_OR_RETURN(auto datapath, netpol::Datapath::Open(datapath_options));
+  BH_ASSIGN_OR_RETURN(std::unique_ptr<budgets::BudgetEnforcer> budget_enforcer,
+                      MakeBudgets(options, layout, pods_cgroup));
   api::TenantRegistry registry(
       datapath_options.node_name,
       [&datapath](const netpol::DesiredState& state) { return datapath->Replace(state); },
-      options.state_file);
+      options.state_file, budget_enforcer.get());
   BH_RETURN_IF_ERROR(registry.Load());
 
-  FileStamp applied;
+  std::unique_ptr<EndpointSource> source;
   if (!options.endpoints_file.empty()) {
-    applied = Stamp(options.endpoints_file);
-    BH_ASSIGN_OR_RETURN(netpol::DesiredState state, ReadEndpointsFile(options.endpoints_file));
-    BH_RETURN_IF_ERROR(registry.SetSource(std::move(state)));
+    source = std::make_unique<FileSource>(options.endpoints_file);
+    BH_ASSIGN_OR_RETURN(std::optional<SourceState> state, source->Poll());
+    BH_RETURN_IF_ERROR(registry.SetSource(std::move(*state)));
   } else {
     log.warn(
         "no --endpoints-file: enforcing what the pinned maps hold until the host API source "
@@ -183,28 +186,35 @@ Status RunAgent(const RunOptions& options) {
   timespec wait{};
   wait.tv_sec = static_cast<time_t>(options.reload_interval.count() / 1000);
   wait.tv_nsec = static_cast<long>((options.reload_interval.count() % 1000) * 1000000);
+  api::BudgetWatch budget_watch(events);
+  auto budgets_read = std::chrono::steady_clock::now();
   while (true) {
     int signal = sigtimedwait(&signals, nullptr, &wait);
     if (signal == SIGTERM || signal == SIGINT) {
       log.info("agent stopping signal={}; enforcement stays in place", signal);
       break;
     }
-    if (options.endpoints_file.empty()) {
+    registry.SyncBudgets();
+    if (budget_enforcer && std::chrono::steady_clock::now() - budgets_read >= kBudgetReadInterval) {
+      budgets_read = std::chrono::steady_clock::now();
+      budget_watch.Observe(registry.BudgetReports());
+    }
+    if (!source) {
       continue;
     }
-    FileStamp now = Stamp(options.endpoints_file);
-    if (now == applied) {
-      continue;
+    auto state = source->Poll();
+    if (state.ok() && !state->has_value()) {
+      continue;  // unchanged
     }
-    applied = now;
-    Status status = ApplyFile(registry, options.endpoints_file);
+    Status status = state.ok() ? registry.SetSource(std::move(**state)) : state.status();
+    state = std::optional<SourceState>();  // free the parsed state before trimming
     ::malloc_trim(0);
     if (status.ok()) {
-      log.info("endpoints file applied path={}", options.endpoints_file);
-      events.Publish({api::EventKind::kSourceChanged, "", "endpoints file applied"});
+      log.info("source applied source=\"{}\"", source->Describe());
+      events.Publish({api::EventKind::kSourceChanged, "", source->Describe() + " applied"});
     } else {
-      log.error("endpoints file not applied, previous state kept path={} error=\"{}\"",
-                options.endpoints_file, MessageOf(status));
+      log.error("source not applied, previous state kept source=\"{}\" error=\"{}\"",
+                source->Describe(), MessageOf(status));
     }
   }
   metrics_server.reset();

@@ -25,13 +25,18 @@ struct RunOptions {
   // Policies, bounds and budgets accepted over the API, kept across
   // restarts; empty: kept in memory only.
   std::string state_file;
+  // How budgets reach the cgroups: "kubelet", "placed" or "off".
+  std::string budgets = "kubelet";
+  std::string kubelet_cgroup_driver;  // empty: from the pods cgroup's name
+  std::string kubelet_cgroup_root = "/";
+  std::string budget_cgroup_root = "bulkhead";  // for "placed"
 };
 
 // Opens (or takes over) the datapath, applies the endpoints file merged
-// with the tenants' policies and re-applies it when it changes, reads flow
-// records, serves the gRPC API and the metrics, and returns on SIGTERM or
-// SIGINT. Enforcement stays in place when it returns. A bad file at start
-// is an error; a bad file later is logged and the previous state kept.
+// with the tenants' policies and re-applies it when it changes, writes the
+// tenants' budgets into cgroups, reads flow records, serves the gRPC API
+// and the metrics, and returns on SIGTERM or SIGINT. Enforcement stays in place when it returns. A
+// bad file at start is an error; a bad file later is logged and the previous state kept.
 Status RunAgent(const RunOptions& options);
 
 // Finds the pods cgroup on the cgroup v2 mount when none is given.

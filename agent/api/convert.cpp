@@ -268,7 +268,24 @@ v1::TenantStatus TenantStatusToProto(const TenantView& view) {
   if (view.budget) {
     *out.mutable_budget() = BudgetToProto(view.name, *view.budget);
   }
+  out.set_budget_error(view.budget_error);
   return out;
+}
+
+void BudgetReportToProto(const BudgetReport& report, v1::TenantStatus& out) {
+  if (report.usage) {
+    v1::BudgetUsage* usage = out.mutable_budget_usage();
+    usage->set_cpu_usec(report.usage->cpu_usec);
+    usage->set_memory_bytes(report.usage->memory_bytes);
+    usage->set_pids(report.usage->pids);
+  }
+  if (report.events) {
+    v1::BudgetEvents* events = out.mutable_budget_events();
+    events->set_oom_kills(report.events->oom_kills);
+    events->set_cpu_throttled_periods(report.events->cpu_throttled_periods);
+    events->set_cpu_throttled_usec(report.events->cpu_throttled_usec);
+    events->set_pids_refusals(report.events->pids_refusals);
+  }
 }
 
 v1::Event EventToProto(const AgentEvent& event) {
@@ -288,6 +305,15 @@ v1::Event EventToProto(const AgentEvent& event) {
       break;
     case EventKind::kSourceChanged:
       out.set_kind(v1::Event::KIND_SOURCE_CHANGED);
+      break;
+    case EventKind::kOomKill:
+      out.set_kind(v1::Event::KIND_OOM_KILL);
+      break;
+    case EventKind::kPidsRefused:
+      out.set_kind(v1::Event::KIND_PIDS_REFUSED);
+      break;
+    case EventKind::kCpuThrottled:
+      out.set_kind(v1::Event::KIND_CPU_THROTTLED);
       break;
   }
   out.set_time_unix_nanos(UnixNanos(event.time));

@@ -27,6 +27,8 @@ v1::Flow FlowToProto(const netpol::FlowRecord& record);
 v1::Verdict VerdictToProto(netpol::Verdict verdict);
 
 v1::TenantStatus TenantStatusToProto(const TenantView& view);
+// Usage and budget events of the tenant, into its status.
+void BudgetReportToProto(const BudgetReport& report, v1::TenantStatus& out);
 v1::Event EventToProto(const AgentEvent& event);
 
 std::int64_t UnixNanos(std::chrono::system_clock::time_point time);

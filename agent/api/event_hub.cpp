@@ -14,6 +14,12 @@ std::string_view EventKindName(EventKind kind) {
       return "refused";
     case EventKind::kSourceChanged:
       return "source-changed";
+    case EventKind::kOomKill:
+      return "oom-kill";
+    case EventKind::kPidsRefused:
+      return "pids-refused";
+    case EventKind::kCpuThrottled:
+      return "cpu-throttled";
   }
   return "unknown";
 }

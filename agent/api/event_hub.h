@@ -1,6 +1,7 @@
 // Agent events (a policy applied, bounds or a budget set, a change refused,
-// the source changed) fanned out to StreamEvents clients and counted per
-// tenant and kind for the metrics.
+// the source changed, and what the kernel did to hold a tenant to its
+// budget: OOM kills, forks refused, CPU throttled) fanned out to StreamEvents clients and counted
+// per tenant and kind for the metrics.
 #ifndef BULKHEAD_AGENT_API_EVENT_HUB_H_
 #define BULKHEAD_AGENT_API_EVENT_HUB_H_
 
@@ -15,7 +16,16 @@
 
 namespace bulkhead::agent::api {
 
-enum class EventKind { kPolicyApplied, kBoundsSet, kBudgetSet, kRefused, kSourceChanged };
+enum class EventKind {
+  kPolicyApplied,
+  kBoundsSet,
+  kBudgetSet,
+  kRefused,
+  kSourceChanged,
+  kOomKill,
+  kPidsRefused,
+  kCpuThrottled,
+};
 
 std::string_view EventKindName(EventKind kind);
 

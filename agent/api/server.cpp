@@ -6,6 +6,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 
 #include "agent/api/authz.h"
@@ -117,7 +118,7 @@ class Service final : public v1::AgentService::CallbackService {
         Refused(tenant, caller, status);
         return status;
       }
-      response->set_enforced(false);
+      response->set_enforced(registry_.EnforcesBudgets());
       events_.Publish({EventKind::kBudgetSet, tenant,
                        fmt::format("budget {} set by {}", budgets::DescribeLimits(budget.total),
                                    caller.ToString())});
@@ -135,13 +136,22 @@ class Service final : public v1::AgentService::CallbackService {
       response->set_mode(backend_.Mode());
       response->set_agent_instance(instance_);
       response->set_caller_role(caller.ToString());
+      response->set_budget_mode(registry_.BudgetMode());
+      std::map<std::string, BudgetReport> reports;
+      for (BudgetReport& report : registry_.BudgetReports()) {
+        reports.emplace(report.tenant, std::move(report));
+      }
       std::uint64_t endpoints = 0;
       for (const TenantView& view : registry_.Tenants()) {
         endpoints += view.endpoints;
         if (caller.ScopedToTenant() && view.name != caller.tenant) {
           continue;
         }
-        *response->add_tenants() = TenantStatusToProto(view);
+        v1::TenantStatus* status = response->add_tenants();
+        *status = TenantStatusToProto(view);
+        if (auto report = reports.find(view.name); report != reports.end()) {
+          BudgetReportToProto(report->second, *status);
+        }
       }
       response->set_endpoints(caller.ScopedToTenant() ? 0 : endpoints);
       for (const MapFill& fill : backend_.Maps()) {

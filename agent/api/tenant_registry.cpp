@@ -56,10 +56,12 @@ Status CheckCeiling(const budgets::Limits& limits, const budgets::Limits& ceilin
 
 }  // namespace
 
-TenantRegistry::TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file)
+TenantRegistry::TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file,
+                               budgets::BudgetEnforcer* budgets)
     : node_name_(std::move(node_name)),
       enforcer_(std::move(enforcer)),
-      state_file_(std::move(state_file)) {}
+      state_file_(std::move(state_file)),
+      budgets_enforcer_(budgets) {}
 
 Status TenantRegistry::Load() {
   if (state_file_.empty()) {
@@ -159,15 +161,101 @@ Status TenantRegistry::Enforce(const std::map<std::string, TenantPolicy>& polici
   return enforcer_(Merge(*source_, policies, bounds, node_name_));
 }
 
-Status TenantRegistry::SetSource(netpol::DesiredState source) {
+Status TenantRegistry::SetSource(SourceState source) {
   std::scoped_lock lock(mutex_);
   std::optional<netpol::DesiredState> previous = std::move(source_);
-  source_ = std::move(source);
+  source_ = std::move(source.network);
   Status status = Enforce(policies_, bounds_);
   if (!status.ok()) {
     source_ = std::move(previous);
+    return status;
   }
+  identities_ = std::move(source.identities);
+  ApplyBudgets({});
   return status;
+}
+
+std::vector<budgets::BudgetPod> TenantRegistry::BudgetPods(const std::string& tenant) const {
+  std::vector<budgets::BudgetPod> pods;
+  if (!source_) {
+    return pods;
+  }
+  for (const netpol::Endpoint& endpoint : source_->endpoints) {
+    if (endpoint.tenant != tenant || endpoint.cgroup.empty()) {
+      continue;  // another tenant's pod, or a pod on another node
+    }
+    budgets::BudgetPod pod{endpoint.pod, "", budgets::QosClass::kBurstable};
+    for (const PodIdentity& identity : identities_) {
+      if (identity.tenant == tenant && identity.pod == endpoint.pod) {
+        pod.uid = identity.uid;
+        pod.qos = identity.qos;
+      }
+    }
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
+void TenantRegistry::ApplyBudgets(const std::set<std::string>& tenants) {
+  if (budgets_enforcer_ == nullptr) {
+    return;
+  }
+  for (const auto& [tenant, budget] : budgets_) {
+    if (!tenants.empty() && tenants.count(tenant) == 0) {
+      continue;
+    }
+    Status status = budgets_enforcer_->Apply(tenant, budget, BudgetPods(tenant));
+    auto failed = budget_errors_.find(tenant);
+    if (status.ok()) {
+      if (failed != budget_errors_.end()) {
+        Logger(Component::kBudget).info("budget in force again tenant={}", tenant);
+        budget_errors_.erase(failed);
+      }
+      continue;
+    }
+    std::string message = MessageOf(status);
+    if (failed == budget_errors_.end() || failed->second != message) {
+      Logger(Component::kBudget)
+          .error("budget not applied to the tenant's pods; retrying tenant={} error=\"{}\"", tenant,
+                 message);
+    }
+    budget_errors_[tenant] = std::move(message);
+  }
+}
+
+void TenantRegistry::SyncBudgets() {
+  std::scoped_lock lock(mutex_);
+  if (budget_errors_.empty()) {
+    return;
+  }
+  std::set<std::string> failed;
+  for (const auto& [tenant, unused] : budget_errors_) {
+    failed.insert(tenant);
+  }
+  ApplyBudgets(failed);
+}
+
+std::string TenantRegistry::BudgetMode() const {
+  return budgets_enforcer_ == nullptr ? "off" : std::string(budgets_enforcer_->Mode());
+}
+
+std::vector<BudgetReport> TenantRegistry::BudgetReports() const {
+  std::vector<BudgetReport> reports;
+  std::scoped_lock lock(mutex_);
+  if (budgets_enforcer_ == nullptr) {
+    return reports;
+  }
+  for (const std::string& tenant : budgets_enforcer_->Tenants()) {
+    BudgetReport report{tenant, std::nullopt, std::nullopt};
+    if (auto usage = budgets_enforcer_->Usage(tenant); usage.ok()) {
+      report.usage = *usage;
+    }
+    if (auto events = budgets_enforcer_->Events(tenant); events.ok()) {
+      report.events = *events;
+    }
+    reports.push_back(std::move(report));
+  }
+  return reports;
 }
 
 Status TenantRegistry::CheckPolicy(const TenantPolicy& policy) const {
@@ -300,6 +388,10 @@ Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::Tenan
   if (const TenantBounds* bound = Find(bounds_, tenant)) {
     BH_RETURN_IF_ERROR(CheckCeiling(budget.total, bound->budget_ceiling, "budget"));
   }
+  if (budgets_enforcer_ != nullptr) {
+    BH_RETURN_IF_ERROR(budgets_enforcer_->Apply(tenant, budget, BudgetPods(tenant)));
+    budget_errors_.erase(tenant);
+  }
   budgets_[tenant] = budget;
   if (Status saved = Save(); !saved.ok()) {
     Logger(Component::kAgent).error("state file not written error=\"{}\"", MessageOf(saved));
@@ -326,6 +418,9 @@ TenantView TenantRegistry::ViewOf(const std::string& name) const {
   }
   if (const budgets::TenantBudget* budget = Find(budgets_, name)) {
     view.budget = *budget;
+  }
+  if (const std::string* error = Find(budget_errors_, name)) {
+    view.budget_error = *error;
   }
   return view;
 }

@@ -9,6 +9,11 @@
 // and stored only when the datapath took it: on any error nothing changes
 // and the previous state stays enforced. Accepted changes are written to a
 // state file so a restarted agent enforces them again at once.
+//
+// Budgets go to the budget enforcer (when the agent has one) together with
+// the tenant's pods on this node: on SetBudget (refused if the cgroups
+// refuse it) and whenever the source changes the tenant's pods (a failure
+// there is kept, shown in the tenant's status and retried by SyncBudgets).
 #ifndef BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
 #define BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
 
@@ -17,10 +22,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "agent/budgets/budget.h"
+#include "agent/budgets/enforcer.h"
+#include "agent/endpoints/source.h"
 #include "agent/netpol/datapath.h"
 #include "common/status.h"
 
@@ -64,6 +72,15 @@ struct TenantView {
   std::optional<TenantPolicy> policy;
   std::optional<TenantBounds> bounds;
   std::optional<budgets::TenantBudget> budget;
+  // Why the budget is not in force on every local pod (empty: it is).
+  std::string budget_error;
+};
+
+// What a tenant's budget costs on this node now, for metrics and status.
+struct BudgetReport {
+  std::string tenant;
+  std::optional<budgets::TenantUsage> usage;    // unset: could not be read
+  std::optional<budgets::TenantEvents> events;  // unset: could not be read
 };
 
 struct ApplyResult {
@@ -76,20 +93,33 @@ class TenantRegistry {
   // Makes the datapath enforce exactly this state (all or nothing).
   using Enforcer = std::function<Status(const netpol::DesiredState&)>;
 
-  // `state_file` empty: nothing is kept across restarts.
-  TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file);
+  // `state_file` empty: nothing is kept across restarts. `budgets` null:
+  // budgets are validated and kept but no cgroup is written. The enforcer
+  // must outlive the registry.
+  TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file,
+                 budgets::BudgetEnforcer* budgets = nullptr);
 
   // Reads the state file (if any) written by a previous agent. Call before
   // the first SetSource.
   Status Load();
 
   // A new state from the source: merged with the stored policies and
-  // enforced. On error nothing changes.
-  Status SetSource(netpol::DesiredState source);
+  // enforced. On error nothing changes. Then every budget is applied to
+  // its tenant's pods as the source now lists them.
+  Status SetSource(SourceState source);
 
   StatusOr<ApplyResult> ApplyPolicy(const TenantPolicy& policy);
   Status SetBounds(const TenantBounds& bounds);
   Status SetBudget(const std::string& tenant, const budgets::TenantBudget& budget);
+  // True when budgets are written to cgroups (a budget enforcer is set).
+  [[nodiscard]] bool EnforcesBudgets() const { return budgets_enforcer_ != nullptr; }
+  // "kubelet", "placed", or "off".
+  [[nodiscard]] std::string BudgetMode() const;
+  // Applies again the budgets whose last application failed (a pod's
+  // cgroup not there yet, a refused write). Cheap when none failed.
+  void SyncBudgets();
+  // Usage and events of every tenant with a budget in force.
+  [[nodiscard]] std::vector<BudgetReport> BudgetReports() const;
 
   [[nodiscard]] std::vector<TenantView> Tenants() const;
   [[nodiscard]] std::optional<TenantView> Tenant(const std::string& name) const;
@@ -107,16 +137,22 @@ class TenantRegistry {
   Status Enforce(const std::map<std::string, TenantPolicy>& policies,
                  const std::map<std::string, TenantBounds>& bounds);
   Status Save() const;
+  [[nodiscard]] std::vector<budgets::BudgetPod> BudgetPods(const std::string& tenant) const;
+  // Applies the budgets of `tenants` (all when empty) and records failures.
+  void ApplyBudgets(const std::set<std::string>& tenants);
   [[nodiscard]] TenantView ViewOf(const std::string& name) const;
 
   const std::string node_name_;
   const Enforcer enforcer_;
   const std::string state_file_;
   mutable std::mutex mutex_;
+  budgets::BudgetEnforcer* const budgets_enforcer_;
   std::optional<netpol::DesiredState> source_;
+  std::vector<PodIdentity> identities_;
   std::map<std::string, TenantPolicy> policies_;
   std::map<std::string, TenantBounds> bounds_;
   std::map<std::string, budgets::TenantBudget> budgets_;
+  std::map<std::string, std::string> budget_errors_;  // tenant -> why not in force
 };
 
 }  // namespace bulkhead::agent::api

@@ -61,6 +61,11 @@ class KubeletBudgets : public TenantEventSource {
   // cgroup does not exist (vanished, or a wrong QoS class).
   Status SyncPods(const std::string& tenant, const std::vector<KubeletPod>& pods);
 
+  // SetBudget and SyncPods in one step: the budget and the tenant's
+  // complete pod list, all or nothing.
+  Status Apply(const std::string& tenant, const TenantBudget& budget,
+               const std::vector<KubeletPod>& pods);
+
   // Lifts the agent's ceilings from the tenant's pods (their own limits
   // again) and forgets the tenant.
   Status RemoveTenant(const std::string& tenant);
@@ -88,10 +93,6 @@ class KubeletBudgets : public TenantEventSource {
     TenantEvents retired;  // counters of pods that are gone
   };
 
-  // Computes and writes the ceilings of `pods` under `budget`; on success
-  // replaces the tenant's state.
-  Status Apply(const std::string& tenant, const TenantBudget& budget,
-               const std::vector<KubeletPod>& pods);
   [[nodiscard]] std::vector<std::string> Controllers(const TenantBudget& budget) const;
   // The writes that give a pod its own limits back (none if it is gone).
   [[nodiscard]] StatusOr<std::vector<PlannedWrite>> RestorePlan(const PodState& state,

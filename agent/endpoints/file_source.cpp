@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/stat.h>
+
+#include <optional>
 #include <set>
 
 #include "common/file.h"
@@ -12,6 +15,13 @@ namespace {
 
 using netpol::Cidr;
 using netpol::IpAddress;
+
+// A UID becomes part of a cgroup path: letters, digits and '-' only.
+bool IsPodUid(std::string_view uid) {
+  return !uid.empty() && uid.size() <= 64 && std::all_of(uid.begin(), uid.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
+  });
+}
 
 Status FieldError(const std::string& where, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("{}: {}", where, what));
@@ -123,9 +133,17 @@ StatusOr<netpol::Tenant> TenantEntry(const YAML::Node& node, const std::string& 
   return tenant;
 }
 
-StatusOr<netpol::Endpoint> EndpointEntry(const YAML::Node& node, const std::string& where) {
-  BH_RETURN_IF_ERROR(CheckKeys(node, where, {"tenant", "pod", "addresses", "cgroup"}));
+// An endpoint, and for a pod on this node its kubelet identity when given.
+struct FileEndpoint {
   netpol::Endpoint endpoint;
+  std::optional<PodIdentity> identity;
+};
+
+StatusOr<FileEndpoint> EndpointEntry(const YAML::Node& node, const std::string& where) {
+  BH_RETURN_IF_ERROR(
+      CheckKeys(node, where, {"tenant", "pod", "addresses", "cgroup", "uid", "qos"}));
+  FileEndpoint entry;
+  netpol::Endpoint& endpoint = entry.endpoint;
   BH_ASSIGN_OR_RETURN(endpoint.tenant, String(node["tenant"], where + ".tenant"));
   BH_ASSIGN_OR_RETURN(endpoint.pod, String(node["pod"], where + ".pod"));
   BH_ASSIGN_OR_RETURN(endpoint.addresses,
@@ -133,7 +151,27 @@ StatusOr<netpol::Endpoint> EndpointEntry(const YAML::Node& node, const std::stri
   if (node["cgroup"]) {
     BH_ASSIGN_OR_RETURN(endpoint.cgroup, String(node["cgroup"], where + ".cgroup"));
   }
-  return endpoint;
+  if (!node["uid"] && !node["qos"]) {
+    return entry;
+  }
+  if (endpoint.cgroup.empty()) {
+    return FieldError(where, "uid and qos describe a pod on this node: give its cgroup too");
+  }
+  PodIdentity identity{endpoint.tenant, endpoint.pod, "", budgets::QosClass::kBurstable};
+  BH_ASSIGN_OR_RETURN(identity.uid, String(node["uid"], where + ".uid"));
+  if (!IsPodUid(identity.uid)) {
+    return FieldError(where + ".uid", "must be the pod's metadata.uid (letters, digits and '-')");
+  }
+  if (node["qos"]) {
+    BH_ASSIGN_OR_RETURN(std::string qos, String(node["qos"], where + ".qos"));
+    auto parsed = budgets::ParseQosClass(qos);
+    if (!parsed.ok()) {
+      return FieldError(where + ".qos", MessageOf(parsed.status()));
+    }
+    identity.qos = *parsed;
+  }
+  entry.identity = std::move(identity);
+  return entry;
 }
 
 StatusOr<netpol::Grant> GrantEntry(const YAML::Node& node, const std::string& where) {
@@ -157,16 +195,17 @@ StatusOr<netpol::DeniedDestination> DeniedEntry(const YAML::Node& node, const st
 
 }  // namespace
 
-StatusOr<netpol::DesiredState> ParseEndpointsDocument(std::string_view text) {
+StatusOr<SourceState> ParseEndpointsDocument(std::string_view text) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("not valid YAML: {}", e.what()));
   }
-  netpol::DesiredState state;
+  SourceState source;
+  netpol::DesiredState& state = source.network;
   if (!root || root.IsNull()) {
-    return state;  // an empty file: no tenants
+    return source;  // an empty file: no tenants
   }
   try {
     BH_RETURN_IF_ERROR(CheckKeys(root, "document",
@@ -186,8 +225,14 @@ StatusOr<netpol::DesiredState> ParseEndpointsDocument(std::string_view text) {
     state.node.denied.insert(state.node.denied.end(), extra.begin(), extra.end());
     BH_ASSIGN_OR_RETURN(state.tenants,
                         List<netpol::Tenant>(root["tenants"], "tenants", TenantEntry));
-    BH_ASSIGN_OR_RETURN(state.endpoints,
-                        List<netpol::Endpoint>(root["endpoints"], "endpoints", EndpointEntry));
+    BH_ASSIGN_OR_RETURN(auto endpoints,
+                        List<FileEndpoint>(root["endpoints"], "endpoints", EndpointEntry));
+    for (FileEndpoint& entry : endpoints) {
+      if (entry.identity) {
+        source.identities.push_back(std::move(*entry.identity));
+      }
+      state.endpoints.push_back(std::move(entry.endpoint));
+    }
     BH_ASSIGN_OR_RETURN(state.grants, List<netpol::Grant>(root["grants"], "grants", GrantEntry));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("malformed document: {}", e.what()));
@@ -202,16 +247,41 @@ StatusOr<netpol::DesiredState> ParseEndpointsDocument(std::string_view text) {
       state.tenants.push_back({endpoint.tenant});
     }
   }
-  return state;
+  return source;
 }
 
-StatusOr<netpol::DesiredState> ReadEndpointsFile(const std::string& path) {
+StatusOr<SourceState> ReadEndpointsFile(const std::string& path) {
   BH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   auto state = ParseEndpointsDocument(text);
   if (!state.ok()) {
     return Annotate(state.status(), path);
   }
   return state;
+}
+
+FileSource::Stamp FileSource::StampOf(const std::string& path) {
+  struct stat st {};
+  Stamp stamp;
+  if (::stat(path.c_str(), &st) == 0) {
+    stamp.mtime_sec = st.st_mtim.tv_sec;
+    stamp.mtime_nsec = st.st_mtim.tv_nsec;
+    stamp.size = st.st_size;
+    stamp.inode = st.st_ino;
+  }
+  return stamp;
+}
+
+StatusOr<std::optional<SourceState>> FileSource::Poll() {
+  Stamp now = StampOf(path_);
+  if (read_once_ && now == stamp_) {
+    return std::optional<SourceState>();
+  }
+  // The stamp is taken before reading: a write during the read changes it
+  // again, and the next poll reads the file once more.
+  stamp_ = now;
+  read_once_ = true;
+  BH_ASSIGN_OR_RETURN(SourceState state, ReadEndpointsFile(path_));
+  return std::optional<SourceState>(std::move(state));
 }
 
 }  // namespace bulkhead::agent

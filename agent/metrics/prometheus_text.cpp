@@ -105,9 +105,58 @@ std::string RenderMetrics(const MetricSources& sources) {
     }
   }
 
+  // What the tenants' cgroups use and what the kernel did to hold them to
+  // their budgets, read now (tenants with a budget in force on this node).
+  auto reports = sources.registry.BudgetReports();
+  Header(out, "bulkhead_tenant_budget_usage", "gauge",
+         "What the tenant's pods on this node use now, by resource (memory_bytes, pids).");
+  for (const auto& report : reports) {
+    if (report.usage) {
+      out += fmt::format(
+          "bulkhead_tenant_budget_usage{{node=\"{0}\",tenant=\"{1}\",resource=\"memory_bytes\"}} "
+          "{2}\n"
+          "bulkhead_tenant_budget_usage{{node=\"{0}\",tenant=\"{1}\",resource=\"pids\"}} {3}\n",
+          node, EscapeLabel(report.tenant), report.usage->memory_bytes, report.usage->pids);
+    }
+  }
+  Header(out, "bulkhead_tenant_cpu_seconds_total", "counter",
+         "CPU time the tenant's pods on this node used.");
+  for (const auto& report : reports) {
+    if (report.usage) {
+      out += fmt::format("bulkhead_tenant_cpu_seconds_total{{node=\"{}\",tenant=\"{}\"}} {}\n",
+                         node, EscapeLabel(report.tenant),
+                         static_cast<double>(report.usage->cpu_usec) / 1e6);
+    }
+  }
+  Header(out, "bulkhead_tenant_budget_events_total", "counter",
+         "What the kernel did to hold the tenant to its budget: processes OOM-killed "
+         "(oom_kill), forks refused (pids_refused), CFS periods throttled (cpu_throttled).");
+  for (const auto& report : reports) {
+    if (!report.events) {
+      continue;
+    }
+    for (const auto& [event, count] :
+         {std::pair<std::string_view, uint64_t>{"oom_kill", report.events->oom_kills},
+          {"pids_refused", report.events->pids_refusals},
+          {"cpu_throttled", report.events->cpu_throttled_periods}}) {
+      out += fmt::format(
+          "bulkhead_tenant_budget_events_total{{node=\"{}\",tenant=\"{}\",event=\"{}\"}} {}\n",
+          node, EscapeLabel(report.tenant), event, count);
+    }
+  }
+  Header(out, "bulkhead_tenant_cpu_throttled_seconds_total", "counter",
+         "Time the tenant's cgroups spent throttled at their CPU budget.");
+  for (const auto& report : reports) {
+    if (report.events) {
+      out += fmt::format(
+          "bulkhead_tenant_cpu_throttled_seconds_total{{node=\"{}\",tenant=\"{}\"}} {}\n", node,
+          EscapeLabel(report.tenant), static_cast<double>(report.events->cpu_throttled_usec) / 1e6);
+    }
+  }
+
   Header(out, "bulkhead_agent_events_total", "counter",
          "Agent events per tenant and kind (policy-applied, bounds-set, budget-set, refused, "
-         "source-changed).");
+         "source-changed, oom-kill, pids-refused, cpu-throttled).");
   for (const auto& [key, count] : sources.events.Counts()) {
     out += fmt::format("bulkhead_agent_events_total{{node=\"{}\",tenant=\"{}\",kind=\"{}\"}} {}\n",
                        node, EscapeLabel(key.first), api::EventKindName(key.second), count);

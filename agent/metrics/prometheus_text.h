@@ -1,7 +1,8 @@
 // The agent's metrics in the Prometheus text exposition format (0.0.4):
 // flows by tenant pair and verdict (the kernel's counters), records lost,
-// map fill, each tenant's budget as set, policy generations, and agent
-// events per tenant and kind.
+// map fill, each tenant's budget as set, its usage and budget events (OOM
+// kills, refused forks, CPU throttling) as the kernel counts them, policy
+// generations, and agent events per tenant and kind.
 #ifndef BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
 #define BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
 

@@ -92,7 +92,7 @@ InProcessAgent::InProcessAgent(const std::string& certs_dir, const std::string& 
       state_file);
   Status loaded = registry_->Load();
   EXPECT_TRUE(loaded.ok()) << loaded;
-  Status set = registry_->SetSource(std::move(source));
+  Status set = registry_->SetSource({std::move(source), {}});
   EXPECT_TRUE(set.ok()) << set;
   agent::api::ServerOptions options;
   options.listen = fmt::format("127.0.0.1:{}", port);

@@ -185,7 +185,7 @@ TEST_F(NetpolAgentTest, BadEndpointsFileChangesNothing) {
       fmt::format("grants:\n- {{tenant: team-a, destination: {}/32, port: 8080, "
                   "protocol: tcp}}\n",
                   b1_->ipv4));
-  ASSERT_TRUE(agent_->WaitForText("endpoints file applied", kReady)) << agent_->Output();
+  ASSERT_TRUE(agent_->WaitForText("source applied", kReady)) << agent_->Output();
   ASSERT_EQ(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
   WriteEndpoints(fmt::format("- {{tenant: team-c, pod: thief, addresses: [{}]}}\n", b1_->ipv4));
   ASSERT_TRUE(agent_->WaitForText("previous state kept", kReady)) << agent_->Output();

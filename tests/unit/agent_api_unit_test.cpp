@@ -1,12 +1,14 @@
 // The agent API's pure parts: who may do what, roles from certificates,
 // the merge of policies and bounds into the enforced state (audit only
 // when allowed, grants only when bounded, dedicated nodes), the state
-// file, the flow hub and the metrics text.
+// file, budgets handed to the enforcer with the tenant's pods, budget
+// counters turned into events, the flow hub and the metrics text.
 #include <gtest/gtest.h>
 
 #include "fmt/format.h"
 
 #include "agent/api/authz.h"
+#include "agent/api/budget_watch.h"
 #include "agent/api/flow_hub.h"
 #include "agent/api/state_file.h"
 #include "agent/api/tenant_registry.h"
@@ -111,7 +113,7 @@ TEST(AgentRegistry, EnforcerErrorKeepsThePreviousPolicy) {
         return fail ? absl::ResourceExhaustedError("map full") : absl::OkStatus();
       },
       "");
-  ASSERT_TRUE(registry.SetSource(Source()).ok());
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
   ASSERT_TRUE(
       registry
           .ApplyPolicy(
@@ -125,6 +127,166 @@ TEST(AgentRegistry, EnforcerErrorKeepsThePreviousPolicy) {
   fail = false;
   EXPECT_TRUE(registry.ApplyPolicy(next).ok());
   EXPECT_EQ(calls, 4);
+}
+
+// Records what the registry asks of the budget enforcer; refuses while
+// `refuse` holds a status. The kernel side is tested in the privileged
+// budget and agent tests.
+class RecordingBudgets : public budgets::BudgetEnforcer {
+ public:
+  [[nodiscard]] std::string_view Mode() const override { return "kubelet"; }
+  Status Apply(const std::string& tenant, const budgets::TenantBudget& budget,
+               const std::vector<budgets::BudgetPod>& pods) override {
+    ++calls;
+    if (!refuse.ok()) {
+      return refuse;
+    }
+    applied[tenant] = {budget, pods};
+    return absl::OkStatus();
+  }
+  StatusOr<budgets::TenantUsage> Usage(std::string_view /*tenant*/) override {
+    return budgets::TenantUsage{1'500'000, 64 << 20, 3};
+  }
+  StatusOr<budgets::TenantEvents> Events(std::string_view /*tenant*/) override { return events; }
+  [[nodiscard]] std::vector<std::string> Tenants() const override {
+    std::vector<std::string> names;
+    for (const auto& [name, unused] : applied) {
+      names.push_back(name);
+    }
+    return names;
+  }
+
+  Status refuse = absl::OkStatus();
+  int calls = 0;
+  budgets::TenantEvents events;
+  std::map<std::string, std::pair<budgets::TenantBudget, std::vector<budgets::BudgetPod>>> applied;
+};
+
+budgets::TenantBudget MemoryBudget(int64_t mib) {
+  budgets::TenantBudget budget;
+  budget.total.memory_bytes = mib << 20;
+  return budget;
+}
+
+TEST(AgentRegistryBudgets, AppliedWithTheTenantsLocalPods) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  netpol::DesiredState source = Source();
+  source.endpoints.push_back({"team-a", "a2", {*IpAddress::Parse("10.0.0.2")}, ""});  // elsewhere
+  ASSERT_TRUE(
+      registry.SetSource({source, {{"team-a", "a1", "uid-a1", budgets::QosClass::kGuaranteed}}})
+          .ok());
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
+  ASSERT_EQ(enforcer.applied.count("team-a"), 1U);
+  EXPECT_EQ(enforcer.applied["team-a"].first, MemoryBudget(256));
+  // Only the pod on this node, with the identity the source gave.
+  EXPECT_EQ(enforcer.applied["team-a"].second,
+            (std::vector<budgets::BudgetPod>{{"a1", "uid-a1", budgets::QosClass::kGuaranteed}}));
+  EXPECT_TRUE(registry.EnforcesBudgets());
+  EXPECT_EQ(registry.BudgetMode(), "kubelet");
+
+  // A new pod in the source reaches the enforcer with the same budget.
+  source.endpoints.push_back({"team-a", "a3", {*IpAddress::Parse("10.0.0.3")}, "/cg/a3"});
+  ASSERT_TRUE(registry.SetSource({source, {}}).ok());
+  EXPECT_EQ(enforcer.applied["team-a"].second.size(), 2U);
+  EXPECT_EQ(enforcer.applied["team-a"].second[1].pod, "a3");
+}
+
+TEST(AgentRegistryBudgets, RefusedByTheCgroupsNothingStored) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
+  enforcer.refuse = absl::FailedPreconditionError("budget too small for the pods");
+  EXPECT_TRUE(absl::IsFailedPrecondition(registry.SetBudget("team-a", MemoryBudget(32))));
+  EXPECT_EQ(registry.Tenant("team-a")->budget, MemoryBudget(256));
+}
+
+TEST(AgentRegistryBudgets, FailureOnASourceChangeIsShownAndRetried) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
+  enforcer.refuse = absl::NotFoundError("cgroup of pod uid-a1 not found");
+  // The source change itself is accepted: the network state must follow it.
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  EXPECT_EQ(registry.Tenant("team-a")->budget_error, "cgroup of pod uid-a1 not found");
+  int calls = enforcer.calls;
+  registry.SyncBudgets();
+  EXPECT_EQ(enforcer.calls, calls + 1);
+  enforcer.refuse = absl::OkStatus();
+  registry.SyncBudgets();
+  EXPECT_EQ(registry.Tenant("team-a")->budget_error, "");
+  calls = enforcer.calls;
+  registry.SyncBudgets();  // nothing failed: nothing to do
+  EXPECT_EQ(enforcer.calls, calls);
+}
+
+TEST(AgentRegistryBudgets, MetricsCarryUsageAndKernelEvents) {
+  RecordingBudgets enforcer;
+  enforcer.events.oom_kills = 2;
+  enforcer.events.pids_refusals = 49;
+  enforcer.events.cpu_throttled_usec = 250'000;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
+  struct Node : NodeBackend {
+    [[nodiscard]] std::string NodeName() const override { return "n1"; }
+    [[nodiscard]] std::string Mode() const override { return "test"; }
+    [[nodiscard]] std::vector<MapFill> Maps() const override { return {}; }
+    [[nodiscard]] std::vector<netpol::FlowCounter> Counters() const override { return {}; }
+    [[nodiscard]] netpol::FlowLoss Loss() const override { return {}; }
+  } node;
+  FlowHub flows;
+  EventHub events;
+  std::string text = metrics::RenderMetrics({node, flows, events, registry});
+  for (const char* line :
+       {"bulkhead_tenant_budget_usage{node=\"n1\",tenant=\"team-a\",resource=\"memory_bytes\"} "
+        "67108864\n",
+        "bulkhead_tenant_budget_usage{node=\"n1\",tenant=\"team-a\",resource=\"pids\"} 3\n",
+        "bulkhead_tenant_cpu_seconds_total{node=\"n1\",tenant=\"team-a\"} 1.5\n",
+        "bulkhead_tenant_budget_events_total{node=\"n1\",tenant=\"team-a\",event=\"oom_kill\"} 2\n",
+        "bulkhead_tenant_budget_events_total{node=\"n1\",tenant=\"team-a\",event=\"pids_refused\"} "
+        "49\n",
+        "bulkhead_tenant_cpu_throttled_seconds_total{node=\"n1\",tenant=\"team-a\"} 0.25\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " missing from\n" << text;
+  }
+}
+
+TEST(AgentBudgetWatch, KernelCountersBecomeEvents) {
+  EventHub hub;
+  std::vector<AgentEvent> seen;
+  hub.Subscribe([&](const AgentEvent& event) { seen.push_back(event); });
+  BudgetWatch watch(hub, std::chrono::seconds(60));
+  auto t0 = BudgetWatch::Clock::now();
+  budgets::TenantEvents counters;
+  watch.Observe({{"team-a", std::nullopt, counters}}, t0);
+  EXPECT_TRUE(seen.empty());
+  counters.oom_kills = 1;
+  counters.pids_refusals = 49;
+  counters.cpu_throttled_periods = 10;
+  watch.Observe({{"team-a", std::nullopt, counters}}, t0 + std::chrono::seconds(2));
+  ASSERT_EQ(seen.size(), 3U);
+  EXPECT_EQ(seen[0].kind, EventKind::kOomKill);
+  EXPECT_EQ(seen[0].tenant, "team-a");
+  EXPECT_EQ(seen[0].message, "1 process killed at the memory budget (1 in all)");
+  EXPECT_EQ(seen[1].kind, EventKind::kPidsRefused);
+  EXPECT_EQ(seen[1].message, "49 forks refused at the pids budget (49 in all)");
+  EXPECT_EQ(seen[2].kind, EventKind::kCpuThrottled);
+  // More throttling within the interval says nothing; after it, one event.
+  counters.cpu_throttled_periods = 30;
+  watch.Observe({{"team-a", std::nullopt, counters}}, t0 + std::chrono::seconds(30));
+  EXPECT_EQ(seen.size(), 3U);
+  watch.Observe({{"team-a", std::nullopt, counters}}, t0 + std::chrono::seconds(63));
+  ASSERT_EQ(seen.size(), 4U);
+  EXPECT_EQ(seen[3].message, "throttled in 20 CPU periods at the CPU budget (30 in all)");
+  // Nothing grew: nothing said.
+  watch.Observe({{"team-a", std::nullopt, counters}}, t0 + std::chrono::seconds(200));
+  EXPECT_EQ(seen.size(), 4U);
 }
 
 TEST(AgentStateFile, RoundTrip) {

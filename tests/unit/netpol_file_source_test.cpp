@@ -26,39 +26,39 @@ grants:
 TEST(EndpointsDocument, ParsesTheDocumentedShape) {
   auto state = ParseEndpointsDocument(kDocument);
   ASSERT_TRUE(state.ok()) << state.status();
-  ASSERT_EQ(state->node.node_addresses.size(), 1U);
-  EXPECT_EQ(state->node.node_addresses[0].ToString(), "10.244.1.1");
-  EXPECT_EQ(state->node.dns[0].ToString(), "10.96.0.10");
-  EXPECT_EQ(state->node.pod_networks.size(), 2U);
+  ASSERT_EQ(state->network.node.node_addresses.size(), 1U);
+  EXPECT_EQ(state->network.node.node_addresses[0].ToString(), "10.244.1.1");
+  EXPECT_EQ(state->network.node.dns[0].ToString(), "10.96.0.10");
+  EXPECT_EQ(state->network.node.pod_networks.size(), 2U);
   // Metadata (v4 and v6) and three node ports on the node address.
-  EXPECT_EQ(state->node.denied.size(), 5U);
-  ASSERT_EQ(state->endpoints.size(), 3U);
-  EXPECT_EQ(state->endpoints[0].addresses.size(), 2U);
-  EXPECT_EQ(state->endpoints[0].cgroup, "/sys/fs/cgroup/unified/pods/web-1");
-  EXPECT_TRUE(state->endpoints[1].cgroup.empty());
-  EXPECT_EQ(state->endpoints[2].addresses.size(), 1U);
-  ASSERT_EQ(state->tenants.size(), 2U);
-  EXPECT_EQ(state->tenants[0].name, "team-b");
-  EXPECT_EQ(state->tenants[0].mode, netpol::TenantMode::kAudit);
-  EXPECT_EQ(state->tenants[0].egress_default, netpol::EgressDefault::kDeny);
-  EXPECT_EQ(state->tenants[1].name, "team-a");  // named by an endpoint, defaults
-  EXPECT_EQ(state->tenants[1].mode, netpol::TenantMode::kEnforce);
-  ASSERT_EQ(state->grants.size(), 1U);
-  EXPECT_EQ(state->grants[0].port, 5432);
-  EXPECT_EQ(state->grants[0].protocol, netpol::Protocol::kTcp);
+  EXPECT_EQ(state->network.node.denied.size(), 5U);
+  ASSERT_EQ(state->network.endpoints.size(), 3U);
+  EXPECT_EQ(state->network.endpoints[0].addresses.size(), 2U);
+  EXPECT_EQ(state->network.endpoints[0].cgroup, "/sys/fs/cgroup/unified/pods/web-1");
+  EXPECT_TRUE(state->network.endpoints[1].cgroup.empty());
+  EXPECT_EQ(state->network.endpoints[2].addresses.size(), 1U);
+  ASSERT_EQ(state->network.tenants.size(), 2U);
+  EXPECT_EQ(state->network.tenants[0].name, "team-b");
+  EXPECT_EQ(state->network.tenants[0].mode, netpol::TenantMode::kAudit);
+  EXPECT_EQ(state->network.tenants[0].egress_default, netpol::EgressDefault::kDeny);
+  EXPECT_EQ(state->network.tenants[1].name, "team-a");  // named by an endpoint, defaults
+  EXPECT_EQ(state->network.tenants[1].mode, netpol::TenantMode::kEnforce);
+  ASSERT_EQ(state->network.grants.size(), 1U);
+  EXPECT_EQ(state->network.grants[0].port, 5432);
+  EXPECT_EQ(state->network.grants[0].protocol, netpol::Protocol::kTcp);
 }
 
 TEST(EndpointsDocument, JsonIsYamlToo) {
   auto state = ParseEndpointsDocument(
       R"({"node_address": "10.0.0.1", "endpoints": [{"tenant": "t", "pod": "p", "addresses": ["10.0.0.2"]}]})");
   ASSERT_TRUE(state.ok()) << state.status();
-  EXPECT_EQ(state->endpoints.size(), 1U);
+  EXPECT_EQ(state->network.endpoints.size(), 1U);
 }
 
 TEST(EndpointsDocument, EmptyDocumentIsNoTenants) {
   auto state = ParseEndpointsDocument("");
   ASSERT_TRUE(state.ok());
-  EXPECT_TRUE(state->tenants.empty());
+  EXPECT_TRUE(state->network.tenants.empty());
 }
 
 void ExpectError(std::string_view text, std::string_view fragment) {
@@ -81,6 +81,33 @@ TEST(EndpointsDocument, ErrorsNameTheField) {
   ExpectError("endpoint:\n- {}\n", "unknown field \"endpoint\"");
   ExpectError("endpoints: {tenant: a}\n", "endpoints: must be a list");
   ExpectError("node_address: [10.0.0.1\n", "not valid YAML");
+}
+
+TEST(EndpointsDocument, KubeletIdentityOfLocalPods) {
+  auto state = ParseEndpointsDocument(
+      "endpoints:\n"
+      "- {tenant: a, pod: p1, addresses: [10.0.0.1], cgroup: /x/p1, uid: 0b5e-41aa, qos: "
+      "Guaranteed}\n"
+      "- {tenant: a, pod: p2, addresses: [10.0.0.2], cgroup: /x/p2, uid: 77c1}\n"
+      "- {tenant: a, pod: p3, addresses: [10.0.0.3], cgroup: /x/p3}\n");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->identities.size(), 2U);
+  EXPECT_EQ(state->identities[0],
+            (PodIdentity{"a", "p1", "0b5e-41aa", budgets::QosClass::kGuaranteed}));
+  // Without a qos the pod is Burstable, the kubelet's class for most pods.
+  EXPECT_EQ(state->identities[1], (PodIdentity{"a", "p2", "77c1", budgets::QosClass::kBurstable}));
+  EXPECT_EQ(state->network.endpoints.size(), 3U);
+}
+
+TEST(EndpointsDocument, BadKubeletIdentityIsRefused) {
+  ExpectError("endpoints:\n- {tenant: a, pod: p, addresses: [10.0.0.1], uid: abc}\n",
+              "endpoints[0]: uid and qos describe a pod on this node: give its cgroup too");
+  ExpectError("endpoints:\n- {tenant: a, pod: p, cgroup: /x, uid: ../../etc}\n",
+              "endpoints[0].uid: must be the pod's metadata.uid");
+  ExpectError("endpoints:\n- {tenant: a, pod: p, cgroup: /x, uid: abc, qos: Gold}\n",
+              "endpoints[0].qos");
+  ExpectError("endpoints:\n- {tenant: a, pod: p, cgroup: /x, qos: BestEffort}\n",
+              "endpoints[0].uid: must be a string");
 }
 
 TEST(FlowFilter, MatchesEitherSide) {

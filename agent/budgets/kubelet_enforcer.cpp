@@ -1,0 +1,87 @@
+// BudgetEnforcer under a kubelet: KubeletBudgets with the pods the identity
+// source reports, found by UID and QoS class.
+#include <map>
+#include <set>
+
+#include "agent/budgets/enforcer.h"
+#include "agent/budgets/kubelet_budgets.h"
+#include "common/logging.h"
+#include "fmt/format.h"
+
+namespace bulkhead::agent::budgets {
+namespace {
+
+const std::vector<std::string> kUsageControllers = {"cpu", "cpuacct", "memory", "pids"};
+
+class KubeletEnforcer : public BudgetEnforcer {
+ public:
+  KubeletEnforcer(CgroupLayout layout, KubeletCgroupConfig config)
+      : layout_(layout), config_(config), budgets_(std::move(layout), std::move(config)) {}
+
+  [[nodiscard]] std::string_view Mode() const override { return "kubelet"; }
+
+  Status Apply(const std::string& tenant, const TenantBudget& budget,
+               const std::vector<BudgetPod>& pods) override {
+    BH_RETURN_IF_ERROR(ValidateName("tenant", tenant));
+    BH_RETURN_IF_ERROR(ValidateBudget(budget));
+    std::vector<KubeletPod> kubelet_pods;
+    for (const BudgetPod& pod : pods) {
+      if (pod.uid.empty()) {
+        // Without its UID the kubelet's cgroup of the pod cannot be found.
+        if (unidentified_.insert(tenant + "/" + pod.pod).second) {
+          Logger(Component::kBudget)
+              .warn(
+                  "pod has no uid, so its cgroup under the kubelet is unknown and the tenant "
+                  "budget does not cover it tenant={} pod={}",
+                  tenant, pod.pod);
+        }
+        continue;
+      }
+      kubelet_pods.push_back({pod.uid, pod.qos, std::nullopt});
+    }
+    BH_RETURN_IF_ERROR(budgets_.Apply(tenant, budget, kubelet_pods));
+    pods_[tenant] = std::move(kubelet_pods);
+    return absl::OkStatus();
+  }
+
+  StatusOr<TenantUsage> Usage(std::string_view tenant) override {
+    auto it = pods_.find(tenant);
+    if (it == pods_.end()) {
+      return absl::NotFoundError(fmt::format("tenant \"{}\" has no budget on this node", tenant));
+    }
+    TenantUsage usage;
+    for (const KubeletPod& pod : it->second) {
+      BH_ASSIGN_OR_RETURN(std::string path, PodCgroupPath(config_, pod.qos, pod.uid));
+      BH_ASSIGN_OR_RETURN(CgroupPlace place,
+                          ResolveCgroupPlace(layout_, path, {}, kUsageControllers));
+      auto pod_usage = ReadCgroupUsage(place);
+      if (absl::IsNotFound(pod_usage.status())) {
+        continue;  // the pod is gone; the next sync lets it go
+      }
+      BH_RETURN_IF_ERROR(pod_usage.status());
+      usage += *pod_usage;
+    }
+    return usage;
+  }
+
+  StatusOr<TenantEvents> Events(std::string_view tenant) override {
+    return budgets_.Events(tenant);
+  }
+  [[nodiscard]] std::vector<std::string> Tenants() const override { return budgets_.Tenants(); }
+
+ private:
+  const CgroupLayout layout_;
+  const KubeletCgroupConfig config_;
+  KubeletBudgets budgets_;
+  std::map<std::string, std::vector<KubeletPod>, std::less<>> pods_;
+  std::set<std::string> unidentified_;  // pods warned about once
+};
+
+}  // namespace
+
+std::unique_ptr<BudgetEnforcer> MakeKubeletEnforcer(CgroupLayout layout,
+                                                    KubeletCgroupConfig config) {
+  return std::make_unique<KubeletEnforcer>(std::move(layout), std::move(config));
+}
+
+}  // namespace bulkhead::agent::budgets
