@@ -5,7 +5,9 @@
 #include <chrono>
 
 #include "bulkhead/agent/v1/agent_service.grpc.pb.h"
+#include "cli/handshake_diagnosis.h"
 #include "common/file.h"
+#include "common/logging.h"
 #include "fmt/format.h"
 
 namespace bulkhead::cli {
@@ -13,12 +15,14 @@ namespace {
 
 namespace v1 = agent::v1;
 
-Status FromGrpc(const grpc::Status& status) {
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message += " (is the agent running there, and do your certificate and CA match its CA?)";
+// gRPC's own error lines repeat, less clearly, what a failed call's status
+// says, and the CLI prints that once in one line; --log-level debug keeps
+// them.
+void QuietGrpcErrors() {
+  spdlog::logger& grpc = Logger(Component::kGrpc);
+  if (!grpc.should_log(spdlog::level::debug)) {
+    grpc.set_level(spdlog::level::off);
   }
-  return {static_cast<absl::StatusCode>(status.error_code()), message};
 }
 
 }  // namespace
@@ -39,10 +43,21 @@ void AddAgentFlags(CLI::App& command, AgentFlags& flags) {
 
 struct AgentClient::Impl {
   std::unique_ptr<v1::AgentService::Stub> stub;
+  std::string address;
+  TlsFiles files;
   int timeout_seconds = 10;
 
   void Deadline(grpc::ClientContext& context) const {
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
+  }
+
+  // The call's status with its gRPC code; an UNAVAILABLE one says why.
+  [[nodiscard]] Status FromGrpc(const grpc::Status& status) const {
+    std::string message = status.error_message();
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      message = ExplainUnavailable(address, files, message);
+    }
+    return {static_cast<absl::StatusCode>(status.error_code()), message};
   }
 };
 
@@ -50,11 +65,14 @@ AgentClient::AgentClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AgentClient::~AgentClient() = default;
 
 StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(const AgentFlags& flags) {
-  grpc::SslCredentialsOptions ssl;
+  TlsFiles files;
+  files.cert_path = flags.cert;
+  files.key_path = flags.key;
+  files.ca_path = flags.ca;
   for (const auto& [name, path, out] :
-       {std::tuple{"--cert (BULKHEAD_CERT)", &flags.cert, &ssl.pem_cert_chain},
-        std::tuple{"--key (BULKHEAD_KEY)", &flags.key, &ssl.pem_private_key},
-        std::tuple{"--ca (BULKHEAD_CA)", &flags.ca, &ssl.pem_root_certs}}) {
+       {std::tuple{"--cert (BULKHEAD_CERT)", &files.cert_path, &files.cert_pem},
+        std::tuple{"--key (BULKHEAD_KEY)", &files.key_path, &files.key_pem},
+        std::tuple{"--ca (BULKHEAD_CA)", &files.ca_path, &files.ca_pem}}) {
     if (path->empty()) {
       return absl::InvalidArgumentError(
           fmt::format("{} is required: the agent accepts only mutual TLS", name));
@@ -65,11 +83,19 @@ StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(const AgentFlags& fl
     }
     *out = std::move(*text);
   }
+  BH_RETURN_IF_ERROR(CheckTlsFiles(files));
+  QuietGrpcErrors();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_cert_chain = files.cert_pem;
+  ssl.pem_private_key = files.key_pem;
+  ssl.pem_root_certs = files.ca_pem;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   auto impl = std::make_unique<Impl>();
   impl->stub = v1::AgentService::NewStub(
       grpc::CreateCustomChannel(flags.agent, grpc::SslCredentials(ssl), args));
+  impl->address = flags.agent;
+  impl->files = std::move(files);
   impl->timeout_seconds = flags.timeout_seconds;
   return std::unique_ptr<AgentClient>(new AgentClient(std::move(impl)));
 }
@@ -80,7 +106,7 @@ StatusOr<v1::NodeStatus> AgentClient::GetNodeStatus() {
   v1::NodeStatus status;
   grpc::Status rpc = impl_->stub->GetNodeStatus(&context, v1::GetNodeStatusRequest(), &status);
   if (!rpc.ok()) {
-    return FromGrpc(rpc);
+    return impl_->FromGrpc(rpc);
   }
   return status;
 }
@@ -92,7 +118,7 @@ StatusOr<v1::ApplyTenantPolicyResponse> AgentClient::ApplyTenantPolicy(
   v1::ApplyTenantPolicyResponse response;
   grpc::Status rpc = impl_->stub->ApplyTenantPolicy(&context, request, &response);
   if (!rpc.ok()) {
-    return FromGrpc(rpc);
+    return impl_->FromGrpc(rpc);
   }
   return response;
 }
@@ -101,7 +127,7 @@ Status AgentClient::SetBounds(const v1::SetBoundsRequest& request) {
   grpc::ClientContext context;
   impl_->Deadline(context);
   v1::SetBoundsResponse response;
-  return FromGrpc(impl_->stub->SetBounds(&context, request, &response));
+  return impl_->FromGrpc(impl_->stub->SetBounds(&context, request, &response));
 }
 
 StatusOr<v1::SetBudgetResponse> AgentClient::SetBudget(const v1::SetBudgetRequest& request) {
@@ -110,7 +136,7 @@ StatusOr<v1::SetBudgetResponse> AgentClient::SetBudget(const v1::SetBudgetReques
   v1::SetBudgetResponse response;
   grpc::Status rpc = impl_->stub->SetBudget(&context, request, &response);
   if (!rpc.ok()) {
-    return FromGrpc(rpc);
+    return impl_->FromGrpc(rpc);
   }
   return response;
 }
@@ -126,7 +152,7 @@ Status AgentClient::StreamFlows(const v1::StreamFlowsRequest& request,
   while (reader->Read(&flow)) {
     on_flow(flow);
   }
-  return FromGrpc(reader->Finish());
+  return impl_->FromGrpc(reader->Finish());
 }
 
 std::string DescribeCallError(const Status& status) {

@@ -26,11 +26,13 @@ struct AgentFlags {
 void AddAgentFlags(CLI::App& command, AgentFlags& flags);
 
 // One mutual TLS channel to the agent. Calls return the agent's status
-// with its gRPC code (absl's codes are gRPC's).
+// with its gRPC code (absl's codes are gRPC's); an UNAVAILABLE one says
+// why the connection failed and what to do (cli/handshake_diagnosis.h).
 class AgentClient {
  public:
-  // Reads the certificate files; a missing flag or file is INVALID_ARGUMENT
-  // or NOT_FOUND before any connection (a usage error).
+  // Reads and checks the certificate files; a missing flag or file, a file
+  // without a certificate or key, or a key that is not the certificate's is
+  // INVALID_ARGUMENT or NOT_FOUND before any connection (a usage error).
   static StatusOr<std::unique_ptr<AgentClient>> Connect(const AgentFlags& flags);
   AgentClient(const AgentClient&) = delete;
   AgentClient& operator=(const AgentClient&) = delete;

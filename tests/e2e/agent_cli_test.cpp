@@ -1,11 +1,17 @@
 // The `bulkhead` CLI against a real agent API (in this process, mTLS on
 // loopback): certificates by flag and by environment, tenant apply and
 // bounds from files, node status, flows as a table and JSON lines, help on
-// every command, and one-line errors with exit 2 for bad flags.
+// every command, one-line errors with exit 2 for bad flags, and the line a
+// user sees when the TLS handshake is refused or nobody listens.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 
+#include "common/pki/certificates.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/agent_api_harness.h"
@@ -180,6 +186,97 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_EQ(Lines(other.err), 1U) << other.err;
   EXPECT_NE(other.err.find("PERMISSION_DENIED"), std::string::npos) << other.err;
+}
+
+// A connection that fails says why on one line, with what to do; the code
+// stays UNAVAILABLE (the call never reached the agent) and the exit 1, like
+// every failed call. Files that cannot work at all are usage errors (exit 2).
+TEST_F(AgentCliTest, RefusedHandshakesSayWhyAndWhatToDo) {
+  const std::string& dir = dir_.path();
+  std::string foreign = dir + "/foreign";
+  RunCerts({"init", "--dir", foreign});
+  RunCerts({"issue", "--role", "admin", "--dir", foreign});
+  // An admin certificate of the agent's CA that expired a day ago.
+  auto issued = std::chrono::system_clock::now();
+  pki::IssueOptions expired;
+  expired.dir = dir;
+  expired.role = {pki::Role::Kind::kAdmin, ""};
+  expired.backdate = std::chrono::hours(48);
+  expired.lifetime = std::chrono::hours(24);
+  expired.stem = "expired-admin";
+  ASSERT_TRUE(pki::IssueCertificate(expired).ok());
+  std::string address = agent_->address();
+  auto status = [&](const ClientCert& cert) {
+    return Cli("", {"node", "status", "--agent", address, "--cert", cert.cert, "--key", cert.key,
+                    "--ca", cert.ca});
+  };
+
+  // Expired: the date it expired and the command that issues a new one.
+  auto late = status(CertFor(dir, "expired-admin"));
+  EXPECT_EQ(late.exit_code, 1);
+  std::string prefix = fmt::format(
+      "bulkhead node status: UNAVAILABLE: the agent refused the TLS handshake: your certificate "
+      "{}/expired-admin.crt expired on ",
+      dir);
+  std::string suffix =
+      fmt::format(" UTC (issue a new one: bulkhead certs issue --role admin --dir {})\n", dir);
+  ASSERT_TRUE(late.err.starts_with(prefix) && late.err.ends_with(suffix)) << late.err;
+  std::tm when{};
+  std::istringstream(
+      late.err.substr(prefix.size(), late.err.size() - prefix.size() - suffix.size())) >>
+      std::get_time(&when, "%Y-%m-%d %H:%M:%S");
+  std::time_t expected = std::chrono::system_clock::to_time_t(issued - std::chrono::hours(24));
+  EXPECT_LE(std::abs(timegm(&when) - expected), 60) << late.err;
+
+  // A certificate of another CA, by any command.
+  ClientCert stranger = {foreign + "/admin.crt", foreign + "/admin.key", dir + "/ca.crt"};
+  std::string not_ours = fmt::format(
+      "UNAVAILABLE: the agent refused the TLS handshake: your certificate {}/admin.crt is not "
+      "signed by the CA the agent trusts ({}/ca.crt, which signed the agent's certificate; issue "
+      "one from it: bulkhead certs issue --role admin --dir {})\n",
+      foreign, dir, dir);
+  auto refused = status(stranger);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err, "bulkhead node status: " + not_ours);
+  std::string bounds = Write("bounds.yaml", "tenant: team-b\n");
+  auto refused_bounds = Cli("", {"tenant", "bounds", "-f", bounds, "--agent", address, "--cert",
+                                 stranger.cert, "--key", stranger.key, "--ca", stranger.ca});
+  EXPECT_EQ(refused_bounds.exit_code, 1);
+  EXPECT_EQ(refused_bounds.err, "bulkhead tenant bounds: " + not_ours);
+
+  // This side does not trust the agent: --ca is another CA than the agent's.
+  auto untrusted = status({dir + "/admin.crt", dir + "/admin.key", foreign + "/ca.crt"});
+  EXPECT_EQ(untrusted.exit_code, 1);
+  EXPECT_EQ(untrusted.err,
+            fmt::format("bulkhead node status: UNAVAILABLE: this side does not trust the agent: "
+                        "its certificate is not signed by --ca {}/ca.crt (or it expired); pass "
+                        "the ca.crt of the agent's --certs-dir\n",
+                        foreign));
+
+  // Files that cannot make a connection: exit 2 before connecting.
+  auto wrong_key = status({dir + "/admin.crt", dir + "/tenant-team-a.key", dir + "/ca.crt"});
+  EXPECT_EQ(wrong_key.exit_code, 2);
+  EXPECT_EQ(wrong_key.err, fmt::format("bulkhead node status: --key (BULKHEAD_KEY) "
+                                       "{}/tenant-team-a.key is not the key of --cert "
+                                       "(BULKHEAD_CERT) {}/admin.crt (use the .key written next "
+                                       "to that certificate)\n",
+                                       dir, dir));
+  std::string empty = Write("empty.crt", "");
+  auto no_cert = status({empty, dir + "/admin.key", dir + "/ca.crt"});
+  EXPECT_EQ(no_cert.exit_code, 2);
+  EXPECT_EQ(no_cert.err, fmt::format("bulkhead node status: --cert (BULKHEAD_CERT) {} holds no "
+                                     "PEM certificate (use the .crt written by 'bulkhead certs "
+                                     "issue')\n",
+                                     empty));
+
+  // Nobody listening at the address.
+  agent_->Stop();
+  auto nobody = status(CertFor(dir, "admin"));
+  EXPECT_EQ(nobody.exit_code, 1);
+  EXPECT_EQ(nobody.err, fmt::format("bulkhead node status: UNAVAILABLE: no agent listening at {} "
+                                    "(check --agent or BULKHEAD_AGENT, and that bulkhead-agent "
+                                    "runs there with --certs-dir)\n",
+                                    address));
 }
 
 }  // namespace
