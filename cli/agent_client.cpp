@@ -123,11 +123,15 @@ StatusOr<v1::ApplyTenantPolicyResponse> AgentClient::ApplyTenantPolicy(
   return response;
 }
 
-Status AgentClient::SetBounds(const v1::SetBoundsRequest& request) {
+StatusOr<v1::SetBoundsResponse> AgentClient::SetBounds(const v1::SetBoundsRequest& request) {
   grpc::ClientContext context;
   impl_->Deadline(context);
   v1::SetBoundsResponse response;
-  return impl_->FromGrpc(impl_->stub->SetBounds(&context, request, &response));
+  grpc::Status rpc = impl_->stub->SetBounds(&context, request, &response);
+  if (!rpc.ok()) {
+    return impl_->FromGrpc(rpc);
+  }
+  return response;
 }
 
 StatusOr<v1::SetBudgetResponse> AgentClient::SetBudget(const v1::SetBudgetRequest& request) {

@@ -41,7 +41,7 @@ class AgentClient {
   StatusOr<agent::v1::NodeStatus> GetNodeStatus();
   StatusOr<agent::v1::ApplyTenantPolicyResponse> ApplyTenantPolicy(
       const agent::v1::ApplyTenantPolicyRequest& request);
-  Status SetBounds(const agent::v1::SetBoundsRequest& request);
+  StatusOr<agent::v1::SetBoundsResponse> SetBounds(const agent::v1::SetBoundsRequest& request);
   StatusOr<agent::v1::SetBudgetResponse> SetBudget(const agent::v1::SetBudgetRequest& request);
   // Calls `on_flow` for every flow until the stream ends (never, with follow).
   Status StreamFlows(const agent::v1::StreamFlowsRequest& request,

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/agent_client.h"
+#include "cli/agent_call.h"
 #include "cli/commands.h"
 #include "common/cli.h"
 #include "common/strings.h"
@@ -116,18 +116,8 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
     request.set_since_unix_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
                                  *age * 1000000000);
   }
-  auto client = AgentClient::Connect(flags.agent);
-  if (!client.ok()) {
-    PrintCommandError(app, MessageOf(client.status()));
-    return kExitUsage;
-  }
   bool table = flags.output == "table";
-  if (table) {
-    std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n", "TIME", "VERDICT", "REASON",
-                             "PROTO", "SOURCE", "DESTINATION")
-              << std::flush;
-  }
-  Status status = (*client)->StreamFlows(request, [table](const v1::Flow& flow) {
+  auto print_flow = [table](const v1::Flow& flow) {
     if (table) {
       std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n",
                                Rfc3339(flow.time_unix_nanos()), VerdictText(flow.verdict()),
@@ -145,12 +135,18 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
       std::cout << doc.dump() << "\n";
     }
     std::cout << std::flush;
-  });
-  if (!status.ok()) {
-    PrintCommandError(app, DescribeCallError(status));
-    return kExitFailure;
-  }
-  return kExitOk;
+  };
+  return CallAgent(
+      app, flags.agent,
+      [&](AgentClient& client) {
+        if (table) {
+          std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n", "TIME", "VERDICT",
+                                   "REASON", "PROTO", "SOURCE", "DESTINATION")
+                    << std::flush;
+        }
+        return client.StreamFlows(request, print_flow);
+      },
+      [] {});
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/agent_client.h"
+#include "cli/agent_call.h"
 #include "cli/commands.h"
 #include "common/cli.h"
 #include "fmt/format.h"
@@ -43,27 +43,19 @@ void PrintText(const v1::NodeStatus& status) {
 }
 
 int RunStatus(const CLI::App& app, const StatusFlags& flags) {
-  auto client = AgentClient::Connect(flags.agent);
-  if (!client.ok()) {
-    PrintCommandError(app, MessageOf(client.status()));
-    return kExitUsage;
-  }
-  auto answer = (*client)->GetNodeStatus();
-  if (!answer.ok()) {
-    PrintCommandError(app, DescribeCallError(answer.status()));
-    return kExitFailure;
-  }
-  const v1::NodeStatus& status = *answer;
-  if (flags.output == "json") {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(status, &json, options);
-    std::cout << json << "\n";
-  } else {
-    PrintText(status);
-  }
-  return kExitOk;
+  return CallAgent(
+      app, flags.agent, [](AgentClient& client) { return client.GetNodeStatus(); },
+      [&flags](const v1::NodeStatus& status) {
+        if (flags.output == "json") {
+          std::string json;
+          google::protobuf::util::JsonPrintOptions options;
+          options.preserve_proto_field_names = true;
+          (void)google::protobuf::util::MessageToJsonString(status, &json, options);
+          std::cout << json << "\n";
+        } else {
+          PrintText(status);
+        }
+      });
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/agent_client.h"
+#include "cli/agent_call.h"
 #include "cli/commands.h"
 #include "common/cli.h"
 #include "fmt/format.h"
@@ -148,22 +148,16 @@ int RunApply(const CLI::App& app, const FileFlags& flags) {
     PrintCommandError(app, MessageOf(policy.status()));
     return kExitUsage;
   }
-  auto client = AgentClient::Connect(flags.agent);
-  if (!client.ok()) {
-    PrintCommandError(app, MessageOf(client.status()));
-    return kExitUsage;
-  }
   v1::ApplyTenantPolicyRequest request;
   *request.mutable_policy() = *policy;
-  auto answer = (*client)->ApplyTenantPolicy(request);
-  if (!answer.ok()) {
-    PrintCommandError(app, DescribeCallError(answer.status()));
-    return kExitFailure;
-  }
-  const v1::ApplyTenantPolicyResponse& response = *answer;
-  std::cout << fmt::format("tenant {} generation {} {}\n", policy->tenant(), response.generation(),
-                           response.changed() ? "applied" : "unchanged (already applied)");
-  return kExitOk;
+  return CallAgent(
+      app, flags.agent,
+      [&request](AgentClient& client) { return client.ApplyTenantPolicy(request); },
+      [&request](const v1::ApplyTenantPolicyResponse& response) {
+        std::cout << fmt::format("tenant {} generation {} {}\n", request.policy().tenant(),
+                                 response.generation(),
+                                 response.changed() ? "applied" : "unchanged (already applied)");
+      });
 }
 
 int RunBounds(const CLI::App& app, const FileFlags& flags) {
@@ -172,19 +166,13 @@ int RunBounds(const CLI::App& app, const FileFlags& flags) {
     PrintCommandError(app, MessageOf(bounds.status()));
     return kExitUsage;
   }
-  auto client = AgentClient::Connect(flags.agent);
-  if (!client.ok()) {
-    PrintCommandError(app, MessageOf(client.status()));
-    return kExitUsage;
-  }
   v1::SetBoundsRequest request;
   *request.mutable_bounds() = *bounds;
-  if (Status status = (*client)->SetBounds(request); !status.ok()) {
-    PrintCommandError(app, DescribeCallError(status));
-    return kExitFailure;
-  }
-  std::cout << fmt::format("tenant {} bounds set\n", bounds->tenant());
-  return kExitOk;
+  return CallAgent(
+      app, flags.agent, [&request](AgentClient& client) { return client.SetBounds(request); },
+      [&request](const v1::SetBoundsResponse&) {
+        std::cout << fmt::format("tenant {} bounds set\n", request.bounds().tenant());
+      });
 }
 
 int RunBudget(const CLI::App& app, const FileFlags& flags) {
@@ -193,22 +181,15 @@ int RunBudget(const CLI::App& app, const FileFlags& flags) {
     PrintCommandError(app, MessageOf(budget.status()));
     return kExitUsage;
   }
-  auto client = AgentClient::Connect(flags.agent);
-  if (!client.ok()) {
-    PrintCommandError(app, MessageOf(client.status()));
-    return kExitUsage;
-  }
   v1::SetBudgetRequest request;
   *request.mutable_budget() = *budget;
-  auto answer = (*client)->SetBudget(request);
-  if (!answer.ok()) {
-    PrintCommandError(app, DescribeCallError(answer.status()));
-    return kExitFailure;
-  }
-  std::cout << fmt::format(
-      "tenant {} budget {}\n", budget->tenant(),
-      answer->enforced() ? "set" : "recorded (this agent does not write it to cgroups yet)");
-  return kExitOk;
+  return CallAgent(
+      app, flags.agent, [&request](AgentClient& client) { return client.SetBudget(request); },
+      [&request](const v1::SetBudgetResponse& response) {
+        std::cout << fmt::format(
+            "tenant {} budget {}\n", request.budget().tenant(),
+            response.enforced() ? "set" : "recorded (the agent runs with --budgets off)");
+      });
 }
 
 }  // namespace
