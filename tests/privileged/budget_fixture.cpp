@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -192,6 +193,54 @@ int64_t ReadCounter(const std::string& path, std::string_view key) {
   }
   auto it = counters->find(key);
   return it == counters->end() ? -1 : it->second;
+}
+
+// Touches `bytes` of fresh anonymous memory, page by page; reports 1 and
+// waits for another go byte, then checks the memory still holds its pattern.
+int HoldMemory(int go_fd, int report_fd, int64_t bytes, char pattern) {
+  auto size = static_cast<size_t>(bytes);
+  void* area = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) {
+    return 2;
+  }
+  auto* memory = static_cast<volatile char*>(area);
+  for (size_t offset = 0; offset < size; offset += 4096) {
+    memory[offset] = pattern;
+  }
+  Report(report_fd, 1);
+  AwaitGo(go_fd);
+  for (size_t offset = 0; offset < size; offset += 4096) {
+    if (memory[offset] != pattern) {
+      return 3;
+    }
+  }
+  return 0;
+}
+
+// Forks up to `attempts` sleeping children; reports how many forks worked
+// and how many were refused with EAGAIN, then sleeps. Bounded on purpose:
+// no child forks again.
+int ForkBomb(int /*go_fd*/, int report_fd, int attempts) {
+  int64_t forked = 0;
+  int64_t refused = 0;
+  for (int i = 0; i < attempts; ++i) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    if (child > 0) {
+      ++forked;
+    } else if (errno == EAGAIN) {
+      ++refused;
+    } else {
+      break;
+    }
+  }
+  Report(report_fd, forked);
+  Report(report_fd, refused);
+  ::pause();
+  return 0;
 }
 
 }  // namespace bulkhead::agent::budgets::testing

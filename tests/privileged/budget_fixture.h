@@ -73,6 +73,14 @@ class TestProcess {
 void Report(int report_fd, int64_t value);
 void AwaitGo(int go_fd);
 
+// Bodies for TestProcess:
+// Touches `bytes` of fresh anonymous memory, page by page; reports 1 and
+// waits for another go byte, then checks the memory still holds its pattern.
+int HoldMemory(int go_fd, int report_fd, int64_t bytes, char pattern);
+// Forks up to `attempts` sleeping children; reports how many forks worked
+// and how many were refused with EAGAIN, then sleeps.
+int ForkBomb(int go_fd, int report_fd, int attempts);
+
 // Reaps any exited children (the fork bomb's orphans come to us: the test
 // process is a child subreaper).
 void ReapOrphans();

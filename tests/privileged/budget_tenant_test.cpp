@@ -21,6 +21,8 @@
 namespace bulkhead::agent::budgets {
 namespace {
 
+using testing::ForkBomb;
+using testing::HoldMemory;
 using testing::ReadCounter;
 using testing::ReadNumber;
 using testing::ReadTrimmed;
@@ -28,54 +30,6 @@ using testing::TestCgroupRoots;
 using testing::TestProcess;
 
 constexpr int64_t kMiB = int64_t{1} << 20;
-
-// Touches `bytes` of fresh anonymous memory, page by page; reports 1 and
-// waits for another go byte, then checks the memory still holds its pattern.
-int HoldMemory(int go_fd, int report_fd, int64_t bytes, char pattern) {
-  auto size = static_cast<size_t>(bytes);
-  void* area = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (area == MAP_FAILED) {
-    return 2;
-  }
-  auto* memory = static_cast<volatile char*>(area);
-  for (size_t offset = 0; offset < size; offset += 4096) {
-    memory[offset] = pattern;
-  }
-  testing::Report(report_fd, 1);
-  testing::AwaitGo(go_fd);
-  for (size_t offset = 0; offset < size; offset += 4096) {
-    if (memory[offset] != pattern) {
-      return 3;
-    }
-  }
-  return 0;
-}
-
-// Forks up to `attempts` sleeping children; reports how many forks worked
-// and how many were refused with EAGAIN, then sleeps. Bounded on purpose:
-// no child forks again.
-int ForkBomb(int /*go_fd*/, int report_fd, int attempts) {
-  int64_t forked = 0;
-  int64_t refused = 0;
-  for (int i = 0; i < attempts; ++i) {
-    pid_t child = ::fork();
-    if (child == 0) {
-      ::pause();
-      ::_exit(0);
-    }
-    if (child > 0) {
-      ++forked;
-    } else if (errno == EAGAIN) {
-      ++refused;
-    } else {
-      break;
-    }
-  }
-  testing::Report(report_fd, forked);
-  testing::Report(report_fd, refused);
-  ::pause();
-  return 0;
-}
 
 // Spins on `threads` processes (itself and threads - 1 forked children).
 int Spin(int /*go_fd*/, int report_fd, int threads) {

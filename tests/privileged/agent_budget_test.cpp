@@ -1,0 +1,241 @@
+// Budgets through the whole agent: the agent binary on a real netns test
+// node takes a tenant's budget over the gRPC API (`bulkhead tenant budget`),
+// writes it into real cgroups (v1 on this machine), and reports what the
+// kernel then does (refused forks, OOM kills) in its metrics, its events
+// and `bulkhead node status`. Both placements: pods under a kubelet's
+// cgroupfs tree (per-pod ceilings) and pods placed below tenant parents.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/strings.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "tests/privileged/agent_fixture.h"
+#include "tests/privileged/budget_fixture.h"
+
+namespace bulkhead::testing {
+namespace {
+
+using agent::budgets::testing::ForkBomb;
+using agent::budgets::testing::HoldMemory;
+using agent::budgets::testing::ReadNumber;
+using agent::budgets::testing::ReadTrimmed;
+using agent::budgets::testing::TestCgroupRoots;
+using agent::budgets::testing::TestProcess;
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+// A test node whose agent writes budgets into cgroups below a prefix of
+// the test's own in every v1 hierarchy (removed in TearDown, with anything
+// still running there).
+class AgentBudgetTest : public AgentProcessTest {
+ protected:
+  void BeforeAgent() override {
+    agent::budgets::testing::BecomeSubreaper();
+    auto roots = TestCgroupRoots::Make();
+    ASSERT_TRUE(roots.ok()) << roots.status();
+    roots_.emplace(std::move(*roots));
+  }
+
+  void TearDown() override {
+    processes_.clear();  // kill and reap them first
+    AgentProcessTest::TearDown();
+    if (roots_) {
+      Status removed = roots_->Remove();
+      EXPECT_TRUE(removed.ok()) << removed;
+    }
+    agent::budgets::testing::ReapOrphans();
+  }
+
+  // The directory of `relative` (below the prefix) in `controller`'s hierarchy.
+  std::string Dir(const std::string& controller, const std::string& relative) const {
+    auto placement = roots_->layout().Find(controller);
+    return placement ? fmt::format("{}/{}/{}", placement->mount_point, roots_->prefix(), relative)
+                     : "/nonexistent";
+  }
+
+  // Starts `body` in the cgroup `relative` of every hierarchy, then lets it run.
+  TestProcess* StartIn(const std::string& relative, const TestProcess::Body& body) {
+    auto process = TestProcess::Start(body);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) {
+      return nullptr;
+    }
+    for (const char* controller : {"cpu", "cpuacct", "memory", "pids"}) {
+      std::ofstream(Dir(controller, relative) + "/cgroup.procs") << process->pid();
+    }
+    EXPECT_TRUE(process->Go().ok());
+    processes_.push_back(std::make_unique<TestProcess>(std::move(*process)));
+    return processes_.back().get();
+  }
+
+  CommandResult SetBudget(const std::string& stem, const std::string& yaml) {
+    std::string file = dir_ + "/budget.yaml";
+    std::ofstream(file) << yaml;
+    return Cli(stem, {"tenant", "budget", "-f", file});
+  }
+
+  // `bulkhead node status -o json` as `stem`.
+  nlohmann::json NodeStatus(const std::string& stem) {
+    auto result = Cli(stem, {"node", "status", "-o", "json"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return nlohmann::json::parse(result.out, nullptr, false);
+  }
+
+  static nlohmann::json TenantIn(const nlohmann::json& status, const std::string& tenant) {
+    for (const auto& entry : status.value("tenants", nlohmann::json::array())) {
+      if (entry.value("name", "") == tenant) {
+        return entry;
+      }
+    }
+    return nlohmann::json::object();
+  }
+
+  std::optional<TestCgroupRoots> roots_;
+  std::vector<std::unique_ptr<TestProcess>> processes_;
+};
+
+// Under a kubelet (cgroupfs driver, --cgroup-root /<prefix>): each pod has
+// its own cgroup kubepods/burstable/pod<uid>, made here as the kubelet
+// would, and the endpoints file gives every pod's uid and QoS class.
+class AgentKubeletBudgetTest : public AgentBudgetTest {
+ protected:
+  static std::string Uid(const TestPod& pod) { return "0e57-" + pod.name; }
+  static std::string PodCgroup(const TestPod& pod) { return "kubepods/burstable/pod" + Uid(pod); }
+
+  void BeforeAgent() override {
+    AgentBudgetTest::BeforeAgent();
+    if (HasFatalFailure()) {
+      return;
+    }
+    for (const char* controller : {"cpu", "cpuacct", "memory", "pids"}) {
+      for (const TestPod* pod : {a1_, a2_, b1_, b2_, c1_}) {
+        std::error_code error;
+        std::filesystem::create_directories(Dir(controller, PodCgroup(*pod)), error);
+        ASSERT_FALSE(error) << Dir(controller, PodCgroup(*pod)) << ": " << error.message();
+      }
+    }
+  }
+  [[nodiscard]] std::vector<std::string> AgentFlags() const override {
+    return {"--budgets",
+            "kubelet",
+            "--kubelet-cgroup-driver",
+            "cgroupfs",
+            "--kubelet-cgroup-root",
+            "/" + roots_->prefix()};
+  }
+  [[nodiscard]] std::string EndpointFields(const TestPod& pod) const override {
+    return fmt::format(", uid: {}, qos: Burstable", Uid(pod));
+  }
+};
+
+TEST_F(AgentKubeletBudgetTest, BudgetBecomesPodCeilingsAndTheKernelsRefusalsAreReported) {
+  auto set =
+      SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 134217728, pids: 16}\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
+  EXPECT_EQ(set.out, "tenant team-a budget set\n");
+
+  // Two pods of team-a on this node share the budget: 8 pids and 64 MiB each.
+  for (const TestPod* pod : {a1_, a2_}) {
+    EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*pod)) + "/pids.max"), "8") << pod->name;
+    EXPECT_EQ(ReadNumber(Dir("memory", PodCgroup(*pod)) + "/memory.limit_in_bytes"), 64 * kMiB)
+        << pod->name;
+  }
+  // Other tenants' pods are not touched.
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*b1_)) + "/pids.max"), "max");
+
+  // A bounded fork bomb in a1 stops at its ceiling: itself and 7 children.
+  constexpr int kAttempts = 40;
+  TestProcess* bomb =
+      StartIn(PodCgroup(*a1_), [](int go, int report) { return ForkBomb(go, report, kAttempts); });
+  ASSERT_NE(bomb, nullptr);
+  auto forked = bomb->ReadReport();
+  auto refused = bomb->ReadReport();
+  ASSERT_TRUE(forked.ok() && refused.ok());
+  EXPECT_EQ(*forked, 7);
+  ASSERT_EQ(*refused, kAttempts - 7);
+
+  // The metrics count every refusal, and the agent raised an event.
+  double counted = WaitForMetric(
+      "bulkhead_tenant_budget_events_total{node=\"test-node\",tenant=\"team-a\","
+      "event=\"pids_refused\"}",
+      static_cast<double>(*refused));
+  EXPECT_EQ(counted, static_cast<double>(*refused)) << Metrics();
+  EXPECT_GE(WaitForMetric("bulkhead_agent_events_total{node=\"test-node\",tenant=\"team-a\","
+                          "kind=\"pids-refused\"}",
+                          1),
+            1)
+      << Metrics();
+  EXPECT_GE(WaitForMetric("bulkhead_tenant_budget_usage{node=\"test-node\",tenant=\"team-a\","
+                          "resource=\"pids\"}",
+                          8),
+            8)
+      << Metrics();
+
+  // `bulkhead node status` shows the same to the tenant.
+  auto status = NodeStatus("tenant-team-a");
+  EXPECT_EQ(status.value("budget_mode", ""), "kubelet") << status.dump();
+  auto team_a = TenantIn(status, "team-a");
+  EXPECT_EQ(team_a["budget_events"].value("pids_refusals", "0"), std::to_string(*refused))
+      << status.dump();
+  EXPECT_FALSE(team_a.contains("budget_error")) << status.dump();
+
+  // A budget too small for the pods is refused and every ceiling stays.
+  auto small = SetBudget("tenant-team-a", "tenant: team-a\ntotal: {pids: 9}\n");
+  EXPECT_EQ(small.exit_code, 1) << small.out;
+  EXPECT_NE(small.err.find("pids"), std::string::npos) << small.err;
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*a2_)) + "/pids.max"), "8");
+  EXPECT_EQ(TenantIn(NodeStatus("admin"), "team-a")["budget"]["total"].value("pids", ""), "16");
+}
+
+// Pods placed by the agent's runtime: each tenant is a parent cgroup below
+// --budget-cgroup-root and the kernel enforces the tenant's sum.
+class AgentPlacedBudgetTest : public AgentBudgetTest {
+ protected:
+  [[nodiscard]] std::vector<std::string> AgentFlags() const override {
+    return {"--budgets", "placed", "--budget-cgroup-root", roots_->prefix()};
+  }
+};
+
+TEST_F(AgentPlacedBudgetTest, MemoryHogIsKilledAtItsTenantBudgetAndTheKillIsReported) {
+  auto set = SetBudget("admin", "tenant: team-b\ntotal: {memory_bytes: 67108864}\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
+  EXPECT_EQ(ReadNumber(Dir("memory", "team-b") + "/memory.limit_in_bytes"), 64 * kMiB);
+  // The source's pods of team-b got their cgroups below the tenant.
+  EXPECT_TRUE(std::filesystem::is_directory(Dir("memory", "team-b/b1")));
+  EXPECT_TRUE(std::filesystem::is_directory(Dir("memory", "team-b/b2")));
+  EXPECT_FALSE(std::filesystem::exists(Dir("memory", "team-a")));
+
+  // The hog asks for four times the budget.
+  TestProcess* hog = StartIn(
+      "team-b/b1", [](int go, int report) { return HoldMemory(go, report, 256 * kMiB, 0x11); });
+  ASSERT_NE(hog, nullptr);
+  int wait_status = hog->Wait();
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the hog was not stopped; wait status " << wait_status;
+  EXPECT_EQ(WTERMSIG(wait_status), SIGKILL);
+
+  EXPECT_GE(WaitForMetric("bulkhead_tenant_budget_events_total{node=\"test-node\","
+                          "tenant=\"team-b\",event=\"oom_kill\"}",
+                          1),
+            1)
+      << Metrics();
+  EXPECT_GE(WaitForMetric("bulkhead_agent_events_total{node=\"test-node\",tenant=\"team-b\","
+                          "kind=\"oom-kill\"}",
+                          1),
+            1)
+      << Metrics();
+  auto status = NodeStatus("tenant-team-b");
+  EXPECT_EQ(status.value("budget_mode", ""), "placed") << status.dump();
+  EXPECT_GE(std::stoi(TenantIn(status, "team-b")["budget_events"].value("oom_kills", "0")), 1)
+      << status.dump();
+  // A tenant's certificate does not see another tenant's budget.
+  EXPECT_TRUE(TenantIn(NodeStatus("tenant-team-a"), "team-b").empty());
+}
+
+}  // namespace
+}  // namespace bulkhead::testing
