@@ -18,6 +18,44 @@ struct StatusFlags {
   std::string output = "text";
 };
 
+// "used/limit" with "max" for no limit; "-" when nothing was read.
+std::string UsedOf(bool read, uint64_t used, bool limited, int64_t limit) {
+  if (!read) {
+    return "-";
+  }
+  return fmt::format("{}/{}", used, limited ? std::to_string(limit) : "max");
+}
+
+void PrintBudgets(const v1::NodeStatus& status) {
+  std::cout << fmt::format("budgets: {}\n", status.budget_mode());
+  bool header = false;
+  for (const v1::TenantStatus& tenant : status.tenants()) {
+    if (!tenant.has_budget()) {
+      continue;
+    }
+    if (!header) {
+      std::cout << fmt::format("{:<24} {:>24} {:>12} {:>10} {:>9} {:>12} {:>10}  {}\n", "TENANT",
+                               "MEMORY(USED/LIMIT)", "PIDS", "CPU(S)", "OOM-KILLS", "PIDS-REFUSED",
+                               "THROTTLED", "STATUS");
+      header = true;
+    }
+    const v1::BudgetLimits& total = tenant.budget().total();
+    const v1::BudgetUsage& usage = tenant.budget_usage();
+    const v1::BudgetEvents& events = tenant.budget_events();
+    bool used = tenant.has_budget_usage();
+    bool counted = tenant.has_budget_events();
+    std::cout << fmt::format(
+        "{:<24} {:>24} {:>12} {:>10} {:>9} {:>12} {:>10}  {}\n", tenant.name(),
+        UsedOf(used, usage.memory_bytes(), total.has_memory_bytes(), total.memory_bytes()),
+        UsedOf(used, usage.pids(), total.has_pids(), total.pids()),
+        used ? fmt::format("{:.1f}", static_cast<double>(usage.cpu_usec()) / 1e6) : "-",
+        counted ? std::to_string(events.oom_kills()) : "-",
+        counted ? std::to_string(events.pids_refusals()) : "-",
+        counted ? std::to_string(events.cpu_throttled_periods()) : "-",
+        tenant.budget_error().empty() ? "in force" : "not in force: " + tenant.budget_error());
+  }
+}
+
 void PrintText(const v1::NodeStatus& status) {
   std::cout << fmt::format("node: {}\nmode: {}\nagent instance: {}\nyou are: {}\n", status.node(),
                            status.mode(), status.agent_instance(), status.caller_role());
@@ -40,6 +78,7 @@ void PrintText(const v1::NodeStatus& status) {
                              policy.egress_default() == v1::EGRESS_DEFAULT_DENY ? "deny" : "allow",
                              policy.grants_size());
   }
+  PrintBudgets(status);
 }
 
 int RunStatus(const CLI::App& app, const StatusFlags& flags) {
