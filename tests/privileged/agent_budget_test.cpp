@@ -184,6 +184,19 @@ TEST_F(AgentKubeletBudgetTest, BudgetBecomesPodCeilingsAndTheKernelsRefusalsAreR
   EXPECT_EQ(team_a["budget_events"].value("pids_refusals", "0"), std::to_string(*refused))
       << status.dump();
   EXPECT_FALSE(team_a.contains("budget_error")) << status.dump();
+  auto text = Cli("tenant-team-a", {"node", "status"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("budgets: kubelet\n"), std::string::npos) << text.out;
+  std::string row;
+  for (std::string_view line : SplitNonEmpty(text.out, "\n")) {
+    if (line.starts_with("team-a ") && line.ends_with("in force")) {
+      row = std::string(line);
+    }
+  }
+  // Memory used of 134217728, pids used of 16, then OOM kills 0 and the refusals.
+  EXPECT_NE(row.find("/134217728"), std::string::npos) << text.out;
+  EXPECT_NE(row.find("/16 "), std::string::npos) << text.out;
+  EXPECT_NE(row.find(fmt::format(" 0 {:>12} ", *refused)), std::string::npos) << text.out;
 
   // A budget too small for the pods is refused and every ceiling stays.
   auto small = SetBudget("tenant-team-a", "tenant: team-a\ntotal: {pids: 9}\n");
