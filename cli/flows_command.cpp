@@ -117,8 +117,15 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
                                  *age * 1000000000);
   }
   bool table = flags.output == "table";
-  auto print_flow = [table](const v1::Flow& flow) {
+  size_t printed = 0;
+  // The table's header comes with the first flow, so a call that fails
+  // (refused, no agent) prints nothing but its error line.
+  auto print_flow = [table, &printed](const v1::Flow& flow) {
     if (table) {
+      if (printed == 0) {
+        std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n", "TIME", "VERDICT",
+                                 "REASON", "PROTO", "SOURCE", "DESTINATION");
+      }
       std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n",
                                Rfc3339(flow.time_unix_nanos()), VerdictText(flow.verdict()),
                                flow.reason(), flow.protocol(), PeerText(flow.source()),
@@ -134,19 +141,17 @@ int RunFlows(const CLI::App& app, const FlowsFlags& flags) {
                             {"destination", PeerJson(flow.destination())}};
       std::cout << doc.dump() << "\n";
     }
+    ++printed;
     std::cout << std::flush;
   };
   return CallAgent(
       app, flags.agent,
-      [&](AgentClient& client) {
-        if (table) {
-          std::cout << fmt::format("{:<27} {:<8} {:<20} {:<6} {:<40} {}\n", "TIME", "VERDICT",
-                                   "REASON", "PROTO", "SOURCE", "DESTINATION")
-                    << std::flush;
+      [&](AgentClient& client) { return client.StreamFlows(request, print_flow); },
+      [&printed, table] {
+        if (table && printed == 0) {
+          std::cerr << "No flows found.\n";
         }
-        return client.StreamFlows(request, print_flow);
-      },
-      [] {});
+      });
 }
 
 }  // namespace

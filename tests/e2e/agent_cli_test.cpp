@@ -182,8 +182,16 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   EXPECT_EQ(Lines(table.out), 2U) << table.out;  // header and one flow
   EXPECT_NE(table.out.find("team-c/c1 10.1.0.1:0"), std::string::npos) << table.out;
 
+  // Nothing matches: no table, a line on stderr (as kubectl says "No resources found").
+  auto none = Cli("admin", {"flows", "--port", "4444"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "No flows found.\n");
+
+  // A refused call prints its error line and no table header.
   auto other = Cli("tenant-team-a", {"flows", "--tenant", "team-b"});
   EXPECT_EQ(other.exit_code, 1);
+  EXPECT_EQ(other.out, "");
   EXPECT_EQ(Lines(other.err), 1U) << other.err;
   EXPECT_NE(other.err.find("PERMISSION_DENIED"), std::string::npos) << other.err;
 }
