@@ -2,25 +2,213 @@
 # README command 1: installs what is needed, builds, and runs Bulkhead on
 # this one machine (single-machine mode).
 #
-# Single-machine mode grows with the project. Today it builds the binaries
-# and runs what exists: `bulkhead version` and `bulkhead-agent check`, which
-# reports whether this node has every kernel feature the agent needs.
+#   ./scripts/run.sh            install, build, check the kernel, then start (or keep)
+#                               a virtual cluster's control plane and the node agent
+#   ./scripts/run.sh status     what runs, and the agent's view of the node
+#   ./scripts/run.sh stop       stop both; the agent's enforcement stays in the kernel
+#   ./scripts/run.sh uninstall  stop both and remove the agent's programs and maps
+#
+# State lives in $BULKHEAD_HOME (default /var/lib/bulkhead): certificates,
+# the cluster's SQLite store and kubeconfig, the agent's endpoints and state
+# files, logs and pid files. Running it again keeps that state.
+#
+# What is not here yet: the agent's local runtime (pods as processes in a
+# netns and cgroup) and the control plane's --host-mode and syncer. Until
+# they land the agent enforces the tenants and pods of its endpoints file
+# ($BULKHEAD_HOME/endpoints.yaml, re-read when it changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "run.sh: needs root (apt-get, BPF and cgroups); run it as root" >&2
+home=${BULKHEAD_HOME:-/var/lib/bulkhead}
+agent_api=${BULKHEAD_AGENT_LISTEN:-127.0.0.1:9443}
+agent_metrics=${BULKHEAD_METRICS_LISTEN:-127.0.0.1:9444}
+cluster_listen=${BULKHEAD_CLUSTER_LISTEN:-127.0.0.1:6443}
+bin=$repo/build/release
+verb=${1:-start}
+
+die() {
+  echo "run.sh: $*" >&2
   exit 1
-fi
+}
+
+case "$verb" in
+  start | status | stop | uninstall) ;;
+  -h | --help)
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "run.sh: unknown command \"$verb\"; use start, status, stop or uninstall (--help says more)" >&2
+    exit 2
+    ;;
+esac
+[[ $(id -u) -eq 0 ]] || die "needs root (apt-get, BPF and cgroups); run it as root"
+
+running() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2> /dev/null; }
+
+stop_one() { # name pidfile
+  if running "$2"; then
+    kill -TERM "$(cat "$2")"
+    for _ in $(seq 100); do
+      running "$2" || break
+      sleep 0.1
+    done
+    running "$2" && kill -KILL "$(cat "$2")"
+    echo "stopped $1"
+  fi
+  rm -f "$2"
+}
+
+admin_env() {
+  export BULKHEAD_AGENT=$agent_api BULKHEAD_CA=$home/pki/ca.crt \
+    BULKHEAD_CERT=$home/pki/admin.crt BULKHEAD_KEY=$home/pki/admin.key
+}
+
+show_status() {
+  for name in controlplane agent; do
+    if running "$home/run/$name.pid"; then
+      echo "$name: running (pid $(cat "$home/run/$name.pid"), log $home/logs/$name.log)"
+    else
+      echo "$name: not running"
+    fi
+  done
+  if running "$home/run/agent.pid"; then
+    admin_env
+    echo "== bulkhead node status"
+    "$bin/cli/bulkhead" node status
+  fi
+  if running "$home/run/controlplane.pid"; then
+    echo "== kubectl get namespaces (virtual cluster \"demo\")"
+    kubectl --kubeconfig "$home/clusters/demo/kubeconfig" --cache-dir "$home/kube-cache" \
+      get namespaces
+  fi
+}
+
+case "$verb" in
+  status)
+    [[ -x $bin/cli/bulkhead ]] || die "not built yet; run ./scripts/run.sh first"
+    show_status
+    exit 0
+    ;;
+  stop | uninstall)
+    stop_one controlplane "$home/run/controlplane.pid"
+    stop_one agent "$home/run/agent.pid"
+    if [[ $verb == uninstall ]]; then
+      [[ -x $bin/agent/bulkhead-agent ]] && "$bin/agent/bulkhead-agent" uninstall
+      unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+      if [[ -n $unified && -d $unified/bulkhead-pods ]]; then
+        rmdir "$unified/bulkhead-pods" 2> /dev/null ||
+          echo "left $unified/bulkhead-pods: processes still run in it" >&2
+      fi
+    else
+      echo "the agent's enforcement stays in the kernel; './scripts/run.sh uninstall' removes it"
+    fi
+    exit 0
+    ;;
+esac
 
 ./scripts/install-deps.sh
-echo "== build"
+echo "== build (release)"
 mkdir -p build
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBULKHEAD_BUILD_TESTS=OFF \
-  > build/release.configure.log 2>&1 || { cat build/release.configure.log; exit 1; }
+  > build/release.configure.log 2>&1 || {
+  cat build/release.configure.log
+  exit 1
+}
 cmake --build build/release -j "$(nproc)"
+"$bin/cli/bulkhead" version
 
-echo "== bulkhead version"
-build/release/cli/bulkhead version
 echo "== bulkhead-agent check"
-build/release/agent/bulkhead-agent check
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+"$bin/agent/bulkhead-agent" check || die "this node lacks what the agent needs (see above)"
+
+mkdir -p "$home"/{pki,clusters,logs,run}
+chmod 0700 "$home"
+if [[ ! -f $home/pki/ca.crt ]]; then
+  echo "== certificates (platform CA, agent, admin) in $home/pki"
+  "$bin/cli/bulkhead" certs init --dir "$home/pki"
+fi
+for role in agent admin; do
+  [[ -f $home/pki/$role.crt ]] || "$bin/cli/bulkhead" certs issue --role "$role" --dir "$home/pki"
+done
+
+if [[ ! -f $home/endpoints.yaml ]]; then
+  cat > "$home/endpoints.yaml" << 'EOF'
+# Tenants and pods the agent enforces on this machine (re-read when it changes).
+# Shape (see docs/agent-api.md and docs/netpol.md):
+#   node_address: 10.244.1.1
+#   dns: [10.96.0.10]
+#   pod_networks: [10.244.0.0/16]
+#   endpoints:
+#   - {tenant: team-a, pod: web-1, addresses: [10.244.1.11], cgroup: <cgroup v2 dir below the pods cgroup>}
+endpoints: []
+EOF
+fi
+
+# The agent's pods cgroup on the cgroup v2 mount, where its programs attach.
+unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[[ -n $unified ]] || die "no cgroup v2 mount (see 'bulkhead-agent check')"
+pods_cgroup=$unified/bulkhead-pods
+mkdir -p "$pods_cgroup"
+
+if running "$home/run/agent.pid"; then
+  echo "== agent already running (pid $(cat "$home/run/agent.pid"))"
+else
+  echo "== starting the agent (API $agent_api, metrics http://$agent_metrics/metrics)"
+  : > "$home/logs/agent.log"
+  setsid "$bin/agent/bulkhead-agent" --log-level info run \
+    --endpoints-file "$home/endpoints.yaml" --pods-cgroup "$pods_cgroup" \
+    --certs-dir "$home/pki" --listen "$agent_api" --metrics-listen "$agent_metrics" \
+    --state-file "$home/agent-state.json" --budgets placed --budget-cgroup-root bulkhead \
+    >> "$home/logs/agent.log" 2>&1 < /dev/null &
+  echo $! > "$home/run/agent.pid"
+  for _ in $(seq 200); do
+    grep -q "agent ready" "$home/logs/agent.log" && break
+    running "$home/run/agent.pid" || {
+      cat "$home/logs/agent.log" >&2
+      die "the agent stopped (log above)"
+    }
+    sleep 0.1
+  done
+  grep -q "agent ready" "$home/logs/agent.log" || die "the agent is not ready after 20 s; see $home/logs/agent.log"
+fi
+
+if running "$home/run/controlplane.pid"; then
+  echo "== control plane already running (pid $(cat "$home/run/controlplane.pid"))"
+else
+  echo "== starting the control plane of virtual cluster \"demo\" (https://$cluster_listen)"
+  : > "$home/logs/controlplane.log"
+  setsid "$bin/controlplane/bulkhead-controlplane" --data-dir "$home/clusters/demo" \
+    --listen "$cluster_listen" --cluster-name demo \
+    >> "$home/logs/controlplane.log" 2>&1 < /dev/null &
+  echo $! > "$home/run/controlplane.pid"
+  for _ in $(seq 200); do
+    [[ -f $home/clusters/demo/kubeconfig ]] &&
+      kubectl --kubeconfig "$home/clusters/demo/kubeconfig" --cache-dir "$home/kube-cache" \
+        get --raw /readyz > /dev/null 2>&1 && break
+    running "$home/run/controlplane.pid" || {
+      cat "$home/logs/controlplane.log" >&2
+      die "the control plane stopped (log above)"
+    }
+    sleep 0.1
+  done
+fi
+
+show_status
+cat << EOF
+
+Bulkhead runs on this machine. Next:
+  # the virtual cluster "demo"
+  export KUBECONFIG=$home/clusters/demo/kubeconfig
+  kubectl create namespace shop
+  # the node agent, as the platform admin: status, cross-tenant flows, metrics
+  export BULKHEAD_AGENT=$agent_api BULKHEAD_CA=$home/pki/ca.crt \\
+         BULKHEAD_CERT=$home/pki/admin.crt BULKHEAD_KEY=$home/pki/admin.key
+  $bin/cli/bulkhead node status
+  $bin/cli/bulkhead flows --follow
+  curl -s http://$agent_metrics/metrics
+  # tenants and pods the agent enforces (re-read when it changes)
+  \$EDITOR $home/endpoints.yaml
+  ./scripts/run.sh status | stop | uninstall
+EOF
