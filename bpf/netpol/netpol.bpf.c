@@ -459,13 +459,28 @@ int netpol_sendmsg6(struct bpf_sock_addr* ctx) { return sock_addr6(ctx, NETPOL_H
 
 // ---- packet hooks ---------------------------------------------------------
 
+#define MAX_L4_OFFSET 64
+
+// Copies `len` bytes at `offset` of the packet: straight from its linear
+// data when that holds them (the usual case: no helper call per header), else
+// through bpf_skb_load_bytes. Returns 0 on success.
+static __always_inline int load_bytes(struct __sk_buff* skb, __u32 offset, void* to, __u32 len) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  if (offset <= MAX_L4_OFFSET && data + offset + len <= data_end) {
+    __builtin_memcpy(to, data + offset, len);
+    return 0;
+  }
+  return bpf_skb_load_bytes(skb, offset, to, len);
+}
+
 // Fills addresses, protocol and ports from the packet (network header at
 // offset 0 in cgroup_skb). Returns 0 when the packet is not IP.
 static __always_inline int parse_packet(struct __sk_buff* skb, struct attempt* a) {
   __u32 l4_offset = 0;
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct iphdr ip;
-    if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) != 0) {
+    if (load_bytes(skb, 0, &ip, sizeof(ip)) != 0) {
       return 0;
     }
     addr_from_v4(a->saddr, ip.saddr);
@@ -477,7 +492,7 @@ static __always_inline int parse_packet(struct __sk_buff* skb, struct attempt* a
     l4_offset = ip.ihl * 4;
   } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr ip6;
-    if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) != 0) {
+    if (load_bytes(skb, 0, &ip6, sizeof(ip6)) != 0) {
       return 0;
     }
     __builtin_memcpy(a->saddr, &ip6.saddr, NETPOL_ADDR_LEN);
@@ -489,7 +504,7 @@ static __always_inline int parse_packet(struct __sk_buff* skb, struct attempt* a
   }
   if (a->proto == IPPROTO_TCP_ || a->proto == IPPROTO_UDP_) {
     __u16 ports[2];
-    if (bpf_skb_load_bytes(skb, l4_offset, ports, sizeof(ports)) == 0) {
+    if (load_bytes(skb, l4_offset, ports, sizeof(ports)) == 0) {
       a->sport = ports[0];
       a->dport = ports[1];
     }
