@@ -184,7 +184,8 @@ double AgentProcessTest::WaitForMetric(const std::string& prefix, double at_leas
   double seen = -1;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
-    for (std::string_view line : SplitNonEmpty(Metrics(), "\n")) {
+    std::string text = Metrics();  // the lines below point into it
+    for (std::string_view line : SplitNonEmpty(text, "\n")) {
       if (line.starts_with(prefix)) {
         std::string value(line.substr(line.rfind(' ') + 1));
         seen = std::strtod(value.c_str(), nullptr);

@@ -226,6 +226,8 @@ int ForkBomb(int /*go_fd*/, int report_fd, int attempts) {
   for (int i = 0; i < attempts; ++i) {
     pid_t child = ::fork();
     if (child == 0) {
+      // The test reads reports until EOF: only the bomb itself holds the pipe.
+      ::close(report_fd);
       ::pause();
       ::_exit(0);
     }
