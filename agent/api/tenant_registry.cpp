@@ -204,9 +204,16 @@ void TenantRegistry::ApplyBudgets(const std::set<std::string>& tenants) {
     if (!tenants.empty() && tenants.count(tenant) == 0) {
       continue;
     }
-    Status status = budgets_enforcer_->Apply(tenant, budget, BudgetPods(tenant));
+    std::vector<budgets::BudgetPod> pods = BudgetPods(tenant);
     auto failed = budget_errors_.find(tenant);
+    auto last = budget_pods_.find(tenant);
+    if (tenants.empty() && failed == budget_errors_.end() && last != budget_pods_.end() &&
+        last->second == pods) {
+      continue;  // in force on exactly these pods already
+    }
+    Status status = budgets_enforcer_->Apply(tenant, budget, pods);
     if (status.ok()) {
+      budget_pods_[tenant] = std::move(pods);
       if (failed != budget_errors_.end()) {
         Logger(Component::kBudget).info("budget in force again tenant={}", tenant);
         budget_errors_.erase(failed);
@@ -389,8 +396,10 @@ Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::Tenan
     BH_RETURN_IF_ERROR(CheckCeiling(budget.total, bound->budget_ceiling, "budget"));
   }
   if (budgets_enforcer_ != nullptr) {
-    BH_RETURN_IF_ERROR(budgets_enforcer_->Apply(tenant, budget, BudgetPods(tenant)));
+    std::vector<budgets::BudgetPod> pods = BudgetPods(tenant);
+    BH_RETURN_IF_ERROR(budgets_enforcer_->Apply(tenant, budget, pods));
     budget_errors_.erase(tenant);
+    budget_pods_[tenant] = std::move(pods);
   }
   budgets_[tenant] = budget;
   if (Status saved = Save(); !saved.ok()) {

@@ -138,7 +138,8 @@ class TenantRegistry {
                  const std::map<std::string, TenantBounds>& bounds);
   Status Save() const;
   [[nodiscard]] std::vector<budgets::BudgetPod> BudgetPods(const std::string& tenant) const;
-  // Applies the budgets of `tenants` (all when empty) and records failures.
+  // Applies the budgets of `tenants`, or (when empty) every budget whose
+  // tenant's pods changed or whose last application failed; records failures.
   void ApplyBudgets(const std::set<std::string>& tenants);
   [[nodiscard]] TenantView ViewOf(const std::string& name) const;
 
@@ -153,6 +154,9 @@ class TenantRegistry {
   std::map<std::string, TenantBounds> bounds_;
   std::map<std::string, budgets::TenantBudget> budgets_;
   std::map<std::string, std::string> budget_errors_;  // tenant -> why not in force
+  // The pods each budget was last applied to: a source change re-applies a
+  // budget only when its tenant's pods changed.
+  std::map<std::string, std::vector<budgets::BudgetPod>> budget_pods_;
 };
 
 }  // namespace bulkhead::agent::api

@@ -210,11 +210,19 @@ TEST(AgentRegistryBudgets, FailureOnASourceChangeIsShownAndRetried) {
       "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
   ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
   ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
-  enforcer.refuse = absl::NotFoundError("cgroup of pod uid-a1 not found");
-  // The source change itself is accepted: the network state must follow it.
-  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
-  EXPECT_EQ(registry.Tenant("team-a")->budget_error, "cgroup of pod uid-a1 not found");
+  // A source change that leaves the tenant's pods as they were does not
+  // touch its cgroups again.
   int calls = enforcer.calls;
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  EXPECT_EQ(enforcer.calls, calls);
+
+  enforcer.refuse = absl::NotFoundError("cgroup of pod a3 not found");
+  netpol::DesiredState source = Source();
+  source.endpoints.push_back({"team-a", "a3", {*IpAddress::Parse("10.0.0.3")}, "/cg/a3"});
+  // The source change itself is accepted: the network state must follow it.
+  ASSERT_TRUE(registry.SetSource({source, {}}).ok());
+  EXPECT_EQ(registry.Tenant("team-a")->budget_error, "cgroup of pod a3 not found");
+  calls = enforcer.calls;
   registry.SyncBudgets();
   EXPECT_EQ(enforcer.calls, calls + 1);
   enforcer.refuse = absl::OkStatus();
