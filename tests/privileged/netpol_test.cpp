@@ -66,6 +66,35 @@ TEST_F(NetpolTest, CrossTenantUdpNeverArrives) {
   EXPECT_NE(received.find("sibling"), std::string::npos) << received;
 }
 
+// The packet hooks find the ports after IP options too (the UDP header at
+// offset 24, not 20): a grant for one port lets that port through and no other.
+TEST_F(NetpolTest, PortsAreReadAfterIpOptions) {
+  ASSERT_TRUE(datapath_
+                  ->AddGrant({"team-a", Cidr::Host(*agent::netpol::IpAddress::Parse(b1_->ipv4)),
+                              9092, Protocol::kUdp})
+                  .ok());
+  auto granted_server = node_->Start(b1_, {"serve-udp", "9092"});
+  auto other_server = node_->Start(b1_, {"serve-udp", "9093"});
+  ASSERT_TRUE(granted_server->WaitForLine("ready", kReady));
+  ASSERT_TRUE(other_server->WaitForLine("ready", kReady));
+  auto other =
+      node_->Run(a1_, {"send-raw-udp", a1_->ipv4, b1_->ipv4, "9093", "opt-other", "options"});
+  EXPECT_NE(other.out.find("EPERM"), std::string::npos) << other.out;  // dropped at egress
+  auto granted =
+      node_->Run(a1_, {"send-raw-udp", a1_->ipv4, b1_->ipv4, "9092", "opt-granted", "options"});
+  ASSERT_EQ(granted.exit_code, 0) << granted.out;
+  EXPECT_TRUE(granted_server->WaitForLine(fmt::format("got {} opt-granted", a1_->ipv4), kReady))
+      << granted_server->Output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string received = other_server->Output();
+  EXPECT_EQ(received.find("opt-other"), std::string::npos) << received;
+  auto record = WaitForFlow([&](const FlowRecord& r) {
+    return r.reason == Reason::kCrossTenant && r.src_pod == "a1" && r.dst_port == 9093;
+  });
+  ASSERT_TRUE(record.has_value()) << "no cross-tenant record for port 9093";
+  EXPECT_EQ(record->hook, agent::netpol::Hook::kEgress);
+}
+
 TEST_F(NetpolTest, RawSocketWithSpoofedSourceNeverReachesAnotherTenant) {
   auto server = node_->Start(b1_, {"serve-udp", "9091"});
   auto a_server = node_->Start(a2_, {"serve-udp", "9091"});

@@ -6,7 +6,8 @@
 //   serve-udp PORT              print "got <source> <payload>" per datagram, answer "ok"
 //   connect-tcp ADDR PORT       connect, send "hello", print the answer
 //   send-udp ADDR PORT PAYLOAD [WAIT_MS]   send; with WAIT_MS, print the answer
-//   send-raw-udp SRC DST PORT PAYLOAD      IPv4 raw socket with a chosen source
+//   send-raw-udp SRC DST PORT PAYLOAD [options]   IPv4 raw socket with a chosen source;
+//                               "options" adds 4 bytes of IP options (NOPs), so UDP starts at 24
 //   hammer-tcp ADDR PORT MILLISECONDS      connect in a loop; print attempts and successes
 //   serve-echo PORT             echo every byte back, one connection after another
 //   bench-crr ADDR PORT MILLISECONDS       connect, 1-byte request/response, close (RST); print
@@ -223,21 +224,23 @@ int SendUdp(const char* host, int port, const char* payload, int wait_ms) {
   return 0;
 }
 
-int SendRawUdp(const char* src, const char* dst, int port, const char* payload) {
+int SendRawUdp(const char* src, const char* dst, int port, const char* payload, bool options) {
   int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
   if (fd < 0) {
     return Fail("socket(SOCK_RAW)");
   }
   size_t payload_len = std::strlen(payload);
+  size_t ip_len = sizeof(iphdr) + (options ? 4 : 0);
   unsigned char packet[512] = {};
-  auto* ip = reinterpret_cast<iphdr*>(packet);                    // NOLINT: packet layout
-  auto* udp = reinterpret_cast<udphdr*>(packet + sizeof(iphdr));  // NOLINT
-  std::memcpy(packet + sizeof(iphdr) + sizeof(udphdr), payload, payload_len);
+  auto* ip = reinterpret_cast<iphdr*>(packet);             // NOLINT: packet layout
+  auto* udp = reinterpret_cast<udphdr*>(packet + ip_len);  // NOLINT
+  std::memset(packet + sizeof(iphdr), IPOPT_NOP, ip_len - sizeof(iphdr));
+  std::memcpy(packet + ip_len + sizeof(udphdr), payload, payload_len);
   ip->version = 4;
-  ip->ihl = 5;
+  ip->ihl = static_cast<unsigned int>(ip_len / 4);
   ip->ttl = 64;
   ip->protocol = IPPROTO_UDP;
-  ip->tot_len = htons(static_cast<uint16_t>(sizeof(iphdr) + sizeof(udphdr) + payload_len));
+  ip->tot_len = htons(static_cast<uint16_t>(ip_len + sizeof(udphdr) + payload_len));
   ::inet_pton(AF_INET, src, &ip->saddr);
   ::inet_pton(AF_INET, dst, &ip->daddr);
   udp->source = htons(40000);
@@ -369,8 +372,8 @@ int main(int argc, char** argv) {
   if (verb == "send-udp" && (argc == 5 || argc == 6)) {
     return SendUdp(argv[2], std::atoi(argv[3]), argv[4], argc == 6 ? std::atoi(argv[5]) : 0);
   }
-  if (verb == "send-raw-udp" && argc == 6) {
-    return SendRawUdp(argv[2], argv[3], std::atoi(argv[4]), argv[5]);
+  if (verb == "send-raw-udp" && (argc == 6 || (argc == 7 && std::string(argv[6]) == "options"))) {
+    return SendRawUdp(argv[2], argv[3], std::atoi(argv[4]), argv[5], argc == 7);
   }
   if (verb == "hammer-tcp" && argc == 5) {
     return HammerTcp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
