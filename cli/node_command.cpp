@@ -52,7 +52,9 @@ void PrintBudgets(const v1::NodeStatus& status) {
         counted ? std::to_string(events.oom_kills()) : "-",
         counted ? std::to_string(events.pids_refusals()) : "-",
         counted ? std::to_string(events.cpu_throttled_periods()) : "-",
-        tenant.budget_error().empty() ? "in force" : "not in force: " + tenant.budget_error());
+        status.budget_mode() == "off"   ? "recorded only (the agent runs with --budgets off)"
+        : tenant.budget_error().empty() ? "in force"
+                                        : "not in force: " + tenant.budget_error());
   }
 }
 

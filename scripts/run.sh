@@ -45,16 +45,24 @@ case "$verb" in
 esac
 [[ $(id -u) -eq 0 ]] || die "needs root (apt-get, BPF and cgroups); run it as root"
 
-running() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2> /dev/null; }
+# True when the pid file names a live process of one of our binaries (a
+# stale file after a reboot may name somebody else's process).
+running() {
+  local pid exe
+  [[ -f $1 ]] || return 1
+  pid=$(cat "$1")
+  exe=$(readlink "/proc/$pid/exe" 2> /dev/null) || return 1
+  [[ $exe == "$bin"/agent/bulkhead-agent || $exe == "$bin"/controlplane/bulkhead-controlplane ]]
+}
 
 stop_one() { # name pidfile
   if running "$2"; then
-    kill -TERM "$(cat "$2")"
+    kill -TERM "$(cat "$2")" 2> /dev/null || true
     for _ in $(seq 100); do
       running "$2" || break
       sleep 0.1
     done
-    running "$2" && kill -KILL "$(cat "$2")"
+    if running "$2"; then kill -KILL "$(cat "$2")" 2> /dev/null || true; fi
     echo "stopped $1"
   fi
   rm -f "$2"
@@ -76,12 +84,12 @@ show_status() {
   if running "$home/run/agent.pid"; then
     admin_env
     echo "== bulkhead node status"
-    "$bin/cli/bulkhead" node status
+    "$bin/cli/bulkhead" node status || echo "(bulkhead node status failed; see $home/logs/agent.log)"
   fi
-  if running "$home/run/controlplane.pid"; then
+  if running "$home/run/controlplane.pid" && command -v kubectl > /dev/null; then
     echo "== kubectl get namespaces (virtual cluster \"demo\")"
     kubectl --kubeconfig "$home/clusters/demo/kubeconfig" --cache-dir "$home/kube-cache" \
-      get namespaces
+      get namespaces || echo "(kubectl failed; see $home/logs/controlplane.log)"
   fi
 }
 
@@ -96,11 +104,14 @@ case "$verb" in
     stop_one agent "$home/run/agent.pid"
     if [[ $verb == uninstall ]]; then
       [[ -x $bin/agent/bulkhead-agent ]] && "$bin/agent/bulkhead-agent" uninstall
-      unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-      if [[ -n $unified && -d $unified/bulkhead-pods ]]; then
-        rmdir "$unified/bulkhead-pods" 2> /dev/null ||
-          echo "left $unified/bulkhead-pods: processes still run in it" >&2
-      fi
+      # The pods cgroup and the tenants' budget cgroups below it, in every
+      # hierarchy, deepest first; a cgroup with processes stays.
+      for top in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts); do
+        [[ -d $top/bulkhead-pods ]] || continue
+        find "$top/bulkhead-pods" -depth -type d -exec rmdir {} \; 2> /dev/null || true
+        [[ -d $top/bulkhead-pods ]] &&
+          echo "left $top/bulkhead-pods: processes still run below it (see its cgroup.procs)" >&2
+      done
     else
       echo "the agent's enforcement stays in the kernel; './scripts/run.sh uninstall' removes it"
     fi
@@ -141,7 +152,10 @@ if [[ ! -f $home/endpoints.yaml ]]; then
 #   dns: [10.96.0.10]
 #   pod_networks: [10.244.0.0/16]
 #   endpoints:
-#   - {tenant: team-a, pod: web-1, addresses: [10.244.1.11], cgroup: <cgroup v2 dir below the pods cgroup>}
+#   - {tenant: team-a, pod: web-1, addresses: [10.244.1.11], cgroup: PODS/team-a/web-1}
+# where PODS is the agent's pods cgroup on the cgroup v2 mount (run.sh: bulkhead-pods there).
+# With a budget set, the agent makes bulkhead-pods/<tenant>/<pod> in every hierarchy;
+# a pod's processes go in those cgroups.
 endpoints: []
 EOF
 fi
@@ -156,11 +170,11 @@ if running "$home/run/agent.pid"; then
   echo "== agent already running (pid $(cat "$home/run/agent.pid"))"
 else
   echo "== starting the agent (API $agent_api, metrics http://$agent_metrics/metrics)"
-  : > "$home/logs/agent.log"
+  [[ -f $home/logs/agent.log ]] && mv "$home/logs/agent.log" "$home/logs/agent.log.1"
   setsid "$bin/agent/bulkhead-agent" --log-level info run \
     --endpoints-file "$home/endpoints.yaml" --pods-cgroup "$pods_cgroup" \
     --certs-dir "$home/pki" --listen "$agent_api" --metrics-listen "$agent_metrics" \
-    --state-file "$home/agent-state.json" --budgets placed --budget-cgroup-root bulkhead \
+    --state-file "$home/agent-state.json" --budgets placed --budget-cgroup-root bulkhead-pods \
     >> "$home/logs/agent.log" 2>&1 < /dev/null &
   echo $! > "$home/run/agent.pid"
   for _ in $(seq 200); do
@@ -178,7 +192,8 @@ if running "$home/run/controlplane.pid"; then
   echo "== control plane already running (pid $(cat "$home/run/controlplane.pid"))"
 else
   echo "== starting the control plane of virtual cluster \"demo\" (https://$cluster_listen)"
-  : > "$home/logs/controlplane.log"
+  [[ -f $home/logs/controlplane.log ]] &&
+    mv "$home/logs/controlplane.log" "$home/logs/controlplane.log.1"
   setsid "$bin/controlplane/bulkhead-controlplane" --data-dir "$home/clusters/demo" \
     --listen "$cluster_listen" --cluster-name demo \
     >> "$home/logs/controlplane.log" 2>&1 < /dev/null &
@@ -193,6 +208,8 @@ else
     }
     sleep 0.1
   done
+  [[ -f $home/clusters/demo/kubeconfig ]] ||
+    die "the control plane is not ready after 20 s; see $home/logs/controlplane.log"
 fi
 
 show_status

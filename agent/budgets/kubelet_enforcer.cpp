@@ -1,5 +1,6 @@
 // BudgetEnforcer under a kubelet: KubeletBudgets with the pods the identity
 // source reports, found by UID and QoS class.
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -40,6 +41,15 @@ class KubeletEnforcer : public BudgetEnforcer {
       kubelet_pods.push_back({pod.uid, pod.qos, std::nullopt});
     }
     BH_RETURN_IF_ERROR(budgets_.Apply(tenant, budget, kubelet_pods));
+    // CPU time of pods that left stays in the tenant's total (a counter).
+    for (const KubeletPod& pod : pods_[tenant]) {
+      bool stays = std::any_of(kubelet_pods.begin(), kubelet_pods.end(),
+                               [&](const KubeletPod& p) { return p.uid == pod.uid; });
+      if (!stays) {
+        retired_cpu_usec_[tenant] += last_cpu_usec_[pod.uid];
+        last_cpu_usec_.erase(pod.uid);
+      }
+    }
     pods_[tenant] = std::move(kubelet_pods);
     return absl::OkStatus();
   }
@@ -50,6 +60,7 @@ class KubeletEnforcer : public BudgetEnforcer {
       return absl::NotFoundError(fmt::format("tenant \"{}\" has no budget on this node", tenant));
     }
     TenantUsage usage;
+    usage.cpu_usec = retired_cpu_usec_[std::string(tenant)];
     for (const KubeletPod& pod : it->second) {
       BH_ASSIGN_OR_RETURN(std::string path, PodCgroupPath(config_, pod.qos, pod.uid));
       BH_ASSIGN_OR_RETURN(CgroupPlace place,
@@ -59,6 +70,7 @@ class KubeletEnforcer : public BudgetEnforcer {
         continue;  // the pod is gone; the next sync lets it go
       }
       BH_RETURN_IF_ERROR(pod_usage.status());
+      last_cpu_usec_[pod.uid] = pod_usage->cpu_usec;
       usage += *pod_usage;
     }
     return usage;
@@ -75,6 +87,9 @@ class KubeletEnforcer : public BudgetEnforcer {
   KubeletBudgets budgets_;
   std::map<std::string, std::vector<KubeletPod>, std::less<>> pods_;
   std::set<std::string> unidentified_;  // pods warned about once
+  // CPU time per pod at the last read, and of each tenant's pods that left.
+  std::map<std::string, uint64_t> last_cpu_usec_;
+  std::map<std::string, uint64_t> retired_cpu_usec_;
 };
 
 }  // namespace

@@ -3,9 +3,12 @@
 #include <map>
 #include <set>
 
+#include "agent/budgets/cgroup_place.h"
 #include "agent/budgets/enforcer.h"
 #include "agent/budgets/tenant_cgroups.h"
+#include "common/file.h"
 #include "common/logging.h"
+#include "common/strings.h"
 
 namespace bulkhead::agent::budgets {
 namespace {
@@ -41,17 +44,13 @@ class PlacedEnforcer : public BudgetEnforcer {
       added.push_back(pod);
     }
     placed.insert(added.begin(), added.end());
-    // Pods the source no longer lists: their cgroups (and anything still
-    // running there) go.
+    // Pods the source no longer lists lose their cgroups once nothing runs
+    // in them; the agent never kills a pod because a source stopped listing
+    // it (a half-written file must not cost running processes).
     for (auto it = placed.begin(); it != placed.end();) {
-      if (wanted.contains(*it)) {
+      if (wanted.contains(*it) || !RemoveIfEmpty(tenant, *it)) {
         ++it;
         continue;
-      }
-      if (Status removed = cgroups_.RemovePod(tenant, *it); !removed.ok()) {
-        Logger(Component::kBudget)
-            .warn("pod cgroup not removed tenant={} pod={} error=\"{}\"", tenant, *it,
-                  MessageOf(removed));
       }
       it = placed.erase(it);
     }
@@ -69,18 +68,61 @@ class PlacedEnforcer : public BudgetEnforcer {
   [[nodiscard]] std::vector<std::string> Tenants() const override { return cgroups_.Tenants(); }
 
  private:
-  // Takes back a failed Apply: the pods it placed and the budget it set.
+  // True when the cgroup at `place` or one below it holds a process.
+  static bool HasProcesses(const CgroupPlace& place) {
+    for (const std::string& top : place.Paths()) {
+      for (const std::string& dir : CgroupSubtree(top)) {
+        auto procs = ReadFile(dir + "/cgroup.procs");
+        if (procs.ok() && !TrimSpace(*procs).empty()) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // Removes the pod's cgroups if nothing runs in them; false when they stay.
+  bool RemoveIfEmpty(const std::string& tenant, const std::string& pod) {
+    auto place = cgroups_.PodPlace(tenant, pod);
+    if (place.ok() && HasProcesses(*place)) {
+      Logger(Component::kBudget)
+          .warn(
+              "pod left the source but processes still run in its cgroup; it stays below its "
+              "tenant until they end tenant={} pod={}",
+              tenant, pod);
+      return false;
+    }
+    Status removed = cgroups_.RemovePod(tenant, pod);
+    if (!removed.ok()) {
+      Logger(Component::kBudget)
+          .warn("pod cgroup not removed; retrying at the next change tenant={} pod={} error=\"{}\"",
+                tenant, pod, MessageOf(removed));
+      return false;
+    }
+    return true;
+  }
+
+  // Takes back a failed Apply without killing anything: the pod cgroups it
+  // added go if they are empty, and the previous budget is written again.
+  // A tenant that had no budget before keeps its cgroup (and the new limits)
+  // if processes run in it, since removing it would kill them.
   void Undo(const std::string& tenant, const std::vector<std::string>& added,
             const StatusOr<TenantBudget>& previous) {
     for (const std::string& pod : added) {
-      (void)cgroups_.RemovePod(tenant, pod);
+      if (!RemoveIfEmpty(tenant, pod)) {
+        pods_[tenant].insert(pod);
+      }
     }
     Status undone;
     if (previous.ok()) {
       undone = cgroups_.SetBudget(tenant, *previous);
-    } else {
+    } else if (auto place = cgroups_.TenantPlace(tenant);
+               place.ok() && !HasProcesses(*place) && pods_[tenant].empty()) {
       pods_.erase(tenant);
       undone = cgroups_.RemoveTenant(tenant);
+    } else {
+      undone = absl::FailedPreconditionError(
+          "processes run in the tenant's cgroups, so they keep the new limits");
     }
     if (!undone.ok()) {
       Logger(Component::kBudget)

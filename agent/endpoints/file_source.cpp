@@ -4,6 +4,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -227,7 +229,14 @@ StatusOr<SourceState> ParseEndpointsDocument(std::string_view text) {
                         List<netpol::Tenant>(root["tenants"], "tenants", TenantEntry));
     BH_ASSIGN_OR_RETURN(auto endpoints,
                         List<FileEndpoint>(root["endpoints"], "endpoints", EndpointEntry));
-    for (FileEndpoint& entry : endpoints) {
+    std::set<std::string> uids;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      FileEndpoint& entry = endpoints[i];
+      if (entry.identity && !uids.insert(entry.identity->uid).second) {
+        return FieldError(fmt::format("endpoints[{}].uid", i),
+                          fmt::format("\"{}\" is another pod's uid already; each pod has its own",
+                                      entry.identity->uid));
+      }
       if (entry.identity) {
         source.identities.push_back(std::move(*entry.identity));
       }

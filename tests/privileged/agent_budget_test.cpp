@@ -248,6 +248,28 @@ TEST_F(AgentPlacedBudgetTest, MemoryHogIsKilledAtItsTenantBudgetAndTheKillIsRepo
       << status.dump();
   // A tenant's certificate does not see another tenant's budget.
   EXPECT_TRUE(TenantIn(NodeStatus("tenant-team-a"), "team-b").empty());
+
+  // The source stops listing both of team-b's pods while b2 runs a process:
+  // the empty b1 loses its cgroup, b2 keeps it and its process lives on.
+  TestProcess* sleeper = StartIn("team-b/b2", [](int go, int /*report*/) {
+    agent::budgets::testing::AwaitGo(go);
+    return 0;
+  });
+  ASSERT_NE(sleeper, nullptr);
+  std::string text =
+      fmt::format("node_address: {}\npod_networks: [{}]\nendpoints:\n", kNodeV4, kPodNetworkV4);
+  for (const TestPod* pod : {a1_, a2_, c1_}) {
+    text += fmt::format("- {{tenant: {}, pod: {}, addresses: [{}], cgroup: {}}}\n", pod->tenant,
+                        pod->name, pod->ipv4, pod->cgroup);
+  }
+  std::ofstream(dir_ + "/endpoints.yaml.new") << text;
+  std::filesystem::rename(dir_ + "/endpoints.yaml.new", dir_ + "/endpoints.yaml");
+  ASSERT_TRUE(agent_->WaitForText("source applied", kAgentReady)) << agent_->Output();
+  ASSERT_TRUE(agent_->WaitForText("processes still run in its cgroup", kAgentReady))
+      << agent_->Output();
+  EXPECT_FALSE(std::filesystem::exists(Dir("memory", "team-b/b1")));
+  EXPECT_TRUE(std::filesystem::is_directory(Dir("memory", "team-b/b2")));
+  EXPECT_TRUE(sleeper->Running()) << "the agent killed a pod the source stopped listing";
 }
 
 }  // namespace

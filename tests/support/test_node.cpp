@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +99,8 @@ std::unique_ptr<PodProcess> StartProcess(const std::vector<std::string>& argv) {
   }
   pid_t pid = ::fork();
   if (pid == 0) {
+    // A test that crashes takes its agents and pods with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(out[1], STDERR_FILENO);
     ::execv(cargs[0], cargs.data());
@@ -187,6 +190,8 @@ pid_t TestNode::Spawn(const TestPod* pod, const std::vector<std::string>& args, 
   }
   pid_t pid = ::fork();
   if (pid == 0) {
+    // A test that crashes takes its agents and pods with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(out[1], STDERR_FILENO);
     if (::setns(netns_fd, CLONE_NEWNET) != 0) {

@@ -108,6 +108,10 @@ TEST(EndpointsDocument, BadKubeletIdentityIsRefused) {
               "endpoints[0].qos");
   ExpectError("endpoints:\n- {tenant: a, pod: p, cgroup: /x, qos: BestEffort}\n",
               "endpoints[0].uid: must be a string");
+  ExpectError(
+      "endpoints:\n- {tenant: a, pod: p, cgroup: /x, uid: u1}\n"
+      "- {tenant: b, pod: q, cgroup: /y, uid: u1}\n",
+      "endpoints[1].uid: \"u1\" is another pod's uid already");
 }
 
 TEST(FlowFilter, MatchesEitherSide) {
