@@ -40,6 +40,15 @@ class AgentBudgetTest : public AgentProcessTest {
     auto roots = TestCgroupRoots::Make();
     ASSERT_TRUE(roots.ok()) << roots.status();
     roots_.emplace(std::move(*roots));
+    for (const char* controller : {"cpu", "cpuacct", "memory", "pids"}) {
+      auto placement = roots_->layout().Find(controller);
+      if (!placement || placement->version != 1) {
+        // The v2 files and paths are covered by budget_kubelet_test as far as
+        // a node's v2 mount allows; this test reads v1 files.
+        GTEST_SKIP() << "these cases read cgroup v1 files and " << controller
+                     << " is not a v1 controller on this node";
+      }
+    }
   }
 
   void TearDown() override {

@@ -115,7 +115,7 @@ void AgentProcessTest::SetUp() {
   }
   std::ofstream(dir_ + "/endpoints.yaml") << text;
   BeforeAgent();
-  if (HasFatalFailure()) {
+  if (IsSkipped() || HasFatalFailure()) {
     return;
   }
   std::vector<std::string> argv = {BULKHEAD_AGENT_PATH,
