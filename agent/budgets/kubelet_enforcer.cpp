@@ -2,12 +2,11 @@
 // source reports, found by UID and QoS class.
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "agent/budgets/enforcer.h"
 #include "agent/budgets/kubelet_budgets.h"
-#include "common/logging.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 namespace bulkhead::agent::budgets {
 namespace {
@@ -26,19 +25,22 @@ class KubeletEnforcer : public BudgetEnforcer {
     BH_RETURN_IF_ERROR(ValidateName("tenant", tenant));
     BH_RETURN_IF_ERROR(ValidateBudget(budget));
     std::vector<KubeletPod> kubelet_pods;
+    std::vector<std::string> unidentified;
     for (const BudgetPod& pod : pods) {
       if (pod.uid.empty()) {
-        // Without its UID the kubelet's cgroup of the pod cannot be found.
-        if (unidentified_.insert(tenant + "/" + pod.pod).second) {
-          Logger(Component::kBudget)
-              .warn(
-                  "pod has no uid, so its cgroup under the kubelet is unknown and the tenant "
-                  "budget does not cover it tenant={} pod={}",
-                  tenant, pod.pod);
-        }
-        continue;
+        unidentified.push_back(pod.pod);
+      } else {
+        kubelet_pods.push_back({pod.uid, pod.qos, std::nullopt});
       }
-      kubelet_pods.push_back({pod.uid, pod.qos, std::nullopt});
+    }
+    if (!unidentified.empty()) {
+      // Without its UID the kubelet's cgroup of a pod cannot be found, and a
+      // budget that leaves pods out is not the tenant's budget.
+      return absl::FailedPreconditionError(fmt::format(
+          "pod(s) {} of tenant {} have no uid in the endpoints source, so their kubelet cgroups "
+          "cannot be found; give each local pod its uid and qos, or run the agent with "
+          "--budgets placed",
+          fmt::join(unidentified, ", "), tenant));
     }
     BH_RETURN_IF_ERROR(budgets_.Apply(tenant, budget, kubelet_pods));
     // CPU time of pods that left stays in the tenant's total (a counter).
@@ -86,7 +88,6 @@ class KubeletEnforcer : public BudgetEnforcer {
   const KubeletCgroupConfig config_;
   KubeletBudgets budgets_;
   std::map<std::string, std::vector<KubeletPod>, std::less<>> pods_;
-  std::set<std::string> unidentified_;  // pods warned about once
   // CPU time per pod at the last read, and of each tenant's pods that left.
   std::map<std::string, uint64_t> last_cpu_usec_;
   std::map<std::string, uint64_t> retired_cpu_usec_;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/budgets/cgroup_place.h"
+#include "agent/budgets/enforcer.h"
 #include "agent/budgets/kubelet_paths.h"
 
 namespace bulkhead::agent::budgets {
@@ -61,6 +62,24 @@ TEST(BudgetPodCgroupPath, RejectsUidsThatAreNotUids) {
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
+}
+
+// Under a kubelet a pod is found by its uid; a budget that would leave a
+// local pod out is refused before any cgroup is read or written.
+TEST(BudgetKubeletEnforcer, PodsWithoutUidAreRefusedByName) {
+  auto enforcer = MakeKubeletEnforcer(CgroupLayout{}, KubeletCgroupConfig{});
+  TenantBudget budget;
+  budget.total.pids = 64;
+  Status status = enforcer->Apply("team-a", budget,
+                                  {{"web-1", "", QosClass::kBurstable},
+                                   {"web-2", "0e57-aa", QosClass::kBurstable},
+                                   {"web-3", "", QosClass::kGuaranteed}});
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_NE(MessageOf(status).find("pod(s) web-1, web-3 of tenant team-a have no uid"),
+            std::string::npos)
+      << status;
+  EXPECT_TRUE(enforcer->Tenants().empty());
+  EXPECT_EQ(enforcer->Mode(), "kubelet");
 }
 
 TEST(BudgetParseNames, DriverAndQosClass) {
