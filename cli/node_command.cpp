@@ -108,8 +108,8 @@ std::vector<Command> AddNodeCommands(CLI::App& root) {
   auto flags = std::make_shared<StatusFlags>();
   auto* status = node->add_subcommand(
       "status",
-      "Show the agent's mode, tenants, endpoints, map fill and lost records (a tenant's "
-      "certificate sees its own tenant only)");
+      "Show the agent's mode, tenants, endpoints, map fill, lost records and each tenant's "
+      "budget usage and kernel refusals (a tenant's certificate sees its own tenant only)");
   AddAgentFlags(*status, flags->agent);
   status->add_option("-o,--output", flags->output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))

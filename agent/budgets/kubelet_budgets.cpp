@@ -108,7 +108,10 @@ std::vector<std::string> KubeletBudgets::Controllers(const TenantBudget& budget)
 
 StatusOr<CgroupPlace> KubeletBudgets::PodPlace(const KubeletPod& pod) const {
   BH_ASSIGN_OR_RETURN(std::string path, PodCgroupPath(config_, pod.qos, pod.uid));
-  return ResolveCgroupPlace(layout_, path, {}, kAllControllers);
+  // cpuacct (v1, where it is its own hierarchy) for the pod's CPU usage.
+  std::vector<std::string> controllers = kAllControllers;
+  controllers.emplace_back("cpuacct");
+  return ResolveCgroupPlace(layout_, path, {}, controllers);
 }
 
 Status KubeletBudgets::SetBudget(const std::string& tenant, const TenantBudget& budget) {

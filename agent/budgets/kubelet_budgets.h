@@ -72,7 +72,7 @@ class KubeletBudgets : public TenantEventSource {
 
   // The ceilings in force, in the order of the last SyncPods.
   [[nodiscard]] StatusOr<std::vector<PodCeiling>> Ceilings(const std::string& tenant) const;
-  // The cgroup of a pod (for tests and diagnostics).
+  // The cgroup of a pod (usage, tests and diagnostics).
   [[nodiscard]] StatusOr<CgroupPlace> PodPlace(const KubeletPod& pod) const;
 
   StatusOr<TenantEvents> Events(std::string_view tenant) override;

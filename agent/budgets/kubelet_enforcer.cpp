@@ -11,12 +11,10 @@
 namespace bulkhead::agent::budgets {
 namespace {
 
-const std::vector<std::string> kUsageControllers = {"cpu", "cpuacct", "memory", "pids"};
-
 class KubeletEnforcer : public BudgetEnforcer {
  public:
   KubeletEnforcer(CgroupLayout layout, KubeletCgroupConfig config)
-      : layout_(layout), config_(config), budgets_(std::move(layout), std::move(config)) {}
+      : budgets_(std::move(layout), std::move(config)) {}
 
   [[nodiscard]] std::string_view Mode() const override { return "kubelet"; }
 
@@ -64,9 +62,7 @@ class KubeletEnforcer : public BudgetEnforcer {
     TenantUsage usage;
     usage.cpu_usec = retired_cpu_usec_[std::string(tenant)];
     for (const KubeletPod& pod : it->second) {
-      BH_ASSIGN_OR_RETURN(std::string path, PodCgroupPath(config_, pod.qos, pod.uid));
-      BH_ASSIGN_OR_RETURN(CgroupPlace place,
-                          ResolveCgroupPlace(layout_, path, {}, kUsageControllers));
+      BH_ASSIGN_OR_RETURN(CgroupPlace place, budgets_.PodPlace(pod));
       auto pod_usage = ReadCgroupUsage(place);
       if (absl::IsNotFound(pod_usage.status())) {
         continue;  // the pod is gone; the next sync lets it go
@@ -84,8 +80,6 @@ class KubeletEnforcer : public BudgetEnforcer {
   [[nodiscard]] std::vector<std::string> Tenants() const override { return budgets_.Tenants(); }
 
  private:
-  const CgroupLayout layout_;
-  const KubeletCgroupConfig config_;
   KubeletBudgets budgets_;
   std::map<std::string, std::vector<KubeletPod>, std::less<>> pods_;
   // CPU time per pod at the last read, and of each tenant's pods that left.
