@@ -3,6 +3,7 @@
 #include "fmt/ranges.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -46,6 +47,30 @@ Status WriteFile(const std::string& path, std::string_view content) {
   }
   if (static_cast<size_t>(n) != content.size()) {
     return absl::DataLossError(fmt::format("short write to {}", path));
+  }
+  return absl::OkStatus();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return ErrnoError(errno, fmt::format("create {}", tmp));
+  }
+  // fchmod: the mode of a temporary left by an earlier crash, and the umask.
+  bool ok = ::fchmod(fd, mode) == 0 &&
+            ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return ErrnoError(err, fmt::format("write {}", tmp));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoError(err, fmt::format("rename {} to {}", tmp, path));
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,8 @@
 #ifndef BULKHEAD_COMMON_FILE_H_
 #define BULKHEAD_COMMON_FILE_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,11 @@ namespace bulkhead {
 
 StatusOr<std::string> ReadFile(const std::string& path);
 Status WriteFile(const std::string& path, std::string_view content);
+
+// Replaces `path` whole or not at all: writes `content` to path.tmp with
+// `mode`, fsyncs it and renames it over `path`. On error the old file stays
+// and the temporary is removed.
+Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode);
 
 }  // namespace bulkhead
 

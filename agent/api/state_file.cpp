@@ -1,5 +1,7 @@
 #include "agent/api/state_file.h"
 
+#include "common/file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -131,23 +133,7 @@ Status DecodeState(const std::string& text, std::map<std::string, TenantPolicy>&
 }
 
 Status WriteStateFile(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return ErrnoError(errno, fmt::format("create {}", tmp));
-  }
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return ErrnoError(err, fmt::format("write {}", tmp));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return ErrnoError(errno, fmt::format("rename {} to {}", tmp, path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, text, 0600);
 }
 
 }  // namespace bulkhead::agent::api

@@ -63,29 +63,6 @@ std::string Pem(const std::function<int(BIO*)>& write) {
   return {data, static_cast<size_t>(size)};
 }
 
-// Writes to path.tmp with `mode`, then renames over path.
-Status WriteAtomically(const std::string& path, const std::string& content, mode_t mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return ErrnoError(errno, fmt::format("create {}", tmp));
-  }
-  bool ok = ::fchmod(fd, mode) == 0 &&
-            ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return ErrnoError(err, fmt::format("write {}", tmp));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(err, fmt::format("rename {} to {}", tmp, path));
-  }
-  return absl::OkStatus();
-}
-
 StatusOr<Key> NewKey() {
   Key key(EVP_EC_gen("P-256"));
   if (!key) {
@@ -160,8 +137,8 @@ Status WritePair(X509* cert, EVP_PKEY* key, const IssuedFiles& files) {
     return OpenSslError("encode PEM");
   }
   // The key first: a watcher that sees the new certificate finds its key.
-  BH_RETURN_IF_ERROR(WriteAtomically(files.key, key_pem, 0600));
-  return WriteAtomically(files.certificate, cert_pem, 0644);
+  BH_RETURN_IF_ERROR(WriteFileAtomically(files.key, key_pem, 0600));
+  return WriteFileAtomically(files.certificate, cert_pem, 0644);
 }
 
 bool IsIpAddress(const std::string& host) {
