@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "controlplane/http/header_value.h"
+#include "controlplane/http/request_target.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -24,60 +26,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using TlsStream = ssl::stream<tcp::socket>;
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-std::string PercentDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      int high = HexDigit(text[i + 1]);
-      int low = HexDigit(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out += static_cast<char>(high * 16 + low);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
-}
-
-void ParseTarget(std::string_view target, HttpRequest& request) {
-  size_t question = target.find('?');
-  request.path = PercentDecode(target.substr(0, question), false);
-  if (question == std::string_view::npos) {
-    return;
-  }
-  std::string_view query = target.substr(question + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) {
-      continue;
-    }
-    size_t eq = pair.find('=');
-    std::string key = PercentDecode(pair.substr(0, eq), true);
-    std::string value =
-        eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true);
-    request.query.emplace_back(std::move(key), std::move(value));
-  }
-}
 
 std::string NameEntry(X509_NAME* name, int nid, int index) {
   X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, index);
@@ -121,7 +69,7 @@ class BeastResponseWriter : public ResponseWriter {
       : stream_(stream), version_(version), keep_alive_(keep_alive) {}
 
   void AddHeader(std::string name, std::string value) override {
-    headers_.emplace_back(std::move(name), std::move(value));
+    headers_.emplace_back(std::move(name), SafeHeaderValue(value));
   }
 
   void Send(int status, std::string_view content_type, std::string body) override {
@@ -331,7 +279,10 @@ class BeastHttpsServer : public HttpsServer {
       auto& message = parser.get();
       HttpRequest request;
       request.method = std::string(message.method_string());
-      ParseTarget(std::string_view(message.target().data(), message.target().size()), request);
+      RequestTarget target =
+          ParseRequestTarget(std::string_view(message.target().data(), message.target().size()));
+      request.path = std::move(target.path);
+      request.query = std::move(target.query);
       auto header = [&message](http::field field) {
         auto it = message.find(field);
         return it == message.end() ? std::string() : std::string(it->value());
