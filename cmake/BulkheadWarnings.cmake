@@ -15,6 +15,17 @@ if(BULKHEAD_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# Fuzzing: all code is built with coverage feedback for libFuzzer and the
+# sanitizers; the fuzz targets link libFuzzer's main (tests/fuzz).
+if(BULKHEAD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "BULKHEAD_FUZZ needs clang (CC=clang CXX=clang++); see scripts/fuzz.sh")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # bulkhead_target_defaults(<target>): warnings and common settings for a
 # target written by the project.
 function(bulkhead_target_defaults target)

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang llvm clang-format clang-tidy
+  # fuzzing (scripts/fuzz.sh): libFuzzer and clang's sanitizer runtimes
+  libclang-rt-dev
   # control plane <-> agent
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # datapath

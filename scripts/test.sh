@@ -4,7 +4,8 @@
 #   1. scripts/install-deps.sh (apt-get; quick when all is installed)
 #   2. build/ci: warnings are errors; all tests (unit, privileged, e2e)
 #   3. lint: clang-format and clang-tidy must be clean
-#   4. build/asan: the same tests under AddressSanitizer + UBSan
+#   4. build/fuzz: scripts/fuzz.sh, each libFuzzer target for a few seconds
+#   5. build/asan: the same tests under AddressSanitizer + UBSan
 #
 # Privileged tests skip with a reason when not root; with
 # BULKHEAD_REQUIRE_PRIVILEGED=1 (CI) a skip is a failure.
@@ -18,7 +19,7 @@ while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     -L) label_args=(-L "$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown flag $1; see 'scripts/test.sh --help'" >&2; exit 2 ;;
   esac
   shift
@@ -51,6 +52,9 @@ fi
 
 stamp "lint"
 ./scripts/lint.sh build/ci
+
+stamp "fuzz"
+./scripts/fuzz.sh
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -1,0 +1,34 @@
+// JSON patch (RFC 6902) as a PATCH with application/json-patch+json applies it.
+// Input: the stored object as JSON on the first line, the patch body after it.
+// Invariants: a failed patch reports INVALID_ARGUMENT; a patched document
+// serializes; an empty patch changes nothing.
+#include "controlplane/apiserver/patch.h"
+#include "tests/fuzz/fuzz_input.h"
+
+namespace {
+
+namespace cp = bulkhead::controlplane;
+namespace fuzz = bulkhead::fuzz;
+namespace json = boost::json;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto [document_text, patch_text] = fuzz::SplitFirstLine(fuzz::AsText(data, size));
+  auto document = fuzz::ParseJson(document_text);
+  auto patch = fuzz::ParseJson(patch_text);
+  if (!document.has_value() || !document->is_object() || !patch.has_value()) {
+    return 0;
+  }
+  auto unchanged = cp::ApplyJsonPatch(*document, json::array());
+  fuzz::Check(unchanged.ok() && *unchanged == *document, "an empty patch changes nothing");
+
+  auto patched = cp::ApplyJsonPatch(std::move(*document), *patch);
+  if (!patched.ok()) {
+    fuzz::Check(patched.status().code() == absl::StatusCode::kInvalidArgument,
+                "a patch that cannot apply is INVALID_ARGUMENT");
+    return 0;
+  }
+  (void)json::serialize(*patched);
+  return 0;
+}
