@@ -3,6 +3,7 @@
 // limits, the bytes arriving in pieces as reads return them.
 // Input: the first byte picks the size of the pieces, the rest is what the
 // client sends (request line, headers, body, possibly chunked).
+// A parsed request's target is then split as the server splits it.
 // Invariants: a parsed request keeps within both limits; Beast's own
 // assertions hold (built with BOOST_ENABLE_ASSERT_HANDLER, see below).
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "controlplane/http/https_server.h"
+#include "controlplane/http/request_target.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
@@ -92,5 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& request = parser.get();
   fuzz::Check(request.body().size() <= kBodyLimit, "a parsed body keeps within the body limit");
   fuzz::Check(request.target().size() <= kHeaderLimit, "a target keeps within the header limit");
+  cp::RequestTarget target =
+      cp::ParseRequestTarget(std::string_view(request.target().data(), request.target().size()));
+  fuzz::Check(target.path.size() <= request.target().size(), "a decoded path is no longer");
   return 0;
 }
