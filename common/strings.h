@@ -60,6 +60,50 @@ std::optional<T> ParseInteger(std::string_view text, int base = 10) {
   return value;
 }
 
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or
+// code points past U+10FFFF).
+inline bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    unsigned min_second = 0x80;
+    unsigned max_second = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      length = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      length = 3;
+      min_second = c == 0xe0 ? 0xa0 : 0x80;
+      max_second = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4;
+      min_second = c == 0xf0 ? 0x90 : 0x80;
+      max_second = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) {
+      return false;
+    }
+    auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < min_second || second > max_second) {
+      return false;
+    }
+    for (size_t k = 2; k < length; ++k) {
+      auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xbf) {
+        return false;
+      }
+    }
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace bulkhead
 
 #endif  // BULKHEAD_COMMON_STRINGS_H_

@@ -95,6 +95,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   ApiServerOptions api_options;
   api_options.admin_token = credentials->admin_token;
   api_options.bookmark_interval = std::chrono::seconds(flags.bookmark_interval);
+  api_options.max_object_bytes = flags.max_body_bytes;
   ApiServer api(**store, api_options);
   if (Status status = api.Bootstrap(); !status.ok()) {
     return fail(status);
@@ -120,7 +121,10 @@ int Run(const CLI::App& app, const Flags& flags) {
   std::string kubeconfig = flags.data_dir + "/kubeconfig";
   if (Status status = WriteKubeconfig(kubeconfig, flags.cluster_name, url, *credentials);
       !status.ok()) {
-    return fail(status);
+    // Serving matters more than the convenience file (a full disk, say):
+    // the credentials under pki/ are intact.
+    Logger(Component::kControlplane)
+        .error("kubeconfig not written path={} error=\"{}\"", kubeconfig, MessageOf(status));
   }
   api.set_ready(true);
   Logger(Component::kControlplane)
@@ -187,7 +191,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"process-crash", "power-loss"}))
       ->capture_default_str();
   app.add_option("--max-body-bytes", flags.max_body_bytes,
-                 "Largest request body accepted; larger ones get 413")
+                 "Largest request body accepted, and largest object stored after any update "
+                 "or patch; larger ones get 413")
       ->capture_default_str();
   app.add_option("--compaction-interval", flags.compaction_interval,
                  "Seconds between store compactions (0: never)")

@@ -45,7 +45,8 @@ std::string StatusDocument(int code, const std::string& reason, const std::strin
   json::object doc{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
                    {"status", "Failure"}, {"message", message}, {"reason", reason},
                    {"code", code}};
-  if (!details.name.empty() || !details.kind.empty() || !details.causes.empty()) {
+  if (!details.name.empty() || !details.kind.empty() || !details.causes.empty() ||
+      details.retry_after_seconds != 0) {
     json::object detail;
     if (!details.name.empty()) {
       detail["name"] = details.name;
@@ -66,6 +67,9 @@ std::string StatusDocument(int code, const std::string& reason, const std::strin
         causes.push_back(std::move(item));
       }
       detail["causes"] = std::move(causes);
+    }
+    if (details.retry_after_seconds != 0) {
+      detail["retryAfterSeconds"] = details.retry_after_seconds;
     }
     doc["details"] = std::move(detail);
   }
@@ -104,6 +108,23 @@ Status ConflictError(const std::string& group, const std::string& resource, cons
       409, "Conflict",
       fmt::format("Operation cannot be fulfilled on {} \"{}\": {}", qualified, name, why),
       {name, group, resource, {}});
+}
+
+Status TooLargeResourceVersionError(int64_t requested, int64_t current) {
+  ApiErrorDetails details;
+  details.causes.push_back({"ResourceVersionTooLarge", "Too large resource version", ""});
+  details.retry_after_seconds = 1;
+  return ApiError(
+      504, "Timeout",
+      fmt::format("Timeout: Too large resource version: {}, current: {}", requested, current),
+      details);
+}
+
+Status ForbiddenError(const std::string& group, const std::string& resource,
+                      const std::string& name, const std::string& why) {
+  std::string qualified = group.empty() ? resource : resource + "." + group;
+  return ApiError(403, "Forbidden", fmt::format("{} \"{}\" is forbidden: {}", qualified, name, why),
+                  {name, group, resource, {}});
 }
 
 Status InvalidError(const std::string& group, const std::string& kind, const std::string& name,
@@ -158,6 +179,11 @@ HttpError ToHttpError(const Status& status) {
     case absl::StatusCode::kUnavailable:
       code = 503;
       reason = "ServiceUnavailable";
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      // The store's disk is full (API errors such as 413 carry their own code).
+      code = 507;
+      reason = "InsufficientStorage";
       break;
     default:
       break;

@@ -5,6 +5,7 @@
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_API_ERRORS_H_
 #define BULKHEAD_CONTROLPLANE_APISERVER_API_ERRORS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct ApiErrorDetails {
   std::string group;
   std::string kind;  // the resource (plural) as Kubernetes reports it
   std::vector<StatusCause> causes;
+  int retry_after_seconds = 0;  // 0: not set
 };
 
 // An API error with HTTP `code` and `reason` (NotFound, AlreadyExists,
@@ -40,6 +42,14 @@ Status ConflictError(const std::string& group, const std::string& resource, cons
 // 422 Invalid: `kind` is the Kind ("Pod"), as Kubernetes words it.
 Status InvalidError(const std::string& group, const std::string& kind, const std::string& name,
                     std::vector<StatusCause> causes);
+
+// 504 Timeout "Too large resource version", as Kubernetes answers a list or
+// watch from a resourceVersion the store has not reached.
+Status TooLargeResourceVersionError(int64_t requested, int64_t current);
+
+// 403 Forbidden: `resource` "name" is forbidden: `why`.
+Status ForbiddenError(const std::string& group, const std::string& resource,
+                      const std::string& name, const std::string& why);
 
 struct HttpError {
   int code = 500;

@@ -1,4 +1,5 @@
 #include "controlplane/apiserver/api_server.h"
+#include "controlplane/apiserver/object_limits.h"
 
 #include <openssl/crypto.h>
 
@@ -78,7 +79,7 @@ Status ApiServer::Bootstrap() {
   BH_ASSIGN_OR_RETURN(auto list, store_.List(crds->KeyPrefix(), "", 0, 0));
   for (const auto& kv : list.items) {
     boost::system::error_code ec;
-    auto crd = json::parse(kv.value, ec);
+    auto crd = ParseJson(kv.value, ec);
     if (!ec && crd.is_object()) {
       OnCrdChanged(&crd.as_object(), MetaString(crd.as_object(), "name"));
     }
@@ -93,7 +94,12 @@ void ApiServer::OnCrdChanged(const json::object* crd, const std::string& name) {
     registry_.SetCustom(name, {});
     return;
   }
-  registry_.SetCustom(name, ResourceTypesOfCrd(*crd));
+  auto types = ResourceTypesOfCrd(*crd);
+  if (!types.empty() && registry_.IsBuiltin(types.front().group, types.front().resource)) {
+    Logger(Component::kApiserver).warn("not serving crd={}: it names a built-in resource", name);
+    types.clear();
+  }
+  registry_.SetCustom(name, std::move(types));
 }
 
 void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {

@@ -33,6 +33,10 @@ struct ApiServerOptions {
   std::chrono::seconds bookmark_interval{60};
   // A watch without timeoutSeconds ends after this.
   std::chrono::seconds default_watch_timeout{1800};
+  // A longer timeoutSeconds is cut to this.
+  std::chrono::seconds max_watch_timeout{86400};
+  // The largest object stored, after any patch or update (object_limits.h).
+  size_t max_object_bytes = size_t{3} << 20;
 };
 
 class ApiServer {

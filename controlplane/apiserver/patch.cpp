@@ -393,10 +393,51 @@ StatusOr<json::object> MergeObject(json::object original, const json::object& pa
 
 }  // namespace
 
-StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& patch) {
+JsonExtent MeasureJson(const json::value& value) {
+  JsonExtent extent;
+  std::vector<std::pair<const json::value*, size_t>> pending{{&value, 0}};
+  while (!pending.empty()) {
+    auto [item, level] = pending.back();
+    pending.pop_back();
+    switch (item->kind()) {
+      case json::kind::object:
+        extent.depth = std::max(extent.depth, level + 1);
+        extent.bytes += 2;
+        for (const auto& [key, child] : item->as_object()) {
+          extent.bytes += key.size() + 4;
+          pending.emplace_back(&child, level + 1);
+        }
+        break;
+      case json::kind::array:
+        extent.depth = std::max(extent.depth, level + 1);
+        extent.bytes += 2;
+        for (const auto& child : item->as_array()) {
+          extent.bytes += 1;
+          pending.emplace_back(&child, level + 1);
+        }
+        break;
+      case json::kind::string:
+        // Escapes (\uXXXX) may take up to six bytes per byte.
+        extent.bytes += 2 + item->as_string().size() * 6;
+        break;
+      default:
+        extent.bytes += 24;
+        break;
+    }
+  }
+  return extent;
+}
+
+StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& patch,
+                                     const JsonPatchLimits& limits) {
   if (!patch.is_array()) {
     return absl::InvalidArgumentError("a JSON patch must be a list of operations");
   }
+  const bool limited = limits.max_bytes != std::numeric_limits<size_t>::max() ||
+                       limits.max_depth != std::numeric_limits<size_t>::max();
+  JsonExtent document_extent = limited ? MeasureJson(document) : JsonExtent{};
+  size_t bytes = document_extent.bytes;
+  size_t depth = document_extent.depth;
   for (const auto& operation : patch.as_array()) {
     if (!operation.is_object()) {
       return absl::InvalidArgumentError("a JSON patch operation must be an object");
@@ -421,6 +462,21 @@ StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& pa
       std::string from = StringField(op, "from");
       BH_ASSIGN_OR_RETURN(auto from_tokens, ParsePointer(from));
       BH_ASSIGN_OR_RETURN(json::value moved, Take(document, from_tokens, from, name == "move"));
+      if (limited && name == "copy") {
+        JsonExtent copied = MeasureJson(moved);
+        bytes += copied.bytes;
+        depth = std::max(depth, tokens.size() + copied.depth);
+        if (bytes > limits.max_bytes) {
+          return absl::ResourceExhaustedError(
+              fmt::format("the copies of the patch would make the object larger than {} bytes",
+                          limits.max_bytes));
+        }
+        if (depth > limits.max_depth) {
+          return absl::InvalidArgumentError(
+              fmt::format("the copies of the patch would nest the object deeper than {} levels",
+                          limits.max_depth));
+        }
+      }
       BH_RETURN_IF_ERROR(Put(document, tokens, path, std::move(moved), false));
     } else if (name == "test") {
       BH_ASSIGN_OR_RETURN(json::value current, Take(document, tokens, path, false));

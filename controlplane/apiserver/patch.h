@@ -7,9 +7,17 @@
 //   $patch (replace, delete, merge), $setElementOrder/<list>,
 //   $deleteFromPrimitiveList/<list>, $retainKeys.
 // Errors are INVALID_ARGUMENT with what went wrong.
+//
+// A JSON patch can grow a document without bound (each `copy` may double
+// it), so it is applied within limits: RESOURCE_EXHAUSTED once the document
+// may exceed `max_bytes` (its JSON size, counted as copies are made, before
+// the copy is kept), INVALID_ARGUMENT once it may be nested deeper than
+// `max_depth`. Merge patches cannot grow a document past its patch.
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_PATCH_H_
 #define BULKHEAD_CONTROLPLANE_APISERVER_PATCH_H_
 
+#include <cstddef>
+#include <limits>
 #include <string>
 
 #include <boost/json/value.hpp>
@@ -18,8 +26,22 @@
 
 namespace bulkhead::controlplane {
 
+struct JsonPatchLimits {
+  size_t max_bytes = std::numeric_limits<size_t>::max();
+  size_t max_depth = std::numeric_limits<size_t>::max();
+};
+
 StatusOr<boost::json::value> ApplyJsonPatch(boost::json::value document,
-                                            const boost::json::value& patch);
+                                            const boost::json::value& patch,
+                                            const JsonPatchLimits& limits = {});
+
+// An upper bound of the JSON size of `value` and its nesting depth
+// (a scalar is 0, `{}` is 1), measured without recursion.
+struct JsonExtent {
+  size_t bytes = 0;
+  size_t depth = 0;
+};
+JsonExtent MeasureJson(const boost::json::value& value);
 
 boost::json::value ApplyMergePatch(boost::json::value document, const boost::json::value& patch);
 

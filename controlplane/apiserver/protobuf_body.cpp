@@ -165,6 +165,9 @@ StatusOr<json::value> DecodeValue(const Field& field, const Wire& wire, int dept
       if (wire.bytes.empty() && !keep_zero) {
         return json::value(nullptr);
       }
+      if (!IsValidUtf8(wire.bytes)) {
+        return absl::InvalidArgumentError(fmt::format("field {} is not valid UTF-8", field.name));
+      }
       return json::value(json::string(wire.bytes.data(), wire.bytes.size()));
     case 'y':
       if (wire.type != 2) {
@@ -218,6 +221,10 @@ StatusOr<json::value> DecodeValue(const Field& field, const Wire& wire, int dept
         bool text_part = (field.type == 'q' && part.number == 1 && part.type == 2) ||
                          (field.type == 'n' && part.number == 3 && part.type == 2);
         if (text_part) {
+          if (!IsValidUtf8(part.bytes)) {
+            return absl::InvalidArgumentError(
+                fmt::format("field {} is not valid UTF-8", field.name));
+          }
           text = std::string(part.bytes);
         } else if (field.type == 't' && part.number == 1 && part.type == 0) {
           seconds = static_cast<int64_t>(part.integer);
@@ -290,6 +297,10 @@ StatusOr<json::object> DecodeMessage(const std::string& name, std::string_view d
           break;
         }
         if (part.number == 1 && part.type == 2) {
+          if (!IsValidUtf8(part.bytes)) {
+            return absl::InvalidArgumentError(
+                fmt::format("a key of field {} is not valid UTF-8", field.name));
+          }
           key = std::string(part.bytes);
         } else if (part.number == 2) {
           BH_ASSIGN_OR_RETURN(value, DecodeValue(field, part, depth, true));

@@ -200,6 +200,16 @@ ResourceTypePtr ResourceRegistry::Find(const std::string& group, const std::stri
   return nullptr;
 }
 
+bool ResourceRegistry::IsBuiltin(const std::string& group, const std::string& resource) const {
+  ResourceType probe;
+  probe.group = group;
+  probe.resource = resource;
+  const std::string prefix = probe.KeyPrefix();
+  std::lock_guard lock(mu_);
+  return std::any_of(builtin_.begin(), builtin_.end(),
+                     [&prefix](const auto& type) { return type->KeyPrefix() == prefix; });
+}
+
 ResourceTypePtr ResourceRegistry::FindKind(const std::string& group,
                                            const std::string& kind) const {
   std::lock_guard lock(mu_);

@@ -78,6 +78,10 @@ class ResourceRegistry {
   // The group/versions served, the preferred (first) version of each group first.
   std::map<std::string, std::vector<std::string>> GroupVersions() const;
 
+  // True when a built-in resource stores its objects under the key prefix
+  // of `group`/`resource` (a CRD must never claim it).
+  bool IsBuiltin(const std::string& group, const std::string& resource) const;
+
   // Replaces the types defined by the CRD `crd_name` (empty: removes them).
   void SetCustom(const std::string& crd_name, std::vector<ResourceType> types);
 

@@ -10,6 +10,7 @@
 #include "controlplane/apiserver/crd.h"
 #include "controlplane/apiserver/defaults.h"
 #include "controlplane/apiserver/field_schema.h"
+#include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_validation.h"
 #include "controlplane/apiserver/patch.h"
@@ -27,6 +28,19 @@ using Clock = std::chrono::system_clock;
 
 constexpr int kMaxWriteAttempts = 16;
 
+// Namespaces the cluster itself needs (Kubernetes' NamespaceLifecycle).
+bool IsSystemNamespace(const ResourceTarget& target) {
+  if (target.type->kind != "Namespace" || !target.type->group.empty()) {
+    return false;
+  }
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    if (target.name == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 StatusOr<json::object> ParseObject(const HttpRequest& request, const char* what) {
   const std::string& body = request.body;
   if (request.content_type.starts_with(kProtobufContentType)) {
@@ -37,7 +51,7 @@ StatusOr<json::object> ParseObject(const HttpRequest& request, const char* what)
     return decoded;
   }
   boost::system::error_code ec;
-  json::value value = json::parse(body, ec);
+  json::value value = ParseJson(body, ec);
   if (ec) {
     return BadRequest(fmt::format("{}: json parse error: {}", what, ec.message()));
   }
@@ -47,9 +61,13 @@ StatusOr<json::object> ParseObject(const HttpRequest& request, const char* what)
   return std::move(value.as_object());
 }
 
-std::string Render(json::object& object, int64_t revision) {
+// The value stored for `object` at `revision`, within the limits on what is
+// stored (object_limits.h).
+StatusOr<std::string> Render(json::object& object, int64_t revision, size_t max_object_bytes) {
   Metadata(object)["resourceVersion"] = std::to_string(revision);
-  return json::serialize(object);
+  std::string value = json::serialize(object);
+  BH_RETURN_IF_ERROR(CheckStorable(value, max_object_bytes));
+  return value;
 }
 
 Status StoreError(const Status& status, const ResourceTarget& target, const std::string& name) {
@@ -253,16 +271,17 @@ StatusOr<PatchKind> PatchKindOf(const std::string& content_type, const ResourceT
 }
 
 StatusOr<json::value> ApplyPatch(PatchKind kind, json::value document, const std::string& body,
-                                 const std::string& object_kind) {
+                                 const std::string& object_kind, size_t max_object_bytes) {
   boost::system::error_code ec;
-  json::value patch = json::parse(body, ec);
+  json::value patch = ParseJson(body, ec);
   if (ec) {
     return BadRequest(fmt::format("error decoding patch: json parse error: {}", ec.message()));
   }
   StatusOr<json::value> result = absl::InternalError("no patch");
   switch (kind) {
     case PatchKind::kJson:
-      result = ApplyJsonPatch(std::move(document), patch);
+      result = ApplyJsonPatch(std::move(document), patch,
+                              {max_object_bytes, static_cast<size_t>(kMaxObjectDepth)});
       break;
     case PatchKind::kMerge:
       if (!patch.is_object()) {
@@ -273,6 +292,10 @@ StatusOr<json::value> ApplyPatch(PatchKind kind, json::value document, const std
     case PatchKind::kStrategic:
       result = ApplyStrategicMergePatch(std::move(document), patch, object_kind);
       break;
+  }
+  if (result.status().code() == absl::StatusCode::kResourceExhausted) {
+    return ApiError(413, "RequestEntityTooLarge",
+                    fmt::format("Request entity too large: {}", MessageOf(result.status())));
   }
   if (!result.ok()) {
     return ApiError(422, "Invalid",
@@ -293,7 +316,7 @@ std::string ApiServer::Present(const ResourceTarget& target, const std::string& 
     return value;
   }
   boost::system::error_code ec;
-  json::value object = json::parse(value, ec);
+  json::value object = ParseJson(value, ec);
   if (ec || !object.is_object()) {
     return value;
   }
@@ -354,6 +377,18 @@ Status ApiServer::CheckObject(const ResourceTarget& target, const HttpRequest& r
   if (type.kind == "CustomResourceDefinition") {
     auto more = ValidateCrd(object);
     causes.insert(causes.end(), more.begin(), more.end());
+    const auto* group = PathValue(object, ".spec.group");
+    const auto* plural = PathValue(object, ".spec.names.plural");
+    if (group != nullptr && group->is_string() && plural != nullptr && plural->is_string() &&
+        registry_.IsBuiltin(std::string(group->as_string()), std::string(plural->as_string()))) {
+      causes.push_back(
+          {"FieldValueInvalid",
+           fmt::format("Invalid value: \"{}\": {}.{} is a built-in resource and cannot be "
+                       "defined by a CustomResourceDefinition",
+                       std::string(group->as_string()), std::string(plural->as_string()),
+                       std::string(group->as_string())),
+           "spec.group"});
+    }
   }
   if (!causes.empty()) {
     return InvalidError(type.group, type.kind, name, std::move(causes));
@@ -375,7 +410,7 @@ void ApiServer::Get(const ResourceTarget& target, const HttpRequest& request,
   std::string value = Present(target, (*kv)->value);
   if (WantsTable(request)) {
     boost::system::error_code ec;
-    json::value object = json::parse(value, ec);
+    json::value object = ParseJson(value, ec);
     if (!ec && object.is_object()) {
       json::object table = MakeTable(
           *target.type, {object.as_object()}, IncludeObjectOf(request),
@@ -410,7 +445,7 @@ void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
   if (auto token = request.Query("continue"); token.has_value() && !token->empty()) {
     auto decoded = Base64Decode(*token);
     boost::system::error_code ec;
-    json::value doc = decoded.has_value() ? json::parse(*decoded, ec) : json::value();
+    json::value doc = decoded.has_value() ? ParseJson(*decoded, ec) : json::value();
     if (!decoded.has_value() || ec || !doc.is_object() || !doc.as_object().contains("rv") ||
         !doc.as_object().contains("start")) {
       SendError(writer, BadRequest("continue key is not valid"));
@@ -425,9 +460,19 @@ void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
                          "result. You can start a new list without the continue parameter."));
       return;
     }
-  } else if (auto rv = request.Query("resourceVersion");
-             rv.has_value() && !rv->empty() && request.Query("resourceVersionMatch") == "Exact") {
-    revision = ParseInteger<int64_t>(*rv).value_or(0);
+  } else if (auto rv = request.Query("resourceVersion"); rv.has_value() && !rv->empty()) {
+    auto asked = ParseInteger<int64_t>(*rv);
+    if (!asked.has_value() || *asked < 0) {
+      SendError(writer, BadRequest(fmt::format("invalid resourceVersion \"{}\"", *rv)));
+      return;
+    }
+    if (*asked > store_.Revision()) {
+      SendError(writer, TooLargeResourceVersionError(*asked, store_.Revision()));
+      return;
+    }
+    if (request.Query("resourceVersionMatch") == "Exact") {
+      revision = *asked;
+    }
   }
   const bool filter = !selectors.empty();
   const bool table = WantsTable(request);
@@ -461,7 +506,7 @@ void ApiServer::List(const ResourceTarget& target, const HttpRequest& request,
       std::string value = Present(target, kv.value);
       if (filter || table) {
         boost::system::error_code ec;
-        json::value object = json::parse(value, ec);
+        json::value object = ParseJson(value, ec);
         if (ec || !object.is_object()) {
           continue;
         }
@@ -591,21 +636,25 @@ void ApiServer::Create(const ResourceTarget& target, const HttpRequest& request,
   }
   ApplyDefaults(type, object);
   AddWarnings(writer, warnings);
+  auto render = [&](int64_t revision, int64_t) {
+    return Render(object, revision, options_.max_object_bytes);
+  };
   if (DryRun(request)) {
+    if (auto checked = render(0, 0); !checked.ok()) {
+      SendError(writer, checked.status());
+      return;
+    }
+    Metadata(object).erase("resourceVersion");
     SendJson(writer, 201, object);
     return;
   }
-  auto created = store_.Create(target.KeyOf(name), [&object](int64_t revision, int64_t) {
-    return StatusOr<std::string>(Render(object, revision));
-  });
+  auto created = store_.Create(target.KeyOf(name), render);
   for (int attempt = 0; generated && attempt < 8 && !created.ok() &&
                         created.status().code() == absl::StatusCode::kAlreadyExists;
        ++attempt) {
     name = generate.substr(0, 58) + RandomNameSuffix(5);
     Metadata(object)["name"] = name;
-    created = store_.Create(target.KeyOf(name), [&object](int64_t revision, int64_t) {
-      return StatusOr<std::string>(Render(object, revision));
-    });
+    created = store_.Create(target.KeyOf(name), render);
   }
   if (!created.ok()) {
     SendError(writer, StoreError(created.status(), target, name));
@@ -628,7 +677,7 @@ StatusOr<KeyValue> ApiServer::Mutate(const ResourceTarget& target, const Change&
       return NotFoundError(target.type->group, target.type->resource, target.name);
     }
     boost::system::error_code ec;
-    json::value parsed = json::parse(current->value, ec);
+    json::value parsed = ParseJson(current->value, ec);
     if (ec || !parsed.is_object()) {
       return absl::InternalError(fmt::format("stored object {} is not JSON", target.Key()));
     }
@@ -639,7 +688,7 @@ StatusOr<KeyValue> ApiServer::Mutate(const ResourceTarget& target, const Change&
     }
     if (dry_run) {
       KeyValue kv = *current;
-      kv.value = Render(next, current->mod_revision);
+      BH_ASSIGN_OR_RETURN(kv.value, Render(next, current->mod_revision, options_.max_object_bytes));
       return kv;
     }
     const auto* finalizers = PathValue(next, ".metadata.finalizers", false);
@@ -654,8 +703,8 @@ StatusOr<KeyValue> ApiServer::Mutate(const ResourceTarget& target, const Change&
       continue;
     }
     auto updated =
-        store_.Update(target.Key(), current->mod_revision, [&next](int64_t revision, int64_t) {
-          return StatusOr<std::string>(Render(next, revision));
+        store_.Update(target.Key(), current->mod_revision, [&](int64_t revision, int64_t) {
+          return Render(next, revision, options_.max_object_bytes);
         });
     if (updated.ok()) {
       if (target.type->kind == "CustomResourceDefinition") {
@@ -719,8 +768,9 @@ void ApiServer::Patch(const ResourceTarget& target, const HttpRequest& request,
   auto updated = Mutate(
       target,
       [&](const json::object& current) -> StatusOr<json::object> {
-        BH_ASSIGN_OR_RETURN(json::value patched, ApplyPatch(*kind, json::value(current),
-                                                            request.body, target.type->kind));
+        BH_ASSIGN_OR_RETURN(json::value patched,
+                            ApplyPatch(*kind, json::value(current), request.body, target.type->kind,
+                                       options_.max_object_bytes));
         json::object next = std::move(patched.as_object());
         std::vector<std::string> found;
         BH_RETURN_IF_ERROR(CheckObject(target, request, next, found));
@@ -752,7 +802,7 @@ StatusOr<KeyValue> ApiServer::DeleteKey(const ResourceTarget& target, const KeyV
   }
   if (target.type->kind == "CustomResourceDefinition") {
     boost::system::error_code ec;
-    json::value crd = json::parse(current.value, ec);
+    json::value crd = ParseJson(current.value, ec);
     if (!ec && crd.is_object()) {
       BH_RETURN_IF_ERROR(CascadeCustomResources(crd.as_object()));
     }
@@ -783,7 +833,9 @@ Status ApiServer::CascadeNamespace(const std::string& name) {
 
 Status ApiServer::CascadeCustomResources(const json::object& crd) {
   auto types = ResourceTypesOfCrd(crd);
-  if (types.empty()) {
+  // A CRD stored before built-in names were refused must not take the
+  // built-in objects with it.
+  if (types.empty() || registry_.IsBuiltin(types.front().group, types.front().resource)) {
     return absl::OkStatus();
   }
   BH_ASSIGN_OR_RETURN(auto list, store_.List(types.front().KeyPrefix(), "", 0, 0));
@@ -798,6 +850,11 @@ Status ApiServer::CascadeCustomResources(const json::object& crd) {
 
 void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
                        ResponseWriter& writer) {
+  if (IsSystemNamespace(target)) {
+    SendError(writer,
+              ForbiddenError("", "namespaces", target.name, "this namespace may not be deleted"));
+    return;
+  }
   json::object options;
   // DeleteOptions sent as protobuf (meta.k8s.io, outside the served groups)
   // are not read; kubectl sends them as JSON.
@@ -832,10 +889,13 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
       return;
     }
     boost::system::error_code ec;
-    json::value object = json::parse((*current)->value, ec);
+    json::value object = ParseJson((*current)->value, ec);
     if (ec || !object.is_object()) {
-      SendError(writer, absl::InternalError("stored object is not JSON"));
-      return;
+      // An object that no longer reads (stored before the limits of
+      // object_limits.h) can still be deleted: it has no finalizers to honour.
+      Logger(Component::kApiserver)
+          .warn("deleting unreadable object key={} error={}", target.Key(), ec.message());
+      object = json::object();
     }
     std::string uid = MetaString(object.as_object(), "uid");
     if (!want_uid.empty() && want_uid != uid) {
@@ -866,8 +926,8 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
         Metadata(next)["deletionGracePeriodSeconds"] = 0;
       }
       auto updated =
-          store_.Update(target.Key(), (*current)->mod_revision, [&next](int64_t revision, int64_t) {
-            return StatusOr<std::string>(Render(next, revision));
+          store_.Update(target.Key(), (*current)->mod_revision, [&](int64_t revision, int64_t) {
+            return Render(next, revision, options_.max_object_bytes);
           });
       if (updated.ok()) {
         SendRawJson(writer, 200, Present(target, updated->value));
@@ -909,13 +969,16 @@ void ApiServer::DeleteCollection(const ResourceTarget& target, const HttpRequest
   std::string items;
   for (const auto& kv : list->items) {
     boost::system::error_code ec;
-    json::value object = json::parse(kv.value, ec);
+    json::value object = ParseJson(kv.value, ec);
     if (ec || !object.is_object() || !selectors.Matches(object.as_object())) {
       continue;
     }
     ResourceTarget one = target;
     one.name = MetaString(object.as_object(), "name");
     one.namespace_name = MetaString(object.as_object(), "namespace");
+    if (IsSystemNamespace(one)) {
+      continue;
+    }
     if (DryRun(request)) {
       items += (items.empty() ? "" : ",") + Present(target, kv.value);
       continue;
@@ -948,7 +1011,7 @@ void ApiServer::GetScale(const ResourceTarget& target, const HttpRequest& /*requ
     return;
   }
   boost::system::error_code ec;
-  json::value object = json::parse((*kv)->value, ec);
+  json::value object = ParseJson((*kv)->value, ec);
   if (ec || !object.is_object()) {
     SendError(writer, absl::InternalError("stored object is not JSON"));
     return;
@@ -977,7 +1040,8 @@ void ApiServer::UpdateScale(const ResourceTarget& target, const HttpRequest& req
         json::object wanted;
         if (patch_kind.has_value()) {
           BH_ASSIGN_OR_RETURN(json::value patched,
-                              ApplyPatch(*patch_kind, json::value(scale), request.body, "Scale"));
+                              ApplyPatch(*patch_kind, json::value(scale), request.body, "Scale",
+                                         options_.max_object_bytes));
           wanted = std::move(patched.as_object());
         } else {
           BH_ASSIGN_OR_RETURN(wanted, ParseObject(request, "couldn't get version/kind"));
@@ -1003,7 +1067,7 @@ void ApiServer::UpdateScale(const ResourceTarget& target, const HttpRequest& req
     return;
   }
   boost::system::error_code ec;
-  json::value object = json::parse(updated->value, ec);
+  json::value object = ParseJson(updated->value, ec);
   if (ec || !object.is_object()) {
     SendError(writer, absl::InternalError("stored object is not JSON"));
     return;

@@ -6,6 +6,7 @@
 
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/api_server.h"
+#include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/protobuf_body.h"
 #include "controlplane/apiserver/responses.h"
 #include "fmt/format.h"
@@ -31,7 +32,7 @@ void ApiServer::Review(const ResourceTarget& target, const HttpRequest& request,
     review = std::move(decoded).value();
   } else {
     boost::system::error_code ec;
-    json::value body = json::parse(request.body, ec);
+    json::value body = ParseJson(request.body, ec);
     if (ec || !body.is_object()) {
       SendError(writer, BadRequest(fmt::format("the body must be a JSON {}", target.type->kind)));
       return;

@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/api_server.h"
+#include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/responses.h"
 #include "controlplane/apiserver/selectors.h"
@@ -47,7 +48,8 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       SendError(writer, BadRequest(fmt::format("invalid timeoutSeconds \"{}\"", *text)));
       return;
     }
-    timeout = std::chrono::seconds(*seconds);
+    // Cut to the longest watch served, so the deadline below cannot overflow.
+    timeout = std::chrono::seconds(std::min<int64_t>(*seconds, options_.max_watch_timeout.count()));
   }
   const bool bookmarks = Truthy(request.Query("allowWatchBookmarks"));
   const bool send_initial = Truthy(request.Query("sendInitialEvents"));
@@ -65,7 +67,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
   auto matches = [&](const json::object& object) { return selectors.Matches(object); };
   auto to_object = [&](const std::string& text) -> std::optional<json::object> {
     boost::system::error_code ec;
-    json::value value = json::parse(Present(target, text), ec);
+    json::value value = ParseJson(Present(target, text), ec);
     if (ec || !value.is_object()) {
       return std::nullopt;
     }
@@ -105,6 +107,10 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       return;
     }
     start = *parsed;
+    if (start > store_.Revision()) {
+      SendError(writer, TooLargeResourceVersionError(start, store_.Revision()));
+      return;
+    }
     if (filtered && start >= store_.CompactedRevision()) {
       // What matched at the start decides ADDED/MODIFIED/DELETED later.
       auto list = store_.List(target.CollectionPrefix(), "", 0, start);
@@ -168,7 +174,8 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
         std::min({deadline, now + std::chrono::seconds(1), bookmarks ? next_bookmark : deadline});
     auto events = (*stream)->Next(wait);
     if (!events.ok()) {
-      if (events.status().code() == absl::StatusCode::kResourceExhausted) {
+      if (events.status().code() == absl::StatusCode::kResourceExhausted ||
+          events.status().code() == absl::StatusCode::kOutOfRange) {
         HttpError gone = ToHttpError(ApiError(410, "Expired", MessageOf(events.status())));
         writer.WriteChunk(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
       }
@@ -176,7 +183,8 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       return;
     }
     std::string chunk;
-    for (const auto& event : *events) {
+    for (const auto& shared : *events) {
+      const Event& event = *shared;
       last_revision = event.kv.mod_revision;
       if (event.kv.key.compare(0, target.CollectionPrefix().size(), target.CollectionPrefix()) !=
           0) {

@@ -149,6 +149,11 @@ Status WriteKubeconfig(const std::string& path, const std::string& cluster_name,
       cluster_name, server_url, Base64Encode(credentials.serving_authority.cert_pem),
       Base64Encode(credentials.admin.cert_pem), Base64Encode(credentials.admin.key_pem),
       credentials.admin_token);
+  // Unchanged (the usual restart): nothing is written, so a start on a full
+  // disk does not depend on room for a file it already has.
+  if (auto current = ReadFile(path); current.ok() && *current == text) {
+    return absl::OkStatus();
+  }
   return WriteFileAtomically(path, text, 0600);
 }
 

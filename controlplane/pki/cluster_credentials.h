@@ -36,7 +36,8 @@ StatusOr<ClusterCredentials> EnsureClusterCredentials(const std::string& data_di
                                                       const std::vector<std::string>& extra_names);
 
 // Writes DIR/kubeconfig for the admin (client certificate and token) against
-// `server_url` ("https://127.0.0.1:6443"), atomically.
+// `server_url` ("https://127.0.0.1:6443"), atomically; an unchanged file is
+// left as it is.
 Status WriteKubeconfig(const std::string& path, const std::string& cluster_name,
                        const std::string& server_url, const ClusterCredentials& credentials);
 

@@ -7,6 +7,8 @@
 namespace bulkhead::controlplane {
 namespace {
 
+constexpr const char* kDiskFullPayload = "bulkhead.dev/store-disk-full";
+
 Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string message = fmt::format("sqlite {}: {} ({})", what,
                                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
@@ -14,8 +16,11 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(message);
-    case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
+    case SQLITE_FULL: {
+      Status full = absl::ResourceExhaustedError(message);
+      full.SetPayload(kDiskFullPayload, absl::Cord("1"));
+      return full;
+    }
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_READONLY:
@@ -26,6 +31,11 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
 }
 
 }  // namespace
+
+bool IsDiskFull(const Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted &&
+         status.GetPayload(kDiskFullPayload).has_value();
+}
 
 Statement::~Statement() {
   if (stmt_ != nullptr) {

@@ -40,6 +40,9 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+// True when `status` is SQLite's "database or disk is full".
+bool IsDiskFull(const Status& status);
+
 class SqliteConnection {
  public:
   // Opens (creating if `create`) the database file.

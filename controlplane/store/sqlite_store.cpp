@@ -1,8 +1,15 @@
 #include "controlplane/store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "common/logging.h"
+#include "common/unique_fd.h"
+#include "controlplane/store/reader_pool.h"
 #include "controlplane/store/sqlite_connection.h"
 #include "fmt/format.h"
 
@@ -55,30 +62,60 @@ auto InTransaction(SqliteConnection& db, Body&& body) -> decltype(body()) {
   return result;
 }
 
-}  // namespace
+// The compaction mark as the current read transaction sees it.
+StatusOr<int64_t> CompactedIn(SqliteConnection& db) {
+  BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT value FROM meta WHERE name = 'compacted'"));
+  BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
 
-class SqliteStore::ReadLease {
- public:
-  ReadLease(SqliteStore* store, std::unique_ptr<SqliteConnection> db)
-      : store_(store), db_(std::move(db)) {}
-  ~ReadLease() {
-    if (db_ != nullptr) {
-      std::lock_guard lock(store_->readers_mu_);
-      store_->idle_readers_.push_back(std::move(db_));
+Status CompactedError(int64_t revision, int64_t compacted) {
+  return absl::OutOfRangeError(
+      fmt::format("revision {} is compacted (oldest available {})", revision, compacted));
+}
+
+// One page of a watch's backlog: events in (after, upto] under `prefix`,
+// at most about `page_bytes` of values.
+StatusOr<BacklogPage> ReadBacklogPage(ReaderPool& readers, const std::string& prefix, int64_t after,
+                                      int64_t upto, size_t page_bytes) {
+  BH_ASSIGN_OR_RETURN(auto reader, readers.Acquire());
+  SqliteConnection& db = *reader;
+  BH_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  auto page = [&]() -> StatusOr<BacklogPage> {
+    BH_ASSIGN_OR_RETURN(int64_t compacted, CompactedIn(db));
+    if (after < compacted) {
+      return CompactedError(after, compacted);
     }
-  }
-  ReadLease(ReadLease&& other) noexcept : store_(other.store_), db_(std::move(other.db_)) {}
-  ReadLease(const ReadLease&) = delete;
-  ReadLease& operator=(const ReadLease&) = delete;
-  ReadLease& operator=(ReadLease&&) = delete;
+    BH_ASSIGN_OR_RETURN(auto stmt,
+                        db.Prepare("SELECT key, value, create_rev, rev, deleted FROM log "
+                                   "WHERE rev > ? AND rev <= ? AND key >= ? AND key < ? "
+                                   "ORDER BY rev"));
+    stmt.Bind(1, after).Bind(2, upto).Bind(3, prefix).Bind(4, PrefixEnd(prefix));
+    BacklogPage result;
+    result.through = upto;
+    size_t bytes = 0;
+    while (true) {
+      BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) {
+        break;
+      }
+      auto event = std::make_shared<Event>(
+          Event{stmt.Int(4) != 0 ? EventType::kDelete : EventType::kPut,
+                KeyValue{stmt.Text(0), stmt.Text(1), stmt.Int(2), stmt.Int(3)}});
+      bytes += event->kv.key.size() + event->kv.value.size();
+      result.events.push_back(std::move(event));
+      if (bytes >= page_bytes) {
+        result.through = result.events.back()->kv.mod_revision;
+        break;
+      }
+    }
+    return result;
+  }();
+  (void)db.Exec("COMMIT");
+  return page;
+}
 
-  SqliteConnection* get() { return db_.get(); }
-  SqliteConnection* operator->() { return db_.get(); }
-
- private:
-  SqliteStore* store_;
-  std::unique_ptr<SqliteConnection> db_;
-};
+}  // namespace
 
 SqliteStore::SqliteStore(const SqliteStoreOptions& options)
     : options_(options), hub_(options.watch_history, options.watch_max_queue) {}
@@ -111,9 +148,15 @@ Status SqliteStore::Init(const std::string& path) {
     BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
     compacted_ = row ? stmt.Int(0) : 0;
   }
-  for (size_t i = 0; i < options_.read_connections; ++i) {
-    BH_ASSIGN_OR_RETURN(auto reader, SqliteConnection::Open(path, /*create=*/false));
-    idle_readers_.push_back(std::move(reader));
+  readers_ = ReaderPool::Create(path, options_.read_connections);
+  {
+    // One reader at once, to fail here rather than on the first request.
+    BH_ASSIGN_OR_RETURN(auto reader, readers_->Acquire());
+  }
+  reserve_path_ = path + ".reserve";
+  {
+    std::lock_guard lock(write_mu_);
+    EnsureReserve();
   }
   hub_.Start(revision_);
   Logger(Component::kStore)
@@ -122,29 +165,58 @@ Status SqliteStore::Init(const std::string& path) {
   return absl::OkStatus();
 }
 
-SqliteStore::ReadLease SqliteStore::AcquireReader() {
-  {
-    std::lock_guard lock(readers_mu_);
-    if (!idle_readers_.empty()) {
-      auto db = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return {this, std::move(db)};
+size_t SqliteStore::reader_count() { return readers_->open_count(); }
+
+void SqliteStore::EnsureReserve() {
+  if (options_.reserve_bytes == 0 || reserve_present_) {
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_reserve_attempt_) {
+    return;
+  }
+  struct stat info {};
+  if (::stat(reserve_path_.c_str(), &info) == 0 &&
+      static_cast<size_t>(info.st_size) >= options_.reserve_bytes) {
+    reserve_present_ = true;  // kept from before: nothing to write
+  } else {
+    UniqueFd fd(::open(reserve_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    int error =
+        !fd ? errno : ::posix_fallocate(fd.get(), 0, static_cast<off_t>(options_.reserve_bytes));
+    if (error != 0) {
+      fd.reset();
+      ::unlink(reserve_path_.c_str());
+      next_reserve_attempt_ = now + std::chrono::seconds(1);
+      NoteDiskFull(ErrnoError(error, fmt::format("make reserve {}", reserve_path_)));
+      return;
     }
+    reserve_present_ = true;
   }
-  // Every pooled reader is busy: open another; it joins the pool after.
-  auto db = SqliteConnection::Open(path_, /*create=*/false);
-  if (!db.ok()) {
-    Logger(Component::kStore).error("open reader: {}", db.status());
-    return {this, nullptr};
+  if (disk_full_.exchange(false)) {
+    Logger(Component::kStore).info("store disk has room again path={}; writes accepted", path_);
   }
-  return {this, std::move(db).value()};
+}
+
+void SqliteStore::ReleaseReserve() {
+  if (reserve_present_ && ::unlink(reserve_path_.c_str()) == 0) {
+    Logger(Component::kStore)
+        .warn("released the disk reserve path={} to let a delete commit", reserve_path_);
+  }
+  reserve_present_ = false;
+}
+
+void SqliteStore::NoteDiskFull(const Status& status) {
+  if (!disk_full_.exchange(true)) {
+    Logger(Component::kStore)
+        .error(
+            "store disk full path={} error=\"{}\"; writes are refused until there is room, "
+            "reads and deletes go on",
+            path_, MessageOf(status));
+  }
 }
 
 StatusOr<std::optional<KeyValue>> SqliteStore::Get(std::string_view key) {
-  auto reader = AcquireReader();
-  if (reader.get() == nullptr) {
-    return absl::UnavailableError("no store connection");
-  }
+  BH_ASSIGN_OR_RETURN(auto reader, readers_->Acquire());
   BH_ASSIGN_OR_RETURN(auto stmt,
                       reader->Prepare("SELECT l.value, l.create_rev, l.rev FROM current c "
                                       "JOIN log l ON l.rev = c.rev WHERE c.key = ?"));
@@ -163,14 +235,17 @@ StatusOr<ListResult> SqliteStore::List(std::string_view prefix, std::string_view
     return absl::OutOfRangeError(
         fmt::format("revision {} is compacted (oldest available {})", revision, compacted_.load()));
   }
-  auto reader = AcquireReader();
-  if (reader.get() == nullptr) {
-    return absl::UnavailableError("no store connection");
-  }
-  SqliteConnection& db = *reader.get();
+  BH_ASSIGN_OR_RETURN(auto reader, readers_->Acquire());
+  SqliteConnection& db = *reader;
   BH_RETURN_IF_ERROR(db.Exec("BEGIN"));
   auto result = [&]() -> StatusOr<ListResult> {
     ListResult list;
+    // The mark read in this transaction: a compaction that committed after
+    // the check above and before this read is seen here, not as missing rows.
+    BH_ASSIGN_OR_RETURN(int64_t compacted, CompactedIn(db));
+    if (revision != 0 && revision < compacted) {
+      return CompactedError(revision, compacted);
+    }
     {
       BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT COALESCE(MAX(rev), 0) FROM log"));
       BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -222,10 +297,7 @@ StatusOr<ListResult> SqliteStore::List(std::string_view prefix, std::string_view
 }
 
 StatusOr<int64_t> SqliteStore::Count(std::string_view prefix) {
-  auto reader = AcquireReader();
-  if (reader.get() == nullptr) {
-    return absl::UnavailableError("no store connection");
-  }
+  BH_ASSIGN_OR_RETURN(auto reader, readers_->Acquire());
   BH_ASSIGN_OR_RETURN(auto stmt,
                       reader->Prepare("SELECT COUNT(*) FROM current WHERE key >= ? AND key < ?"));
   stmt.Bind(1, prefix).Bind(2, PrefixEnd(prefix));
@@ -249,6 +321,34 @@ StatusOr<KeyValue> SqliteStore::Delete(std::string_view key, int64_t expected_re
 StatusOr<KeyValue> SqliteStore::Write(WriteKind kind, std::string_view key,
                                       int64_t expected_revision, const RenderValue* render) {
   std::lock_guard lock(write_mu_);
+  EnsureReserve();
+  const bool reserve_needed = options_.reserve_bytes != 0 && !reserve_present_;
+  if (kind != WriteKind::kDelete && reserve_needed) {
+    // The room left is kept for deletes until the reserve can be made again.
+    return absl::ResourceExhaustedError(
+        fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
+                    "reads and deletes still work",
+                    path_));
+  }
+  auto written = WriteOnce(kind, key, expected_revision, render);
+  if (!written.ok() && IsDiskFull(written.status()) && kind == WriteKind::kDelete &&
+      reserve_present_) {
+    NoteDiskFull(written.status());
+    ReleaseReserve();
+    written = WriteOnce(kind, key, expected_revision, render);
+  }
+  if (!written.ok() && IsDiskFull(written.status())) {
+    NoteDiskFull(written.status());
+    return absl::ResourceExhaustedError(
+        fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
+                    "reads and deletes still work",
+                    path_));
+  }
+  return written;
+}
+
+StatusOr<KeyValue> SqliteStore::WriteOnce(WriteKind kind, std::string_view key,
+                                          int64_t expected_revision, const RenderValue* render) {
   SqliteConnection& db = *writer_;
   const int64_t revision = revision_.load() + 1;
   auto written = InTransaction(db, [&]() -> StatusOr<KeyValue> {
@@ -308,7 +408,8 @@ StatusOr<KeyValue> SqliteStore::Write(WriteKind kind, std::string_view key,
     return written.status();
   }
   revision_ = revision;
-  hub_.Publish(Event{kind == WriteKind::kDelete ? EventType::kDelete : EventType::kPut, *written});
+  hub_.Publish(std::make_shared<const Event>(
+      Event{kind == WriteKind::kDelete ? EventType::kDelete : EventType::kPut, *written}));
   return written;
 }
 
@@ -346,27 +447,18 @@ Status SqliteStore::Compact(int64_t revision) {
 
 StatusOr<std::unique_ptr<WatchStream>> SqliteStore::Watch(std::string_view prefix,
                                                           int64_t after_revision) {
-  std::lock_guard lock(write_mu_);
   if (after_revision < compacted_.load()) {
-    return absl::OutOfRangeError(fmt::format("revision {} is compacted (oldest available {})",
-                                             after_revision, compacted_.load()));
+    return CompactedError(after_revision, compacted_.load());
   }
-  std::vector<Event> backlog;
-  if (!hub_.Covers(after_revision)) {
-    BH_ASSIGN_OR_RETURN(auto stmt,
-                        writer_->Prepare("SELECT key, value, create_rev, rev, deleted FROM log "
-                                         "WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev"));
-    stmt.Bind(1, after_revision).Bind(2, prefix).Bind(3, PrefixEnd(prefix));
-    while (true) {
-      BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) {
-        break;
-      }
-      backlog.push_back(Event{stmt.Int(4) != 0 ? EventType::kDelete : EventType::kPut,
-                              KeyValue{stmt.Text(0), stmt.Text(1), stmt.Int(2), stmt.Int(3)}});
-    }
-  }
-  return hub_.Subscribe(std::string(prefix), after_revision, std::move(backlog));
+  // The backlog before the hub's history is read by the stream, a page at
+  // a time, from the reader pool: nothing of it is read here under a lock.
+  std::shared_ptr<ReaderPool> readers = readers_;
+  size_t page_bytes = options_.watch_backlog_page_bytes;
+  return hub_.Subscribe(
+      std::string(prefix), after_revision,
+      [readers, page_bytes](const std::string& watched, int64_t after, int64_t upto) {
+        return ReadBacklogPage(*readers, watched, after, upto, page_bytes);
+      });
 }
 
 }  // namespace bulkhead::controlplane

@@ -9,10 +9,22 @@
 // into the WAL, which survives kill -9 of the process (the kernel holds the
 // page) but not a power cut; synchronous=FULL also fsyncs every commit and
 // survives a power cut, at the cost of one fsync per write.
+//
+// Readers: a bounded pool of connections (reader_pool.h). A list at a past
+// revision and a watch's backlog page read the compaction mark in the same
+// read transaction as the rows, so a compaction racing them is reported
+// (OUT_OF_RANGE) rather than giving a page with rows missing.
+//
+// A full disk: a write that finds no room is refused (RESOURCE_EXHAUSTED,
+// logged once until room returns). The store keeps a reserve file of
+// `reserve_bytes` beside the database; a delete that finds no room releases
+// it and commits, so space can always be freed through the API. The reserve
+// is made again as soon as there is room for it.
 #ifndef BULKHEAD_CONTROLPLANE_STORE_SQLITE_STORE_H_
 #define BULKHEAD_CONTROLPLANE_STORE_SQLITE_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,11 +40,14 @@ enum class Durability { kProcessCrash, kPowerLoss };
 struct SqliteStoreOptions {
   Durability durability = Durability::kProcessCrash;
   size_t read_connections = 4;
-  size_t watch_history = 4096;      // events kept in memory for watches
-  size_t watch_max_queue = 100000;  // events a watcher may fall behind
+  size_t watch_history = 4096;                        // events kept in memory for watches
+  size_t watch_max_queue = 100000;                    // events a watcher may fall behind
+  size_t watch_backlog_page_bytes = size_t{4} << 20;  // a page of a watch's backlog
+  size_t reserve_bytes = size_t{8} << 20;             // 0: no reserve
 };
 
 class SqliteConnection;
+class ReaderPool;
 
 class SqliteStore : public Store {
  public:
@@ -57,6 +72,9 @@ class SqliteStore : public Store {
                                                int64_t after_revision) override;
 
   size_t watcher_count() { return hub_.watcher_count(); }
+  size_t reader_count();
+  // True while writes find the disk full.
+  bool disk_full() const { return disk_full_.load(); }
 
  private:
   explicit SqliteStore(const SqliteStoreOptions& options);
@@ -66,16 +84,23 @@ class SqliteStore : public Store {
   StatusOr<KeyValue> Write(WriteKind kind, std::string_view key, int64_t expected_revision,
                            const RenderValue* render);
 
-  // A read connection from the pool, returned on destruction.
-  class ReadLease;
-  ReadLease AcquireReader();
+  StatusOr<KeyValue> WriteOnce(WriteKind kind, std::string_view key, int64_t expected_revision,
+                               const RenderValue* render);
+  // Makes the reserve file when it is missing and there is room (at most
+  // once a second while the disk is full). Called under write_mu_.
+  void EnsureReserve();
+  void ReleaseReserve();
+  void NoteDiskFull(const Status& status);
 
   SqliteStoreOptions options_;
   std::mutex write_mu_;  // one writer; also orders publishing to watchers
   std::unique_ptr<SqliteConnection> writer_;
-  std::mutex readers_mu_;
-  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
+  std::shared_ptr<ReaderPool> readers_;
   std::string path_;
+  std::string reserve_path_;
+  bool reserve_present_ = false;
+  std::chrono::steady_clock::time_point next_reserve_attempt_{};
+  std::atomic<bool> disk_full_{false};
   std::atomic<int64_t> revision_{0};
   std::atomic<int64_t> compacted_{0};
   WatchHub hub_;

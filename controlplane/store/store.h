@@ -5,7 +5,9 @@
 //
 // Errors: NOT_FOUND (no such key), ALREADY_EXISTS (create of an existing
 // key), ABORTED (the key changed since the expected revision), OUT_OF_RANGE
-// (a revision older than the last compaction: Kubernetes' 410 Gone).
+// (a revision older than the last compaction: Kubernetes' 410 Gone),
+// RESOURCE_EXHAUSTED (the store's disk is full: the write is refused; reads
+// go on, and deletes commit from space the store keeps in reserve).
 #ifndef BULKHEAD_CONTROLPLANE_STORE_STORE_H_
 #define BULKHEAD_CONTROLPLANE_STORE_STORE_H_
 
@@ -39,6 +41,9 @@ struct Event {
   KeyValue kv;
 };
 
+// Events are shared by every watcher that gets them, never copied per watcher.
+using EventPtr = std::shared_ptr<const Event>;
+
 struct ListResult {
   std::vector<KeyValue> items;
   int64_t revision = 0;  // the store revision the list was read at
@@ -58,7 +63,8 @@ class WatchStream {
   // Waits until `deadline` for events. Empty when none came in time.
   // RESOURCE_EXHAUSTED when the watcher fell too far behind (it must
   // re-list), CANCELLED when the store closed.
-  virtual StatusOr<std::vector<Event>> Next(std::chrono::steady_clock::time_point deadline) = 0;
+  // OUT_OF_RANGE when history the watcher still had to read was compacted.
+  virtual StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
 class Store {

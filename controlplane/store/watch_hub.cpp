@@ -5,14 +5,25 @@
 #include <utility>
 
 namespace bulkhead::controlplane {
+namespace {
+
+bool UnderPrefix(const Event& event, const std::string& prefix) {
+  return event.kv.key.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
 
 struct WatchHub::Subscriber {
   std::string prefix;
   std::mutex mu;
   std::condition_variable ready;
-  std::deque<Event> queue;
+  std::deque<EventPtr> queue;
   bool overflowed = false;
   bool closed = false;
+  // The part of the history read from the log: (backlog_after, backlog_upto].
+  BacklogReader backlog;
+  int64_t backlog_after = 0;
+  int64_t backlog_upto = 0;
 };
 
 class HubWatchStream : public WatchStream {
@@ -24,18 +35,37 @@ class HubWatchStream : public WatchStream {
   HubWatchStream(const HubWatchStream&) = delete;
   HubWatchStream& operator=(const HubWatchStream&) = delete;
 
-  StatusOr<std::vector<Event>> Next(std::chrono::steady_clock::time_point deadline) override {
-    std::unique_lock lock(subscriber_->mu);
-    subscriber_->ready.wait_until(lock, deadline, [this] {
-      return !subscriber_->queue.empty() || subscriber_->overflowed || subscriber_->closed;
-    });
-    if (subscriber_->overflowed) {
+  StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) override {
+    WatchHub::Subscriber& sub = *subscriber_;
+    // Only this stream touches the backlog fields, so they are read without
+    // the subscriber's lock, and the page is read without any lock.
+    while (sub.backlog_after < sub.backlog_upto) {
+      {
+        std::lock_guard lock(sub.mu);
+        if (sub.closed) {
+          return absl::CancelledError("store closed");
+        }
+        if (sub.overflowed) {
+          return absl::ResourceExhaustedError("watcher fell too far behind; list again");
+        }
+      }
+      BH_ASSIGN_OR_RETURN(BacklogPage page,
+                          sub.backlog(sub.prefix, sub.backlog_after, sub.backlog_upto));
+      sub.backlog_after = std::max(sub.backlog_after + 1, page.through);
+      if (!page.events.empty()) {
+        return std::move(page.events);
+      }
+    }
+    std::unique_lock lock(sub.mu);
+    sub.ready.wait_until(lock, deadline,
+                         [&sub] { return !sub.queue.empty() || sub.overflowed || sub.closed; });
+    if (sub.overflowed) {
       return absl::ResourceExhaustedError("watcher fell too far behind; list again");
     }
-    std::vector<Event> events(std::make_move_iterator(subscriber_->queue.begin()),
-                              std::make_move_iterator(subscriber_->queue.end()));
-    subscriber_->queue.clear();
-    if (events.empty() && subscriber_->closed) {
+    std::vector<EventPtr> events(std::make_move_iterator(sub.queue.begin()),
+                                 std::make_move_iterator(sub.queue.end()));
+    sub.queue.clear();
+    if (events.empty() && sub.closed) {
       return absl::CancelledError("store closed");
     }
     return events;
@@ -57,22 +87,23 @@ void WatchHub::Start(int64_t revision) {
   core_->recent.clear();
 }
 
-void WatchHub::Publish(const Event& event) {
+void WatchHub::Publish(EventPtr event) {
   std::lock_guard lock(core_->mu);
   core_->recent.push_back(event);
   while (core_->recent.size() > history_) {
-    core_->start_revision = core_->recent.front().kv.mod_revision;
+    core_->start_revision = core_->recent.front()->kv.mod_revision;
     core_->recent.pop_front();
   }
   for (const auto& subscriber : core_->subscribers) {
-    if (event.kv.key.compare(0, subscriber->prefix.size(), subscriber->prefix) != 0) {
+    if (!UnderPrefix(*event, subscriber->prefix)) {
       continue;
     }
     {
       std::lock_guard sub_lock(subscriber->mu);
       if (subscriber->queue.size() >= max_queue_) {
         subscriber->overflowed = true;
-      } else {
+        subscriber->queue.clear();
+      } else if (!subscriber->overflowed) {
         subscriber->queue.push_back(event);
       }
     }
@@ -80,24 +111,18 @@ void WatchHub::Publish(const Event& event) {
   }
 }
 
-bool WatchHub::Covers(int64_t after_revision) {
-  std::lock_guard lock(core_->mu);
-  return after_revision >= core_->start_revision;
-}
-
 std::unique_ptr<WatchStream> WatchHub::Subscribe(std::string prefix, int64_t after_revision,
-                                                 std::vector<Event> backlog) {
+                                                 BacklogReader backlog) {
   auto subscriber = std::make_shared<Subscriber>();
   subscriber->prefix = std::move(prefix);
   std::lock_guard lock(core_->mu);
-  for (auto& event : backlog) {
-    subscriber->queue.push_back(std::move(event));
+  if (after_revision < core_->start_revision) {
+    subscriber->backlog = std::move(backlog);
+    subscriber->backlog_after = after_revision;
+    subscriber->backlog_upto = core_->start_revision;
   }
-  int64_t last =
-      subscriber->queue.empty() ? after_revision : subscriber->queue.back().kv.mod_revision;
   for (const auto& event : core_->recent) {
-    if (event.kv.mod_revision > last &&
-        event.kv.key.compare(0, subscriber->prefix.size(), subscriber->prefix) == 0) {
+    if (event->kv.mod_revision > after_revision && UnderPrefix(*event, subscriber->prefix)) {
       subscriber->queue.push_back(event);
     }
   }

@@ -1,15 +1,22 @@
 // Fan-out of store events to watchers, with a bounded in-memory history so a
 // watch from a recent revision needs no read of the store's log.
 //
-// The store publishes every committed change, in revision order, under its
-// write lock. Each watcher has its own queue; one that falls more than
+// The store publishes every committed change, in revision order. Events are
+// shared (EventPtr): the history and every watcher's queue hold pointers to
+// one copy. Each watcher has its own queue; one that falls more than
 // `max_queue` events behind is ended (RESOURCE_EXHAUSTED) rather than
 // holding memory for ever.
+//
+// A watch from before the in-memory history reads the older events itself,
+// a page at a time through a BacklogReader, while new events queue behind
+// them: no lock of the store or the hub is held while it reads, and no more
+// than a page of the backlog is in memory.
 #ifndef BULKHEAD_CONTROLPLANE_STORE_WATCH_HUB_H_
 #define BULKHEAD_CONTROLPLANE_STORE_WATCH_HUB_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +25,16 @@
 #include "controlplane/store/store.h"
 
 namespace bulkhead::controlplane {
+
+// Events on keys under a prefix with revision in (after, upto], in revision
+// order, at most one page; `through` is the revision the page covers up to
+// (upto once nothing is left). OUT_OF_RANGE when that history is compacted.
+struct BacklogPage {
+  std::vector<EventPtr> events;
+  int64_t through = 0;
+};
+using BacklogReader =
+    std::function<StatusOr<BacklogPage>(const std::string& prefix, int64_t after, int64_t upto)>;
 
 class WatchHub {
  public:
@@ -32,17 +49,13 @@ class WatchHub {
   void Start(int64_t revision);
 
   // Adds one committed change (revisions are consecutive).
-  void Publish(const Event& event);
+  void Publish(EventPtr event);
 
-  // True when every event after `after_revision` is in memory.
-  bool Covers(int64_t after_revision);
-
-  // A watcher of `prefix` that first gets `backlog` (already filtered, read
-  // from the log by the caller) and then the in-memory events after
-  // `after_revision`, then every new one. The caller keeps publishers out
-  // (the store's write lock) while subscribing, so nothing is missed.
+  // A watcher of `prefix` that gets every event after `after_revision`:
+  // those before the in-memory history through `backlog`, then the
+  // in-memory ones, then every new one.
   std::unique_ptr<WatchStream> Subscribe(std::string prefix, int64_t after_revision,
-                                         std::vector<Event> backlog);
+                                         BacklogReader backlog);
 
   // Ends every watcher (CANCELLED).
   void Close();
@@ -54,7 +67,7 @@ class WatchHub {
   // reports CANCELLED).
   struct Core {
     std::mutex mu;
-    std::deque<Event> recent;
+    std::deque<EventPtr> recent;
     int64_t start_revision = 0;
     bool closed = false;
     std::vector<std::shared_ptr<Subscriber>> subscribers;

@@ -47,6 +47,23 @@ TEST(ProtobufBody, ConfigMapWithMapsAndEmptyStringsLeftOut) {
       "data":{"color":"blue"},"binaryData":{"bin":"AQI="},"apiVersion":"v1","kind":"ConfigMap"})"));
 }
 
+TEST(ProtobufBody, InvalidUtf8InAStringOrMapKeyIsRefused) {
+  // Stored, such text could not be read back as JSON (the object was lost to
+  // every reader); it is refused when the body is read.
+  const std::string bad("\xff\xfe", 2);
+  for (const std::string& metadata :
+       {Bytes(1, "a" + bad), Bytes(1, "ok") + Bytes(11, Bytes(1, bad) + Bytes(2, "web")),
+        Bytes(1, "ok") + Bytes(11, Bytes(1, "app") + Bytes(2, bad))}) {
+    auto object = DecodeProtobufObject(Envelope("v1", "ConfigMap", Bytes(1, metadata)));
+    EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  auto data = DecodeProtobufObject(Envelope(
+      "v1", "ConfigMap", Bytes(1, Bytes(1, "ok")) + Bytes(2, Bytes(1, "k") + Bytes(2, bad))));
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
+  auto fine = DecodeProtobufObject(Envelope("v1", "ConfigMap", Bytes(1, Bytes(1, "caf\xc3\xa9"))));
+  EXPECT_TRUE(fine.ok()) << fine.status();
+}
+
 TEST(ProtobufBody, DeploymentWithNestedMessagesRepeatedFieldsAndIntOrString) {
   std::string container =
       Bytes(1, "web") + Bytes(2, "nginx") + Bytes(6, Int(3, 80) + Bytes(4, "TCP"));

@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "controlplane/store/reader_pool.h"
 #include "controlplane/store/sqlite_store.h"
 
 namespace bulkhead::controlplane {
@@ -42,6 +45,21 @@ class StoreTest : public ::testing::Test {
     auto kv = store_->Create(key, Value(text));
     EXPECT_TRUE(kv.ok()) << kv.status();
     return kv.ok() ? *kv : KeyValue{};
+  }
+
+  // Events from `watch` until `count` came or five seconds passed.
+  static std::vector<EventPtr> NextEvents(WatchStream& watch, size_t count) {
+    std::vector<EventPtr> seen;
+    auto deadline = steady_clock::now() + std::chrono::seconds(5);
+    while (seen.size() < count && steady_clock::now() < deadline) {
+      auto events = watch.Next(deadline);
+      EXPECT_TRUE(events.ok()) << events.status();
+      if (!events.ok()) {
+        break;
+      }
+      seen.insert(seen.end(), events->begin(), events->end());
+    }
+    return seen;
   }
 
   std::string dir_;
@@ -174,7 +192,7 @@ TEST_F(StoreTest, WatchFromNowSeesPutsAndDeletesUnderItsPrefixOnly) {
   ASSERT_TRUE(store_->Update("/k/a", 0, Value("a2")).ok());
   MustCreate("/other/x", "x");
   ASSERT_TRUE(store_->Delete("/k/a", 0).ok());
-  std::vector<Event> seen;
+  std::vector<EventPtr> seen;
   auto deadline = steady_clock::now() + std::chrono::seconds(5);
   while (seen.size() < 2 && steady_clock::now() < deadline) {
     auto events = (*watch)->Next(deadline);
@@ -182,11 +200,11 @@ TEST_F(StoreTest, WatchFromNowSeesPutsAndDeletesUnderItsPrefixOnly) {
     seen.insert(seen.end(), events->begin(), events->end());
   }
   ASSERT_EQ(seen.size(), 2U);
-  EXPECT_EQ(seen[0].type, EventType::kPut);
-  EXPECT_EQ(seen[0].kv.mod_revision, 2);
-  EXPECT_EQ(seen[1].type, EventType::kDelete);
-  EXPECT_EQ(seen[1].kv.value, "a2@2");
-  EXPECT_EQ(seen[1].kv.mod_revision, 4);
+  EXPECT_EQ(seen[0]->type, EventType::kPut);
+  EXPECT_EQ(seen[0]->kv.mod_revision, 2);
+  EXPECT_EQ(seen[1]->type, EventType::kDelete);
+  EXPECT_EQ(seen[1]->kv.value, "a2@2");
+  EXPECT_EQ(seen[1]->kv.mod_revision, 4);
   auto none = (*watch)->Next(steady_clock::now() + milliseconds(20));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -200,12 +218,11 @@ TEST_F(StoreTest, WatchFromAnOldRevisionReplaysTheLogAfterRestart) {
   auto watch = store_->Watch("/k/", 1);
   ASSERT_TRUE(watch.ok()) << watch.status();
   MustCreate("/k/c", "c1");
-  auto events = (*watch)->Next(steady_clock::now() + milliseconds(100));
-  ASSERT_TRUE(events.ok());
-  ASSERT_EQ(events->size(), 3U);
-  EXPECT_EQ((*events)[0].kv.key, "/k/b");
-  EXPECT_EQ((*events)[1].type, EventType::kDelete);
-  EXPECT_EQ((*events)[2].kv.key, "/k/c");
+  std::vector<EventPtr> events = NextEvents(**watch, 3);
+  ASSERT_EQ(events.size(), 3U);
+  EXPECT_EQ(events[0]->kv.key, "/k/b");
+  EXPECT_EQ(events[1]->type, EventType::kDelete);
+  EXPECT_EQ(events[2]->kv.key, "/k/c");
 }
 
 TEST_F(StoreTest, SlowWatcherIsEndedNotBuffered) {
@@ -242,6 +259,147 @@ TEST_F(StoreTest, AWatchOutlivingTheStoreIsCancelled) {
   store_.reset();
   auto events = (*watch)->Next(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   EXPECT_EQ(events.status().code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace bulkhead::controlplane
+
+namespace bulkhead::controlplane {
+namespace {
+
+TEST_F(StoreTest, WatchersShareOneCopyOfEachEvent) {
+  auto first = store_->Watch("/k/", 0);
+  auto second = store_->Watch("/k/", 0);
+  ASSERT_TRUE(first.ok() && second.ok());
+  MustCreate("/k/a", std::string(4096, 'v'));
+  auto a = NextEvents(**first, 1);
+  auto b = NextEvents(**second, 1);
+  ASSERT_EQ(a.size(), 1U);
+  ASSERT_EQ(b.size(), 1U);
+  EXPECT_EQ(a[0].get(), b[0].get());
+}
+
+TEST_F(StoreTest, BacklogIsServedInPagesAndWritesGoOnMeanwhile) {
+  SqliteStoreOptions options;
+  options.watch_history = 4;
+  options.watch_backlog_page_bytes = 2048;
+  Reopen(options);
+  for (int i = 0; i < 200; ++i) {
+    MustCreate("/k/" + std::to_string(i), std::string(100, 'v'));
+    MustCreate("/other/" + std::to_string(i), "o");
+  }
+  auto watch = store_->Watch("/k/", 0);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  // One page, not the whole backlog.
+  auto page = (*watch)->Next(steady_clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_GT(page->size(), 0U);
+  EXPECT_LT(page->size(), 40U);
+  // Writes are not held up by a watcher that has not read its backlog.
+  MustCreate("/k/late", "l");
+  std::vector<EventPtr> all(page->begin(), page->end());
+  auto rest = NextEvents(**watch, 201 - all.size());
+  all.insert(all.end(), rest.begin(), rest.end());
+  ASSERT_EQ(all.size(), 201U);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_LT(all[i - 1]->kv.mod_revision, all[i]->kv.mod_revision);
+    EXPECT_EQ(all[i]->kv.key.rfind("/k/", 0), 0U) << all[i]->kv.key;
+  }
+  EXPECT_EQ(all.back()->kv.key, "/k/late");
+}
+
+// A second store on the same file compacts behind this one's back: the
+// check before the read passes, the read itself must see the compaction.
+class CompactionRaceTest : public StoreTest {
+ protected:
+  std::unique_ptr<SqliteStore> Other() {
+    auto other = SqliteStore::Open(dir_ + "/state.db");
+    EXPECT_TRUE(other.ok()) << other.status();
+    return other.ok() ? std::move(other).value() : nullptr;
+  }
+};
+
+TEST_F(CompactionRaceTest, ListAtACompactedRevisionIsOutOfRangeNeverIncomplete) {
+  for (int i = 0; i < 5; ++i) {
+    MustCreate("/k/" + std::to_string(i), "v");
+  }
+  const int64_t revision = store_->Revision();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->Update("/k/" + std::to_string(i), 0, Value("w")).ok());
+  }
+  auto other = Other();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->Compact(other->Revision()).ok());
+  EXPECT_EQ(store_->CompactedRevision(), 0);  // this store has not seen it
+  auto list = store_->List("/k/", "", 2, revision);
+  EXPECT_EQ(list.status().code(), absl::StatusCode::kOutOfRange)
+      << (list.ok() ? std::to_string(list->items.size()) + " items" : "");
+}
+
+TEST_F(CompactionRaceTest, WatchBacklogCompactedMeanwhileIsOutOfRange) {
+  SqliteStoreOptions options;
+  options.watch_history = 1;
+  Reopen(options);
+  for (int i = 0; i < 5; ++i) {
+    MustCreate("/k/" + std::to_string(i), "v");
+  }
+  ASSERT_TRUE(store_->Delete("/k/0", 0).ok());
+  auto watch = store_->Watch("/k/", 1);
+  ASSERT_TRUE(watch.ok());
+  auto other = Other();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->Compact(other->Revision()).ok());
+  auto events = (*watch)->Next(steady_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(StoreTest, ReaderConnectionsAreBoundedAndReused) {
+  SqliteStoreOptions options;
+  options.read_connections = 3;
+  Reopen(options);
+  for (int i = 0; i < 50; ++i) {
+    MustCreate("/k/" + std::to_string(i), std::string(1000, 'v'));
+  }
+  std::vector<std::thread> readers;
+  readers.reserve(16);
+  for (int t = 0; t < 16; ++t) {
+    readers.emplace_back([this] {
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_TRUE(store_->List("/k/", "", 0, 0).ok());
+        EXPECT_TRUE(store_->Get("/k/1").ok());
+      }
+    });
+  }
+  for (auto& reader : readers) {
+    reader.join();
+  }
+  EXPECT_LE(store_->reader_count(), 3U);
+  EXPECT_GE(store_->reader_count(), 1U);
+}
+
+TEST(ReaderPool, WaitsForAFreeConnectionInsteadOfOpeningMore) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "bh-pool-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  {
+    auto store = SqliteStore::Open(pattern + "/state.db");
+    ASSERT_TRUE(store.ok());
+    auto pool = ReaderPool::Create(pattern + "/state.db", 2);
+    auto a = pool->Acquire();
+    auto b = pool->Acquire();
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto c = pool->Acquire(milliseconds(50));
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(pool->open_count(), 2U);
+    std::thread give_back([lease = std::move(a).value()]() mutable {
+      std::this_thread::sleep_for(milliseconds(20));
+      auto returned = std::move(lease);
+    });
+    auto d = pool->Acquire(std::chrono::seconds(5));
+    EXPECT_TRUE(d.ok()) << d.status();
+    give_back.join();
+    EXPECT_EQ(pool->open_count(), 2U);
+  }
+  std::filesystem::remove_all(pattern);
 }
 
 }  // namespace
