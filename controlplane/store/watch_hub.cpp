@@ -89,11 +89,6 @@ void WatchHub::Start(int64_t revision) {
 
 void WatchHub::Publish(EventPtr event) {
   std::lock_guard lock(core_->mu);
-  core_->recent.push_back(event);
-  while (core_->recent.size() > history_) {
-    core_->start_revision = core_->recent.front()->kv.mod_revision;
-    core_->recent.pop_front();
-  }
   for (const auto& subscriber : core_->subscribers) {
     if (!UnderPrefix(*event, subscriber->prefix)) {
       continue;
@@ -108,6 +103,11 @@ void WatchHub::Publish(EventPtr event) {
       }
     }
     subscriber->ready.notify_one();
+  }
+  core_->recent.push_back(std::move(event));
+  while (core_->recent.size() > history_) {
+    core_->start_revision = core_->recent.front()->kv.mod_revision;
+    core_->recent.pop_front();
   }
 }
 

@@ -104,41 +104,70 @@ TEST_F(LimitsTest, NestingPastTheLimitIsRefusedOnEveryPathAndWhatIsStoredReadsBa
   // A body nested past the limit is refused at parse; 22,000 levels cost one pass.
   std::string deep = R"({"metadata":{"name":"deep"},"data":{"a":"b"},"x":)" + Nested(22000) + "}";
   ExpectStatus(plane_->Curl("POST", kConfigMaps, deep, "application/json"), 400, "BadRequest");
+  // Custom resources that keep unknown fields can hold any nesting a patch makes.
+  json crd = {
+      {"apiVersion", "apiextensions.k8s.io/v1"},
+      {"kind", "CustomResourceDefinition"},
+      {"metadata", {{"name", "widgets.example.com"}}},
+      {"spec",
+       {{"group", "example.com"},
+        {"scope", "Namespaced"},
+        {"names", {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"}}},
+        {"versions", json::array({{{"name", "v1"},
+                                   {"served", true},
+                                   {"storage", true},
+                                   {"schema",
+                                    {{"openAPIV3Schema",
+                                      {{"type", "object"},
+                                       {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
+  auto made = plane_->Curl("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                           crd.dump(), "application/json");
+  ASSERT_EQ(HttpStatus(made), 201) << made.out.substr(0, 500);
+  const std::string widgets = "/apis/example.com/v1/namespaces/default/widgets";
+  auto widget = plane_->Curl("POST", widgets, R"({"metadata":{"name":"nested"},"spec":{}})",
+                             "application/json");
+  ASSERT_EQ(HttpStatus(widget), 201) << widget.out.substr(0, 500);
+  std::string rv = Body(widget)["metadata"]["resourceVersion"];
   // A patch that nests the object past the limit: 422, nothing stored.
-  std::string rv = CreateConfigMap("nested", "v");
   // (A patch body itself may nest 100 levels: its values reach 98.)
   json patch =
-      json::array({{{"op", "add"}, {"path", "/spec"}, {"value", {{"b", json::object()}}}},
+      json::array({{{"op", "add"}, {"path", "/spec/b"}, {"value", json::object()}},
                    {{"op", "add"}, {"path", "/spec/b/c"}, {"value", json::parse(Nested(98))}}});
-  auto patched = plane_->Curl("PATCH", std::string(kConfigMaps) + "/nested", patch.dump(),
-                              "application/json-patch+json");
+  auto patched =
+      plane_->Curl("PATCH", widgets + "/nested", patch.dump(), "application/json-patch+json");
   EXPECT_EQ(HttpStatus(patched), 422) << patched.out.substr(0, 500);
   EXPECT_NE(patched.out.find("nested more than 100 levels"), std::string::npos)
       << patched.out.substr(0, 500);
+  // (A merge patch has the shape of the object it makes, so the parse bound
+  // of its body covers it: one nested past the limit is a 400.)
   // Copies that nest deeper than the limit are stopped while the patch runs.
-  std::string deep_path = "/spec";
+  std::string deep_path = "/spec/d";
   for (int i = 0; i < 40; ++i) {
     deep_path += "/a";
   }
-  json copies = json::array({{{"op", "add"}, {"path", "/spec"}, {"value", json::parse(Nested(60))}},
-                             {{"op", "copy"}, {"from", "/spec"}, {"path", deep_path + "/b"}}});
-  auto copied = plane_->Curl("PATCH", std::string(kConfigMaps) + "/nested", copies.dump(),
-                             "application/json-patch+json");
+  json copies =
+      json::array({{{"op", "add"}, {"path", "/spec/d"}, {"value", json::parse(Nested(60))}},
+                   {{"op", "copy"}, {"from", "/spec/d"}, {"path", deep_path + "/b"}}});
+  auto copied =
+      plane_->Curl("PATCH", widgets + "/nested", copies.dump(), "application/json-patch+json");
   EXPECT_EQ(HttpStatus(copied), 422) << copied.out.substr(0, 500);
-  EXPECT_EQ(ResourceVersionOf("nested"), rv);
-  // A CRD-like depth under the limit (40 levels) is stored, listed with a
-  // selector, watched and deleted.
-  auto crd_like = plane_->Curl(
-      "POST", kConfigMaps,
-      R"({"metadata":{"name":"forty","labels":{"app":"deep"}},"x":)" + Nested(40) + "}",
+  auto unchanged = Body(plane_->Curl("GET", widgets + "/nested"));
+  EXPECT_EQ(unchanged["metadata"]["resourceVersion"], rv) << unchanged.dump().substr(0, 300);
+  // A depth under the limit (60 levels) is stored, listed with a selector,
+  // watched and deleted.
+  auto under = plane_->Curl(
+      "POST", widgets,
+      R"({"metadata":{"name":"sixty","labels":{"app":"deep"}},"spec":)" + Nested(60) + "}",
       "application/json");
-  ASSERT_EQ(HttpStatus(crd_like), 201) << crd_like.out.substr(0, 500);
-  auto listed = Body(plane_->Curl("GET", std::string(kConfigMaps) + "?labelSelector=app%3Ddeep"));
+  ASSERT_EQ(HttpStatus(under), 201) << under.out.substr(0, 500);
+  auto listed = Body(plane_->Curl("GET", widgets + "?labelSelector=app%3Ddeep"));
   EXPECT_EQ(listed["items"].size(), 1U) << listed.dump().substr(0, 500);
-  auto watched = HttpBody(plane_->Curl(
-      "GET", std::string(kConfigMaps) + "?watch=1&timeoutSeconds=1&labelSelector=app%3Ddeep"));
-  EXPECT_NE(watched.find("\"name\":\"forty\""), std::string::npos) << watched.substr(0, 500);
-  auto deleted = plane_->Kubectl({"delete", "configmap", "forty"});
+  auto watched =
+      HttpBody(plane_->Curl("GET", widgets + "?watch=1&timeoutSeconds=1&labelSelector=app%3Ddeep"));
+  EXPECT_NE(watched.find("\"name\":\"sixty\""), std::string::npos) << watched.substr(0, 500);
+  auto got = plane_->Kubectl({"get", "widgets", "sixty", "-o", "name"});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  auto deleted = plane_->Kubectl({"delete", "widgets", "sixty", "nested"});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
 }
 

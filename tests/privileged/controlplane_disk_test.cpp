@@ -154,7 +154,7 @@ TEST_F(FullDiskTest, ControlPlaneAnswers507ServesReadsDeletesAndRestarts) {
   auto status = nlohmann::json::parse(HttpBody(refused), nullptr, false);
   EXPECT_EQ(status["reason"], "InsufficientStorage") << refused.out.substr(0, 500);
   EXPECT_NE(status["message"].get<std::string>().find("disk is full"), std::string::npos);
-  // A second refusal, for the log check below.
+  // Every further write is refused the same way (and logged once only).
   EXPECT_EQ(HttpStatus(plane->Curl("POST", configmaps, R"({"metadata":{"name":"small"}})",
                                    "application/json")),
             507);

@@ -167,7 +167,7 @@ TEST_F(StoreTest, CompactionKeepsCurrentStateAndRefusesOldRevisions) {
   auto events = (*watch)->Next(steady_clock::now() + milliseconds(100));
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1U);
-  EXPECT_EQ((*events)[0].kv.key, "/k/c");
+  EXPECT_EQ((*events)[0]->kv.key, "/k/c");
   // Survives a restart: revision and compaction point are durable.
   int64_t revision = store_->Revision();
   Reopen();
