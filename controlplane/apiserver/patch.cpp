@@ -393,6 +393,21 @@ StatusOr<json::object> MergeObject(json::object original, const json::object& pa
 
 }  // namespace
 
+namespace {
+
+// The serialized size of a string: quotes, and escapes for quotes,
+// backslashes and control characters (\uXXXX at most).
+size_t QuotedSize(std::string_view text) {
+  size_t size = 2;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    size += byte < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+  }
+  return size;
+}
+
+}  // namespace
+
 JsonExtent MeasureJson(const json::value& value) {
   JsonExtent extent;
   std::vector<std::pair<const json::value*, size_t>> pending{{&value, 0}};
@@ -404,7 +419,7 @@ JsonExtent MeasureJson(const json::value& value) {
         extent.depth = std::max(extent.depth, level + 1);
         extent.bytes += 2;
         for (const auto& [key, child] : item->as_object()) {
-          extent.bytes += key.size() + 4;
+          extent.bytes += QuotedSize(std::string_view(key.data(), key.size())) + 2;
           pending.emplace_back(&child, level + 1);
         }
         break;
@@ -417,8 +432,8 @@ JsonExtent MeasureJson(const json::value& value) {
         }
         break;
       case json::kind::string:
-        // Escapes (\uXXXX) may take up to six bytes per byte.
-        extent.bytes += 2 + item->as_string().size() * 6;
+        extent.bytes +=
+            QuotedSize(std::string_view(item->as_string().data(), item->as_string().size()));
         break;
       default:
         extent.bytes += 24;

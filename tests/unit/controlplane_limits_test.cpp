@@ -105,6 +105,10 @@ TEST(JsonPatchLimits, MeasureIsAnUpperBoundOfTheSerializedSize) {
   EXPECT_GE(extent.bytes, json::serialize(value).size());
   EXPECT_EQ(extent.depth, 3U);
   EXPECT_EQ(MeasureJson(json::value(1)).depth, 0U);
+  // Strings count as serialized, not six bytes a byte: a large object with
+  // one small copy stays well inside the limit.
+  json::value text(std::string(1000, 'x'));
+  EXPECT_LE(MeasureJson(text).bytes, 1002U);
 }
 
 }  // namespace
