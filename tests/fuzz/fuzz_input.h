@@ -14,6 +14,8 @@
 
 #include <boost/json.hpp>
 
+#include "controlplane/apiserver/object_limits.h"
+
 namespace bulkhead::fuzz {
 
 inline std::string_view AsText(const uint8_t* data, size_t size) {
@@ -30,10 +32,10 @@ inline std::pair<std::string_view, std::string_view> SplitFirstLine(std::string_
   return {text.substr(0, newline), text.substr(newline + 1)};
 }
 
-// JSON as the API server parses a body (Boost.JSON's default options).
+// JSON as the API server parses a body or a stored object.
 inline std::optional<boost::json::value> ParseJson(std::string_view text) {
   boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
+  boost::json::value value = controlplane::ParseJson(text, ec);
   if (ec) {
     return std::nullopt;
   }

@@ -1,7 +1,12 @@
 // JSON patch (RFC 6902) as a PATCH with application/json-patch+json applies it.
 // Input: the stored object as JSON on the first line, the patch body after it.
-// Invariants: a failed patch reports INVALID_ARGUMENT; a patched document
-// serializes; an empty patch changes nothing.
+// The patch runs within limits (smaller than the server's, so that the
+// fuzzer reaches them): a `copy` may double the document.
+// Invariants: a failed patch reports INVALID_ARGUMENT or RESOURCE_EXHAUSTED;
+// a patched document keeps within the limits and parses back; an empty
+// patch changes nothing.
+#include <string>
+
 #include "controlplane/apiserver/patch.h"
 #include "tests/fuzz/fuzz_input.h"
 
@@ -10,6 +15,8 @@ namespace {
 namespace cp = bulkhead::controlplane;
 namespace fuzz = bulkhead::fuzz;
 namespace json = boost::json;
+
+constexpr cp::JsonPatchLimits kLimits{size_t{64} << 10, size_t{cp::kMaxObjectDepth}};
 
 }  // namespace
 
@@ -23,12 +30,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto unchanged = cp::ApplyJsonPatch(*document, json::array());
   fuzz::Check(unchanged.ok() && *unchanged == *document, "an empty patch changes nothing");
 
-  auto patched = cp::ApplyJsonPatch(std::move(*document), *patch);
+  auto patched = cp::ApplyJsonPatch(std::move(*document), *patch, kLimits);
   if (!patched.ok()) {
-    fuzz::Check(patched.status().code() == absl::StatusCode::kInvalidArgument,
-                "a patch that cannot apply is INVALID_ARGUMENT");
+    fuzz::Check(patched.status().code() == absl::StatusCode::kInvalidArgument ||
+                    patched.status().code() == absl::StatusCode::kResourceExhausted,
+                "a patch that cannot apply is INVALID_ARGUMENT or RESOURCE_EXHAUSTED");
     return 0;
   }
-  (void)json::serialize(*patched);
+  std::string stored = json::serialize(*patched);
+  fuzz::Check(stored.size() <= kLimits.max_bytes, "a patched document keeps within the size");
+  auto read_back = fuzz::ParseJson(stored);
+  fuzz::Check(read_back.has_value(), "a patched document within the depth limit parses back");
   return 0;
 }
