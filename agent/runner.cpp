@@ -33,6 +33,8 @@ namespace {
 
 // How often the budget counters are read for events.
 constexpr auto kBudgetReadInterval = std::chrono::seconds(2);
+// Idle granted flows are removed (and each tenant's share recounted) this often.
+constexpr auto kFlowSweepInterval = std::chrono::seconds(10);
 
 std::string HostName() {
   char name[256] = {};
@@ -188,6 +190,7 @@ Status RunAgent(const RunOptions& options) {
   wait.tv_nsec = static_cast<long>((options.reload_interval.count() % 1000) * 1000000);
   api::BudgetWatch budget_watch(events);
   auto budgets_read = std::chrono::steady_clock::now();
+  auto flows_swept = std::chrono::steady_clock::now();
   while (true) {
     int signal = sigtimedwait(&signals, nullptr, &wait);
     if (signal == SIGTERM || signal == SIGINT) {
@@ -195,6 +198,10 @@ Status RunAgent(const RunOptions& options) {
       break;
     }
     registry.SyncBudgets();
+    if (std::chrono::steady_clock::now() - flows_swept >= kFlowSweepInterval) {
+      flows_swept = std::chrono::steady_clock::now();
+      datapath->SweepFlows();
+    }
     if (budget_enforcer && std::chrono::steady_clock::now() - budgets_read >= kBudgetReadInterval) {
       budgets_read = std::chrono::steady_clock::now();
       budget_watch.Observe(registry.BudgetReports());
@@ -212,6 +219,9 @@ Status RunAgent(const RunOptions& options) {
     if (status.ok()) {
       log.info("source applied source=\"{}\"", source->Describe());
       events.Publish({api::EventKind::kSourceChanged, "", source->Describe() + " applied"});
+      for (const std::string& refused : datapath->Summary().refused) {
+        events.Publish({api::EventKind::kRefused, "", refused});
+      }
     } else {
       log.error("source not applied, previous state kept source=\"{}\" error=\"{}\"",
                 source->Describe(), MessageOf(status));

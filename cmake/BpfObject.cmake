@@ -1,4 +1,4 @@
-# bulkhead_bpf_object(<name> <source.bpf.c> [HEADERS h...])
+# bulkhead_bpf_object(<name> <source.bpf.c> [HEADERS h...] [DEFINES D...])
 #
 # Compiles <source.bpf.c> with `clang -target bpf` against the checked-in
 # vmlinux.h (CO-RE, so one object runs on every kernel with BTF), then runs
@@ -13,7 +13,11 @@ endif()
 set(BULKHEAD_VMLINUX_DIR ${CMAKE_SOURCE_DIR}/bpf/vmlinux/${BULKHEAD_BPF_ARCH})
 
 function(bulkhead_bpf_object name source)
-  cmake_parse_arguments(ARG "" "" "HEADERS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "HEADERS;DEFINES" ${ARGN})
+  set(defines)
+  foreach(d IN LISTS ARG_DEFINES)
+    list(APPEND defines -D${d})
+  endforeach()
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/${source})
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/skel)
   set(obj ${out_dir}/${name}.bpf.o)
@@ -27,7 +31,7 @@ function(bulkhead_bpf_object name source)
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND ${CLANG_EXECUTABLE} -g -O2 -target bpf
-            -D__TARGET_ARCH_${BULKHEAD_BPF_ARCH}
+            -D__TARGET_ARCH_${BULKHEAD_BPF_ARCH} ${defines}
             -Wall -Werror
             -I${BULKHEAD_VMLINUX_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}
             -c ${src} -o ${obj}

@@ -1,5 +1,7 @@
 #include "agent/api/event_hub.h"
 
+#include <vector>
+
 namespace bulkhead::agent::api {
 
 std::string_view EventKindName(EventKind kind) {
@@ -25,17 +27,24 @@ std::string_view EventKindName(EventKind kind) {
 }
 
 void EventHub::Publish(const AgentEvent& event) {
-  std::scoped_lock lock(mutex_);
-  ++counts_[{event.tenant, event.kind}];
-  for (const auto& [id, listener] : listeners_) {
-    listener(event);
+  std::vector<std::shared_ptr<const Listener>> listeners;
+  {
+    std::scoped_lock lock(mutex_);
+    ++counts_[{event.tenant, event.kind}];
+    listeners.reserve(listeners_.size());
+    for (const auto& [id, listener] : listeners_) {
+      listeners.push_back(listener);
+    }
+  }
+  for (const auto& listener : listeners) {
+    (*listener)(event);
   }
 }
 
 std::uint64_t EventHub::Subscribe(Listener listener) {
   std::scoped_lock lock(mutex_);
   std::uint64_t id = next_id_++;
-  listeners_.emplace(id, std::move(listener));
+  listeners_.emplace(id, std::make_shared<const Listener>(std::move(listener)));
   return id;
 }
 

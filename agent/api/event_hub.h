@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,7 +41,10 @@ class EventHub {
  public:
   using Listener = std::function<void(const AgentEvent&)>;
 
-  // Listeners run on the publisher's thread under the hub's lock: queue only.
+  // Listeners run on the publisher's thread with no hub lock held, so a
+  // listener may call the hub; they must only queue. A listener may still
+  // run once for an event published while Unsubscribe ran, so it must stay
+  // safe to call after the stream it feeds is over.
   void Publish(const AgentEvent& event);
   std::uint64_t Subscribe(Listener listener);
   void Unsubscribe(std::uint64_t id);
@@ -51,7 +55,7 @@ class EventHub {
  private:
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, Listener> listeners_;
+  std::map<std::uint64_t, std::shared_ptr<const Listener>> listeners_;
   std::map<std::pair<std::string, EventKind>, std::uint64_t> counts_;
 };
 

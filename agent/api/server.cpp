@@ -11,6 +11,7 @@
 
 #include "agent/api/authz.h"
 #include "agent/api/convert.h"
+#include "agent/api/stream_quota.h"
 #include "agent/api/stream_writer.h"
 #include "bulkhead/agent/v1/agent_service.grpc.pb.h"
 #include "common/file.h"
@@ -44,12 +45,13 @@ StatusOr<pki::Role> CallerRole(const grpc::CallbackServerContext* context) {
 class Service final : public v1::AgentService::CallbackService {
  public:
   Service(TenantRegistry& registry, FlowHub& flows, EventHub& events, NodeBackend& backend,
-          std::string instance)
+          std::string instance, size_t streams_per_caller)
       : registry_(registry),
         flows_(flows),
         events_(events),
         backend_(backend),
-        instance_(std::move(instance)) {}
+        instance_(std::move(instance)),
+        streams_(streams_per_caller) {}
 
   grpc::ServerUnaryReactor* ApplyTenantPolicy(grpc::CallbackServerContext* context,
                                               const v1::ApplyTenantPolicyRequest* request,
@@ -207,15 +209,35 @@ class Service final : public v1::AgentService::CallbackService {
     if (caller->ScopedToTenant()) {
       filter->tenant = caller->tenant;  // flows that touch the caller's tenant, either side
     }
+    auto slot = streams_.Acquire(caller->ToString());
+    if (!slot.ok()) {
+      Logger(Component::kGrpc)
+          .info("stream refused caller={} error=\"{}\"", caller->ToString(),
+                MessageOf(slot.status()));
+      writer->CloseNow(ToGrpc(slot.status()));
+      return writer;
+    }
+    std::shared_ptr<StreamQuota::Slot> held = std::move(*slot);
     std::vector<netpol::FlowRecord> history;
     if (request->follow()) {
+      // The flow reader only queues into the subscription; the records are
+      // turned into messages here, on the kicker's thread.
       auto send = writer->Sender();
-      std::uint64_t id = flows_.Subscribe(
+      Kicker* kicker = &kicker_;
+      auto subscription = flows_.Subscribe(
           *filter, request->limit(),
-          [send](const netpol::FlowRecord& record) { send(FlowToProto(record)); }, history);
-      writer->SetOnDone([this, id] { flows_.Unsubscribe(id); });
+          [send, kicker](const std::shared_ptr<FlowSubscription>& woken) {
+            kicker->Post([send, woken] {
+              for (const netpol::FlowRecord& record : woken->Take()) {
+                send(FlowToProto(record));
+              }
+            });
+          },
+          history);
+      writer->SetOnDone([this, subscription, held] { flows_.Unsubscribe(subscription); });
     } else {
       history = flows_.Recent(*filter, request->limit());
+      writer->SetOnDone([held] {});
     }
     for (const netpol::FlowRecord& record : history) {
       writer->PushNow(FlowToProto(record));
@@ -241,6 +263,15 @@ class Service final : public v1::AgentService::CallbackService {
       writer->CloseNow(ToGrpc(status));
       return writer;
     }
+    auto slot = streams_.Acquire(caller->ToString());
+    if (!slot.ok()) {
+      Logger(Component::kGrpc)
+          .info("stream refused caller={} error=\"{}\"", caller->ToString(),
+                MessageOf(slot.status()));
+      writer->CloseNow(ToGrpc(slot.status()));
+      return writer;
+    }
+    std::shared_ptr<StreamQuota::Slot> held = std::move(*slot);
     std::string only = caller->ScopedToTenant() ? caller->tenant : request->tenant();
     // Subscribe first, then snapshot, so no change is missed: a change made
     // while the snapshot is taken may arrive as an event just before the
@@ -254,7 +285,7 @@ class Service final : public v1::AgentService::CallbackService {
         send(std::move(out));
       }
     });
-    writer->SetOnDone([this, id] { events_.Unsubscribe(id); });
+    writer->SetOnDone([this, id, held] { events_.Unsubscribe(id); });
     for (const TenantView& view : registry_.Tenants()) {
       if (!only.empty() && view.name != only) {
         continue;
@@ -314,6 +345,7 @@ class Service final : public v1::AgentService::CallbackService {
   EventHub& events_;
   NodeBackend& backend_;
   const std::string instance_;
+  StreamQuota streams_;
   Kicker kicker_;
 };
 
@@ -367,7 +399,8 @@ StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerOptions& o
 
   auto impl = std::make_unique<Impl>();
   impl->instance = NewInstanceId();
-  impl->service = std::make_unique<Service>(registry, flows, events, backend, impl->instance);
+  impl->service = std::make_unique<Service>(registry, flows, events, backend, impl->instance,
+                                            options.max_streams_per_caller);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::experimental::TlsServerCredentials(tls),
                            &impl->port);

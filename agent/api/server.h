@@ -8,6 +8,7 @@
 #ifndef BULKHEAD_AGENT_API_SERVER_H_
 #define BULKHEAD_AGENT_API_SERVER_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,8 @@ struct ServerOptions {
   std::string certs_dir;  // ca.crt, agent.crt, agent.key
   unsigned cert_refresh_seconds = 5;
   int max_message_bytes = 1 << 20;
+  // Open StreamFlows and StreamEvents streams per caller (certificate role).
+  size_t max_streams_per_caller = 8;
 };
 
 class AgentServer {

@@ -4,9 +4,10 @@
 // hub's lock, where calling into gRPC is unsafe (a write can complete
 // inline and run this stream's reactions on the same thread). So Push only
 // queues and posts the stream to the Kicker, whose thread starts the write
-// with no lock held; each completed write starts the next one. A stream
-// whose client falls more than kMaxQueued messages behind is ended with
-// RESOURCE_EXHAUSTED rather than grow without bound.
+// with no lock held; each completed write starts the next one (one posted
+// kick per stream at a time, so the kicker's queue is bounded by the number
+// of streams). A stream whose client falls more than kMaxQueued messages
+// behind is ended with RESOURCE_EXHAUSTED rather than grow without bound.
 #ifndef BULKHEAD_AGENT_API_STREAM_WRITER_H_
 #define BULKHEAD_AGENT_API_STREAM_WRITER_H_
 
@@ -97,8 +98,19 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg> {
         } else {
           box->queue.push_back(std::move(msg));
         }
+        // One pending kick per stream, however many messages arrive.
+        if (box->kick_pending) {
+          return;
+        }
+        box->kick_pending = true;
       }
-      kicker->Post([box] { Pump(box); });
+      kicker->Post([box] {
+        {
+          std::scoped_lock lock(box->mutex);
+          box->kick_pending = false;
+        }
+        Pump(box);
+      });
     };
   }
 
@@ -161,6 +173,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg> {
     bool writing = false;
     bool closed = false;
     bool finished = false;
+    bool kick_pending = false;  // a Pump is posted to the kicker
     grpc::Status status;
     StreamWriter* writer = nullptr;
 

@@ -15,6 +15,7 @@
 #include <functional>
 
 #include "agent/netpol/links.h"
+#include "agent/netpol/map_layout.h"
 #include "agent/netpol/map_transaction.h"
 #include "common/bpf_owner.h"
 #include "common/logging.h"
@@ -35,6 +36,19 @@ std::uint32_t Fnv1a(std::string_view text) {
   }
   return hash == 0 ? 1 : hash;
 }
+
+std::uint64_t Fnv1a64(std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (char c : text) {
+    hash ^= static_cast<std::uint8_t>(c);
+    hash *= 1099511628211ULL;
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+// How many other ids a pod tries when its own is taken (64-bit ids: a
+// collision by chance is about one in 10^10 for 65,000 pods).
+constexpr int kPodIdProbes = 64;
 
 constexpr size_t kMaxNameLength = 253;
 
@@ -67,6 +81,14 @@ netpol_addr AddrSetKey(const IpAddress& address) {
   return key;
 }
 
+std::uint32_t FlowsPerTenant(const NodeConfig& config, size_t tenants) {
+  if (config.flows_per_tenant != 0) {
+    return config.flows_per_tenant;
+  }
+  // An even share, so the tenants together never hold more than the table.
+  return static_cast<std::uint32_t>(NETPOL_MAX_FLOWS / std::max<size_t>(tenants, 1));
+}
+
 // What is enforced, by name.
 struct Model {
   NodeConfig node;
@@ -74,12 +96,40 @@ struct Model {
   struct LocalEndpoint {
     Endpoint endpoint;
     std::uint64_t cgroup_id = 0;
+    std::uint64_t pod_id = 0;
   };
   std::map<std::pair<std::string, std::string>, LocalEndpoint> endpoints;
   std::set<Grant> grants;
   std::map<IpAddress, std::pair<std::string, std::string>> address_owner;
   std::map<std::uint32_t, std::string> tenant_names;
-  std::map<std::uint32_t, std::string> pod_names;
+  std::map<std::uint64_t, std::string> pod_names;  // id -> "tenant/pod", live pods
+
+  // The pod's id: `preferred` (what the maps already hold for it) when no
+  // other pod has it, else its hash, else the first free of a few probes.
+  StatusOr<std::uint64_t> AssignPodId(const std::string& tenant, const std::string& pod,
+                                      std::optional<std::uint64_t> preferred) {
+    std::string full = fmt::format("{}/{}", tenant, pod);
+    auto existing = endpoints.find({tenant, pod});
+    if (existing != endpoints.end()) {
+      return existing->second.pod_id;
+    }
+    auto free = [&](std::uint64_t id) {
+      auto it = pod_names.find(id);
+      return id != 0 && (it == pod_names.end() || it->second == full);
+    };
+    if (preferred && free(*preferred)) {
+      return *preferred;
+    }
+    std::uint64_t id = PodId(tenant, pod);
+    for (int probe = 1; !free(id) && probe <= kPodIdProbes; ++probe) {
+      id = Fnv1a64(fmt::format("{}#{}", full, probe));
+    }
+    if (!free(id)) {
+      return absl::ResourceExhaustedError(
+          fmt::format("no free pod id for pod {} after {} tries", full, kPodIdProbes));
+    }
+    return id;
+  }
 
   [[nodiscard]] size_t AddressCount() const { return address_owner.size(); }
   [[nodiscard]] size_t LocalCount() const {
@@ -93,16 +143,18 @@ struct Model {
 
 std::uint32_t TenantId(std::string_view tenant) { return Fnv1a(tenant); }
 
-std::uint32_t PodId(std::string_view tenant, std::string_view pod) {
-  return Fnv1a(fmt::format("{}/{}", tenant, pod));
+std::uint64_t PodId(std::string_view tenant, std::string_view pod) {
+  return Fnv1a64(fmt::format("{}/{}", tenant, pod));
 }
 
 struct Datapath::Impl {
   NetpolSkeleton skel;
   std::vector<BpfLink> links;
   bool reused_pins = false;
+  int migrated_from = 0;
 
-  Model model;  // what is enforced now
+  Model model;                       // what is enforced now
+  std::vector<std::string> refused;  // what the last Replace left out, and why
 
   explicit Impl(NetpolSkeleton s) : skel(std::move(s)) {}
 
@@ -118,11 +170,12 @@ struct Datapath::Impl {
     return {fd(skel->maps.tenants), "tenants", ToBytes(id), ToBytes(settings)};
   }
 
-  std::vector<Entry> EndpointEntries(const Endpoint& endpoint, std::uint64_t cgroup_id) const {
+  std::vector<Entry> EndpointEntries(const Endpoint& endpoint, std::uint64_t cgroup_id,
+                                     std::uint64_t pod_id) const {
     std::vector<Entry> entries;
     netpol_endpoint value{};
     value.tenant = TenantId(endpoint.tenant);
-    value.pod = PodId(endpoint.tenant, endpoint.pod);
+    value.pod = pod_id;
     value.flags = endpoint.cgroup.empty() ? 0 : NETPOL_ENDPOINT_LOCAL;
     for (const IpAddress& address : endpoint.addresses) {
       entries.push_back(
@@ -145,7 +198,24 @@ struct Datapath::Impl {
     return {fd(skel->maps.grants), "grants", ToBytes(key), ToBytes(std::uint32_t{1})};
   }
 
-  std::vector<Entry> NodeEntries(const NodeConfig& config) const {
+  // The id the maps give this pod now, if they hold it for its tenant.
+  std::optional<std::uint64_t> PinnedPodId(const Endpoint& endpoint,
+                                           std::uint64_t cgroup_id) const {
+    netpol_endpoint value{};
+    int found = -1;
+    if (!endpoint.cgroup.empty()) {
+      found = bpf_map_lookup_elem(fd(skel->maps.local_endpoints), &cgroup_id, &value);
+    } else if (!endpoint.addresses.empty()) {
+      netpol_addr_key key = AddrKey(endpoint.addresses.front(), 128);
+      found = bpf_map_lookup_elem(fd(skel->maps.endpoints), &key, &value);
+    }
+    if (found != 0 || value.tenant != TenantId(endpoint.tenant) || value.pod == 0) {
+      return std::nullopt;
+    }
+    return value.pod;
+  }
+
+  std::vector<Entry> NodeEntries(const NodeConfig& config, size_t tenants) const {
     std::vector<Entry> entries;
     std::uint8_t one = 1;
     for (const IpAddress& address : config.dns) {
@@ -170,12 +240,20 @@ struct Datapath::Impl {
       entries.push_back(
           {fd(skel->maps.denied_dests), "denied_dests", ToBytes(key), ToBytes(std::uint32_t{1})});
     }
+    entries.push_back(NodeConfigEntry(config, tenants));
+    return entries;
+  }
+
+  // node_config: timeouts and the per-tenant shares, which follow the number of tenants.
+  Entry NodeConfigEntry(const NodeConfig& config, size_t tenants) const {
     netpol_node_config node_config{};
     node_config.flow_idle_ns =
         static_cast<__u64>(std::chrono::nanoseconds(config.flow_idle).count());
-    entries.push_back({fd(skel->maps.node_config), "node_config", ToBytes(std::uint32_t{0}),
-                       ToBytes(node_config)});
-    return entries;
+    node_config.flows_per_tenant = FlowsPerTenant(config, tenants);
+    node_config.records_per_second = config.records_per_second;
+    node_config.record_sample = config.record_sample;
+    return {fd(skel->maps.node_config), "node_config", ToBytes(std::uint32_t{0}),
+            ToBytes(node_config)};
   }
 };
 
@@ -223,13 +301,7 @@ StatusOr<std::uint64_t> ValidateEndpoint(const Model& model, const Endpoint& end
           owner->second.second));
     }
   }
-  std::uint32_t pod_id = PodId(endpoint.tenant, endpoint.pod);
-  auto pod_name = model.pod_names.find(pod_id);
   std::string full_name = fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
-  if (pod_name != model.pod_names.end() && pod_name->second != full_name) {
-    return absl::AlreadyExistsError(fmt::format(
-        "pod {} hashes to the same id as pod {}; rename one of them", full_name, pod_name->second));
-  }
   if (endpoint.cgroup.empty()) {
     return std::uint64_t{0};
   }
@@ -299,8 +371,9 @@ StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& option
         "(see 'bulkhead-agent check')",
         options.pods_cgroup));
   }
-  BH_RETURN_IF_ERROR(PrepareBpfRoot(options.bpf_root));
-  std::string maps_dir = options.bpf_root + "/maps";
+  BH_ASSIGN_OR_RETURN(std::optional<int> older, FindOlderLayout(options.bpf_root));
+  std::string maps_dir = MapsDir(options.bpf_root, CurrentLayout());
+  BH_RETURN_IF_ERROR(PrepareBpfRoot(options.bpf_root, maps_dir));
   bool reused = ::access((maps_dir + "/endpoints").c_str(), F_OK) == 0;
 
   bpf_object_open_opts open_opts{};
@@ -309,11 +382,22 @@ StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& option
   BH_ASSIGN_OR_RETURN(NetpolSkeleton skel, NetpolSkeleton::Open("netpol", &open_opts));
   Status loaded = skel.Load();
   if (!loaded.ok()) {
-    return Annotate(loaded, reused ? "reuse the pinned maps (if the map layout changed, run "
-                                     "'bulkhead-agent uninstall' first)"
+    return Annotate(loaded, reused ? fmt::format("reuse the maps pinned under {}", maps_dir)
                                    : "load the netpol programs");
   }
   auto impl = std::make_unique<Impl>(std::move(skel));
+  auto& log = Logger(Component::kNetpol);
+  std::string old_dir;
+  if (older) {
+    // The old programs keep enforcing from the old maps until the links are
+    // swapped below; the new maps hold the same state by then.
+    old_dir = MapsDir(options.bpf_root, *older);
+    BH_ASSIGN_OR_RETURN(MigrationCount copied,
+                        CopyPinnedMaps(old_dir, *older, impl->skel->obj, /*only_new=*/false));
+    log.info("map layout migration old_layout={} new_layout={} maps={} entries={}", *older,
+             CurrentLayout(), copied.maps, copied.entries);
+    impl->migrated_from = *older;
+  }
   std::vector<bpf_program*> programs = {
       impl->skel->progs.netpol_connect4, impl->skel->progs.netpol_connect6,
       impl->skel->progs.netpol_sendmsg4, impl->skel->progs.netpol_sendmsg6,
@@ -323,32 +407,27 @@ StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& option
                       AttachOrReplace(programs, options.pods_cgroup, options.bpf_root + "/links"));
   impl->links = std::move(attached.links);
   impl->reused_pins = reused || attached.replaced;
-  Logger(Component::kNetpol)
-      .info("datapath ready bpf_root={} pods_cgroup={} programs={} {}", options.bpf_root,
-            options.pods_cgroup, programs.size(),
-            attached.replaced ? "replaced=in-place" : "attached=new");
+  if (older) {
+    // What the old programs wrote between the copy and the swap (flows
+    // they started tracking), then the old pins go.
+    BH_ASSIGN_OR_RETURN(MigrationCount late,
+                        CopyPinnedMaps(old_dir, *older, impl->skel->obj, /*only_new=*/true));
+    BH_RETURN_IF_ERROR(RemovePinnedMaps(old_dir));
+    log.info("map layout migration done old_layout={} late_entries={} removed={}", *older,
+             late.entries, old_dir);
+  }
+  log.info("datapath ready bpf_root={} pods_cgroup={} layout={} programs={} {}", options.bpf_root,
+           options.pods_cgroup, CurrentLayout(), programs.size(),
+           attached.replaced ? "replaced=in-place" : "attached=new");
   return std::unique_ptr<Datapath>(new Datapath(options, std::move(impl)));
 }
 
 Status Datapath::Uninstall(const std::string& bpf_root) {
   BH_RETURN_IF_ERROR(DetachPinnedLinks(bpf_root + "/links"));
-  std::string maps_dir = bpf_root + "/maps";
-  if (DIR* dir = ::opendir(maps_dir.c_str())) {
-    std::vector<std::string> pins;
-    while (dirent* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != "..") {
-        pins.push_back(fmt::format("{}/{}", maps_dir, name));
-      }
-    }
-    ::closedir(dir);
-    for (const std::string& pin : pins) {
-      if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
-        return ErrnoError(errno, fmt::format("remove {}", pin));
-      }
-    }
+  for (int version = 1; version <= CurrentLayout(); ++version) {
+    BH_RETURN_IF_ERROR(RemovePinnedMaps(MapsDir(bpf_root, version)));
   }
-  for (const std::string& dir : {bpf_root + "/links", maps_dir, bpf_root}) {
+  for (const std::string& dir : {bpf_root + "/links", bpf_root}) {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
       return ErrnoError(errno, fmt::format("remove {}", dir));
     }
@@ -359,8 +438,9 @@ Status Datapath::Uninstall(const std::string& bpf_root) {
 Status Datapath::SetNodeConfig(const NodeConfig& config) {
   BH_RETURN_IF_ERROR(ValidateNodeConfig(config));
   std::lock_guard lock(mutex_);
-  auto before = impl_->NodeEntries(impl_->model.node);
-  auto after = impl_->NodeEntries(config);
+  size_t tenants = impl_->model.tenants.size();
+  auto before = impl_->NodeEntries(impl_->model.node, tenants);
+  auto after = impl_->NodeEntries(config, tenants);
   MapTransaction tx;
   PutAll(tx, after);
   DeleteStale(tx, before, after);
@@ -387,6 +467,9 @@ Status Datapath::UpsertTenant(const Tenant& tenant) {
   MapTransaction tx;
   Entry entry = impl_->TenantEntry(tenant);
   tx.Put(entry.fd, entry.map, entry.key, entry.value);
+  size_t tenants =
+      impl_->model.tenants.size() + (impl_->model.tenants.contains(tenant.name) ? 0 : 1);
+  PutAll(tx, {impl_->NodeConfigEntry(impl_->model.node, tenants)});  // the flow shares
   BH_RETURN_IF_ERROR(tx.Commit());
   impl_->model.tenants[tenant.name] = tenant;
   impl_->model.tenant_names[id] = tenant.name;
@@ -413,6 +496,7 @@ Status Datapath::RemoveTenant(std::string_view name) {
   MapTransaction tx;
   Entry entry = impl_->TenantEntry(it->second);
   tx.Delete(entry.fd, entry.map, entry.key);
+  PutAll(tx, {impl_->NodeConfigEntry(impl_->model.node, impl_->model.tenants.size() - 1)});
   BH_RETURN_IF_ERROR(tx.Commit());
   impl_->model.tenant_names.erase(TenantId(name));
   impl_->model.tenants.erase(it);
@@ -429,7 +513,8 @@ Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
   size_t old_addresses = 0;
   bool old_local = false;
   if (existing != impl_->model.endpoints.end()) {
-    before = impl_->EndpointEntries(existing->second.endpoint, existing->second.cgroup_id);
+    before = impl_->EndpointEntries(existing->second.endpoint, existing->second.cgroup_id,
+                                    existing->second.pod_id);
     old_addresses = existing->second.endpoint.addresses.size();
     old_local = !existing->second.endpoint.cgroup.empty();
   }
@@ -444,7 +529,10 @@ Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
     return absl::ResourceExhaustedError(fmt::format(
         "this node holds at most {} local pods; nothing was changed", NETPOL_MAX_LOCAL_ENDPOINTS));
   }
-  auto after = impl_->EndpointEntries(endpoint, cgroup_id);
+  BH_ASSIGN_OR_RETURN(std::uint64_t pod_id,
+                      impl_->model.AssignPodId(endpoint.tenant, endpoint.pod,
+                                               impl_->PinnedPodId(endpoint, cgroup_id)));
+  auto after = impl_->EndpointEntries(endpoint, cgroup_id, pod_id);
   MapTransaction tx;
   PutAll(tx, after);
   DeleteStale(tx, before, after);
@@ -457,9 +545,8 @@ Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
   for (const IpAddress& address : endpoint.addresses) {
     impl_->model.address_owner[address] = key;
   }
-  impl_->model.endpoints[key] = {endpoint, cgroup_id};
-  impl_->model.pod_names[PodId(endpoint.tenant, endpoint.pod)] =
-      fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
+  impl_->model.endpoints[key] = {endpoint, cgroup_id, pod_id};
+  impl_->model.pod_names[pod_id] = fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
   return absl::OkStatus();
 }
 
@@ -470,13 +557,15 @@ Status Datapath::RemoveEndpoint(std::string_view tenant, std::string_view pod) {
     return absl::NotFoundError(fmt::format("unknown endpoint {}/{}", tenant, pod));
   }
   MapTransaction tx;
-  for (const Entry& e : impl_->EndpointEntries(it->second.endpoint, it->second.cgroup_id)) {
+  for (const Entry& e :
+       impl_->EndpointEntries(it->second.endpoint, it->second.cgroup_id, it->second.pod_id)) {
     tx.Delete(e.fd, e.map, e.key);
   }
   BH_RETURN_IF_ERROR(tx.Commit());
   for (const IpAddress& address : it->second.endpoint.addresses) {
     impl_->model.address_owner.erase(address);
   }
+  impl_->model.pod_names.erase(it->second.pod_id);
   impl_->model.endpoints.erase(it);
   return absl::OkStatus();
 }
@@ -522,6 +611,8 @@ DatapathSummary Datapath::Summary() const {
   summary.local_endpoints = impl_->model.LocalCount();
   summary.grants = impl_->model.grants.size();
   summary.reused_pins = impl_->reused_pins;
+  summary.refused = impl_->refused;
+  summary.migrated_from_layout = impl_->migrated_from;
   return summary;
 }
 
@@ -536,7 +627,7 @@ std::string Datapath::TenantName(std::uint32_t id) const {
   return it != impl_->model.tenant_names.end() ? it->second : fmt::format("#{}", id);
 }
 
-std::string Datapath::PodName(std::uint32_t id) const {
+std::string Datapath::PodName(std::uint64_t id) const {
   if (id == 0) {
     return "";
   }
@@ -573,6 +664,93 @@ std::vector<FlowCounter> Datapath::Counters() const {
     counters.push_back(std::move(counter));
   }
   return counters;
+}
+
+std::vector<TenantFlowUse> Datapath::TenantFlows() const {
+  std::map<std::uint32_t, TenantFlowUse> use;
+  int flows_fd = bpf_map__fd(impl_->skel->maps.tenant_flows);
+  int records_fd = bpf_map__fd(impl_->skel->maps.tenant_records);
+  std::uint32_t key = 0;
+  std::uint32_t next = 0;
+  void* cursor = nullptr;
+  while (bpf_map_get_next_key(flows_fd, cursor, &next) == 0) {
+    key = next;
+    cursor = &key;
+    std::uint64_t count = 0;
+    if (bpf_map_lookup_elem(flows_fd, &key, &count) == 0) {
+      use[key].tracked_flows = count;
+    }
+  }
+  cursor = nullptr;
+  while (bpf_map_get_next_key(records_fd, cursor, &next) == 0) {
+    key = next;
+    cursor = &key;
+    netpol_tenant_records records{};
+    if (bpf_map_lookup_elem(records_fd, &key, &records) == 0) {
+      use[key].flows_refused = records.flows_refused;
+      use[key].records_dropped = records.dropped;
+    }
+  }
+  std::vector<TenantFlowUse> out;
+  for (auto& [id, entry] : use) {
+    entry.tenant = TenantName(id);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+size_t Datapath::SweepFlows() {
+  int fd = bpf_map__fd(impl_->skel->maps.granted_flows);
+  std::uint64_t idle_ns = 0;
+  {
+    std::lock_guard lock(mutex_);
+    idle_ns =
+        static_cast<std::uint64_t>(std::chrono::nanoseconds(impl_->model.node.flow_idle).count());
+  }
+  timespec now_ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now_ts);
+  std::uint64_t now = static_cast<std::uint64_t>(now_ts.tv_sec) * 1000000000ULL +
+                      static_cast<std::uint64_t>(now_ts.tv_nsec);
+  std::map<std::uint32_t, std::uint64_t> held;
+  std::vector<netpol_flow_key> idle;
+  netpol_flow_key key{};
+  netpol_flow_key next{};
+  void* cursor = nullptr;
+  while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
+    key = next;
+    cursor = &key;
+    netpol_flow_value value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) != 0) {
+      continue;
+    }
+    if (now > value.last_seen_ns && now - value.last_seen_ns > idle_ns) {
+      idle.push_back(key);
+    } else {
+      ++held[value.charged];
+    }
+  }
+  size_t removed = 0;
+  for (const netpol_flow_key& k : idle) {
+    removed += bpf_map_delete_elem(fd, &k) == 0 ? 1 : 0;
+  }
+  // Recount: the kernel's counts are exact only while nothing races them.
+  int counts_fd = bpf_map__fd(impl_->skel->maps.tenant_flows);
+  std::uint32_t tenant = 0;
+  std::uint32_t next_tenant = 0;
+  void* tenant_cursor = nullptr;
+  std::vector<std::uint32_t> known;
+  while (bpf_map_get_next_key(counts_fd, tenant_cursor, &next_tenant) == 0) {
+    tenant = next_tenant;
+    tenant_cursor = &tenant;
+    known.push_back(tenant);
+  }
+  for (std::uint32_t id : known) {
+    held.try_emplace(id, 0);
+  }
+  for (const auto& [id, count] : held) {
+    (void)bpf_map_update_elem(counts_fd, &id, &count, BPF_ANY);
+  }
+  return removed;
 }
 
 FlowLoss Datapath::Loss() const {
@@ -619,68 +797,97 @@ std::vector<Bytes> MapKeys(int fd) {
 Status Datapath::Replace(const DesiredState& state) {
   BH_RETURN_IF_ERROR(ValidateNodeConfig(state.node));
   std::lock_guard lock(mutex_);
-  // Build and validate the whole next model before touching a map.
+  // Build and validate the whole next model before touching a map. A bad
+  // tenant, endpoint or grant is left out and reported on its own; the
+  // rest of the state is enforced.
   Model next;
   next.node = state.node;
+  std::vector<std::string> refused;
+  auto refuse = [&refused](const Status& status) {
+    refused.push_back(MessageOf(status));
+    Logger(Component::kNetpol)
+        .warn("refused on its own; the rest of the state is enforced error=\"{}\"",
+              MessageOf(status));
+  };
   for (const Tenant& tenant : state.tenants) {
-    BH_RETURN_IF_ERROR(ValidateName("tenant", tenant.name));
+    if (Status valid = ValidateName("tenant", tenant.name); !valid.ok()) {
+      refuse(valid);
+      continue;
+    }
     std::uint32_t id = TenantId(tenant.name);
     auto clash = next.tenant_names.find(id);
     if (clash != next.tenant_names.end()) {
-      return clash->second == tenant.name
+      refuse(clash->second == tenant.name
                  ? absl::InvalidArgumentError(fmt::format("tenant {} is listed twice", tenant.name))
                  : absl::AlreadyExistsError(fmt::format(
                        "tenant {} hashes to the same id as tenant {}; rename one of them",
-                       tenant.name, clash->second));
+                       tenant.name, clash->second)));
+      continue;
+    }
+    if (next.tenants.size() >= NETPOL_MAX_TENANTS) {
+      refuse(absl::ResourceExhaustedError(fmt::format(
+          "tenant {}: this node holds at most {} tenants", tenant.name, NETPOL_MAX_TENANTS)));
+      continue;
     }
     next.tenants[tenant.name] = tenant;
     next.tenant_names[id] = tenant.name;
   }
-  if (next.tenants.size() > NETPOL_MAX_TENANTS) {
-    return absl::ResourceExhaustedError(
-        fmt::format("this node holds at most {} tenants; nothing was changed", NETPOL_MAX_TENANTS));
-  }
   for (const Endpoint& endpoint : state.endpoints) {
     auto key = std::make_pair(endpoint.tenant, endpoint.pod);
     if (next.endpoints.contains(key)) {
-      return absl::InvalidArgumentError(
-          fmt::format("pod {}/{} is listed twice", endpoint.tenant, endpoint.pod));
+      refuse(absl::InvalidArgumentError(
+          fmt::format("pod {}/{} is listed twice", endpoint.tenant, endpoint.pod)));
+      continue;
     }
-    BH_ASSIGN_OR_RETURN(std::uint64_t cgroup_id,
-                        ValidateEndpoint(next, endpoint, options_.pods_cgroup));
+    auto cgroup_id = ValidateEndpoint(next, endpoint, options_.pods_cgroup);
+    if (!cgroup_id.ok()) {
+      refuse(Annotate(cgroup_id.status(),
+                      fmt::format("endpoint {}/{}", endpoint.tenant, endpoint.pod)));
+      continue;
+    }
+    bool local = !endpoint.cgroup.empty();
+    if (next.AddressCount() + endpoint.addresses.size() > NETPOL_MAX_ENDPOINT_ADDRS ||
+        (local && next.LocalCount() + 1 > NETPOL_MAX_LOCAL_ENDPOINTS)) {
+      refuse(absl::ResourceExhaustedError(fmt::format(
+          "endpoint {}/{}: this node holds at most {} endpoint addresses and {} local pods",
+          endpoint.tenant, endpoint.pod, NETPOL_MAX_ENDPOINT_ADDRS, NETPOL_MAX_LOCAL_ENDPOINTS)));
+      continue;
+    }
+    auto pod_id =
+        next.AssignPodId(endpoint.tenant, endpoint.pod, impl_->PinnedPodId(endpoint, *cgroup_id));
+    if (!pod_id.ok()) {
+      refuse(pod_id.status());
+      continue;
+    }
     for (const IpAddress& address : endpoint.addresses) {
       next.address_owner[address] = key;
     }
-    next.endpoints[key] = {endpoint, cgroup_id};
-    next.pod_names[PodId(endpoint.tenant, endpoint.pod)] =
-        fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
-  }
-  if (next.AddressCount() > NETPOL_MAX_ENDPOINT_ADDRS ||
-      next.LocalCount() > NETPOL_MAX_LOCAL_ENDPOINTS) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "this node holds at most {} endpoint addresses and {} local pods; nothing was changed",
-        NETPOL_MAX_ENDPOINT_ADDRS, NETPOL_MAX_LOCAL_ENDPOINTS));
+    next.endpoints[key] = {endpoint, *cgroup_id, *pod_id};
+    next.pod_names[*pod_id] = fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
   }
   for (const Grant& grant : state.grants) {
     if (!next.tenants.contains(grant.tenant)) {
-      return absl::NotFoundError(
-          fmt::format("unknown tenant \"{}\" in grant: add the tenant first", grant.tenant));
+      refuse(absl::NotFoundError(
+          fmt::format("unknown tenant \"{}\" in grant: add the tenant first", grant.tenant)));
+      continue;
+    }
+    if (next.grants.size() >= NETPOL_MAX_GRANTS && !next.grants.contains(grant)) {
+      refuse(absl::ResourceExhaustedError(
+          fmt::format("grant of tenant {}: this node holds at most {} grants", grant.tenant,
+                      NETPOL_MAX_GRANTS)));
+      continue;
     }
     next.grants.insert(grant);
-  }
-  if (next.grants.size() > NETPOL_MAX_GRANTS) {
-    return absl::ResourceExhaustedError(
-        fmt::format("this node holds at most {} grants; nothing was changed", NETPOL_MAX_GRANTS));
   }
 
   // Write everything new first, then remove what is not wanted, so nothing
   // that stays is ever missing.
-  std::vector<Entry> wanted = impl_->NodeEntries(next.node);
+  std::vector<Entry> wanted = impl_->NodeEntries(next.node, next.tenants.size());
   for (const auto& [name, tenant] : next.tenants) {
     wanted.push_back(impl_->TenantEntry(tenant));
   }
   for (const auto& [key, local] : next.endpoints) {
-    auto entries = impl_->EndpointEntries(local.endpoint, local.cgroup_id);
+    auto entries = impl_->EndpointEntries(local.endpoint, local.cgroup_id, local.pod_id);
     wanted.insert(wanted.end(), entries.begin(), entries.end());
   }
   for (const Grant& grant : next.grants) {
@@ -712,10 +919,11 @@ Status Datapath::Replace(const DesiredState& state) {
   size_t changes = tx.size();
   BH_RETURN_IF_ERROR(tx.Commit());
   impl_->model = std::move(next);
+  impl_->refused = std::move(refused);
   Logger(Component::kNetpol)
-      .info("state replaced tenants={} endpoints={} grants={} map_writes={}",
+      .info("state replaced tenants={} endpoints={} grants={} map_writes={} refused={}",
             impl_->model.tenants.size(), impl_->model.endpoints.size(), impl_->model.grants.size(),
-            changes);
+            changes, impl_->refused.size());
   return absl::OkStatus();
 }
 

@@ -29,7 +29,7 @@
 namespace bulkhead::agent::netpol {
 
 struct DatapathOptions {
-  // bpffs directory that holds maps/ and links/.
+  // bpffs directory that holds maps-v<layout>/ and links/ (map_layout.h).
   std::string bpf_root = "/sys/fs/bpf/bulkhead";
   // cgroup v2 directory whose descendants are the pods of this node.
   std::string pods_cgroup;
@@ -51,11 +51,18 @@ struct DatapathSummary {
   size_t local_endpoints = 0;
   size_t grants = 0;
   bool reused_pins = false;  // Open() found a previous agent's maps and links
+  // Tenants, endpoints and grants the last Replace() left out, with the reason.
+  std::vector<std::string> refused;
+  // The older map layout Open() migrated from (0: none).
+  int migrated_from_layout = 0;
 };
 
-// Ids the kernel sees for names (stable across restarts: a hash of the name).
+// Ids the kernel sees for names (stable across restarts: a hash of the
+// name). A pod's id is PodId() unless another pod already has it (then
+// the first free of a few rehashes), and a pod keeps the id the pinned maps
+// give it, so ids do not move across restarts or a map layout migration.
 std::uint32_t TenantId(std::string_view tenant);
-std::uint32_t PodId(std::string_view tenant, std::string_view pod);
+std::uint64_t PodId(std::string_view tenant, std::string_view pod);
 
 class Datapath {
  public:
@@ -78,6 +85,9 @@ class Datapath {
 
   // Makes the datapath enforce exactly `state`: writes what is new, then
   // removes whatever else is in the maps (entries a previous agent left).
+  // A tenant, endpoint or grant that is bad on its own (a vanished cgroup, an
+  // address another pod holds, an unknown tenant) is left out and listed in
+  // Summary().refused; only a bad node configuration refuses the whole state.
   Status Replace(const DesiredState& state);
 
   [[nodiscard]] DatapathSummary Summary() const;
@@ -88,7 +98,12 @@ class Datapath {
   [[nodiscard]] int flow_events_fd() const;
   // Names for the ids in flow records ("" for 0; "#<id>" when unknown).
   [[nodiscard]] std::string TenantName(std::uint32_t id) const;
-  [[nodiscard]] std::string PodName(std::uint32_t id) const;
+  [[nodiscard]] std::string PodName(std::uint64_t id) const;
+  // Each tenant's tracked flows and what its shares cost it (tenants with any).
+  [[nodiscard]] std::vector<TenantFlowUse> TenantFlows() const;
+  // Removes granted flows idle longer than the node's flow idle timeout and
+  // recounts each tenant's share. Returns how many were removed.
+  size_t SweepFlows();
   [[nodiscard]] const DatapathOptions& options() const { return options_; }
 
  private:

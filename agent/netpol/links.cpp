@@ -49,7 +49,7 @@ StatusOr<std::uint64_t> LinkCgroupId(int link_fd) {
 
 }  // namespace
 
-Status PrepareBpfRoot(const std::string& root) {
+Status PrepareBpfRoot(const std::string& root, const std::string& maps_dir) {
   if (root.rfind(kBpffs, 0) == 0) {
     struct statfs fs {};
     if (::statfs(kBpffs, &fs) != 0 || static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
@@ -60,7 +60,7 @@ Status PrepareBpfRoot(const std::string& root) {
     }
   }
   BH_RETURN_IF_ERROR(MakeDir(root));
-  BH_RETURN_IF_ERROR(MakeDir(root + "/maps"));
+  BH_RETURN_IF_ERROR(MakeDir(maps_dir));
   return MakeDir(root + "/links");
 }
 

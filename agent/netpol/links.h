@@ -14,8 +14,8 @@
 namespace bulkhead::agent::netpol {
 
 // Mounts bpffs at /sys/fs/bpf when `root` is below it and it is not mounted,
-// then creates root, root/maps and root/links.
-Status PrepareBpfRoot(const std::string& root);
+// then creates root, `maps_dir` (the current layout's, below root) and root/links.
+Status PrepareBpfRoot(const std::string& root, const std::string& maps_dir);
 
 struct AttachResult {
   std::vector<BpfLink> links;

@@ -62,6 +62,13 @@ struct NodeConfig {
   std::vector<Cidr> pod_networks;         // unknown addresses here are refused (fail closed)
   std::vector<DeniedDestination> denied;  // metadata, node agent ports
   std::chrono::seconds flow_idle{300};
+  // Tracked granted flows one tenant may hold; 0: the node's flow table
+  // divided evenly among its tenants (so one tenant never takes another's).
+  std::uint32_t flows_per_tenant = 0;
+  // Flow records per tenant per second into the kernel's ring buffer; past
+  // that, one in record_sample is kept and the rest counted as dropped.
+  std::uint32_t records_per_second = 2000;
+  std::uint32_t record_sample = 64;
 };
 
 // The default deny list: cloud metadata, and the kubelet and node agent
@@ -129,6 +136,14 @@ struct FlowLoss {
   std::uint64_t ring_buffer_full = 0;
   std::uint64_t counters_full = 0;
   std::uint64_t flow_table_full = 0;
+};
+
+// What one tenant's share of the flow table and ring buffer cost it.
+struct TenantFlowUse {
+  std::string tenant;
+  std::uint64_t tracked_flows = 0;    // granted flows held now
+  std::uint64_t flows_refused = 0;    // not tracked: the tenant held its share
+  std::uint64_t records_dropped = 0;  // over its record budget and not sampled
 };
 
 }  // namespace bulkhead::agent::netpol

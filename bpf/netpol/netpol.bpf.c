@@ -39,8 +39,8 @@ struct attempt {
 struct decision {
   __u32 src_tenant;
   __u32 dst_tenant;
-  __u32 src_pod;
-  __u32 dst_pod;
+  netpol_pod_id src_pod;
+  netpol_pod_id dst_pod;
   __u8 verdict;
   __u8 reason;
   __u8 record;      // emit a flow record and count it
@@ -137,9 +137,13 @@ static __always_inline int is_granted(__u32 src_tenant, const __u8* daddr, __u16
   return bpf_map_lookup_elem(&grants, &key) != NULL;
 }
 
-static __always_inline __u64 flow_idle_ns(void) {
+static __always_inline struct netpol_node_config* node_config_of(void) {
   __u32 zero = 0;
-  struct netpol_node_config* config = bpf_map_lookup_elem(&node_config, &zero);
+  return bpf_map_lookup_elem(&node_config, &zero);
+}
+
+static __always_inline __u64 flow_idle_ns(void) {
+  struct netpol_node_config* config = node_config_of();
   return (config && config->flow_idle_ns) ? config->flow_idle_ns : FLOW_IDLE_DEFAULT_NS;
 }
 
@@ -153,6 +157,51 @@ static __always_inline void flow_key(struct netpol_flow_key* key, const __u8* pe
   key->proto = proto;
 }
 
+static __always_inline void count_lost(__u32 slot) {
+  __u64* lost = bpf_map_lookup_elem(&flow_lost, &slot);
+  if (lost) {
+    *lost += 1;
+  }
+}
+
+#ifndef NETPOL_LAYOUT_V1
+// The tenant's entry of a per-tenant map, created on first use.
+static __always_inline void* tenant_entry(void* map, __u32 tenant, const void* zero) {
+  void* entry = bpf_map_lookup_elem(map, &tenant);
+  if (!entry) {
+    bpf_map_update_elem(map, &tenant, zero, BPF_NOEXIST);
+    entry = bpf_map_lookup_elem(map, &tenant);
+  }
+  return entry;
+}
+
+static __always_inline __u64* tenant_flow_count(__u32 tenant) {
+  __u64 zero = 0;
+  return tenant_entry(&tenant_flows, tenant, &zero);
+}
+
+static __always_inline struct netpol_tenant_records* tenant_records_of(__u32 tenant) {
+  struct netpol_tenant_records zero = {};
+  return tenant_entry(&tenant_records, tenant, &zero);
+}
+#endif
+
+// Removes a tracked flow and gives its slot back to the tenant it counted against.
+static __always_inline void forget_flow(const struct netpol_flow_key* key,
+                                        const struct netpol_flow_value* value) {
+#ifdef NETPOL_LAYOUT_V1
+  bpf_map_delete_elem(&granted_flows, key);
+#else
+  __u32 charged = value->charged;
+  if (bpf_map_delete_elem(&granted_flows, key) == 0) {
+    __u64* count = bpf_map_lookup_elem(&tenant_flows, &charged);
+    if (count && *count > 0) {
+      __sync_fetch_and_add(count, (__u64)-1);
+    }
+  }
+#endif
+}
+
 // A live tracked flow; refreshes its idle timer.
 static __always_inline int flow_is_tracked(const struct netpol_flow_key* key) {
   struct netpol_flow_value* value = bpf_map_lookup_elem(&granted_flows, key);
@@ -161,25 +210,48 @@ static __always_inline int flow_is_tracked(const struct netpol_flow_key* key) {
   }
   __u64 now = bpf_ktime_get_ns();
   if (now - value->last_seen_ns > flow_idle_ns()) {
-    bpf_map_delete_elem(&granted_flows, key);
+    forget_flow(key, value);
     return 0;
   }
   value->last_seen_ns = now;
   return 1;
 }
 
-static __always_inline void count_lost(__u32 slot) {
-  __u64* lost = bpf_map_lookup_elem(&flow_lost, &slot);
-  if (lost) {
-    *lost += 1;
-  }
-}
-
-static __always_inline void track_flow(const struct netpol_flow_key* key) {
+// Tracks a flow `charged` opened, within that tenant's flows_per_tenant:
+// a tenant over its share loses only its own tracking, never another's.
+static __always_inline void track_flow(const struct netpol_flow_key* key, __u32 charged) {
   struct netpol_flow_value value = {.last_seen_ns = bpf_ktime_get_ns()};
+#ifdef NETPOL_LAYOUT_V1
   if (bpf_map_update_elem(&granted_flows, key, &value, BPF_ANY) != 0) {
     count_lost(NETPOL_LOST_FLOWS);
   }
+#else
+  value.charged = charged;
+  struct netpol_node_config* config = node_config_of();
+  __u32 limit = config ? config->flows_per_tenant : 0;
+  __u64* count = tenant_flow_count(charged);
+  if (limit != 0 && count && *count >= limit) {
+    struct netpol_tenant_records* records = tenant_records_of(charged);
+    if (records) {
+      __sync_fetch_and_add(&records->flows_refused, 1);
+    }
+    count_lost(NETPOL_LOST_FLOWS);
+    return;
+  }
+  long err = bpf_map_update_elem(&granted_flows, key, &value, BPF_NOEXIST);
+  if (err == 0) {
+    if (count) {
+      __sync_fetch_and_add(count, 1);
+    }
+    return;
+  }
+  struct netpol_flow_value* existing = bpf_map_lookup_elem(&granted_flows, key);
+  if (existing) {
+    existing->last_seen_ns = value.last_seen_ns;  // another CPU tracked it first
+    return;
+  }
+  count_lost(NETPOL_LOST_FLOWS);
+#endif
 }
 
 static __always_inline struct netpol_tenant_settings* settings_of(__u32 tenant) {
@@ -364,6 +436,43 @@ static __always_inline void decide_ingress(const struct attempt* a,
   allow(d, NETPOL_REASON_EXTERNAL);
 }
 
+// Each tenant's share of the ring buffer: records_per_second records per
+// one-second window, then one in record_sample; the rest are counted as
+// the tenant's dropped records. Records are charged to the source tenant,
+// or to the destination when the source is none. The window count is not
+// atomic across CPUs: a window may admit a few records more.
+static __always_inline int within_record_budget(const struct decision* d) {
+#ifdef NETPOL_LAYOUT_V1
+  return 1;
+#else
+  struct netpol_node_config* config = node_config_of();
+  if (!config || config->records_per_second == 0) {
+    return 1;
+  }
+  __u32 charged = d->src_tenant != NETPOL_NO_TENANT ? d->src_tenant : d->dst_tenant;
+  struct netpol_tenant_records* records = tenant_records_of(charged);
+  if (!records) {
+    return 1;
+  }
+  __u64 now = bpf_ktime_get_ns();
+  if (now - records->window_start_ns >= 1000000000ULL) {
+    records->window_start_ns = now;
+    records->in_window = 0;
+  }
+  __u64 seen = records->in_window + 1;
+  records->in_window = seen;
+  if (seen <= config->records_per_second) {
+    return 1;
+  }
+  __u32 sample = config->record_sample;
+  if (sample != 0 && seen % sample == 0) {
+    return 1;
+  }
+  __sync_fetch_and_add(&records->dropped, 1);
+  return 0;
+#endif
+}
+
 static __always_inline void emit(const struct attempt* a, const struct decision* d) {
   struct netpol_counter_key ckey = {
       .src_tenant = d->src_tenant, .dst_tenant = d->dst_tenant, .verdict = d->verdict};
@@ -382,6 +491,9 @@ static __always_inline void emit(const struct attempt* a, const struct decision*
     }
   }
 
+  if (!within_record_budget(d)) {
+    return;  // counted above and in the tenant's dropped records
+  }
   struct netpol_flow_record* r = bpf_ringbuf_reserve(&flow_events, sizeof(*r), 0);
   if (!r) {
     count_lost(NETPOL_LOST_RINGBUF);
@@ -525,7 +637,7 @@ int netpol_egress(struct __sk_buff* skb) {
   if (d.track_flow && local && a.sport != 0) {
     struct netpol_flow_key key;
     flow_key(&key, a.daddr, a.dport, a.sport, local->tenant, a.proto);
-    track_flow(&key);
+    track_flow(&key, local->tenant);
   }
   return finish(&a, &d);
 }
@@ -543,7 +655,8 @@ int netpol_ingress(struct __sk_buff* skb) {
   if (d.track_flow && local && a.dport != 0) {
     struct netpol_flow_key key;
     flow_key(&key, a.saddr, a.sport, a.dport, local->tenant, a.proto);
-    track_flow(&key);
+    // The sender opened it: the entry counts against the sender's tenant.
+    track_flow(&key, d.src_tenant != NETPOL_NO_TENANT ? d.src_tenant : local->tenant);
   }
   return finish(&a, &d);
 }

@@ -74,6 +74,7 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pod_networks SEC(".maps");
 
+#ifdef NETPOL_LAYOUT_V1
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, NETPOL_MAX_FLOWS);
@@ -81,6 +82,35 @@ struct {
   __type(value, struct netpol_flow_value);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } granted_flows SEC(".maps");
+#else
+// Not an LRU: a shared LRU lets one tenant's flood evict the others'
+// flows. Each tenant holds at most flows_per_tenant entries (counted in
+// tenant_flows); idle entries go when next looked up or at the agent's sweep.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NETPOL_MAX_FLOWS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct netpol_flow_key);
+  __type(value, struct netpol_flow_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} granted_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NETPOL_MAX_TENANTS + 2);  // and "none", the node
+  __type(key, __u32);                           // tenant id (0: none)
+  __type(value, __u64);                         // granted_flows entries charged to it
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} tenant_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NETPOL_MAX_TENANTS + 2);  // and "none", the node
+  __type(key, __u32);                           // tenant id (0: none)
+  __type(value, struct netpol_tenant_records);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} tenant_records SEC(".maps");
+#endif
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -10,6 +10,18 @@
 
 #define NETPOL_ADDR_LEN 16
 
+// Version of the map layout (the structs below, map types and sizes). The
+// agent pins layout N's maps under <bpf_root>/maps-v<N> (layout 1, which
+// had no number: <bpf_root>/maps) and moves older pins to the new layout
+// in place (docs/netpol.md, "Map layouts and upgrades"). Any change to a
+// pinned map's key, value, type or size bumps it. NETPOL_LAYOUT_V1 builds
+// the programs over layout 1, for the migration tests only.
+#ifdef NETPOL_LAYOUT_V1
+#define NETPOL_LAYOUT_VERSION 1
+#else
+#define NETPOL_LAYOUT_VERSION 2
+#endif
+
 // Map capacities. The agent checks them before writing, so a full map is a
 // clean error, never half a change.
 #define NETPOL_MAX_ENDPOINT_ADDRS 65536
@@ -18,7 +30,13 @@
 #define NETPOL_MAX_GRANTS 65536
 #define NETPOL_MAX_DENIED 1024
 #define NETPOL_MAX_ADDR_SET 256
+#ifdef NETPOL_LAYOUT_V1
 #define NETPOL_MAX_FLOWS 65536
+#else
+// Tracked flows of all tenants (allocated as used); each tenant holds at
+// most node_config.flows_per_tenant of them.
+#define NETPOL_MAX_FLOWS (1 << 20)
+#endif
 #define NETPOL_MAX_COUNTERS 65536
 #define NETPOL_RINGBUF_BYTES (1 << 20)
 
@@ -68,12 +86,23 @@ enum netpol_egress {
 // The endpoint runs on this node (its egress hooks see its traffic).
 #define NETPOL_ENDPOINT_LOCAL 1
 
-// Who an address or a local cgroup belongs to.
+// Who an address or a local cgroup belongs to. Pod ids are 64-bit (the
+// agent resolves the rare collision); layout 1 had 32-bit ones.
+#ifdef NETPOL_LAYOUT_V1
+typedef __u32 netpol_pod_id;
 struct netpol_endpoint {
   __u32 tenant;
   __u32 pod;
   __u32 flags;  // NETPOL_ENDPOINT_*
 };
+#else
+typedef __u64 netpol_pod_id;
+struct netpol_endpoint {
+  __u32 tenant;
+  __u32 flags;  // NETPOL_ENDPOINT_*
+  __u64 pod;
+};
+#endif
 
 // Key of the address sets (DNS servers, node addresses).
 struct netpol_addr {
@@ -131,7 +160,24 @@ struct netpol_flow_key {
 
 struct netpol_flow_value {
   __u64 last_seen_ns;
+#ifndef NETPOL_LAYOUT_V1
+  __u32 charged;  // the tenant that opened the flow; the entry counts against it
+  __u32 pad;
+#endif
 };
+
+#ifndef NETPOL_LAYOUT_V1
+// tenant_records: per tenant, what its flow records cost in the ring buffer.
+// A record is charged to its source tenant (the destination tenant when
+// the source is none); each tenant may write records_per_second records per
+// one-second window, and past that only one in record_sample.
+struct netpol_tenant_records {
+  __u64 window_start_ns;
+  __u64 in_window;      // records charged in the current window
+  __u64 dropped;        // records over budget and not sampled: never written
+  __u64 flows_refused;  // flows not tracked: the tenant held flows_per_tenant
+};
+#endif
 
 // counters: per-CPU hash key.
 struct netpol_counter_key {
@@ -146,10 +192,10 @@ struct netpol_counter_key {
 // attempt. Each attempt is recorded at one hook only.
 struct netpol_flow_record {
   __u64 timestamp_ns;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  netpol_pod_id src_pod;
+  netpol_pod_id dst_pod;
   __u32 src_tenant;
   __u32 dst_tenant;
-  __u32 src_pod;
-  __u32 dst_pod;
   __u8 saddr[NETPOL_ADDR_LEN];
   __u8 daddr[NETPOL_ADDR_LEN];
   __u16 sport;  // host byte order
@@ -163,6 +209,12 @@ struct netpol_flow_record {
 // Node-wide settings, in an array map of one entry.
 struct netpol_node_config {
   __u64 flow_idle_ns;  // a granted flow expires after this long idle
+#ifndef NETPOL_LAYOUT_V1
+  __u32 flows_per_tenant;    // tracked flows one tenant may hold; 0: no limit
+  __u32 records_per_second;  // flow records per tenant per second; 0: no limit
+  __u32 record_sample;       // over budget, one record in record_sample is kept
+  __u32 pad;
+#endif
 };
 
 // Indexes of the per-CPU loss counters (flow_lost map).

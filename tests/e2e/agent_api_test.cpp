@@ -669,5 +669,97 @@ TEST_F(AgentApiTest, EventsCarryLiveChangesOfTheCallersTenantOnly) {
   (void)events->Finish();
 }
 
+// A tenant that opens follow streams and never reads them holds at most
+// eight (its ninth is refused with RESOURCE_EXHAUSTED), and a flood of its
+// records while they sit unread does not keep another tenant's stream from
+// getting its own record.
+TEST_F(AgentApiTest, IdleFollowStreamsAreCappedPerCallerAndCostOnlyTheirCaller) {
+  auto tenant_a = As("tenant-team-a");
+  auto tenant_b = As("tenant-team-b");
+  v1::StreamFlowsRequest follow;
+  follow.set_follow(true);
+  constexpr int kCap = 8;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Flow>>> idle;
+  for (int i = 0; i < kCap; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    idle.push_back(tenant_a->StreamFlows(contexts.back().get(), follow));
+  }
+  // Each stream is open on the agent once it has read one record; after
+  // that the test never reads them again.
+  std::atomic<bool> done{false};
+  std::thread publisher([&] {
+    while (!done) {
+      agent_->Publish(Record("team-a", "a1", "team-c", "c1", Verdict::kDenied, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  for (auto& reader : idle) {
+    v1::Flow flow;
+    ASSERT_TRUE(reader->Read(&flow));
+  }
+  done = true;
+  publisher.join();
+
+  grpc::ClientContext ninth_context;
+  auto ninth = tenant_a->StreamFlows(&ninth_context, follow);
+  v1::Flow unexpected;
+  EXPECT_FALSE(ninth->Read(&unexpected));
+  grpc::Status refused = ninth->Finish();
+  EXPECT_EQ(refused.error_code(), StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("at most 8 per caller"), std::string::npos)
+      << refused.error_message();
+  // Events count against the same cap.
+  grpc::ClientContext events_context;
+  auto events = tenant_a->StreamEvents(&events_context, {});
+  v1::Event event;
+  EXPECT_FALSE(events->Read(&event));
+  EXPECT_EQ(events->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
+
+  // Another tenant still follows, through a flood of team-a's records.
+  grpc::ClientContext b_context;
+  auto b_reader = tenant_b->StreamFlows(&b_context, follow);
+  done = false;
+  std::thread b_publisher([&] {
+    while (!done) {
+      agent_->Publish(Record("team-b", "b1", "team-c", "c1", Verdict::kDenied, 2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  v1::Flow b_flow;
+  ASSERT_TRUE(b_reader->Read(&b_flow));
+  done = true;
+  b_publisher.join();
+  for (int i = 0; i < 20000; ++i) {
+    agent_->Publish(Record("team-a", "a1", "team-c", "c1", Verdict::kDenied, 3));
+  }
+  agent_->Publish(Record("team-b", "b1", "team-c", "c1", Verdict::kDenied, 77));
+  bool got_after_flood = false;
+  while (b_reader->Read(&b_flow)) {
+    EXPECT_EQ(b_flow.source().tenant(), "team-b");
+    if (b_flow.destination().port() == 77) {
+      got_after_flood = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(got_after_flood);
+  b_context.TryCancel();
+  (void)b_reader->Finish();
+
+  // Closing the idle streams frees team-a's slots.
+  for (auto& context : contexts) {
+    context->TryCancel();
+  }
+  for (auto& reader : idle) {
+    (void)reader->Finish();
+  }
+  bool reopened = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!reopened && std::chrono::steady_clock::now() < deadline) {
+    reopened = FlowsOf(*tenant_a, "team-a").ok();
+  }
+  EXPECT_TRUE(reopened);
+}
+
 }  // namespace
 }  // namespace bulkhead::testing

@@ -1,5 +1,5 @@
 // The agent binary as it runs on a node: enforcement that survives kill -9,
-// a restart with no window, a bad endpoints file that changes nothing, and
+// a restart with no window, a bad endpoint in a file refused on its own, and
 // uninstall that removes everything.
 #include <signal.h>
 #include <sys/stat.h>
@@ -176,24 +176,32 @@ TEST_F(NetpolAgentTest, NoCrossTenantConnectGetsThroughDuringRestarts) {
   EXPECT_EQ(eperm, attempts) << out;
 }
 
-TEST_F(NetpolAgentTest, BadEndpointsFileChangesNothing) {
+// One bad endpoint in a file (an address another pod holds, a cgroup that
+// vanished) is refused on its own: the rest of the file, a new grant
+// included, is enforced, and the wall stays.
+TEST_F(NetpolAgentTest, BadEndpointInAFileIsRefusedAlone) {
   agent_ = StartAgent();
   auto server = node_->Start(b1_, {"serve-tcp", "8080"});
   ASSERT_TRUE(server->WaitForLine("ready", kReady));
-  // A grant lets team-a in; then a file with an overlapping address arrives.
-  WriteEndpoints(
-      fmt::format("grants:\n- {{tenant: team-a, destination: {}/32, port: 8080, "
-                  "protocol: tcp}}\n",
-                  b1_->ipv4));
+  std::string grant_a = fmt::format(
+      "grants:\n- {{tenant: team-a, destination: {}/32, port: 8080, protocol: tcp}}\n", b1_->ipv4);
+  WriteEndpoints(grant_a);
   ASSERT_TRUE(agent_->WaitForText("source applied", kReady)) << agent_->Output();
   ASSERT_EQ(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
-  WriteEndpoints(fmt::format("- {{tenant: team-c, pod: thief, addresses: [{}]}}\n", b1_->ipv4));
-  ASSERT_TRUE(agent_->WaitForText("previous state kept", kReady)) << agent_->Output();
-  EXPECT_NE(agent_->Output().find("already belongs to pod team-b/b1"), std::string::npos)
-      << agent_->Output();
-  // The grant from the last good file is still enforced, and the wall too.
+  ASSERT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  WriteEndpoints(
+      fmt::format("- {{tenant: team-c, pod: thief, addresses: [{}]}}\n"
+                  "- {{tenant: team-c, pod: ghost, addresses: [198.18.1.3], cgroup: {}/vanished}}\n"
+                  "{}- {{tenant: team-c, destination: {}/32, port: 8080, protocol: tcp}}\n",
+                  b1_->ipv4, node_->pods_cgroup(), grant_a, b1_->ipv4));
+  ASSERT_TRUE(agent_->WaitForText("refused=2", kReady)) << agent_->Output();
+  std::string out = agent_->Output();
+  EXPECT_NE(out.find("already belongs to pod team-b/b1"), std::string::npos) << out;
+  EXPECT_NE(out.find("team-c/ghost"), std::string::npos) << out;
+  // Both grants are enforced; b1's address is still b1's (team-b's wall holds for b2's peers).
   EXPECT_EQ(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
-  EXPECT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
+  EXPECT_EQ(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"}).exit_code, 0);
+  EXPECT_TRUE(Refused(node_->Run(b1_, {"connect-tcp", c1_->ipv4, "8080"})));
 }
 
 TEST_F(NetpolAgentTest, UninstallRemovesEverything) {

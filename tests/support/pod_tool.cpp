@@ -13,12 +13,18 @@
 //   bench-crr ADDR PORT MILLISECONDS       connect, 1-byte request/response, close (RST); print
 //   rate bench-rr ADDR PORT MILLISECONDS        1-byte request/response on one connection; print
 //   rate
+//   serve-udp-push PORT         as serve-udp; on SIGUSR1 sends "push" to the last sender
+//   udp-session LOCALPORT ADDR PORT   from LOCALPORT send "hello", then print "got <source>
+//                               <payload>" per datagram, forever
+//   flood-udp ADDR PORT FIRST_LOCAL_PORT COUNT   one datagram from each of COUNT local ports
+//                               (each a new flow); print "flooded <sent> errors <failed>"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -356,6 +362,121 @@ int BenchTcp(const char* host, int port, int milliseconds, bool reconnect) {
   return 0;
 }
 
+volatile sig_atomic_t push_requested = 0;
+void OnPush(int /*signal*/) { push_requested = 1; }
+
+int ServeUdpPush(int port) {
+  struct sigaction action {};
+  action.sa_handler = OnPush;  // no SA_RESTART: recvfrom returns EINTR
+  ::sigaction(SIGUSR1, &action, nullptr);
+  int fd = Listen(SOCK_DGRAM, port);
+  if (fd < 0) {
+    return Fail("bind");
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  sockaddr_storage last{};
+  socklen_t last_len = 0;
+  while (true) {
+    if (push_requested != 0) {
+      push_requested = 0;
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sockaddr API
+      ssize_t sent = ::sendto(fd, "push", 4, 0, reinterpret_cast<sockaddr*>(&last), last_len);
+      std::printf(sent == 4 ? "pushed\n" : "push failed\n");
+      std::fflush(stdout);
+    }
+    char buffer[512] = {};
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sockaddr API
+    ssize_t n =
+        ::recvfrom(fd, buffer, sizeof(buffer) - 1, 0, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (n < 0) {
+      continue;
+    }
+    last = peer;
+    last_len = len;
+    std::printf("got %s %.*s\n", PeerName(peer).c_str(), static_cast<int>(n), buffer);
+    std::fflush(stdout);
+    (void)::sendto(fd, "ok", 2, 0, reinterpret_cast<sockaddr*>(&peer), len);  // NOLINT
+  }
+}
+
+int BindLocal(int family, int type, int port) {
+  int fd = ::socket(family, type, 0);
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_storage local{};
+  socklen_t len = 0;
+  if (family == AF_INET6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&local);  // NOLINT
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v6);
+  } else {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&local);  // NOLINT
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v4);
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), len) != 0) {  // NOLINT
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int UdpSession(int local_port, const char* host, int port) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    std::printf("error EOTHER bad address %s\n", host);
+    return 2;
+  }
+  int fd = BindLocal(addr.family, SOCK_DGRAM, local_port);
+  if (fd < 0) {
+    return Fail("bind");
+  }
+  if (::sendto(fd, "hello", 5, 0, Raw(addr), addr.length) < 0) {
+    return Fail("sendto");
+  }
+  while (true) {
+    char buffer[512] = {};
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sockaddr API
+    ssize_t n =
+        ::recvfrom(fd, buffer, sizeof(buffer) - 1, 0, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (n < 0) {
+      continue;
+    }
+    std::printf("got %s %.*s\n", PeerName(peer).c_str(), static_cast<int>(n), buffer);
+    std::fflush(stdout);
+  }
+}
+
+int FloodUdp(const char* host, int port, int first_local_port, int count) {
+  Address addr;
+  if (!ParseAddress(host, port, addr)) {
+    std::printf("error EOTHER bad address %s\n", host);
+    return 2;
+  }
+  long sent = 0;
+  long failed = 0;
+  for (int i = 0; i < count; ++i) {
+    int fd = BindLocal(addr.family, SOCK_DGRAM, first_local_port + i);
+    if (fd < 0 || ::sendto(fd, "f", 1, 0, Raw(addr), addr.length) != 1) {
+      ++failed;
+    } else {
+      ++sent;
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  std::printf("flooded %ld errors %ld\n", sent, failed);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -383,6 +504,15 @@ int main(int argc, char** argv) {
   }
   if ((verb == "bench-crr" || verb == "bench-rr") && argc == 5) {
     return BenchTcp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), verb == "bench-crr");
+  }
+  if (verb == "serve-udp-push" && argc == 3) {
+    return ServeUdpPush(std::atoi(argv[2]));
+  }
+  if (verb == "udp-session" && argc == 5) {
+    return UdpSession(std::atoi(argv[2]), argv[3], std::atoi(argv[4]));
+  }
+  if (verb == "flood-udp" && argc == 6) {
+    return FloodUdp(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
   }
   std::fprintf(stderr, "bulkhead-test-pod: unknown verb or arguments; see the file header\n");
   return 2;

@@ -333,7 +333,7 @@ netpol::FlowRecord Flow(const std::string& src, const std::string& dst, std::uin
   return record;
 }
 
-TEST(AgentFlowHub, RingHistoryAndListeners) {
+TEST(AgentFlowHub, RingHistoryAndSubscriptions) {
   FlowHub hub(3);
   for (std::uint16_t port = 1; port <= 4; ++port) {
     hub.Publish(Flow("team-a", "team-b", port));
@@ -343,18 +343,88 @@ TEST(AgentFlowHub, RingHistoryAndListeners) {
   ASSERT_EQ(recent.size(), 2U);
   EXPECT_EQ(recent[0].dst_port, 3);
   EXPECT_EQ(recent[1].dst_port, 4);
-  std::vector<std::uint16_t> seen;
   std::vector<netpol::FlowRecord> history;
   netpol::FlowFilter only_c;
   only_c.tenant = "team-c";
-  auto id = hub.Subscribe(
-      only_c, 0, [&](const netpol::FlowRecord& r) { seen.push_back(r.dst_port); }, history);
+  int wakes = 0;
+  auto subscription = hub.Subscribe(
+      only_c, 0, [&](const std::shared_ptr<FlowSubscription>& /*woken*/) { ++wakes; }, history);
   EXPECT_TRUE(history.empty());
   hub.Publish(Flow("team-c", "team-b", 9));
-  hub.Publish(Flow("team-a", "team-b", 10));
-  hub.Unsubscribe(id);
-  hub.Publish(Flow("team-c", "team-b", 11));
-  EXPECT_EQ(seen, std::vector<std::uint16_t>{9});
+  hub.Publish(Flow("team-c", "team-b", 10));
+  hub.Publish(Flow("team-a", "team-b", 11));
+  EXPECT_EQ(wakes, 1);  // woken when its queue stopped being empty, not per record
+  auto taken = subscription->Take();
+  ASSERT_EQ(taken.size(), 2U);
+  EXPECT_EQ(taken[0].dst_port, 9);
+  EXPECT_EQ(taken[1].dst_port, 10);
+  hub.Unsubscribe(subscription);
+  hub.Publish(Flow("team-c", "team-b", 12));
+  EXPECT_TRUE(subscription->Take().empty());
+  EXPECT_EQ(wakes, 1);
+}
+
+// A flood of one tenant's records pushes out only its own: the other
+// tenants' records all stay in the ring.
+TEST(AgentFlowHub, OneTenantsFloodEvictsOnlyItsOwnRecords) {
+  FlowHub hub(100, 40);
+  for (std::uint16_t port = 1; port <= 20; ++port) {
+    hub.Publish(Flow("team-b", "team-c", port));
+  }
+  for (std::uint16_t port = 1; port <= 5000; ++port) {
+    hub.Publish(Flow("team-a", "team-c", port));
+  }
+  // Records with no source tenant count against the destination.
+  for (std::uint16_t port = 1; port <= 5000; ++port) {
+    hub.Publish(Flow("", "team-d", port));
+  }
+  for (std::uint16_t port = 21; port <= 30; ++port) {
+    hub.Publish(Flow("team-b", "team-c", port));
+  }
+  netpol::FlowFilter only_b;
+  only_b.tenant = "team-b";
+  auto kept = hub.Recent(only_b, 0);
+  ASSERT_EQ(kept.size(), 30U);
+  for (std::uint16_t i = 0; i < 30; ++i) {
+    EXPECT_EQ(kept[i].dst_port, i + 1);  // all of them, oldest first
+  }
+  auto evicted = hub.EvictedByTenant();
+  EXPECT_FALSE(evicted.contains("team-b"));
+  EXPECT_GE(evicted["team-a"], 5000U - 40U);  // and a few more when team-b came back
+  EXPECT_GE(evicted["team-d"], 5000U - 40U);
+  EXPECT_LE(hub.Recent({}, 0).size(), 100U);
+}
+
+// Publishing never runs a stream's code under the hub's lock: a wake that
+// calls back into the hub does not deadlock, and a subscription nobody
+// drains keeps at most kMaxQueued records and counts the rest as dropped.
+TEST(AgentFlowHub, UndrainedSubscriptionIsBoundedAndNeverBlocksThePublisher) {
+  FlowHub hub;
+  std::vector<netpol::FlowRecord> history;
+  size_t seen_in_wake = 0;
+  auto idle = hub.Subscribe(
+      {}, 0,
+      [&](const std::shared_ptr<FlowSubscription>& /*woken*/) {
+        seen_in_wake = hub.Recent({}, 0).size();
+      },
+      history);
+  std::vector<netpol::FlowRecord> history_b;
+  netpol::FlowFilter only_b;
+  only_b.tenant = "team-b";
+  auto reader = hub.Subscribe(
+      only_b, 0, [](const std::shared_ptr<FlowSubscription>&) {}, history_b);
+  constexpr size_t kFlood = FlowSubscription::kMaxQueued + 500;
+  for (size_t i = 0; i < kFlood; ++i) {
+    hub.Publish(Flow("team-a", "team-c", static_cast<std::uint16_t>(i)));
+  }
+  hub.Publish(Flow("team-b", "team-c", 7));
+  EXPECT_EQ(seen_in_wake, 1U);
+  EXPECT_EQ(idle->dropped(), kFlood + 1 - FlowSubscription::kMaxQueued);
+  EXPECT_EQ(idle->Take().size(), FlowSubscription::kMaxQueued);
+  auto got = reader->Take();
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].dst_port, 7);
+  EXPECT_EQ(reader->dropped(), 0U);
 }
 
 TEST(AgentMetrics, LabelsAreEscaped) {
