@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   run->add_option("--bpf-root", run_options.bpf_root, "bpffs directory for pinned maps and links")
       ->capture_default_str();
   run->add_option("--node-name", run_options.node_name,
-                  "Node name in flow records (default: host name)");
+                  "This node's name: in flow records and the Node object whose taint the agent "
+                  "removes (default: host name)");
   run->add_flag("--print-flows", run_options.print_flows,
                 "Print each flow record as a JSON line on stdout");
   run->add_option("--listen", run_options.listen,
@@ -94,6 +95,15 @@ int main(int argc, char** argv) {
   run->add_option("--budget-cgroup-root", run_options.budget_cgroup_root,
                   "With --budgets placed: the cgroup, in every hierarchy, holding one cgroup per "
                   "tenant")
+      ->capture_default_str();
+  run->add_option("--kubeconfig", run_options.kubeconfig,
+                  "kubeconfig of the host cluster's API server: once its programs are attached "
+                  "the agent removes the bulkhead.io/agent-not-ready taint from its Node "
+                  "(--node-name). Default: the pod's service account when in a pod");
+  run->add_option("--budget-resync", run_options.budget_resync_seconds,
+                  "Seconds between re-reads of every budgeted pod's cgroups: a limit changed "
+                  "behind the agent's back or a pod cgroup made again gets its ceiling back")
+      ->check(CLI::Range(1U, 3600U))
       ->capture_default_str();
   run->footer(
       "Stopping the agent (even kill -9) leaves enforcement in place; a new agent takes over the\n"

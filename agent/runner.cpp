@@ -20,6 +20,7 @@
 #include "agent/budgets/enforcer.h"
 #include "agent/cgroups/layout.h"
 #include "agent/endpoints/file_source.h"
+#include "agent/hostapi/node_readiness.h"
 #include "agent/metrics/http_server.h"
 #include "agent/metrics/prometheus_text.h"
 #include "agent/netpol/datapath.h"
@@ -64,6 +65,15 @@ StatusOr<std::unique_ptr<budgets::BudgetEnforcer>> MakeBudgets(const RunOptions&
   BH_ASSIGN_OR_RETURN(config.driver, budgets::ParseCgroupDriver(driver));
   config.cgroup_root = options.kubelet_cgroup_root;
   return budgets::MakeKubeletEnforcer(layout, config);
+}
+
+// The host API from --kubeconfig, else from the pod's service account;
+// NOT_FOUND when there is neither.
+StatusOr<hostapi::HostApiConfig> HostApi(const RunOptions& options) {
+  if (!options.kubeconfig.empty()) {
+    return hostapi::LoadKubeconfig(options.kubeconfig);
+  }
+  return hostapi::InClusterConfig();
 }
 
 }  // namespace
@@ -185,22 +195,41 @@ Status RunAgent(const RunOptions& options) {
       summary.reused_pins, server ? server->port() : 0,
       metrics_server ? metrics_server->port() : 0);
 
+  // The programs are attached and the source enforced: the node may take
+  // pods now. Removing the taint runs on its own thread and never holds up
+  // enforcement; a host API that cannot be reached is retried.
+  std::unique_ptr<hostapi::NodeReadiness> readiness;
+  if (auto host = HostApi(options); host.ok()) {
+    readiness =
+        std::make_unique<hostapi::NodeReadiness>(std::move(*host), datapath_options.node_name);
+  } else if (!absl::IsNotFound(host.status())) {
+    log.error("host API not usable; the node's {} taint stays error=\"{}\"",
+              hostapi::kAgentNotReadyTaint, MessageOf(host.status()));
+  }
+
   timespec wait{};
   wait.tv_sec = static_cast<time_t>(options.reload_interval.count() / 1000);
   wait.tv_nsec = static_cast<long>((options.reload_interval.count() % 1000) * 1000000);
   api::BudgetWatch budget_watch(events);
   auto budgets_read = std::chrono::steady_clock::now();
   auto flows_swept = std::chrono::steady_clock::now();
+  auto budgets_resynced = std::chrono::steady_clock::now();
+  const auto resync_interval = std::chrono::seconds(options.budget_resync_seconds);
   while (true) {
     int signal = sigtimedwait(&signals, nullptr, &wait);
     if (signal == SIGTERM || signal == SIGINT) {
       log.info("agent stopping signal={}; enforcement stays in place", signal);
       break;
     }
-    registry.SyncBudgets();
     if (std::chrono::steady_clock::now() - flows_swept >= kFlowSweepInterval) {
       flows_swept = std::chrono::steady_clock::now();
       datapath->SweepFlows();
+    }
+    if (budget_enforcer && std::chrono::steady_clock::now() - budgets_resynced >= resync_interval) {
+      budgets_resynced = std::chrono::steady_clock::now();
+      registry.ResyncBudgets();
+    } else {
+      registry.SyncBudgets();
     }
     if (budget_enforcer && std::chrono::steady_clock::now() - budgets_read >= kBudgetReadInterval) {
       budgets_read = std::chrono::steady_clock::now();
@@ -227,6 +256,7 @@ Status RunAgent(const RunOptions& options) {
                 source->Describe(), MessageOf(status));
     }
   }
+  readiness.reset();
   metrics_server.reset();
   if (server) {
     server->Shutdown();

@@ -30,6 +30,13 @@ struct RunOptions {
   std::string kubelet_cgroup_driver;  // empty: from the pods cgroup's name
   std::string kubelet_cgroup_root = "/";
   std::string budget_cgroup_root = "bulkhead";  // for "placed"
+  // Every budget is applied again this often: pods resized or whose cgroup
+  // was made again behind the agent's back get their ceilings back.
+  unsigned budget_resync_seconds = 5;
+  // The host cluster's API server, for removing this node's
+  // bulkhead.io/agent-not-ready taint once the programs are attached. Empty:
+  // the pod's service account when in a pod, else no host API.
+  std::string kubeconfig;
 };
 
 // Opens (or takes over) the datapath, applies the endpoints file merged

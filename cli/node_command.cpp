@@ -28,6 +28,12 @@ std::string UsedOf(bool read, uint64_t used, bool limited, int64_t limit) {
 
 void PrintBudgets(const v1::NodeStatus& status) {
   std::cout << fmt::format("budgets: {}\n", status.budget_mode());
+  if (status.budget_mode() != "off") {
+    std::cout << (status.budget_swap_limited()
+                      ? "swap: limited with memory\n"
+                      : "swap: not limited, pods may swap past their memory budget (see "
+                        "'bulkhead-agent check' on the node)\n");
+  }
   bool header = false;
   for (const v1::TenantStatus& tenant : status.tenants()) {
     if (!tenant.has_budget()) {
@@ -61,14 +67,18 @@ void PrintBudgets(const v1::NodeStatus& status) {
 void PrintText(const v1::NodeStatus& status) {
   std::cout << fmt::format("node: {}\nmode: {}\nagent instance: {}\nyou are: {}\n", status.node(),
                            status.mode(), status.agent_instance(), status.caller_role());
-  std::cout << "maps:\n";
-  for (const v1::MapFill& map : status.maps()) {
-    std::cout << fmt::format("  {:<16} {:>8} / {}\n", map.map(), map.entries(), map.capacity());
+  if (status.scoped()) {
+    std::cout << "maps and lost records: node-wide, shown to the admin only\n";
+  } else {
+    std::cout << "maps:\n";
+    for (const v1::MapFill& map : status.maps()) {
+      std::cout << fmt::format("  {:<16} {:>8} / {}\n", map.map(), map.entries(), map.capacity());
+    }
+    const v1::FlowLoss& loss = status.loss();
+    std::cout << fmt::format(
+        "lost records: ring buffer full {}, counters full {}, flow table full {}, evicted {}\n",
+        loss.ring_buffer_full(), loss.counters_full(), loss.flow_table_full(), loss.evicted());
   }
-  const v1::FlowLoss& loss = status.loss();
-  std::cout << fmt::format(
-      "lost records: ring buffer full {}, counters full {}, flow table full {}, evicted {}\n",
-      loss.ring_buffer_full(), loss.counters_full(), loss.flow_table_full(), loss.evicted());
   std::cout << fmt::format("{:<24} {:>9} {:>6} {:>10} {:<8} {:<7} {}\n", "TENANT", "ENDPOINTS",
                            "LOCAL", "GENERATION", "MODE", "EGRESS", "GRANTS");
   for (const v1::TenantStatus& tenant : status.tenants()) {
@@ -109,7 +119,8 @@ std::vector<Command> AddNodeCommands(CLI::App& root) {
   auto* status = node->add_subcommand(
       "status",
       "Show the agent's mode, tenants, endpoints, map fill, lost records and each tenant's "
-      "budget usage and kernel refusals (a tenant's certificate sees its own tenant only)");
+      "budget usage and kernel refusals (a tenant's certificate sees its own tenant only, "
+      "without the node-wide figures)");
   AddAgentFlags(*status, flags->agent);
   status->add_option("-o,--output", flags->output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))

@@ -115,7 +115,8 @@ class Service final : public v1::AgentService::CallbackService {
       const std::string& tenant = request->budget().tenant();
       BH_RETURN_IF_ERROR(Authorize(caller, Action::kSetBudget, tenant));
       BH_ASSIGN_OR_RETURN(budgets::TenantBudget budget, BudgetFromProto(request->budget()));
-      Status status = registry_.SetBudget(tenant, budget);
+      Status status = registry_.SetBudget(
+          tenant, budget, caller.ScopedToTenant() ? BudgetSetter::kTenant : BudgetSetter::kAdmin);
       if (!status.ok()) {
         Refused(tenant, caller, status);
         return status;
@@ -155,7 +156,13 @@ class Service final : public v1::AgentService::CallbackService {
           BudgetReportToProto(report->second, *status);
         }
       }
-      response->set_endpoints(caller.ScopedToTenant() ? 0 : endpoints);
+      response->set_budget_swap_limited(registry_.BudgetSwapLimited());
+      // Node-wide fill and loss say what other tenants do: the admin's only.
+      response->set_scoped(caller.ScopedToTenant());
+      if (caller.ScopedToTenant()) {
+        return absl::OkStatus();
+      }
+      response->set_endpoints(endpoints);
       for (const MapFill& fill : backend_.Maps()) {
         v1::MapFill* map = response->add_maps();
         map->set_map(fill.map);
@@ -184,7 +191,9 @@ class Service final : public v1::AgentService::CallbackService {
         out->set_verdict(VerdictToProto(counter.verdict));
         out->set_attempts(counter.count);
       }
-      FillLoss(response->mutable_loss());
+      if (!caller.ScopedToTenant()) {
+        FillLoss(response->mutable_loss());  // node-wide: the admin's only
+      }
       return absl::OkStatus();
     });
   }

@@ -54,7 +54,52 @@ Status CheckCeiling(const budgets::Limits& limits, const budgets::Limits& ceilin
   return check("pids", limits.pids, ceiling.pids);
 }
 
+bool HasAnyLimit(const budgets::Limits& limits) {
+  return limits.cpu_quota_us || limits.cpu_weight || limits.memory_bytes || limits.pids;
+}
+
+// The tenant's budget moved under a ceiling: the same budget when it fits.
+std::map<std::string, budgets::TenantBudget> ClampedBudgets(
+    const std::map<std::string, budgets::TenantBudget>& budgets_by_tenant,
+    const std::map<std::string, TenantBounds>& bounds) {
+  std::map<std::string, budgets::TenantBudget> clamped = budgets_by_tenant;
+  for (auto& [tenant, budget] : clamped) {
+    if (const TenantBounds* bound = Find(bounds, tenant)) {
+      budget = ClampToCeiling(budget, bound->budget_ceiling);
+    }
+  }
+  return clamped;
+}
+
 }  // namespace
+
+budgets::TenantBudget ClampToCeiling(budgets::TenantBudget budget, const budgets::Limits& ceiling) {
+  budgets::Limits& total = budget.total;
+  budgets::Limits& pod = budget.pod_default;
+  if (ceiling.cpu_quota_us && budgets::CpuRatioLess(ceiling.cpu_quota_us, ceiling.cpu_period_us,
+                                                    total.cpu_quota_us, total.cpu_period_us)) {
+    total.cpu_quota_us = ceiling.cpu_quota_us;
+    total.cpu_period_us = ceiling.cpu_period_us;
+  }
+  total.cpu_weight = budgets::MinLimit(total.cpu_weight, ceiling.cpu_weight);
+  total.memory_bytes = budgets::MinLimit(total.memory_bytes, ceiling.memory_bytes);
+  total.pids = budgets::MinLimit(total.pids, ceiling.pids);
+  if (pod.cpu_quota_us && budgets::CpuRatioLess(total.cpu_quota_us, total.cpu_period_us,
+                                                pod.cpu_quota_us, pod.cpu_period_us)) {
+    pod.cpu_quota_us = total.cpu_quota_us;
+    pod.cpu_period_us = total.cpu_period_us;
+  }
+  if (pod.memory_bytes) {
+    pod.memory_bytes = budgets::MinLimit(pod.memory_bytes, total.memory_bytes);
+  }
+  if (pod.pids) {
+    pod.pids = budgets::MinLimit(pod.pids, total.pids);
+  }
+  if (pod.cpu_weight) {
+    pod.cpu_weight = budgets::MinLimit(pod.cpu_weight, total.cpu_weight);
+  }
+  return budget;
+}
 
 TenantRegistry::TenantRegistry(std::string node_name, Enforcer enforcer, std::string state_file,
                                budgets::BudgetEnforcer* budgets)
@@ -75,8 +120,11 @@ Status TenantRegistry::Load() {
     return text.status();
   }
   std::scoped_lock lock(mutex_);
-  return Annotate(DecodeState(*text, policies_, bounds_, budgets_),
-                  fmt::format("state file {}", state_file_));
+  BH_RETURN_IF_ERROR(Annotate(DecodeState(*text, policies_, bounds_, budgets_),
+                              fmt::format("state file {}", state_file_)));
+  // A state file of an older agent may hold a budget above its ceiling.
+  budgets_ = ClampedBudgets(budgets_, bounds_);
+  return absl::OkStatus();
 }
 
 Status TenantRegistry::Save() const {
@@ -242,6 +290,17 @@ void TenantRegistry::SyncBudgets() {
   ApplyBudgets(failed);
 }
 
+void TenantRegistry::ResyncBudgets() {
+  std::scoped_lock lock(mutex_);
+  std::set<std::string> tenants;
+  for (const auto& [tenant, unused] : budgets_) {
+    tenants.insert(tenant);
+  }
+  if (!tenants.empty()) {
+    ApplyBudgets(tenants);
+  }
+}
+
 std::string TenantRegistry::BudgetMode() const {
   return budgets_enforcer_ == nullptr ? "off" : std::string(budgets_enforcer_->Mode());
 }
@@ -374,15 +433,51 @@ Status TenantRegistry::SetBounds(const TenantBounds& bounds) {
   std::scoped_lock lock(mutex_);
   auto all = bounds_;
   all[bounds.tenant] = bounds;
-  BH_RETURN_IF_ERROR(Enforce(policies_, all));
+  // A lower ceiling lowers the budget under it, in the cgroups first: when
+  // they refuse (pods using more than the new ceiling, too many pods for
+  // it), nothing changes.
+  std::map<std::string, budgets::TenantBudget> clamped = ClampedBudgets(budgets_, all);
+  const budgets::TenantBudget* before = Find(budgets_, bounds.tenant);
+  const budgets::TenantBudget* after = Find(clamped, bounds.tenant);
+  bool lowered = before != nullptr && !(*before == *after);
+  if (lowered && budgets_enforcer_ != nullptr) {
+    std::vector<budgets::BudgetPod> pods = BudgetPods(bounds.tenant);
+    Status applied = budgets_enforcer_->Apply(bounds.tenant, *after, pods);
+    if (!applied.ok()) {
+      return Status(
+          applied.code(),
+          fmt::format("the new ceiling lowers the budget of tenant {} to {}, which the "
+                      "cgroups refused: {}; the bounds were not changed",
+                      bounds.tenant, budgets::DescribeLimits(after->total), MessageOf(applied)));
+    }
+    budget_pods_[bounds.tenant] = std::move(pods);
+  }
+  if (Status enforced = Enforce(policies_, all); !enforced.ok()) {
+    if (lowered && budgets_enforcer_ != nullptr) {
+      if (Status undone =
+              budgets_enforcer_->Apply(bounds.tenant, *before, BudgetPods(bounds.tenant));
+          !undone.ok()) {
+        budget_errors_[bounds.tenant] = MessageOf(undone);
+      }
+    }
+    return enforced;
+  }
+  if (lowered) {
+    Logger(Component::kBudget)
+        .info("budget lowered to the tenant's new ceiling tenant={} budget=\"{}\"", bounds.tenant,
+              budgets::DescribeLimits(after->total));
+    budget_errors_.erase(bounds.tenant);
+  }
   bounds_ = std::move(all);
+  budgets_ = std::move(clamped);
   if (Status saved = Save(); !saved.ok()) {
     Logger(Component::kAgent).error("state file not written error=\"{}\"", MessageOf(saved));
   }
   return absl::OkStatus();
 }
 
-Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::TenantBudget& budget) {
+Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::TenantBudget& budget,
+                                 BudgetSetter setter) {
   BH_RETURN_IF_ERROR(budgets::ValidateName("tenant", tenant));
   BH_RETURN_IF_ERROR(budgets::ValidateBudget(budget));
   std::scoped_lock lock(mutex_);
@@ -392,8 +487,22 @@ Status TenantRegistry::SetBudget(const std::string& tenant, const budgets::Tenan
     return absl::NotFoundError(
         fmt::format("tenant {} is not known on node {}", tenant, node_name_));
   }
-  if (const TenantBounds* bound = Find(bounds_, tenant)) {
-    BH_RETURN_IF_ERROR(CheckCeiling(budget.total, bound->budget_ceiling, "budget"));
+  const TenantBounds* bound = Find(bounds_, tenant);
+  if (setter == BudgetSetter::kTenant &&
+      (bound == nullptr || !HasAnyLimit(bound->budget_ceiling))) {
+    return absl::PermissionDeniedError(fmt::format(
+        "tenant {} has no budget ceiling on node {}, so only the admin sets its budget; ask the "
+        "admin to set one (budget_ceiling in the tenant's bounds) or to set the budget",
+        tenant, node_name_));
+  }
+  if (bound != nullptr) {
+    Status within = CheckCeiling(budget.total, bound->budget_ceiling, "budget");
+    if (!within.ok() && setter == BudgetSetter::kAdmin) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}; raise the tenant's budget_ceiling (bulkhead tenant bounds) first",
+                      MessageOf(within)));
+    }
+    BH_RETURN_IF_ERROR(within);
   }
   if (budgets_enforcer_ != nullptr) {
     std::vector<budgets::BudgetPod> pods = BudgetPods(tenant);

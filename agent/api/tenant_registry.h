@@ -14,6 +14,10 @@
 // the tenant's pods on this node: on SetBudget (refused if the cgroups
 // refuse it) and whenever the source changes the tenant's pods (a failure
 // there is kept, shown in the tenant's status and retried by SyncBudgets).
+// Who may set a budget: the admin, within the tenant's ceiling (raise the
+// ceiling first); a tenant only within a ceiling the admin set (no ceiling:
+// only the admin). Lowering a ceiling lowers the budget under it, in the
+// cgroups too, or is refused with nothing changed.
 #ifndef BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
 #define BULKHEAD_AGENT_API_TENANT_REGISTRY_H_
 
@@ -83,6 +87,15 @@ struct BudgetReport {
   std::optional<budgets::TenantEvents> events;  // unset: could not be read
 };
 
+// Who asks for a budget: the admin, or the tenant itself (its own or its
+// control plane's certificate).
+enum class BudgetSetter { kAdmin, kTenant };
+
+// `budget` lowered, resource by resource, to fit `ceiling` (unset ceiling
+// values leave the budget as it is); the pod default is lowered to the
+// new total where it is above it.
+budgets::TenantBudget ClampToCeiling(budgets::TenantBudget budget, const budgets::Limits& ceiling);
+
 struct ApplyResult {
   std::uint64_t generation = 0;
   bool changed = false;
@@ -110,14 +123,25 @@ class TenantRegistry {
 
   StatusOr<ApplyResult> ApplyPolicy(const TenantPolicy& policy);
   Status SetBounds(const TenantBounds& bounds);
-  Status SetBudget(const std::string& tenant, const budgets::TenantBudget& budget);
+  // PERMISSION_DENIED for a tenant with no ceiling or above it;
+  // FAILED_PRECONDITION for the admin above the tenant's ceiling.
+  Status SetBudget(const std::string& tenant, const budgets::TenantBudget& budget,
+                   BudgetSetter setter = BudgetSetter::kAdmin);
   // True when budgets are written to cgroups (a budget enforcer is set).
   [[nodiscard]] bool EnforcesBudgets() const { return budgets_enforcer_ != nullptr; }
+  // True when memory budgets hold swap too.
+  [[nodiscard]] bool BudgetSwapLimited() const {
+    return budgets_enforcer_ != nullptr && budgets_enforcer_->SwapLimited();
+  }
   // "kubelet", "placed", or "off".
   [[nodiscard]] std::string BudgetMode() const;
   // Applies again the budgets whose last application failed (a pod's
   // cgroup not there yet, a refused write). Cheap when none failed.
   void SyncBudgets();
+  // Applies every budget again to its tenant's pods as they are now: a pod
+  // cgroup resized or made again behind the agent's back gets its ceiling
+  // back. Reads each pod's cgroup; writes only what drifted.
+  void ResyncBudgets();
   // Usage and events of every tenant with a budget in force.
   [[nodiscard]] std::vector<BudgetReport> BudgetReports() const;
 

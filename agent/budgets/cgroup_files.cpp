@@ -56,10 +56,19 @@ std::vector<CgroupValue> LimitValues(const CgroupPlace& place, const Limits& lim
     }
   }
   if (const ControllerDir* memory = place.Find("memory"); memory && knobs.memory) {
+    // Swap never adds to a memory limit: on v1 memory plus swap is held at
+    // the memory limit, on v2 (which limits swap on its own) a memory limit
+    // means no swap. Unlimited memory leaves swap unlimited too.
     if (memory->version == 1) {
       add(*memory, "memory.limit_in_bytes", NumberOr(limits.memory_bytes, "-1"));
+      if (memory->swap) {
+        add(*memory, "memory.memsw.limit_in_bytes", NumberOr(limits.memory_bytes, "-1"));
+      }
     } else {
       add(*memory, "memory.max", NumberOr(limits.memory_bytes, "max"));
+      if (memory->swap) {
+        add(*memory, "memory.swap.max", limits.memory_bytes ? "0" : "max");
+      }
     }
   }
   if (const ControllerDir* pids = place.Find("pids"); pids && knobs.pids) {

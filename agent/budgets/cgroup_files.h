@@ -5,6 +5,8 @@
 //   cpu quota    cpu.cfs_quota_us ("-1"), cpu.cfs_period_us   cpu.max ("max 100000")
 //   cpu weight   cpu.shares (weight * 1024 / 100)             cpu.weight
 //   memory       memory.limit_in_bytes ("-1")                 memory.max ("max")
+//   swap         memory.memsw.limit_in_bytes = memory         memory.swap.max = 0
+//                (memory plus swap; where the kernel accounts swap)
 //   pids         pids.max ("max")                             pids.max ("max")
 //
 // Parsing is separate from reading so unit tests can feed the kernel's text.

@@ -92,7 +92,8 @@ StatusOr<CgroupPlace> ResolveCgroupPlace(const CgroupLayout& layout, std::string
       return required ? MissingController(layout, controller) : absl::OkStatus();
     }
     place.dirs.push_back({controller, placement->version, placement->mount_point,
-                          fmt::format("{}/{}", placement->mount_point, place.relative)});
+                          fmt::format("{}/{}", placement->mount_point, place.relative),
+                          placement->swap});
     if (place.relative.empty()) {
       place.dirs.back().path = placement->mount_point;
     }

@@ -22,6 +22,7 @@ struct ControllerDir {
   int version = 0;         // 1 or 2
   std::string mount;       // root of the hierarchy holding the controller
   std::string path;        // the cgroup's directory in that hierarchy
+  bool swap = false;       // memory: swap is limited with memory (layout.h)
 
   bool operator==(const ControllerDir&) const = default;
 };

@@ -41,6 +41,9 @@ class BudgetEnforcer : public TenantEventSource {
  public:
   // "kubelet" or "placed".
   [[nodiscard]] virtual std::string_view Mode() const = 0;
+  // True when memory budgets hold swap too (the node's memory controller
+  // accounts swap; cgroup_files.h says how).
+  [[nodiscard]] virtual bool SwapLimited() const { return false; }
 
   // Sets the tenant's budget and applies it to `pods`, the tenant's complete
   // list of pods on this node (pods not listed any more are let go). All or
@@ -55,6 +58,9 @@ class BudgetEnforcer : public TenantEventSource {
 };
 
 // Budgets under a kubelet with this cgroup driver and root.
+// Whether `layout`'s memory controller accounts swap.
+bool LayoutLimitsSwap(const CgroupLayout& layout);
+
 std::unique_ptr<BudgetEnforcer> MakeKubeletEnforcer(CgroupLayout layout,
                                                     KubeletCgroupConfig config);
 

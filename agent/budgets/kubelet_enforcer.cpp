@@ -14,9 +14,10 @@ namespace {
 class KubeletEnforcer : public BudgetEnforcer {
  public:
   KubeletEnforcer(CgroupLayout layout, KubeletCgroupConfig config)
-      : budgets_(std::move(layout), std::move(config)) {}
+      : swap_(LayoutLimitsSwap(layout)), budgets_(std::move(layout), std::move(config)) {}
 
   [[nodiscard]] std::string_view Mode() const override { return "kubelet"; }
+  [[nodiscard]] bool SwapLimited() const override { return swap_; }
 
   Status Apply(const std::string& tenant, const TenantBudget& budget,
                const std::vector<BudgetPod>& pods) override {
@@ -80,6 +81,7 @@ class KubeletEnforcer : public BudgetEnforcer {
   [[nodiscard]] std::vector<std::string> Tenants() const override { return budgets_.Tenants(); }
 
  private:
+  bool swap_;
   KubeletBudgets budgets_;
   std::map<std::string, std::vector<KubeletPod>, std::less<>> pods_;
   // CPU time per pod at the last read, and of each tenant's pods that left.
@@ -88,6 +90,11 @@ class KubeletEnforcer : public BudgetEnforcer {
 };
 
 }  // namespace
+
+bool LayoutLimitsSwap(const CgroupLayout& layout) {
+  auto memory = layout.Find("memory");
+  return memory && memory->swap;
+}
 
 std::unique_ptr<BudgetEnforcer> MakeKubeletEnforcer(CgroupLayout layout,
                                                     KubeletCgroupConfig config) {

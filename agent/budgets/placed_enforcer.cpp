@@ -15,9 +15,10 @@ namespace {
 
 class PlacedEnforcer : public BudgetEnforcer {
  public:
-  explicit PlacedEnforcer(TenantCgroups cgroups) : cgroups_(std::move(cgroups)) {}
+  PlacedEnforcer(TenantCgroups cgroups, bool swap) : cgroups_(std::move(cgroups)), swap_(swap) {}
 
   [[nodiscard]] std::string_view Mode() const override { return "placed"; }
+  [[nodiscard]] bool SwapLimited() const override { return swap_; }
 
   Status Apply(const std::string& tenant, const TenantBudget& budget,
                const std::vector<BudgetPod>& pods) override {
@@ -133,15 +134,18 @@ class PlacedEnforcer : public BudgetEnforcer {
 
   TenantCgroups cgroups_;
   std::map<std::string, std::set<std::string>, std::less<>> pods_;
+  bool swap_ = false;
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<BudgetEnforcer>> MakePlacedEnforcer(CgroupLayout layout,
                                                              std::string root) {
+  bool swap = LayoutLimitsSwap(layout);
   BH_ASSIGN_OR_RETURN(TenantCgroups cgroups,
                       TenantCgroups::Open(std::move(layout), std::move(root)));
-  return std::unique_ptr<BudgetEnforcer>(std::make_unique<PlacedEnforcer>(std::move(cgroups)));
+  return std::unique_ptr<BudgetEnforcer>(
+      std::make_unique<PlacedEnforcer>(std::move(cgroups), swap));
 }
 
 }  // namespace bulkhead::agent::budgets

@@ -11,6 +11,13 @@ namespace {
 
 size_t Depth(const std::string& dir) { return SplitNonEmpty(dir, "/").size(); }
 
+// v1 keeps memory.limit_in_bytes <= memory.memsw.limit_in_bytes at every
+// step: lowering writes the memory limit first (as listed), raising writes
+// memory plus swap first.
+int RaiseRank(const PlannedWrite& write) {
+  return write.next.file == "memory.memsw.limit_in_bytes" ? 0 : 1;
+}
+
 // The same status (code, errno and location payloads) saying nothing changed.
 Status NothingApplied(const Status& status) {
   Status out(status.code(), fmt::format("{}; nothing applied, the previous limits are in force",
@@ -37,6 +44,15 @@ StatusOr<std::vector<PlannedWrite>> PlanLimits(const CgroupPlace& place, const L
                             current.cpu_period_us);
     } else if (value.file == "cpu.shares" || value.file == "cpu.weight") {
       lowers = next.cpu_weight.value_or(100) < current.cpu_weight.value_or(100);
+    } else if (value.file == "memory.memsw.limit_in_bytes") {
+      // Compared with its own content: it may differ from the memory limit.
+      auto before = ParseV1MemoryLimit(previous);
+      BH_ASSIGN_OR_RETURN(std::optional<int64_t> parsed, ParseV1MemoryLimit(value.value));
+      lowers = before.ok() && less(parsed, *before);
+    } else if (value.file == "memory.swap.max") {
+      auto before = ParseMaxOrNumber(previous);
+      BH_ASSIGN_OR_RETURN(std::optional<int64_t> parsed, ParseMaxOrNumber(value.value));
+      lowers = before.ok() && less(parsed, *before);
     } else if (value.file.starts_with("memory.")) {
       lowers = less(next.memory_bytes, current.memory_bytes);
     } else if (value.file == "pids.max") {
@@ -57,7 +73,10 @@ std::vector<PlannedWrite> OrderWrites(std::vector<PlannedWrite> writes) {
     }
     size_t da = Depth(a.next.dir);
     size_t db = Depth(b.next.dir);
-    return a.lowers ? da > db : da < db;
+    if (da != db) {
+      return a.lowers ? da > db : da < db;
+    }
+    return !a.lowers && RaiseRank(a) < RaiseRank(b);
   });
   return writes;
 }

@@ -3,6 +3,9 @@
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
@@ -119,10 +122,41 @@ StatusOr<CgroupLayout> ParseCgroupLayout(std::string_view mountinfo,
   return layout;
 }
 
+bool DetectSwapAccounting(const ControllerPlacement& memory) {
+  if (memory.controller != "memory") {
+    return false;
+  }
+  if (memory.version == 1) {
+    return ::access((memory.mount_point + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+  }
+  DIR* handle = ::opendir(memory.mount_point.c_str());
+  if (handle == nullptr) {
+    return false;
+  }
+  bool found = false;
+  while (dirent* entry = ::readdir(handle)) {
+    std::string_view name(entry->d_name);
+    if (entry->d_type == DT_DIR && name != "." && name != ".." &&
+        ::access(fmt::format("{}/{}/memory.swap.max", memory.mount_point, name).c_str(), F_OK) ==
+            0) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(handle);
+  return found;
+}
+
 StatusOr<CgroupLayout> DetectCgroupLayout() {
   BH_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile("/proc/self/mountinfo"));
-  return ParseCgroupLayout(
-      mountinfo, [](const std::string& mount) { return ReadFile(mount + "/cgroup.controllers"); });
+  BH_ASSIGN_OR_RETURN(CgroupLayout layout,
+                      ParseCgroupLayout(mountinfo, [](const std::string& mount) {
+                        return ReadFile(mount + "/cgroup.controllers");
+                      }));
+  for (ControllerPlacement& placement : layout.controllers) {
+    placement.swap = DetectSwapAccounting(placement);
+  }
+  return layout;
 }
 
 }  // namespace bulkhead::agent

@@ -27,6 +27,9 @@ struct ControllerPlacement {
   std::string controller;
   int version = 0;          // 1 or 2
   std::string mount_point;  // root of the hierarchy holding it
+  // memory only: the kernel accounts swap, so memory plus swap can be
+  // limited (v1 memory.memsw.*, v2 memory.swap.*). Set by DetectCgroupLayout.
+  bool swap = false;
 };
 
 struct CgroupLayout {
@@ -49,7 +52,15 @@ using ControllersReader = std::function<StatusOr<std::string>(const std::string&
 StatusOr<CgroupLayout> ParseCgroupLayout(std::string_view mountinfo,
                                          const ControllersReader& read_controllers);
 
-// Detects the layout of this machine.
+// Whether the memory controller at `memory` accounts swap: v1 has
+// memory.memsw.limit_in_bytes at its root; v2 has memory.swap.max in the
+// cgroups below the root (the root has none), so a first-level cgroup with
+// the memory controller is looked for. False when the kernel was built
+// without swap accounting or booted with it off (swapaccount=0,
+// cgroup.memory=noswap).
+bool DetectSwapAccounting(const ControllerPlacement& memory);
+
+// Detects the layout of this machine, swap accounting included.
 StatusOr<CgroupLayout> DetectCgroupLayout();
 
 }  // namespace bulkhead::agent

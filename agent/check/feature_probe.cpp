@@ -194,6 +194,27 @@ void ProbeCgroups(v1::FeatureReport& report, const StatusOr<CgroupLayout>& layou
   Set(controllers, missing.empty(), detail,
       "enable the cpu, memory and pids controllers (cgroup v2: add them to cgroup.subtree_control "
       "of the root; v1: mount their hierarchies)");
+
+  // Without swap accounting a tenant's pods can swap past their memory
+  // budget; budgets still work, so it is not required.
+  auto* swap = Add(report, "cgroup_swap_limit", false);
+  auto memory = layout->Find("memory");
+  if (!memory) {
+    Set(swap, false, "no memory controller", "enable the memory controller");
+  } else if (memory->swap) {
+    Set(swap, true,
+        memory->version == 1 ? "memory.memsw.limit_in_bytes: memory budgets hold memory plus swap"
+                             : "memory.swap.max: memory budgets allow no swap");
+  } else {
+    Set(swap, false,
+        fmt::format("the v{} memory controller does not account swap: pods may swap past their "
+                    "memory budget",
+                    memory->version),
+        memory->version == 1 ? "boot with swapaccount=1 (a kernel with CONFIG_MEMCG_SWAP), or run "
+                               "the node without swap"
+                             : "boot without cgroup.memory=noswap (a kernel with CONFIG_SWAP), or "
+                               "run the node without swap");
+  }
 }
 
 void ProbeAttach(v1::FeatureReport& report, const StatusOr<CgroupLayout>& layout) {

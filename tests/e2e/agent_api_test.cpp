@@ -174,6 +174,8 @@ TEST_F(AgentApiTest, AuthorizationMatrixEveryCell) {
     calls.push_back({"SetBounds", true, tenant, [tenant](v1::AgentService::Stub& s, std::uint64_t) {
                        v1::TenantBounds bounds;
                        bounds.set_tenant(tenant);
+                       // A ceiling, so the tenant may set its own budget below.
+                       bounds.mutable_budget_ceiling()->set_memory_bytes(int64_t{512} << 20);
                        return Bounds(s, bounds);
                      }});
     calls.push_back(
@@ -279,10 +281,22 @@ TEST_F(AgentApiTest, TenantSeesOnlyItsOwnFlowsCountersAndStatus) {
   EXPECT_EQ(status.tenants(0).endpoints(), 2U);
   EXPECT_EQ(status.tenants(0).local_endpoints(), 1U);
   EXPECT_EQ(status.caller_role(), "tenant:team-a");
+  // Node-wide figures say what other tenants do: a tenant gets none.
+  EXPECT_TRUE(status.scoped());
+  EXPECT_EQ(status.maps_size(), 0);
+  EXPECT_FALSE(status.has_loss());
+  EXPECT_EQ(status.endpoints(), 0U);
+  EXPECT_FALSE(counters.has_loss());
   v1::NodeStatus full;
   ASSERT_TRUE(admin->GetNodeStatus(Context().get(), {}, &full).ok());
   EXPECT_EQ(full.tenants_size(), 3);
   EXPECT_EQ(full.endpoints(), 4U);
+  EXPECT_FALSE(full.scoped());
+  EXPECT_EQ(full.maps_size(), 1);
+  EXPECT_TRUE(full.has_loss());
+  v1::Counters all;
+  ASSERT_TRUE(admin->GetCounters(Context().get(), {}, &all).ok());
+  EXPECT_TRUE(all.has_loss());
 
   std::vector<v1::Event> events;
   ASSERT_TRUE(Snapshot(*tenant_a, "", &events).ok());

@@ -157,9 +157,28 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   EXPECT_EQ(doc["tenants"][0]["policy"]["generation"], "1");  // uint64 is a JSON string
   EXPECT_EQ(doc["caller_role"], "tenant:team-b");
   EXPECT_EQ(doc["tenants"][0]["budget"]["total"]["pids"], "128");
+  // A tenant sees its own figures only: no node-wide endpoint count, map
+  // fill or loss counters (they tell what the other tenants do).
+  EXPECT_EQ(doc["scoped"], true) << status.out;
+  EXPECT_FALSE(doc.contains("maps")) << status.out;
+  EXPECT_FALSE(doc.contains("endpoints")) << status.out;
+  EXPECT_FALSE(doc.contains("loss")) << status.out;
+  auto tenant_text = Cli("tenant-team-b", {"node", "status"});
+  ASSERT_EQ(tenant_text.exit_code, 0) << tenant_text.err;
+  EXPECT_EQ(tenant_text.out.find("maps:"), std::string::npos) << tenant_text.out;
+  EXPECT_EQ(tenant_text.out.find("lost records:"), std::string::npos) << tenant_text.out;
+  EXPECT_NE(tenant_text.out.find("node-wide, shown to the admin only"), std::string::npos)
+      << tenant_text.out;
+  EXPECT_EQ(tenant_text.out.find("team-a"), std::string::npos) << tenant_text.out;
   auto text = Cli("admin", {"node", "status"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("team-c"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("maps:\n  tenants"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("lost records:"), std::string::npos) << text.out;
+  auto admin_doc = nlohmann::json::parse(Cli("admin", {"node", "status", "-o", "json"}).out);
+  EXPECT_EQ(admin_doc["maps"].size(), 1U) << admin_doc.dump();
+  EXPECT_EQ(admin_doc["endpoints"], "4") << admin_doc.dump();
+  EXPECT_FALSE(admin_doc.contains("scoped")) << admin_doc.dump();
 
   agent_->Publish(Record("team-a", "a1", "team-b", "b1", Verdict::kDenied, 9090));
   agent_->Publish(Record("team-c", "c1", "team-b", "b1", Verdict::kAllowed, 8080));

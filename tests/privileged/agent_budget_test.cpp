@@ -5,7 +5,14 @@
 // and `bulkhead node status`. Both placements: pods under a kubelet's
 // cgroupfs tree (per-pod ceilings) and pods placed below tenant parents.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -89,6 +96,25 @@ class AgentBudgetTest : public AgentProcessTest {
     return Cli(stem, {"tenant", "budget", "-f", file});
   }
 
+  // The admin's bounds of `tenant` with this budget ceiling ("{pids: 16}").
+  CommandResult SetCeiling(const std::string& tenant, const std::string& ceiling) {
+    std::string file = dir_ + "/bounds.yaml";
+    std::ofstream(file) << fmt::format("tenant: {}\nbudget_ceiling: {}\n", tenant, ceiling);
+    return Cli("admin", {"tenant", "bounds", "-f", file});
+  }
+
+  // Polls `path` until it reads `want` or `limit` passes; what it read last.
+  static std::string WaitForContent(const std::string& path, const std::string& want,
+                                    std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::string seen = ReadTrimmed(path);
+    while (seen != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      seen = ReadTrimmed(path);
+    }
+    return seen;
+  }
+
   // `bulkhead node status -o json` as `stem`.
   nlohmann::json NodeStatus(const std::string& stem) {
     auto result = Cli(stem, {"node", "status", "-o", "json"});
@@ -144,6 +170,19 @@ class AgentKubeletBudgetTest : public AgentBudgetTest {
 };
 
 TEST_F(AgentKubeletBudgetTest, BudgetBecomesPodCeilingsAndTheKernelsRefusalsAreReported) {
+  // Without a ceiling from the admin a tenant may not set its own budget
+  // (it would be unlimited), and no cgroup is written.
+  auto unbounded =
+      SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 134217728, pids: 16}\n");
+  EXPECT_EQ(unbounded.exit_code, 1) << unbounded.out;
+  EXPECT_NE(unbounded.err.find("PERMISSION_DENIED: tenant team-a has no budget ceiling"),
+            std::string::npos)
+      << unbounded.err;
+  EXPECT_NE(unbounded.err.find("ask the admin"), std::string::npos) << unbounded.err;
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*a1_)) + "/pids.max"), "max");
+
+  auto ceiling = SetCeiling("team-a", "{memory_bytes: 268435456, pids: 32}");
+  ASSERT_EQ(ceiling.exit_code, 0) << ceiling.err;
   auto set =
       SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 134217728, pids: 16}\n");
   ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
@@ -207,12 +246,101 @@ TEST_F(AgentKubeletBudgetTest, BudgetBecomesPodCeilingsAndTheKernelsRefusalsAreR
   EXPECT_NE(row.find("/16 "), std::string::npos) << text.out;
   EXPECT_NE(row.find(fmt::format(" 0 {:>12} ", *refused)), std::string::npos) << text.out;
 
+  // Memory budgets hold swap too: memory plus swap at the ceiling.
+  if (roots_->layout().Find("memory")->swap) {
+    for (const TestPod* pod : {a1_, a2_}) {
+      EXPECT_EQ(ReadNumber(Dir("memory", PodCgroup(*pod)) + "/memory.memsw.limit_in_bytes"),
+                64 * kMiB)
+          << pod->name;
+    }
+    EXPECT_TRUE(status.value("budget_swap_limited", false)) << status.dump();
+  }
+
   // A budget too small for the pods is refused and every ceiling stays.
-  auto small = SetBudget("tenant-team-a", "tenant: team-a\ntotal: {pids: 9}\n");
+  auto small =
+      SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 134217728, pids: 9}\n");
   EXPECT_EQ(small.exit_code, 1) << small.out;
   EXPECT_NE(small.err.find("pids"), std::string::npos) << small.err;
   EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*a2_)) + "/pids.max"), "8");
   EXPECT_EQ(TenantIn(NodeStatus("admin"), "team-a")["budget"]["total"].value("pids", ""), "16");
+}
+
+TEST_F(AgentKubeletBudgetTest, LoweringTheCeilingLowersTheBudgetInTheKernel) {
+  ASSERT_EQ(SetCeiling("team-a", "{memory_bytes: 268435456, pids: 64}").exit_code, 0);
+  auto set =
+      SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 268435456, pids: 64}\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*a1_)) + "/pids.max"), "32");
+  EXPECT_EQ(ReadNumber(Dir("memory", PodCgroup(*a1_)) + "/memory.limit_in_bytes"), 128 * kMiB);
+
+  // The admin lowers the ceiling: the budget under it follows, and so do the
+  // pods' cgroups, without the tenant doing anything.
+  auto lowered = SetCeiling("team-a", "{memory_bytes: 67108864, pids: 16}");
+  ASSERT_EQ(lowered.exit_code, 0) << lowered.err << agent_->Output();
+  for (const TestPod* pod : {a1_, a2_}) {
+    EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*pod)) + "/pids.max"), "8") << pod->name;
+    EXPECT_EQ(ReadNumber(Dir("memory", PodCgroup(*pod)) + "/memory.limit_in_bytes"), 32 * kMiB)
+        << pod->name;
+  }
+  auto total = TenantIn(NodeStatus("tenant-team-a"), "team-a")["budget"]["total"];
+  EXPECT_EQ(total.value("pids", ""), "16") << total.dump();
+  EXPECT_EQ(total.value("memory_bytes", ""), "67108864") << total.dump();
+  // And the tenant cannot go back above it.
+  auto above =
+      SetBudget("tenant-team-a", "tenant: team-a\ntotal: {memory_bytes: 268435456, pids: 64}\n");
+  EXPECT_EQ(above.exit_code, 1);
+  EXPECT_NE(above.err.find("PERMISSION_DENIED"), std::string::npos) << above.err;
+
+  // A ceiling the pods cannot fit under (16 pids shared by two pods is the
+  // floor; 9 is not) is refused and changes nothing.
+  auto tight = SetCeiling("team-a", "{pids: 9}");
+  EXPECT_EQ(tight.exit_code, 1) << tight.out;
+  EXPECT_NE(tight.err.find("the bounds were not changed"), std::string::npos) << tight.err;
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*a1_)) + "/pids.max"), "8");
+}
+
+// The agent runs with --budget-resync 1: a pod cgroup changed or made again
+// behind its back gets its ceiling back within a few resyncs.
+class AgentKubeletResyncTest : public AgentKubeletBudgetTest {
+ protected:
+  [[nodiscard]] std::vector<std::string> AgentFlags() const override {
+    std::vector<std::string> flags = AgentKubeletBudgetTest::AgentFlags();
+    flags.insert(flags.end(), {"--budget-resync", "1"});
+    return flags;
+  }
+};
+
+TEST_F(AgentKubeletResyncTest, PodCgroupsChangedBehindTheAgentsBackGetTheirCeilingsBack) {
+  auto set = SetBudget("admin", "tenant: team-a\ntotal: {memory_bytes: 134217728, pids: 16}\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
+  std::string pids = Dir("pids", PodCgroup(*a1_)) + "/pids.max";
+  std::string memory = Dir("memory", PodCgroup(*a1_)) + "/memory.limit_in_bytes";
+  ASSERT_EQ(ReadTrimmed(pids), "8");
+
+  // A limit lifted in place (as a resize or a stray write would).
+  std::ofstream(pids) << "max";
+  if (roots_->layout().Find("memory")->swap) {
+    // v1 keeps memory at or below memory plus swap: lift that first.
+    std::ofstream(Dir("memory", PodCgroup(*a1_)) + "/memory.memsw.limit_in_bytes") << "-1";
+  }
+  std::ofstream(memory) << "-1";
+  ASSERT_EQ(ReadTrimmed(pids), "max");
+  ASSERT_GE(ReadNumber(memory), int64_t{1} << 62) << "the memory limit was not lifted";
+  EXPECT_EQ(WaitForContent(pids, "8", std::chrono::seconds(20)), "8") << agent_->Output();
+  EXPECT_EQ(WaitForContent(memory, std::to_string(64 * kMiB), std::chrono::seconds(20)),
+            std::to_string(64 * kMiB));
+
+  // The pod's cgroup made again (a new sandbox): fresh, unlimited values.
+  for (const char* controller : {"cpu", "cpuacct", "memory", "pids"}) {
+    std::string dir = Dir(controller, PodCgroup(*a2_));
+    ASSERT_EQ(::rmdir(dir.c_str()), 0) << dir << ": " << std::strerror(errno);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+  }
+  std::string a2_pids = Dir("pids", PodCgroup(*a2_)) + "/pids.max";
+  ASSERT_EQ(ReadTrimmed(a2_pids), "max");
+  EXPECT_EQ(WaitForContent(a2_pids, "8", std::chrono::seconds(20)), "8") << agent_->Output();
+  // Other tenants' pods stay untouched.
+  EXPECT_EQ(ReadTrimmed(Dir("pids", PodCgroup(*b1_)) + "/pids.max"), "max");
 }
 
 // Pods placed by the agent's runtime: each tenant is a parent cgroup below
@@ -228,6 +356,10 @@ TEST_F(AgentPlacedBudgetTest, MemoryHogIsKilledAtItsTenantBudgetAndTheKillIsRepo
   auto set = SetBudget("admin", "tenant: team-b\ntotal: {memory_bytes: 67108864}\n");
   ASSERT_EQ(set.exit_code, 0) << set.err << agent_->Output();
   EXPECT_EQ(ReadNumber(Dir("memory", "team-b") + "/memory.limit_in_bytes"), 64 * kMiB);
+  if (roots_->layout().Find("memory")->swap) {
+    // Swap cannot take the tenant past its memory budget.
+    EXPECT_EQ(ReadNumber(Dir("memory", "team-b") + "/memory.memsw.limit_in_bytes"), 64 * kMiB);
+  }
   // The source's pods of team-b got their cgroups below the tenant.
   EXPECT_TRUE(std::filesystem::is_directory(Dir("memory", "team-b/b1")));
   EXPECT_TRUE(std::filesystem::is_directory(Dir("memory", "team-b/b2")));

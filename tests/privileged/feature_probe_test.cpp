@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -69,6 +70,33 @@ TEST(ProbeKernelFeatures, ThisMachineHasWhatTheAgentNeeds) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   EXPECT_NE(report.cgroups().mode(), v1::CGROUP_MODE_UNSPECIFIED);
+}
+
+// Swap accounting is read from the kernel's own files: on this machine's v1
+// memory hierarchy memory.memsw.* exists exactly when the kernel accounts
+// swap, and `check` reports it (not required: budgets work without it).
+TEST(ProbeKernelFeatures, SwapAccountingIsDetectedAndReported) {
+  BULKHEAD_REQUIRE_PRIVILEGES();
+  auto layout = DetectCgroupLayout();
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  auto memory = layout->Find("memory");
+  if (!memory) {
+    GTEST_SKIP() << "no memory controller on this node";
+  }
+  bool expected =
+      memory->version == 1
+          ? ::access((memory->mount_point + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0
+          : memory->swap;
+  EXPECT_EQ(memory->swap, expected);
+  v1::FeatureReport report = ProbeKernelFeatures();
+  auto feature = std::find_if(report.features().begin(), report.features().end(),
+                              [](const auto& f) { return f.name() == "cgroup_swap_limit"; });
+  ASSERT_NE(feature, report.features().end());
+  EXPECT_FALSE(feature->required());
+  EXPECT_EQ(feature->present(), expected) << feature->detail();
+  EXPECT_NE(feature->detail().find(memory->version == 1 ? "memory.memsw" : "swap"),
+            std::string::npos)
+      << feature->detail();
 }
 
 }  // namespace

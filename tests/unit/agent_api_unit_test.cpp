@@ -233,6 +233,115 @@ TEST(AgentRegistryBudgets, FailureOnASourceChangeIsShownAndRetried) {
   EXPECT_EQ(enforcer.calls, calls);
 }
 
+TEST(AgentRegistryBudgets, ATenantSetsItsBudgetOnlyInsideTheAdminsCeiling) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  // No ceiling: only the admin sets the budget.
+  Status alone = registry.SetBudget("team-a", MemoryBudget(256), BudgetSetter::kTenant);
+  EXPECT_TRUE(absl::IsPermissionDenied(alone)) << alone;
+  EXPECT_NE(MessageOf(alone).find("ask the admin"), std::string::npos) << alone;
+  EXPECT_EQ(enforcer.calls, 0);
+  EXPECT_FALSE(registry.Tenant("team-a")->budget.has_value());
+  // Bounds without a budget ceiling are no ceiling either.
+  ASSERT_TRUE(registry.SetBounds({"team-a", false, {}, {}, {}}).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      registry.SetBudget("team-a", MemoryBudget(256), BudgetSetter::kTenant)));
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256), BudgetSetter::kAdmin).ok());
+
+  budgets::Limits ceiling;
+  ceiling.memory_bytes = int64_t{512} << 20;
+  ASSERT_TRUE(registry.SetBounds({"team-a", false, {}, ceiling, {}}).ok());
+  EXPECT_TRUE(registry.SetBudget("team-a", MemoryBudget(128), BudgetSetter::kTenant).ok());
+  EXPECT_EQ(enforcer.applied["team-a"].first, MemoryBudget(128));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      registry.SetBudget("team-a", MemoryBudget(1024), BudgetSetter::kTenant)));
+  // Unlimited memory is above any memory ceiling.
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      registry.SetBudget("team-a", budgets::TenantBudget{}, BudgetSetter::kTenant)));
+  // The admin above the ceiling is told to raise the ceiling first.
+  Status admin = registry.SetBudget("team-a", MemoryBudget(1024), BudgetSetter::kAdmin);
+  EXPECT_TRUE(absl::IsFailedPrecondition(admin)) << admin;
+  EXPECT_NE(MessageOf(admin).find("raise the tenant's budget_ceiling"), std::string::npos);
+  EXPECT_EQ(registry.Tenant("team-a")->budget, MemoryBudget(128));
+}
+
+TEST(AgentRegistryBudgets, LoweringACeilingLowersTheBudgetUnderIt) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  budgets::Limits ceiling;
+  ceiling.memory_bytes = int64_t{512} << 20;
+  ASSERT_TRUE(registry.SetBounds({"team-a", false, {}, ceiling, {}}).ok());
+  budgets::TenantBudget budget = MemoryBudget(512);
+  budget.pod_default.memory_bytes = int64_t{256} << 20;
+  ASSERT_TRUE(registry.SetBudget("team-a", budget, BudgetSetter::kTenant).ok());
+
+  ceiling.memory_bytes = int64_t{128} << 20;
+  ASSERT_TRUE(registry.SetBounds({"team-a", false, {}, ceiling, {}}).ok());
+  budgets::TenantBudget lowered = MemoryBudget(128);
+  lowered.pod_default.memory_bytes = int64_t{128} << 20;
+  EXPECT_EQ(registry.Tenant("team-a")->budget, lowered);
+  EXPECT_EQ(enforcer.applied["team-a"].first, lowered);  // and in the cgroups
+
+  // Raising the ceiling again leaves the budget where it is.
+  int calls = enforcer.calls;
+  ceiling.memory_bytes = int64_t{1} << 30;
+  ASSERT_TRUE(registry.SetBounds({"team-a", false, {}, ceiling, {}}).ok());
+  EXPECT_EQ(enforcer.calls, calls);
+  EXPECT_EQ(registry.Tenant("team-a")->budget, lowered);
+
+  // Cgroups that refuse the lower budget leave the bounds and budget as they were.
+  enforcer.refuse = absl::UnavailableError("memory in use above the limit");
+  ceiling.memory_bytes = int64_t{64} << 20;
+  Status refused = registry.SetBounds({"team-a", false, {}, ceiling, {}});
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_NE(MessageOf(refused).find("the bounds were not changed"), std::string::npos);
+  EXPECT_EQ(registry.Tenant("team-a")->bounds->budget_ceiling.memory_bytes, int64_t{1} << 30);
+  EXPECT_EQ(registry.Tenant("team-a")->budget, lowered);
+}
+
+TEST(AgentRegistryBudgets, ClampToCeilingResourceByResource) {
+  budgets::TenantBudget budget;
+  budget.total.cpu_quota_us = 400'000;  // 4 CPUs
+  budget.total.cpu_period_us = 100'000;
+  budget.total.pids = 100;
+  budget.pod_default.cpu_quota_us = 200'000;
+  budget.pod_default.cpu_period_us = 100'000;
+  budget.pod_default.pids = 50;
+  budgets::Limits ceiling;
+  ceiling.cpu_quota_us = 50'000;  // 1 CPU in a 50 ms period
+  ceiling.cpu_period_us = 50'000;
+  ceiling.memory_bytes = int64_t{1} << 30;
+  budgets::TenantBudget clamped = ClampToCeiling(budget, ceiling);
+  EXPECT_EQ(clamped.total.cpu_quota_us, 50'000);
+  EXPECT_EQ(clamped.total.cpu_period_us, 50'000);
+  EXPECT_EQ(clamped.total.memory_bytes, int64_t{1} << 30);  // unlimited is above any ceiling
+  EXPECT_EQ(clamped.total.pids, 100);                       // no pids ceiling
+  EXPECT_EQ(clamped.pod_default.cpu_quota_us, 50'000);      // not above the new total
+  EXPECT_EQ(clamped.pod_default.pids, 50);
+  EXPECT_FALSE(clamped.pod_default.memory_bytes.has_value());
+  EXPECT_TRUE(budgets::ValidateBudget(clamped).ok());
+  // A budget inside the ceiling is left as it is.
+  EXPECT_EQ(ClampToCeiling(clamped, ceiling), clamped);
+}
+
+TEST(AgentRegistryBudgets, ResyncAppliesEveryBudgetAgain) {
+  RecordingBudgets enforcer;
+  TenantRegistry registry(
+      "n1", [](const netpol::DesiredState&) { return absl::OkStatus(); }, "", &enforcer);
+  ASSERT_TRUE(registry.SetSource({Source(), {}}).ok());
+  ASSERT_TRUE(registry.SetBudget("team-a", MemoryBudget(256)).ok());
+  int calls = enforcer.calls;
+  registry.SyncBudgets();  // nothing failed: nothing to do
+  EXPECT_EQ(enforcer.calls, calls);
+  registry.ResyncBudgets();  // the cgroups are read and corrected again
+  EXPECT_EQ(enforcer.calls, calls + 1);
+  EXPECT_EQ(enforcer.applied["team-a"].first, MemoryBudget(256));
+}
+
 TEST(AgentRegistryBudgets, MetricsCarryUsageAndKernelEvents) {
   RecordingBudgets enforcer;
   enforcer.events.oom_kills = 2;

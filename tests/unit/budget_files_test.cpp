@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "agent/budgets/cgroup_files.h"
@@ -192,6 +193,47 @@ TEST(BudgetOrderWrites, LowersDeepestFirstThenRaisesShallowestFirstAndSkipsUncha
   }
   EXPECT_EQ(order, (std::vector<std::string>{"/cg/t/p/memory.max", "/cg/t/cpu.max",
                                              "/cg/t/memory.max", "/cg/t/p/pids.max"}));
+}
+
+TEST(BudgetLimitValues, SwapHeldAtTheMemoryLimitWhereTheKernelAccountsIt) {
+  CgroupPlace v1 = V1Place("b/t");
+  v1.dirs[1].swap = true;  // memory
+  std::vector<std::string> values = Render(LimitValues(v1, Some()));
+  EXPECT_NE(std::find(values.begin(), values.end(),
+                      "/cg/memory/b/t/memory.memsw.limit_in_bytes=67108864"),
+            values.end());
+  values = Render(LimitValues(v1, Limits{}));
+  EXPECT_NE(
+      std::find(values.begin(), values.end(), "/cg/memory/b/t/memory.memsw.limit_in_bytes=-1"),
+      values.end());
+  CgroupPlace v2 = V2Place("b/t");
+  v2.dirs[1].swap = true;
+  values = Render(LimitValues(v2, Some()));
+  EXPECT_NE(std::find(values.begin(), values.end(), "/cg/b/t/memory.swap.max=0"), values.end());
+  values = Render(LimitValues(v2, Limits{}));
+  EXPECT_NE(std::find(values.begin(), values.end(), "/cg/b/t/memory.swap.max=max"), values.end());
+  // Not accounted: no swap file is written.
+  for (const std::string& value : Render(LimitValues(V1Place("b/t"), Some()))) {
+    EXPECT_EQ(value.find("memsw"), std::string::npos) << value;
+  }
+}
+
+TEST(BudgetOrderWrites, V1MemoryStaysAtOrBelowMemoryPlusSwapAtEveryStep) {
+  // Raising: memory plus swap first; lowering: memory first.
+  std::vector<PlannedWrite> raise = {
+      Write("/cg/t", "memory.limit_in_bytes", "100", "200", false),
+      Write("/cg/t", "memory.memsw.limit_in_bytes", "100", "200", false),
+  };
+  std::vector<PlannedWrite> ordered = OrderWrites(raise);
+  ASSERT_EQ(ordered.size(), 2U);
+  EXPECT_EQ(ordered[0].next.file, "memory.memsw.limit_in_bytes");
+  std::vector<PlannedWrite> lower = {
+      Write("/cg/t", "memory.limit_in_bytes", "200", "100", true),
+      Write("/cg/t", "memory.memsw.limit_in_bytes", "200", "100", true),
+  };
+  ordered = OrderWrites(lower);
+  ASSERT_EQ(ordered.size(), 2U);
+  EXPECT_EQ(ordered[0].next.file, "memory.limit_in_bytes");
 }
 
 TEST(BudgetApplyWrites, RestoresWhatWasWrittenWhenAWriteFails) {

@@ -1,0 +1,34 @@
+// One HTTPS request to the host API server: TLS with the server verified
+// against the configured CA (and its name or address), a bearer token or a
+// client certificate, a deadline for the whole exchange, and a bounded
+// response. One connection per request ("Connection: close"): the agent
+// makes a handful of calls at start, not a stream.
+#ifndef BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
+#define BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
+
+#include <chrono>
+#include <string>
+
+#include "agent/hostapi/host_config.h"
+#include "common/status.h"
+
+namespace bulkhead::agent::hostapi {
+
+struct HttpsResponse {
+  int status = 0;
+  std::string body;
+};
+
+inline constexpr size_t kMaxResponseBytes = size_t{4} << 20;
+
+// UNAVAILABLE when the server cannot be reached or the deadline passes;
+// UNAUTHENTICATED when its certificate does not verify; INVALID_ARGUMENT
+// for bad credentials in `config`. Any HTTP status is returned as it is.
+StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_view method,
+                                     std::string_view path, std::string_view content_type = "",
+                                     std::string_view body = "",
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace bulkhead::agent::hostapi
+
+#endif  // BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
