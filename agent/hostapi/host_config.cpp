@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "common/file.h"
 #include "common/strings.h"
@@ -23,10 +24,9 @@ StatusOr<std::string> DecodeBase64(std::string_view what, std::string_view text)
   if (clean.size() % 4 != 0) {
     return absl::InvalidArgumentError(fmt::format("{} is not base64", what));
   }
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
+  std::vector<unsigned char> in(clean.begin(), clean.end());
+  std::vector<unsigned char> decoded(clean.size() / 4 * 3);
+  int n = EVP_DecodeBlock(decoded.data(), in.data(), static_cast<int>(in.size()));
   if (n < 0) {
     return absl::InvalidArgumentError(fmt::format("{} is not base64", what));
   }
@@ -35,7 +35,8 @@ StatusOr<std::string> DecodeBase64(std::string_view what, std::string_view text)
   for (size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) {
     ++padding;
   }
-  out.resize(static_cast<size_t>(n) - padding);
+  std::string out(decoded.begin(),
+                  decoded.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(n) - padding));
   return out;
 }
 

@@ -294,9 +294,9 @@ TEST_F(AgentApiTest, TenantSeesOnlyItsOwnFlowsCountersAndStatus) {
   EXPECT_FALSE(full.scoped());
   EXPECT_EQ(full.maps_size(), 1);
   EXPECT_TRUE(full.has_loss());
-  v1::Counters all;
-  ASSERT_TRUE(admin->GetCounters(Context().get(), {}, &all).ok());
-  EXPECT_TRUE(all.has_loss());
+  v1::Counters every;
+  ASSERT_TRUE(admin->GetCounters(Context().get(), {}, &every).ok());
+  EXPECT_TRUE(every.has_loss());
 
   std::vector<v1::Event> events;
   ASSERT_TRUE(Snapshot(*tenant_a, "", &events).ok());
