@@ -68,7 +68,7 @@ void PrintText(const v1::NodeStatus& status) {
   std::cout << fmt::format("node: {}\nmode: {}\nagent instance: {}\nyou are: {}\n", status.node(),
                            status.mode(), status.agent_instance(), status.caller_role());
   if (status.scoped()) {
-    std::cout << "maps and lost records: node-wide, shown to the admin only\n";
+    std::cout << "maps and lost records are node-wide: shown to the admin only\n";
   } else {
     std::cout << "maps:\n";
     for (const v1::MapFill& map : status.maps()) {

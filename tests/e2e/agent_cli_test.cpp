@@ -167,7 +167,8 @@ TEST_F(AgentCliTest, ApplyStatusAndFlowsAsUsersRunThem) {
   ASSERT_EQ(tenant_text.exit_code, 0) << tenant_text.err;
   EXPECT_EQ(tenant_text.out.find("maps:"), std::string::npos) << tenant_text.out;
   EXPECT_EQ(tenant_text.out.find("lost records:"), std::string::npos) << tenant_text.out;
-  EXPECT_NE(tenant_text.out.find("node-wide, shown to the admin only"), std::string::npos)
+  EXPECT_NE(tenant_text.out.find("lost records are node-wide: shown to the admin only"),
+            std::string::npos)
       << tenant_text.out;
   EXPECT_EQ(tenant_text.out.find("team-a"), std::string::npos) << tenant_text.out;
   auto text = Cli("admin", {"node", "status"});
