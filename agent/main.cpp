@@ -75,7 +75,11 @@ int main(int argc, char** argv) {
                   "reloaded when they change. Without it the gRPC API is off");
   run->add_option("--metrics-listen", run_options.metrics_listen,
                   "IPv4 address:port for Prometheus metrics over plain HTTP, e.g. "
-                  "127.0.0.1:9444 (off when not given)");
+                  "127.0.0.1:9444 (off when not given); without the token only node-level "
+                  "series, no tenant names");
+  run->add_option("--metrics-token-file", run_options.metrics_token_file,
+                  "File with the bearer token a scraper sends (Authorization: Bearer ...) to get "
+                  "the tenant-labelled series too; re-read when it changes");
   run->add_option("--state-file", run_options.state_file,
                   "File that keeps the policies, bounds and budgets accepted over the API across "
                   "restarts (default: memory only)");
@@ -110,7 +114,8 @@ int main(int argc, char** argv) {
       "pinned programs and maps without a gap.\n"
       "Example:\n  bulkhead-agent run --endpoints-file /etc/bulkhead/endpoints.yaml "
       "--pods-cgroup /sys/fs/cgroup/kubepods.slice \\\n"
-      "      --certs-dir /etc/bulkhead/certs --metrics-listen 127.0.0.1:9444 "
+      "      --certs-dir /etc/bulkhead/certs --metrics-listen 127.0.0.1:9444 \\\n"
+      "      --metrics-token-file /etc/bulkhead/metrics.token "
       "--state-file /var/lib/bulkhead/agent-state.json");
 
   std::string uninstall_root = "/sys/fs/bpf/bulkhead";

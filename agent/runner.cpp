@@ -177,8 +177,11 @@ Status RunAgent(const RunOptions& options) {
   }
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   if (!options.metrics_listen.empty()) {
-    auto started = metrics::MetricsServer::Start(options.metrics_listen, [&]() {
-      return metrics::RenderMetrics({backend, hub, events, registry});
+    metrics::MetricsServerOptions metrics_options;
+    metrics_options.listen = options.metrics_listen;
+    metrics_options.token_file = options.metrics_token_file;
+    auto started = metrics::MetricsServer::Start(metrics_options, [&](metrics::MetricsScope scope) {
+      return metrics::RenderMetrics({backend, hub, events, registry}, scope);
     });
     if (!started.ok()) {
       flows->Stop();

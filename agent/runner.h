@@ -22,6 +22,9 @@ struct RunOptions {
   unsigned cert_refresh_seconds = 5;
   // Prometheus text endpoint (plain HTTP); off when empty.
   std::string metrics_listen;
+  // The bearer token that unlocks the tenant-labelled series; empty: none
+  // does (every scrape gets the node-level series only).
+  std::string metrics_token_file;
   // Policies, bounds and budgets accepted over the API, kept across
   // restarts; empty: kept in memory only.
   std::string state_file;

@@ -19,6 +19,8 @@ packages=(
   libsqlite3-dev libboost1.81-dev libboost-json1.81-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 iptables iperf3
+  # certificates with hand-made subjects in tests; run.sh's renewal check
+  openssl
   # agent metrics e2e: a real Prometheus scraping the agent
   prometheus
   # control plane e2e: the official Python client

@@ -8,9 +8,12 @@
 #   ./scripts/run.sh stop       stop both; the agent's enforcement stays in the kernel
 #   ./scripts/run.sh uninstall  stop both and remove the agent's programs and maps
 #
-# State lives in $BULKHEAD_HOME (default /var/lib/bulkhead): certificates,
-# the cluster's SQLite store and kubeconfig, the agent's endpoints and state
-# files, logs and pid files. Running it again keeps that state.
+# State lives in $BULKHEAD_HOME (default /var/lib/bulkhead): the admin's
+# PKI (pki/, with the platform CA key), the agent's own certificates
+# (agent-certs/: ca.crt, agent.crt, agent.key, revoked.crl, never the CA
+# key), the metrics token, the cluster's SQLite store and kubeconfig, the
+# agent's endpoints and state files, logs and pid files. Running it again
+# keeps that state and renews a certificate with less than 3 days left.
 #
 # What is not here yet: the agent's local runtime (pods as processes in a
 # netns and cgroup) and the control plane's --host-mode and syncer. Until
@@ -35,7 +38,7 @@ die() {
 case "$verb" in
   start | status | stop | uninstall) ;;
   -h | --help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -134,15 +137,36 @@ echo "== bulkhead-agent check"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 "$bin/agent/bulkhead-agent" check || die "this node lacks what the agent needs (see above)"
 
-mkdir -p "$home"/{pki,clusters,logs,run}
-chmod 0700 "$home"
+mkdir -p "$home"/{pki,agent-certs,clusters,logs,run}
+chmod 0700 "$home" "$home/pki" "$home/agent-certs"
 if [[ ! -f $home/pki/ca.crt ]]; then
   echo "== certificates (platform CA, agent, admin) in $home/pki"
   "$bin/cli/bulkhead" certs init --dir "$home/pki"
 fi
+# Leaf certificates live 7 days: issue what is missing, renew what ends
+# within 3 days (a running agent picks up its renewed files by itself).
 for role in agent admin; do
-  [[ -f $home/pki/$role.crt ]] || "$bin/cli/bulkhead" certs issue --role "$role" --dir "$home/pki"
+  if [[ ! -f $home/pki/$role.crt ]]; then
+    "$bin/cli/bulkhead" certs issue --role "$role" --dir "$home/pki" > /dev/null
+  elif ! openssl x509 -noout -checkend $((3 * 86400)) -in "$home/pki/$role.crt" > /dev/null; then
+    echo "== renewing the $role certificate"
+    "$bin/cli/bulkhead" certs renew --name "$role" --dir "$home/pki" > /dev/null
+  fi
 done
+# The agent's directory holds what a node may hold: the CA certificate, its
+# own key and certificate and the revocation list; the CA key stays in pki/.
+rm -f "$home/agent-certs/ca.key"
+for file in agent.key agent.crt ca.crt revoked.crl; do
+  [[ -f $home/pki/$file ]] || continue
+  cmp -s "$home/pki/$file" "$home/agent-certs/$file" && continue
+  install -m "$([[ $file == *.key ]] && echo 0600 || echo 0644)" "$home/pki/$file" \
+    "$home/agent-certs/.$file.new"
+  mv -f "$home/agent-certs/.$file.new" "$home/agent-certs/$file"
+done
+# The bearer token that unlocks the tenant series of the metrics.
+if [[ ! -s $home/metrics.token ]]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$home/metrics.token")
+fi
 
 if [[ ! -f $home/endpoints.yaml ]]; then
   cat > "$home/endpoints.yaml" << 'EOF'
@@ -173,7 +197,8 @@ else
   [[ -f $home/logs/agent.log ]] && mv "$home/logs/agent.log" "$home/logs/agent.log.1"
   setsid "$bin/agent/bulkhead-agent" --log-level info run \
     --endpoints-file "$home/endpoints.yaml" --pods-cgroup "$pods_cgroup" \
-    --certs-dir "$home/pki" --listen "$agent_api" --metrics-listen "$agent_metrics" \
+    --certs-dir "$home/agent-certs" --listen "$agent_api" --metrics-listen "$agent_metrics" \
+    --metrics-token-file "$home/metrics.token" \
     --state-file "$home/agent-state.json" --budgets placed --budget-cgroup-root bulkhead-pods \
     >> "$home/logs/agent.log" 2>&1 < /dev/null &
   echo $! > "$home/run/agent.pid"
@@ -224,7 +249,11 @@ Bulkhead runs on this machine. Next:
          BULKHEAD_CERT=$home/pki/admin.crt BULKHEAD_KEY=$home/pki/admin.key
   $bin/cli/bulkhead node status
   $bin/cli/bulkhead flows --follow
-  curl -s http://$agent_metrics/metrics
+  curl -s http://$agent_metrics/metrics          # node-level series only
+  curl -s -H "Authorization: Bearer \$(cat $home/metrics.token)" http://$agent_metrics/metrics
+  # revoke a certificate: sign the list, hand it to the agent (re-read within 5 s)
+  $bin/cli/bulkhead certs revoke SERIAL-OR-CRT-FILE --dir $home/pki
+  ./scripts/run.sh    # copies pki/revoked.crl to the agent and renews expiring certificates
   # tenants and pods the agent enforces (re-read when it changes)
   \$EDITOR $home/endpoints.yaml
   ./scripts/run.sh status | stop | uninstall

@@ -62,15 +62,4 @@ Status Authorize(const pki::Role& caller, Action action, std::string_view tenant
   return absl::OkStatus();
 }
 
-StatusOr<pki::Role> RoleFromCommonName(std::string_view common_name) {
-  auto role = pki::ParseRole(common_name);
-  if (!role.ok()) {
-    return absl::UnauthenticatedError(fmt::format(
-        "the client certificate (CN \"{}\") names no Bulkhead role; issue one with 'bulkhead "
-        "certs issue --role ...'",
-        common_name));
-  }
-  return role;
-}
-
 }  // namespace bulkhead::agent::api

@@ -28,10 +28,6 @@ std::string_view ActionName(Action action);
 // the caller may see" (the server then narrows it to the caller's tenant).
 Status Authorize(const pki::Role& caller, Action action, std::string_view tenant);
 
-// The common name of a verified peer certificate as a role, or
-// UNAUTHENTICATED when it names none.
-StatusOr<pki::Role> RoleFromCommonName(std::string_view common_name);
-
 }  // namespace bulkhead::agent::api
 
 #endif  // BULKHEAD_AGENT_API_AUTHZ_H_

@@ -6,16 +6,22 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
+#include <vector>
 
 #include "agent/api/authz.h"
 #include "agent/api/convert.h"
+#include "agent/api/revocation_watch.h"
 #include "agent/api/stream_quota.h"
 #include "agent/api/stream_writer.h"
 #include "bulkhead/agent/v1/agent_service.grpc.pb.h"
 #include "common/file.h"
 #include "common/logging.h"
+#include "common/pki/identity.h"
 #include "fmt/format.h"
 
 namespace bulkhead::agent::api {
@@ -30,16 +36,18 @@ std::string NewInstanceId() {
   return fmt::format("{:08x}{:08x}", random(), random());
 }
 
-StatusOr<pki::Role> CallerRole(const grpc::CallbackServerContext* context) {
+// Who is calling: the verified client certificate, read by the one CN
+// rule (common/pki/identity.h).
+StatusOr<pki::CertificateIdentity> PeerIdentity(const grpc::CallbackServerContext* context) {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("no verified client certificate");
   }
-  auto names = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
-  if (names.empty()) {
-    return absl::UnauthenticatedError("the client certificate has no subject common name");
+  auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.empty()) {
+    return absl::UnauthenticatedError("the connection carries no client certificate");
   }
-  return RoleFromCommonName(std::string_view(names.front().data(), names.front().size()));
+  return pki::IdentityOfPem(std::string_view(pems.front().data(), pems.front().size()));
 }
 
 class Service final : public v1::AgentService::CallbackService {
@@ -52,6 +60,27 @@ class Service final : public v1::AgentService::CallbackService {
         backend_(backend),
         instance_(std::move(instance)),
         streams_(streams_per_caller) {}
+
+  // Set before the server starts; checked on every call.
+  void SetRevocation(const RevocationWatch* revocation) { revocation_ = revocation; }
+
+  // Ends the open streams of certificates in `revoked` (the revocation
+  // watch's thread, no lock held by the caller).
+  void EndRevokedStreams(const std::set<std::string>& revoked) {
+    std::vector<std::pair<std::string, std::function<void(const grpc::Status&)>>> ending;
+    {
+      std::scoped_lock lock(open_streams_mutex_);
+      for (const auto& [id, stream] : open_streams_) {
+        if (revoked.contains(stream.serial)) {
+          ending.emplace_back(stream.serial, stream.close);
+        }
+      }
+    }
+    for (const auto& [serial, close] : ending) {
+      Logger(Component::kGrpc).info("stream ended: certificate revoked serial={}", serial);
+      close(RevokedStatus(serial));
+    }
+  }
 
   grpc::ServerUnaryReactor* ApplyTenantPolicy(grpc::CallbackServerContext* context,
                                               const v1::ApplyTenantPolicyRequest* request,
@@ -201,9 +230,10 @@ class Service final : public v1::AgentService::CallbackService {
   grpc::ServerWriteReactor<v1::Flow>* StreamFlows(grpc::CallbackServerContext* context,
                                                   const v1::StreamFlowsRequest* request) override {
     auto* writer = new StreamWriter<v1::Flow>(kicker_);
-    auto caller = CallerRole(context);
-    Status status = caller.status();
+    auto who = CallerOf(context);
+    Status status = who.status();
     auto filter = FilterFromProto(*request);
+    const pki::Role* caller = who.ok() ? &who->role : nullptr;
     if (status.ok()) {
       status = Authorize(*caller, Action::kReadFlows, request->tenant());
     }
@@ -243,7 +273,11 @@ class Service final : public v1::AgentService::CallbackService {
             });
           },
           history);
-      writer->SetOnDone([this, subscription, held] { flows_.Unsubscribe(subscription); });
+      std::uint64_t stream = TrackStream(who->serial, writer->Closer());
+      writer->SetOnDone([this, subscription, held, stream] {
+        flows_.Unsubscribe(subscription);
+        ForgetStream(stream);
+      });
     } else {
       history = flows_.Recent(*filter, request->limit());
       writer->SetOnDone([held] {});
@@ -262,8 +296,9 @@ class Service final : public v1::AgentService::CallbackService {
   grpc::ServerWriteReactor<v1::Event>* StreamEvents(
       grpc::CallbackServerContext* context, const v1::StreamEventsRequest* request) override {
     auto* writer = new StreamWriter<v1::Event>(kicker_);
-    auto caller = CallerRole(context);
-    Status status = caller.status();
+    auto who = CallerOf(context);
+    Status status = who.status();
+    const pki::Role* caller = who.ok() ? &who->role : nullptr;
     if (status.ok()) {
       status = Authorize(*caller, Action::kReadEvents, request->tenant());
     }
@@ -294,7 +329,11 @@ class Service final : public v1::AgentService::CallbackService {
         send(std::move(out));
       }
     });
-    writer->SetOnDone([this, id, held] { events_.Unsubscribe(id); });
+    std::uint64_t stream = TrackStream(who->serial, writer->Closer());
+    writer->SetOnDone([this, id, held, stream] {
+      events_.Unsubscribe(id);
+      ForgetStream(stream);
+    });
     for (const TenantView& view : registry_.Tenants()) {
       if (!only.empty() && view.name != only) {
         continue;
@@ -316,6 +355,55 @@ class Service final : public v1::AgentService::CallbackService {
   }
 
  private:
+  struct Caller {
+    pki::Role role;
+    std::string serial;
+  };
+  struct OpenStream {
+    std::string serial;
+    std::function<void(const grpc::Status&)> close;
+  };
+
+  static grpc::Status RevokedStatus(const std::string& serial) {
+    return {grpc::StatusCode::UNAUTHENTICATED,
+            fmt::format("the client certificate (serial {}) was revoked; use another one", serial)};
+  }
+
+  StatusOr<Caller> CallerOf(const grpc::CallbackServerContext* context) const {
+    BH_ASSIGN_OR_RETURN(pki::CertificateIdentity identity, PeerIdentity(context));
+    if (revocation_ != nullptr && revocation_->IsRevoked(identity.serial)) {
+      return absl::UnauthenticatedError(RevokedStatus(identity.serial).error_message());
+    }
+    BH_ASSIGN_OR_RETURN(pki::Role role, pki::RoleOf(identity));
+    return Caller{std::move(role), std::move(identity.serial)};
+  }
+  StatusOr<pki::Role> CallerRole(const grpc::CallbackServerContext* context) const {
+    BH_ASSIGN_OR_RETURN(Caller caller, CallerOf(context));
+    return std::move(caller.role);
+  }
+
+  // Keeps `close` until the stream is over, so that revoking the caller's
+  // certificate ends it; returns the id to forget it by.
+  std::uint64_t TrackStream(const std::string& serial,
+                            std::function<void(const grpc::Status&)> close) {
+    std::uint64_t id = 0;
+    {
+      std::scoped_lock lock(open_streams_mutex_);
+      id = ++next_stream_;
+      open_streams_.emplace(id, OpenStream{serial, close});
+    }
+    // Revoked between the caller's check and now: the watch has already
+    // looked at the open streams.
+    if (revocation_ != nullptr && revocation_->IsRevoked(serial)) {
+      close(RevokedStatus(serial));
+    }
+    return id;
+  }
+  void ForgetStream(std::uint64_t id) {
+    std::scoped_lock lock(open_streams_mutex_);
+    open_streams_.erase(id);
+  }
+
   template <typename Body>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Body body) {
     Status status = body();
@@ -355,6 +443,10 @@ class Service final : public v1::AgentService::CallbackService {
   NodeBackend& backend_;
   const std::string instance_;
   StreamQuota streams_;
+  const RevocationWatch* revocation_ = nullptr;
+  std::mutex open_streams_mutex_;
+  std::map<std::uint64_t, OpenStream> open_streams_;
+  std::uint64_t next_stream_ = 0;
   Kicker kicker_;
 };
 
@@ -365,6 +457,7 @@ struct AgentServer::Impl {
   int port = 0;
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<RevocationWatch> revocation;  // stopped before the service goes
   bool shut_down = false;
 };
 
@@ -410,6 +503,14 @@ StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerOptions& o
   impl->instance = NewInstanceId();
   impl->service = std::make_unique<Service>(registry, flows, events, backend, impl->instance,
                                             options.max_streams_per_caller);
+  Service* service = impl->service.get();
+  BH_ASSIGN_OR_RETURN(
+      impl->revocation,
+      RevocationWatch::Start(options.certs_dir, std::chrono::seconds(options.cert_refresh_seconds),
+                             [service](const std::set<std::string>& revoked) {
+                               service->EndRevokedStreams(revoked);
+                             }));
+  service->SetRevocation(impl->revocation.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::experimental::TlsServerCredentials(tls),
                            &impl->port);

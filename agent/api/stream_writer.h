@@ -114,6 +114,20 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg> {
     };
   }
 
+  // A function that ends the stream from any thread, dropping what is
+  // queued (safe after the stream is over: it then does nothing).
+  std::function<void(const grpc::Status&)> Closer() {
+    std::shared_ptr<Box> box = box_;
+    Kicker* kicker = &kicker_;
+    return [box, kicker](const grpc::Status& status) {
+      {
+        std::scoped_lock lock(box->mutex);
+        box->CloseLocked(status);
+      }
+      kicker->Post([box] { Pump(box); });
+    };
+  }
+
   // Queues a message from the handler's own thread.
   void PushNow(Msg msg) {
     std::scoped_lock lock(box_->mutex);

@@ -2,14 +2,19 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
-#include <chrono>
+#include <cstring>
+#include <optional>
 
+#include "common/file.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "fmt/format.h"
@@ -18,32 +23,49 @@ namespace bulkhead::agent::metrics {
 namespace {
 
 constexpr size_t kMaxRequest = 8192;
-constexpr int kRequestTimeoutMs = 2000;
-
-void WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      return;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
+using Clock = std::chrono::steady_clock;
 
 std::string Response(int code, std::string_view reason, std::string_view type,
-                     std::string_view body) {
+                     std::string_view body, std::string_view extra_headers = "") {
   return fmt::format(
-      "HTTP/1.0 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-      code, reason, type, body.size(), body);
+      "HTTP/1.0 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}",
+      code, reason, type, body.size(), extra_headers, body);
+}
+
+// The value of header `name` (case-insensitive), if the request has it.
+std::optional<std::string_view> Header(std::string_view request, std::string_view name) {
+  for (std::string_view line : SplitNonEmpty(request, "\r\n")) {
+    size_t colon = line.find(':');
+    if (colon != name.size()) {
+      continue;
+    }
+    bool same = std::equal(line.begin(), line.begin() + static_cast<long>(colon), name.begin(),
+                           [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    if (same) {
+      return TrimSpace(line.substr(colon + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+bool SameSecret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
 
-StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
+struct MetricsServer::Connection {
+  UniqueFd fd;
+  Clock::time_point deadline;
+  std::string request;
+  std::string answer;  // being sent once the request is in
+  size_t sent = 0;
+  bool answering = false;
+};
+
+StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const MetricsServerOptions& options,
                                                               Render render) {
+  const std::string& listen = options.listen;
   size_t colon = listen.rfind(':');
   std::optional<std::uint16_t> port;
   sockaddr_in addr{};
@@ -55,8 +77,11 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     return absl::InvalidArgumentError(fmt::format(
         "--metrics-listen {}: expected an IPv4 address and port, e.g. 127.0.0.1:9444", listen));
   }
+  if (options.max_connections == 0 || options.deadline.count() <= 0) {
+    return absl::InvalidArgumentError("metrics server: at least one connection and a deadline");
+  }
   addr.sin_port = htons(*port);
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listener) {
     return ErrnoError(errno, "create the metrics socket");
   }
@@ -66,7 +91,7 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return ErrnoError(errno, fmt::format("bind the metrics endpoint to {}", listen));
   }
-  if (::listen(listener.get(), 16) != 0) {
+  if (::listen(listener.get(), 64) != 0) {
     return ErrnoError(errno, fmt::format("listen on {}", listen));
   }
   socklen_t len = sizeof(addr);
@@ -77,73 +102,181 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     return ErrnoError(errno, "create an eventfd");
   }
   int bound = ntohs(addr.sin_port);
-  Logger(Component::kAgent).info("metrics listening address={} port={}", listen, bound);
-  return std::unique_ptr<MetricsServer>(
-      new MetricsServer(std::move(listener), std::move(stop), bound, std::move(render)));
+  std::unique_ptr<MetricsServer> server(
+      new MetricsServer(std::move(listener), std::move(stop), bound, options, std::move(render)));
+  if (!options.token_file.empty()) {
+    if (auto token = server->Token(); !token.ok()) {
+      return absl::FailedPreconditionError(
+          fmt::format("--metrics-token-file: {}", MessageOf(token.status())));
+    }
+  }
+  server->thread_ = std::thread([raw = server.get()] { raw->Loop(); });
+  Logger(Component::kAgent)
+      .info("metrics listening address={} port={} token_file={}", listen, bound,
+            options.token_file.empty() ? "none" : options.token_file);
+  return server;
 }
 
-MetricsServer::MetricsServer(UniqueFd listener, UniqueFd stop, int port, Render render)
+MetricsServer::MetricsServer(UniqueFd listener, UniqueFd stop, int port,
+                             MetricsServerOptions options, Render render)
     : listener_(std::move(listener)),
       stop_(std::move(stop)),
       port_(port),
-      render_(std::move(render)),
-      thread_([this] { Loop(); }) {}
+      options_(std::move(options)),
+      render_(std::move(render)) {}
 
 MetricsServer::~MetricsServer() {
   std::uint64_t one = 1;
   (void)!::write(stop_.get(), &one, sizeof(one));
-  thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+StatusOr<std::string> MetricsServer::Token() const {
+  BH_ASSIGN_OR_RETURN(std::string text, ReadFile(options_.token_file));
+  std::string_view token = TrimSpace(text);
+  if (token.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{} is empty: write the bearer token Prometheus sends into it", options_.token_file));
+  }
+  return std::string(token);
 }
 
 void MetricsServer::Loop() {
+  std::vector<Connection> connections;
+  std::vector<pollfd> fds;
   while (true) {
-    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    auto now = Clock::now();
+    // Cut off what ran out of time.
+    std::erase_if(connections, [now](const Connection& c) { return c.deadline <= now; });
+    fds.clear();
+    fds.push_back({stop_.get(), POLLIN, 0});
+    fds.push_back({listener_.get(), POLLIN, 0});
+    auto next = now + options_.deadline;
+    for (const Connection& c : connections) {
+      fds.push_back({c.fd.get(), static_cast<short>(c.answering ? POLLOUT : POLLIN), 0});
+      next = std::min(next, c.deadline);
+    }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+    if (::poll(fds.data(), fds.size(), static_cast<int>(wait)) < 0) {
       if (errno == EINTR) {
         continue;
       }
+      Logger(Component::kAgent).error("metrics endpoint stopped: poll: {}", std::strerror(errno));
       return;
     }
+    if ((fds[0].revents & POLLIN) != 0) {
+      return;
+    }
+    // Serve the connections polled (new ones join the next round).
+    std::vector<bool> over(connections.size(), false);
+    for (size_t i = 0; i < connections.size(); ++i) {
+      short events = fds[i + 2].revents;
+      if (events == 0) {
+        continue;
+      }
+      Connection& c = connections[i];
+      over[i] = c.answering ? !Send(c) : !Receive(c);
+    }
+    size_t index = 0;
+    std::erase_if(connections, [&](const Connection&) { return over[index++]; });
     if ((fds[1].revents & POLLIN) != 0) {
-      return;
-    }
-    UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (client) {
-      Serve(client.get());
+      while (true) {
+        UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!client) {
+          break;
+        }
+        if (connections.size() >= options_.max_connections) {
+          // The oldest makes room: no set of idle clients keeps others out.
+          auto oldest = std::min_element(
+              connections.begin(), connections.end(),
+              [](const Connection& a, const Connection& b) { return a.deadline < b.deadline; });
+          connections.erase(oldest);
+        }
+        connections.push_back(
+            {std::move(client), Clock::now() + options_.deadline, {}, {}, 0, false});
+      }
     }
   }
 }
 
-void MetricsServer::Serve(int fd) {
-  std::string request;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestTimeoutMs);
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequest) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    pollfd pfd{fd, POLLIN, 0};
-    if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) != 1) {
-      return;
+bool MetricsServer::Receive(Connection& c) {
+  char buf[2048];
+  while (true) {
+    ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
     }
-    char buf[1024];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;  // more later
+    }
     if (n <= 0) {
-      return;
+      return false;  // gone, or failed
     }
-    request.append(buf, static_cast<size_t>(n));
+    c.request.append(buf, static_cast<size_t>(n));
+    size_t end = c.request.find("\r\n\r\n");
+    if (end != std::string::npos || c.request.size() > kMaxRequest) {
+      c.answer = end == std::string::npos ? Response(431, "Request Header Fields Too Large",
+                                                     "text/plain", "a request fits in 8 KiB\n")
+                                          : Answer(std::string_view(c.request).substr(0, end));
+      c.answering = true;
+      c.request.clear();
+      return Send(c);
+    }
   }
-  std::string_view line = std::string_view(request).substr(0, request.find("\r\n"));
+}
+
+bool MetricsServer::Send(Connection& c) {
+  while (c.sent < c.answer.size()) {
+    ssize_t n = ::send(c.fd.get(), c.answer.data() + c.sent, c.answer.size() - c.sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;  // the client has not read yet: wait, until the deadline
+    }
+    if (n <= 0) {
+      return false;
+    }
+    c.sent += static_cast<size_t>(n);
+  }
+  return false;  // all sent: close
+}
+
+std::string MetricsServer::Answer(std::string_view request) const {
+  std::string_view line = request.substr(0, request.find("\r\n"));
   auto parts = SplitNonEmpty(line, " ");
   if (parts.size() < 2 || parts[0] != "GET") {
-    WriteAll(fd, Response(405, "Method Not Allowed", "text/plain", "only GET /metrics\n"));
-    return;
+    return Response(405, "Method Not Allowed", "text/plain", "only GET /metrics\n");
   }
   std::string_view path = parts[1].substr(0, parts[1].find('?'));
   if (path != "/metrics") {
-    WriteAll(fd, Response(404, "Not Found", "text/plain", "metrics are at /metrics\n"));
-    return;
+    return Response(404, "Not Found", "text/plain", "metrics are at /metrics\n");
   }
-  WriteAll(fd, Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render_()));
+  MetricsScope scope = MetricsScope::kNode;
+  if (auto authorization = Header(request, "Authorization")) {
+    std::string_view credentials = *authorization;
+    bool bearer = credentials.size() > 7 &&
+                  (credentials.starts_with("Bearer ") || credentials.starts_with("bearer "));
+    auto token = options_.token_file.empty()
+                     ? StatusOr<std::string>(absl::FailedPreconditionError("no token file"))
+                     : Token();
+    if (!token.ok() && !options_.token_file.empty()) {
+      Logger(Component::kAgent)
+          .error("metrics token file unreadable path={} error=\"{}\"", options_.token_file,
+                 MessageOf(token.status()));
+    }
+    if (!bearer || !token.ok() || !SameSecret(TrimSpace(credentials.substr(7)), *token)) {
+      return Response(401, "Unauthorized", "text/plain",
+                      "the bearer token does not match the agent's --metrics-token-file; "
+                      "without Authorization only node-level series are served\n",
+                      "WWW-Authenticate: Bearer realm=\"bulkhead-agent\"\r\n");
+    }
+    scope = MetricsScope::kTenants;
+  }
+  return Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render_(scope));
 }
 
 }  // namespace bulkhead::agent::metrics

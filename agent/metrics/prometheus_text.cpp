@@ -1,5 +1,7 @@
 #include "agent/metrics/prometheus_text.h"
 
+#include <map>
+
 #include "fmt/format.h"
 
 namespace bulkhead::agent::metrics {
@@ -28,19 +30,34 @@ std::string EscapeLabel(std::string_view value) {
   return out;
 }
 
-std::string RenderMetrics(const MetricSources& sources) {
+std::string RenderMetrics(const MetricSources& sources, MetricsScope scope) {
   std::string out;
   std::string node = EscapeLabel(sources.backend.NodeName());
+  bool tenants_allowed = scope == MetricsScope::kTenants;
 
-  Header(out, "bulkhead_flows_total", "counter",
-         "Cross-tenant and denied attempts by source tenant, destination tenant and verdict "
-         "(\"\" is the node, outside, or not known).");
-  for (const auto& counter : sources.backend.Counters()) {
-    out += fmt::format(
-        "bulkhead_flows_total{{node=\"{}\",source_tenant=\"{}\",destination_tenant=\"{}\","
-        "verdict=\"{}\"}} {}\n",
-        node, EscapeLabel(counter.src_tenant), EscapeLabel(counter.dst_tenant),
-        netpol::VerdictName(counter.verdict), counter.count);
+  if (tenants_allowed) {
+    Header(out, "bulkhead_flows_total", "counter",
+           "Cross-tenant and denied attempts by source tenant, destination tenant and verdict "
+           "(\"\" is the node, outside, or not known).");
+    for (const auto& counter : sources.backend.Counters()) {
+      out += fmt::format(
+          "bulkhead_flows_total{{node=\"{}\",source_tenant=\"{}\",destination_tenant=\"{}\","
+          "verdict=\"{}\"}} {}\n",
+          node, EscapeLabel(counter.src_tenant), EscapeLabel(counter.dst_tenant),
+          netpol::VerdictName(counter.verdict), counter.count);
+    }
+  } else {
+    std::map<std::string_view, std::uint64_t> by_verdict;
+    for (const auto& counter : sources.backend.Counters()) {
+      by_verdict[netpol::VerdictName(counter.verdict)] += counter.count;
+    }
+    Header(out, "bulkhead_node_flows_total", "counter",
+           "Cross-tenant and denied attempts on this node by verdict, all tenants together "
+           "(by tenant: bulkhead_flows_total, for callers with the metrics token).");
+    for (const auto& [verdict, count] : by_verdict) {
+      out += fmt::format("bulkhead_node_flows_total{{node=\"{}\",verdict=\"{}\"}} {}\n", node,
+                         verdict, count);
+    }
   }
 
   netpol::FlowLoss loss = sources.backend.Loss();
@@ -65,6 +82,10 @@ std::string RenderMetrics(const MetricSources& sources) {
   for (const auto& fill : maps) {
     out += fmt::format("bulkhead_map_capacity{{node=\"{}\",map=\"{}\"}} {}\n", node, fill.map,
                        fill.capacity);
+  }
+
+  if (!tenants_allowed) {
+    return out;
   }
 
   auto tenants = sources.registry.Tenants();

@@ -3,6 +3,11 @@
 // map fill, each tenant's budget as set, its usage and budget events (OOM
 // kills, refused forks, CPU throttling) as the kernel counts them, policy
 // generations, and agent events per tenant and kind.
+//
+// Tenant names are the platform's customers' names: only callers allowed
+// them get the tenant-labelled series (MetricsScope::kTenants). Others get
+// the node-level series: flows by verdict summed over tenants, records
+// lost and map fill.
 #ifndef BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
 #define BULKHEAD_AGENT_METRICS_PROMETHEUS_TEXT_H_
 
@@ -23,7 +28,12 @@ struct MetricSources {
   const api::TenantRegistry& registry;
 };
 
-std::string RenderMetrics(const MetricSources& sources);
+enum class MetricsScope {
+  kNode,     // no series with a tenant name
+  kTenants,  // everything
+};
+
+std::string RenderMetrics(const MetricSources& sources, MetricsScope scope);
 
 // A label value with \, " and newlines escaped.
 std::string EscapeLabel(std::string_view value);

@@ -1,5 +1,6 @@
 #include "common/pki/certificates.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -17,6 +18,8 @@
 #include <memory>
 
 #include "common/file.h"
+#include "common/pki/identity.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace bulkhead::pki {
@@ -85,7 +88,7 @@ Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value)
 
 // A certificate for `key` with subject CN=`common_name`, O=Bulkhead, not yet signed.
 StatusOr<Cert> NewCertificate(EVP_PKEY* key, const std::string& common_name,
-                              std::chrono::seconds backdate, std::chrono::hours lifetime) {
+                              std::chrono::seconds backdate, std::chrono::seconds lifetime) {
   Cert cert(X509_new());
   std::unique_ptr<BIGNUM, BnFree> serial(BN_new());
   if (!cert || !serial || X509_set_version(cert.get(), 2) != 1 ||
@@ -94,7 +97,7 @@ StatusOr<Cert> NewCertificate(EVP_PKEY* key, const std::string& common_name,
     return OpenSslError("create a certificate");
   }
   long from = -static_cast<long>(backdate.count());
-  long to = from + static_cast<long>(std::chrono::seconds(lifetime).count());
+  long to = from + static_cast<long>(lifetime.count());
   X509_NAME* name = X509_get_subject_name(cert.get());
   auto text = [](const char* s) { return reinterpret_cast<const unsigned char*>(s); };  // NOLINT
   if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), from) == nullptr ||
@@ -208,17 +211,91 @@ StatusOr<IssuedFiles> IssueCertificate(const IssueOptions& options) {
     return OpenSslError("sign the certificate");
   }
   BH_RETURN_IF_ERROR(WritePair(cert.get(), key.get(), files));
+  BH_ASSIGN_OR_RETURN(CertificateIdentity identity, IdentityOf(cert.get()));
+  files.serial = identity.serial;
   return files;
+}
+
+StatusOr<IssuedFiles> RenewCertificate(const RenewOptions& options) {
+  std::string path = fmt::format("{}/{}.crt", options.dir, options.stem);
+  BH_ASSIGN_OR_RETURN(Cert old, ReadCertificate(path));
+  auto identity = IdentityOf(old.get());
+  if (!identity.ok()) {
+    return absl::FailedPreconditionError(
+        fmt::format("{}: {}; issue a new one instead", path, MessageOf(identity.status())));
+  }
+  auto role = RoleOf(*identity);
+  if (!role.ok()) {
+    return absl::FailedPreconditionError(fmt::format("{}: {}", path, MessageOf(role.status())));
+  }
+  IssueOptions issue;
+  issue.dir = options.dir;
+  issue.role = *role;
+  issue.stem = options.stem;
+  issue.lifetime = options.lifetime;
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(old.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    std::string host;
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      host.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),  // NOLINT
+                  static_cast<size_t>(ASN1_STRING_length(dns)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = {};
+      int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      if (::inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text)) != nullptr) {
+        host = text;
+      }
+    }
+    if (!host.empty() && host != "localhost" && host != "127.0.0.1" && host != "::1") {
+      issue.hosts.push_back(host);
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return IssueCertificate(issue);
+}
+
+StatusOr<std::chrono::seconds> ParseValidity(std::string_view text) {
+  auto invalid = [text] {
+    return absl::InvalidArgumentError(fmt::format(
+        "'{}' is not a validity: a number and a unit, m (minutes), h (hours) or d (days), "
+        "from 1m to 365d, e.g. 7d",
+        text));
+  };
+  if (text.size() < 2) {
+    return invalid();
+  }
+  auto count = ParseInteger<std::int64_t>(text.substr(0, text.size() - 1));
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return invalid();
+  }
+  if (!count || *count < 1 || *count > 365 * 86400 / unit) {
+    return invalid();
+  }
+  return std::chrono::seconds(*count * unit);
 }
 
 StatusOr<std::string> CertificateCommonName(const std::string& path) {
   BH_ASSIGN_OR_RETURN(Cert cert, ReadCertificate(path));
-  char buf[256] = {};
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, buf,
-                                sizeof(buf)) < 0) {
-    return absl::InvalidArgumentError(fmt::format("{} has no subject common name", path));
+  auto identity = IdentityOf(cert.get());
+  if (!identity.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path, MessageOf(identity.status())));
   }
-  return std::string(buf);
+  return identity->common_name;
 }
 
 }  // namespace bulkhead::pki

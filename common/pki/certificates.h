@@ -2,9 +2,11 @@
 //
 // `bulkhead certs init` writes <dir>/ca.crt and <dir>/ca.key; `bulkhead
 // certs issue` writes <dir>/<stem>.crt and <dir>/<stem>.key signed by that
-// CA (stem: "admin", "tenant-team-a", "agent", ...). Keys are ECDSA P-256,
-// written 0600 and replaced atomically (write, then rename), so an agent
-// watching its files never reads half a rotation.
+// CA (stem: "admin", "tenant-team-a", "agent", ...), valid for days (7 by
+// default), and `bulkhead certs renew` re-issues one with a new key for the
+// same role and names. Keys are ECDSA P-256, written 0600 and replaced
+// atomically (write, then rename), so an agent watching its files never
+// reads half a rotation. <dir> is the admin's: ca.key never goes to a node.
 #ifndef BULKHEAD_COMMON_PKI_CERTIFICATES_H_
 #define BULKHEAD_COMMON_PKI_CERTIFICATES_H_
 
@@ -16,6 +18,10 @@
 #include "common/status.h"
 
 namespace bulkhead::pki {
+
+// Leaf certificates are short-lived: rotated (renewed) rather than kept,
+// and a revoked one (revocation.h) stops being accepted even before then.
+inline constexpr std::chrono::hours kDefaultLeafLifetime{24 * 7};
 
 struct CaOptions {
   std::string dir;
@@ -29,7 +35,7 @@ struct IssueOptions {
   // Extra subject alternative names (DNS names or IP addresses) for the
   // agent's server certificate; "localhost" and 127.0.0.1 are always in it.
   std::vector<std::string> hosts;
-  std::chrono::hours lifetime{24 * 365};
+  std::chrono::seconds lifetime{kDefaultLeafLifetime};
   // Valid from this far before now (clock skew between machines).
   std::chrono::seconds backdate{3600};
   std::string stem;  // file stem; empty: role.FileStem()
@@ -38,12 +44,28 @@ struct IssueOptions {
 struct IssuedFiles {
   std::string certificate;
   std::string key;
+  std::string serial;  // NormalizeSerial form (identity.h)
 };
 
 StatusOr<IssuedFiles> InitCa(const CaOptions& options);
 StatusOr<IssuedFiles> IssueCertificate(const IssueOptions& options);
 
-// The subject common name of a PEM certificate file.
+struct RenewOptions {
+  std::string dir;   // holds ca.crt, ca.key and <stem>.crt
+  std::string stem;  // "agent", "admin", "tenant-team-a", ...
+  std::chrono::seconds lifetime{kDefaultLeafLifetime};
+};
+// Issues <dir>/<stem>.crt and .key again, with a new key, for the role and
+// the extra host names of the certificate there now (which may have
+// expired). The old certificate stays valid until it expires; revoke its
+// serial to end it sooner.
+StatusOr<IssuedFiles> RenewCertificate(const RenewOptions& options);
+
+// "30m", "12h", "7d": a certificate's validity. INVALID_ARGUMENT outside
+// one minute to 365 days or in another form.
+StatusOr<std::chrono::seconds> ParseValidity(std::string_view text);
+
+// The subject common name of a PEM certificate file (exactly one: identity.h).
 StatusOr<std::string> CertificateCommonName(const std::string& path);
 
 }  // namespace bulkhead::pki

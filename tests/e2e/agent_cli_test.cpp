@@ -64,6 +64,8 @@ TEST_F(AgentCliTest, EveryCommandHasHelpWithAnExample) {
   for (const auto& command : std::vector<std::vector<std::string>>{{"certs"},
                                                                    {"certs", "init"},
                                                                    {"certs", "issue"},
+                                                                   {"certs", "renew"},
+                                                                   {"certs", "revoke"},
                                                                    {"flows"},
                                                                    {"node"},
                                                                    {"node", "status"},
@@ -80,13 +82,16 @@ TEST_F(AgentCliTest, EveryCommandHasHelpWithAnExample) {
 }
 
 TEST_F(AgentCliTest, BadFlagsAreOneLineErrorsWithExit2) {
-  for (const auto& args :
-       std::vector<std::vector<std::string>>{{"flows", "--verdict", "maybe"},
-                                             {"flows", "--port", "70000"},
-                                             {"flows", "--since", "yesterday"},
-                                             {"tenant", "apply"},
-                                             {"certs", "issue", "--role", "root", "--dir", "/tmp"},
-                                             {"node", "status", "-o", "yaml"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"flows", "--verdict", "maybe"},
+           {"flows", "--port", "70000"},
+           {"flows", "--since", "yesterday"},
+           {"tenant", "apply"},
+           {"certs", "issue", "--role", "root", "--dir", "/tmp"},
+           {"certs", "issue", "--role", "admin", "--dir", "/tmp", "--valid-for", "400d"},
+           {"certs", "renew", "--dir", "/tmp", "--name", "admin", "--valid-for", "1y"},
+           {"certs", "revoke", "zz:top", "--dir", "/tmp"},
+           {"node", "status", "-o", "yaml"}}) {
     auto result = Cli("", args);
     EXPECT_EQ(result.exit_code, 2) << args[0] << " " << args[1] << ": " << result.err;
     EXPECT_EQ(Lines(result.err), 1U) << result.err;

@@ -59,12 +59,17 @@ TEST_F(AgentApiPrivilegedTest, CrossTenantConnectInFlowsAndPrometheus) {
   // A real Prometheus scrapes the agent; its query API reports the flow.
   int prometheus_port = FreePort();
   ASSERT_GT(prometheus_port, 0);
+  // It scrapes with the bearer token (docs/agent-api.md); a second job
+  // without one gets the node-level series only.
   std::ofstream(dir_ + "/prometheus.yml") << fmt::format(
       "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n"
       "scrape_configs:\n"
       "- job_name: bulkhead-agent\n"
+      "  authorization: {{type: Bearer, credentials_file: {}/metrics.token}}\n"
+      "  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n"
+      "- job_name: anonymous\n"
       "  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n",
-      metrics_port_);
+      dir_, metrics_port_, metrics_port_);
   prometheus_ = StartProcess({"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
                               "--storage.tsdb.path=" + dir_ + "/prometheus-data",
                               fmt::format("--web.listen-address=127.0.0.1:{}", prometheus_port),
@@ -91,8 +96,35 @@ TEST_F(AgentApiPrivilegedTest, CrossTenantConnectInFlowsAndPrometheus) {
   ASSERT_GE(attempts, 1) << answer.dump() << "\n" << prometheus_->Output();
   EXPECT_EQ(answer["data"]["result"][0]["metric"]["node"], "test-node");
   EXPECT_EQ(answer["data"]["result"][0]["metric"]["job"], "bulkhead-agent");
-  // The other families are there too, as scraped.
-  std::string metrics = HttpGet(metrics_port_, "/metrics");
+  // The anonymous job got the node's totals and no tenant name.
+  std::string anonymous_query = UrlEncode("bulkhead_node_flows_total{job=\"anonymous\"}");
+  bool anonymous_seen = false;
+  while (std::chrono::steady_clock::now() < deadline && !anonymous_seen) {
+    (void)prometheus_->Output();
+    answer = nlohmann::json::parse(
+        HttpGet(prometheus_port, "/api/v1/query?query=" + anonymous_query), nullptr, false);
+    anonymous_seen = !answer.is_discarded() && answer["status"] == "success" &&
+                     !answer["data"]["result"].empty();
+    if (!anonymous_seen) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  ASSERT_TRUE(anonymous_seen) << answer.dump();
+  auto tenant_series = nlohmann::json::parse(
+      HttpGet(prometheus_port,
+              "/api/v1/query?query=" + UrlEncode("count({job=\"anonymous\",tenant!=\"\"}) or "
+                                                 "count({job=\"anonymous\",source_tenant!=\"\"})")),
+      nullptr, false);
+  ASSERT_FALSE(tenant_series.is_discarded());
+  EXPECT_TRUE(tenant_series["data"]["result"].empty()) << tenant_series.dump();
+  std::string anonymous = HttpGet(metrics_port_, "/metrics");
+  EXPECT_EQ(anonymous.find("team-"), std::string::npos) << anonymous;
+  EXPECT_NE(anonymous.find("bulkhead_node_flows_total{node=\"test-node\",verdict=\"denied\"}"),
+            std::string::npos)
+      << anonymous;
+
+  // The other families are there too, as scraped with the token.
+  std::string metrics = Metrics();
   for (const char* family :
        {"bulkhead_flow_records_lost_total{node=\"test-node\",reason=\"ring_buffer_full\"}",
         "bulkhead_map_entries{node=\"test-node\",map=\"tenants\"} 3",

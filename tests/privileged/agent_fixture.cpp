@@ -33,7 +33,7 @@ int FreePort() {
 }
 
 // GET http://127.0.0.1:<port><path>; the body, or "" on any failure.
-std::string HttpGet(int port, const std::string& path) {
+std::string HttpGet(int port, const std::string& path, const std::string& headers) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -45,7 +45,8 @@ std::string HttpGet(int port, const std::string& path) {
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return "";
   }
-  std::string request = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", path, port);
+  std::string request =
+      fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n{}\r\n", path, port, headers);
   if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     return "";
   }
@@ -114,6 +115,7 @@ void AgentProcessTest::SetUp() {
                         EndpointFields(*pod));
   }
   std::ofstream(dir_ + "/endpoints.yaml") << text;
+  std::ofstream(dir_ + "/metrics.token") << kMetricsToken << "\n";
   BeforeAgent();
   if (IsSkipped() || HasFatalFailure()) {
     return;
@@ -136,6 +138,8 @@ void AgentProcessTest::SetUp() {
                                    dir_,
                                    "--metrics-listen",
                                    "127.0.0.1:0",
+                                   "--metrics-token-file",
+                                   dir_ + "/metrics.token",
                                    "--state-file",
                                    dir_ + "/agent-state.json"};
   for (const std::string& flag : AgentFlags()) {
@@ -178,7 +182,10 @@ CommandResult AgentProcessTest::Cli(const std::string& stem, std::vector<std::st
   return RunCommand(args);
 }
 
-std::string AgentProcessTest::Metrics() const { return HttpGet(metrics_port_, "/metrics"); }
+std::string AgentProcessTest::Metrics() const {
+  return HttpGet(metrics_port_, "/metrics",
+                 fmt::format("Authorization: Bearer {}\r\n", kMetricsToken));
+}
 
 double AgentProcessTest::WaitForMetric(const std::string& prefix, double at_least) const {
   double seen = -1;

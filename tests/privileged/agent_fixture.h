@@ -24,8 +24,12 @@ inline constexpr auto kAgentReady = std::chrono::seconds(20);
 // A port on 127.0.0.1 that was free a moment ago (for Prometheus, which
 // cannot report the port it picked).
 int FreePort();
-// GET http://127.0.0.1:<port><path>; the body, or "" on any failure.
-std::string HttpGet(int port, const std::string& path);
+// The bearer token the agent's --metrics-token-file holds.
+inline constexpr std::string_view kMetricsToken = "test-metrics-token-0123456789";
+
+// GET http://127.0.0.1:<port><path> with extra header lines (each ending
+// in \r\n); the body, or "" on any failure.
+std::string HttpGet(int port, const std::string& path, const std::string& headers = "");
 std::string UrlEncode(std::string_view text);
 // The number after "<key>=" in the agent's ready line.
 int ReadyPort(const std::string& output, const std::string& key);

@@ -14,6 +14,7 @@
 #include "agent/api/tenant_registry.h"
 #include "agent/metrics/http_server.h"
 #include "agent/metrics/prometheus_text.h"
+#include "common/pki/identity.h"
 #include "tests/support/command.h"
 
 namespace bulkhead::agent::api {
@@ -44,11 +45,12 @@ TEST(AgentAuthz, RolesAndActions) {
 }
 
 TEST(AgentAuthz, CommonNames) {
-  EXPECT_EQ(RoleFromCommonName("tenant:team-a")->tenant, "team-a");
-  EXPECT_EQ(RoleFromCommonName("controlplane:x1")->kind, pki::Role::Kind::kControlplane);
-  EXPECT_EQ(RoleFromCommonName("admin")->ToString(), "admin");
+  auto role_of = [](const char* cn) { return pki::RoleOf({cn, {}, "1"}); };
+  EXPECT_EQ(role_of("tenant:team-a")->tenant, "team-a");
+  EXPECT_EQ(role_of("controlplane:x1")->kind, pki::Role::Kind::kControlplane);
+  EXPECT_EQ(role_of("admin")->ToString(), "admin");
   for (const char* bad : {"", "root", "tenant:", "tenant:Team_A", "tenant:a:b", "admin "}) {
-    auto role = RoleFromCommonName(bad);
+    auto role = role_of(bad);
     EXPECT_TRUE(absl::IsUnauthenticated(role.status())) << bad;
   }
   EXPECT_EQ(Tenant("team-a").Uri(), "bulkhead://role/tenant/team-a");
@@ -360,7 +362,8 @@ TEST(AgentRegistryBudgets, MetricsCarryUsageAndKernelEvents) {
   } node;
   FlowHub flows;
   EventHub events;
-  std::string text = metrics::RenderMetrics({node, flows, events, registry});
+  std::string text =
+      metrics::RenderMetrics({node, flows, events, registry}, metrics::MetricsScope::kTenants);
   for (const char* line :
        {"bulkhead_tenant_budget_usage{node=\"n1\",tenant=\"team-a\",resource=\"memory_bytes\"} "
         "67108864\n",
@@ -542,7 +545,7 @@ TEST(AgentMetrics, LabelsAreEscaped) {
 
 TEST(AgentMetrics, HttpServerServesOnlyGetMetrics) {
   int renders = 0;
-  auto server = metrics::MetricsServer::Start("127.0.0.1:0", [&renders] {
+  auto server = metrics::MetricsServer::Start({"127.0.0.1:0"}, [&renders](metrics::MetricsScope) {
     ++renders;
     return std::string("bulkhead_test 1\n");
   });
@@ -557,7 +560,9 @@ TEST(AgentMetrics, HttpServerServesOnlyGetMetrics) {
   auto post = testing::RunCommand({"/usr/bin/curl", "-sS", "-i", "-X", "POST", base + "/metrics"});
   EXPECT_NE(post.out.find("405"), std::string::npos) << post.out;
   EXPECT_EQ(renders, 1);
-  EXPECT_FALSE(metrics::MetricsServer::Start("localhost:x", [] { return std::string(); }).ok());
+  EXPECT_FALSE(metrics::MetricsServer::Start({"localhost:x"}, [](metrics::MetricsScope) {
+                 return std::string();
+               }).ok());
 }
 
 }  // namespace
