@@ -152,7 +152,7 @@ bool IsIpAddress(const std::string& host) {
 }  // namespace
 
 StatusOr<IssuedFiles> InitCa(const CaOptions& options) {
-  IssuedFiles files{options.dir + "/ca.crt", options.dir + "/ca.key"};
+  IssuedFiles files{options.dir + "/ca.crt", options.dir + "/ca.key", ""};
   if (::mkdir(options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoError(errno, fmt::format("create {}", options.dir));
   }
@@ -184,7 +184,7 @@ StatusOr<IssuedFiles> IssueCertificate(const IssueOptions& options) {
   BH_ASSIGN_OR_RETURN(Key ca_key, ReadKey(options.dir + "/ca.key"));
   std::string stem = options.stem.empty() ? options.role.FileStem() : options.stem;
   IssuedFiles files{fmt::format("{}/{}.crt", options.dir, stem),
-                    fmt::format("{}/{}.key", options.dir, stem)};
+                    fmt::format("{}/{}.key", options.dir, stem), ""};
   BH_ASSIGN_OR_RETURN(Key key, NewKey());
   BH_ASSIGN_OR_RETURN(Cert cert, NewCertificate(key.get(), options.role.ToString(),
                                                 options.backdate, options.lifetime));

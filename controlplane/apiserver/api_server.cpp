@@ -113,6 +113,10 @@ void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
     writer.Send(200, "text/plain; charset=utf-8", "ok");
     return;
   }
+  if (request.certificate_error) {
+    SendError(writer, ApiError(401, "Unauthorized", *request.certificate_error));
+    return;
+  }
   bool authenticated = request.certificate_user.has_value() ||
                        TokenMatches(request.authorization, options_.admin_token);
   if (!authenticated) {

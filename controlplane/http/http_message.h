@@ -20,9 +20,13 @@ struct HttpRequest {
   std::string authorization;
   std::string user_agent;
   std::string body;
-  // From a client certificate that verified against the client authority.
+  // From a client certificate that verified against the client authority,
+  // by the one CN rule (common/pki/identity.h): its CN and its O entries.
   std::optional<std::string> certificate_user;
   std::vector<std::string> certificate_groups;
+  // Why a verified client certificate names no user (no CN, or two): the
+  // request is refused with it, never served as someone.
+  std::optional<std::string> certificate_error;
 
   // The first value of a query parameter.
   [[nodiscard]] std::optional<std::string_view> Query(std::string_view name) const {

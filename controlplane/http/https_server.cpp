@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/pki/identity.h"
 #include "controlplane/http/header_value.h"
 #include "controlplane/http/request_target.h"
 #include "fmt/format.h"
@@ -27,37 +28,21 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using TlsStream = ssl::stream<tcp::socket>;
 
-std::string NameEntry(X509_NAME* name, int nid, int index) {
-  X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, index);
-  if (entry == nullptr || OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry)) != nid) {
-    return {};
-  }
-  unsigned char* utf8 = nullptr;
-  int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
-  if (length < 0) {
-    return {};
-  }
-  std::string text(
-      reinterpret_cast<char*>(utf8),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-      static_cast<size_t>(length));
-  OPENSSL_free(utf8);
-  return text;
-}
-
+// Who the verified client certificate names, by the rule every Bulkhead
+// server applies (exactly one CN); a certificate naming no one, or two,
+// leaves the reason for the API server to refuse the request with.
 void ReadPeerIdentity(TlsStream& stream, HttpRequest& request) {
   X509* peer = SSL_get1_peer_certificate(stream.native_handle());
   if (peer == nullptr) {
     return;
   }
   if (SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
-    X509_NAME* subject = X509_get_subject_name(peer);
-    for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
-      if (std::string cn = NameEntry(subject, NID_commonName, i); !cn.empty()) {
-        request.certificate_user = cn;
-      }
-      if (std::string org = NameEntry(subject, NID_organizationName, i); !org.empty()) {
-        request.certificate_groups.push_back(org);
-      }
+    auto identity = pki::IdentityOf(peer);
+    if (identity.ok()) {
+      request.certificate_user = std::move(identity->common_name);
+      request.certificate_groups = std::move(identity->organizations);
+    } else {
+      request.certificate_error = MessageOf(identity.status());
     }
   }
   X509_free(peer);
@@ -294,6 +279,7 @@ class BeastHttpsServer : public HttpsServer {
       request.body = std::move(message.body());
       request.certificate_user = identity.certificate_user;
       request.certificate_groups = identity.certificate_groups;
+      request.certificate_error = identity.certificate_error;
       bool keep_alive = message.keep_alive();
       BeastResponseWriter writer(stream, message.version(), keep_alive);
       handler_(request, writer);

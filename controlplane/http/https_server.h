@@ -3,7 +3,7 @@
 // a watch, while waiting for events; idle connections cost a parked thread
 // and its touched stack pages, no CPU. Client certificates are optional at
 // the TLS layer; one that verifies against the client authority names the
-// user (CN) and groups (O) in the request.
+// user (its one CN, by common/pki/identity.h) and groups (O) in the request.
 #ifndef BULKHEAD_CONTROLPLANE_HTTP_HTTPS_SERVER_H_
 #define BULKHEAD_CONTROLPLANE_HTTP_HTTPS_SERVER_H_
 

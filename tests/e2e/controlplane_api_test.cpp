@@ -8,6 +8,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/controlplane_harness.h"
+#include "tests/support/subject_certificate.h"
 
 namespace bulkhead::testing {
 namespace {
@@ -60,6 +61,32 @@ TEST_F(ApiTest, AnonymousRequestsAreRefusedHealthIsOpen) {
        "\n%{http_code}", plane_->url() + "/version/"});
   EXPECT_EQ(HttpStatus(by_certificate), 200) << by_certificate.out << by_certificate.err;
   EXPECT_EQ(Body(by_certificate)["minor"], "32");
+}
+
+// One CN rule for every Bulkhead server: a client certificate of the
+// cluster's client authority with two CNs is refused with the reason (this
+// server used to take the last CN, the agent the first).
+TEST_F(ApiTest, AClientCertificateWithTwoCommonNamesIsRefused) {
+  std::string pki = plane_->data_dir() + "/pki";
+  auto get = [&](const std::string& stem) {
+    return RunCommand({"/usr/bin/curl", "-sS", "--cacert", pki + "/ca.crt", "--cert",
+                       pki + "/" + stem + ".crt", "--key", pki + "/" + stem + ".key", "-w",
+                       "\n%{http_code}", plane_->url() + "/api/v1/namespaces"});
+  };
+  for (const char* subject :
+       {"/O=system:masters/CN=nobody/CN=admin", "/O=system:masters/CN=admin/CN=nobody"}) {
+    ASSERT_EQ(
+        IssueWithSubject(pki + "/client-ca.crt", pki + "/client-ca.key", subject, pki + "/two-cn"),
+        "");
+    json status = ExpectStatus(get("two-cn"), 401, "Unauthorized");
+    EXPECT_NE(status["message"].get<std::string>().find("more than one common name"),
+              std::string::npos)
+        << status.dump();
+  }
+  ASSERT_EQ(IssueWithSubject(pki + "/client-ca.crt", pki + "/client-ca.key",
+                             "/O=system:masters/CN=jane", pki + "/one-cn"),
+            "");
+  EXPECT_EQ(HttpStatus(get("one-cn")), 200) << get("one-cn").out;
 }
 
 TEST_F(ApiTest, AggregatedDiscoveryIsChosenByAccept) {

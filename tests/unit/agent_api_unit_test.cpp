@@ -45,7 +45,11 @@ TEST(AgentAuthz, RolesAndActions) {
 }
 
 TEST(AgentAuthz, CommonNames) {
-  auto role_of = [](const char* cn) { return pki::RoleOf({cn, {}, "1"}); };
+  auto role_of = [](const char* cn) {
+    pki::CertificateIdentity identity;
+    identity.common_name = cn;
+    return pki::RoleOf(identity);
+  };
   EXPECT_EQ(role_of("tenant:team-a")->tenant, "team-a");
   EXPECT_EQ(role_of("controlplane:x1")->kind, pki::Role::Kind::kControlplane);
   EXPECT_EQ(role_of("admin")->ToString(), "admin");
@@ -545,7 +549,9 @@ TEST(AgentMetrics, LabelsAreEscaped) {
 
 TEST(AgentMetrics, HttpServerServesOnlyGetMetrics) {
   int renders = 0;
-  auto server = metrics::MetricsServer::Start({"127.0.0.1:0"}, [&renders](metrics::MetricsScope) {
+  metrics::MetricsServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = metrics::MetricsServer::Start(options, [&renders](metrics::MetricsScope) {
     ++renders;
     return std::string("bulkhead_test 1\n");
   });
@@ -560,7 +566,8 @@ TEST(AgentMetrics, HttpServerServesOnlyGetMetrics) {
   auto post = testing::RunCommand({"/usr/bin/curl", "-sS", "-i", "-X", "POST", base + "/metrics"});
   EXPECT_NE(post.out.find("405"), std::string::npos) << post.out;
   EXPECT_EQ(renders, 1);
-  EXPECT_FALSE(metrics::MetricsServer::Start({"localhost:x"}, [](metrics::MetricsScope) {
+  options.listen = "localhost:x";
+  EXPECT_FALSE(metrics::MetricsServer::Start(options, [](metrics::MetricsScope) {
                  return std::string();
                }).ok());
 }

@@ -29,9 +29,33 @@ class Scratch {
   std::string path_;
 };
 
+Status InitIn(const std::string& dir) {
+  CaOptions options;
+  options.dir = dir;
+  return InitCa(options).status();
+}
+
+StatusOr<IssuedFiles> Issue(const std::string& dir, Role role,
+                            std::vector<std::string> hosts = {}) {
+  IssueOptions options;
+  options.dir = dir;
+  options.role = std::move(role);
+  options.hosts = std::move(hosts);
+  return IssueCertificate(options);
+}
+
+StatusOr<IssuedFiles> Renew(const std::string& dir, const std::string& stem,
+                            std::chrono::seconds lifetime = kDefaultLeafLifetime) {
+  RenewOptions options;
+  options.dir = dir;
+  options.stem = stem;
+  options.lifetime = lifetime;
+  return RenewCertificate(options);
+}
+
 class PkiTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(InitCa({dir_.path()}).ok()); }
+  void SetUp() override { ASSERT_TRUE(InitIn(dir_.path()).ok()); }
   [[nodiscard]] const std::string& dir() const { return dir_.path(); }
   [[nodiscard]] StatusOr<CertificateIdentity> IdentityOfFile(const std::string& path) const {
     BH_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
@@ -45,7 +69,7 @@ class PkiTest : public ::testing::Test {
 };
 
 TEST_F(PkiTest, ExactlyOneCommonName) {
-  auto issued = IssueCertificate({dir(), {Role::Kind::kTenant, "team-a"}});
+  auto issued = Issue(dir(), {Role::Kind::kTenant, "team-a"});
   ASSERT_TRUE(issued.ok()) << issued.status();
   auto one = IdentityOfFile(issued->certificate);
   ASSERT_TRUE(one.ok()) << one.status();
@@ -99,7 +123,7 @@ TEST(PkiValidity, Parsed) {
 }
 
 TEST_F(PkiTest, LeavesAreShortLivedByDefault) {
-  auto issued = IssueCertificate({dir(), {Role::Kind::kAdmin, ""}});
+  auto issued = Issue(dir(), {Role::Kind::kAdmin, ""});
   ASSERT_TRUE(issued.ok());
   auto end = testing::RunCommand({"/usr/bin/openssl", "x509", "-noout", "-checkend",
                                   std::to_string(8 * 86400), "-in", issued->certificate});
@@ -110,11 +134,10 @@ TEST_F(PkiTest, LeavesAreShortLivedByDefault) {
 }
 
 TEST_F(PkiTest, RenewKeepsTheRoleAndHostsWithANewKeyAndSerial) {
-  IssueOptions agent{dir(), {Role::Kind::kAgent, ""}, {"node-1.example", "10.9.8.7"}};
-  auto first = IssueCertificate(agent);
+  auto first = Issue(dir(), {Role::Kind::kAgent, ""}, {"node-1.example", "10.9.8.7"});
   ASSERT_TRUE(first.ok());
   std::string old_key = *ReadFile(first->key);
-  auto renewed = RenewCertificate({dir(), "agent", std::chrono::hours(12)});
+  auto renewed = Renew(dir(), "agent", std::chrono::hours(12));
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   EXPECT_NE(renewed->serial, first->serial);
   EXPECT_NE(*ReadFile(renewed->key), old_key);
@@ -125,12 +148,12 @@ TEST_F(PkiTest, RenewKeepsTheRoleAndHostsWithANewKeyAndSerial) {
     EXPECT_NE(text.out.find(want), std::string::npos) << want << "\n" << text.out;
   }
   EXPECT_EQ(text.out.find("DNS:localhost, DNS:localhost"), std::string::npos) << text.out;
-  EXPECT_FALSE(RenewCertificate({dir(), "nobody"}).ok());
+  EXPECT_FALSE(Renew(dir(), "nobody").ok());
 }
 
 TEST_F(PkiTest, RevocationListIsSignedAndKeepsEverySerial) {
-  auto a = IssueCertificate({dir(), {Role::Kind::kTenant, "team-a"}});
-  auto b = IssueCertificate({dir(), {Role::Kind::kTenant, "team-b"}});
+  auto a = Issue(dir(), {Role::Kind::kTenant, "team-a"});
+  auto b = Issue(dir(), {Role::Kind::kTenant, "team-b"});
   ASSERT_TRUE(a.ok() && b.ok());
   auto first = Revoke(dir(), a->serial);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -154,7 +177,7 @@ TEST_F(PkiTest, RevocationListIsSignedAndKeepsEverySerial) {
 
   // A list signed by another CA, or not a list, is refused.
   Scratch other;
-  ASSERT_TRUE(InitCa({other.path()}).ok());
+  ASSERT_TRUE(InitIn(other.path()).ok());
   ASSERT_TRUE(Revoke(other.path(), "1234").ok());
   auto forged = RevokedSerials(*ReadFile(other.path() + "/revoked.crl"), ca);
   EXPECT_TRUE(absl::IsInvalidArgument(forged.status())) << forged.status();
