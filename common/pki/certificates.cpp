@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -283,7 +284,7 @@ StatusOr<std::chrono::seconds> ParseValidity(std::string_view text) {
     default:
       return invalid();
   }
-  if (!count || *count < 1 || *count > 365 * 86400 / unit) {
+  if (!count || *count < 1 || *count > std::int64_t{365} * 86400 / unit) {
     return invalid();
   }
   return std::chrono::seconds(*count * unit);
