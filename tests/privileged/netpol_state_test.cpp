@@ -24,9 +24,7 @@ namespace {
 
 using agent::netpol::Cidr;
 using agent::netpol::Datapath;
-using agent::netpol::Endpoint;
 using agent::netpol::FlowRecord;
-using agent::netpol::Grant;
 using agent::netpol::IpAddress;
 using agent::netpol::Protocol;
 using agent::netpol::Reason;
@@ -47,7 +45,7 @@ std::pair<std::string, std::string> Colliding32BitPods(const std::string& tenant
   std::map<std::uint32_t, std::string> seen;
   for (int i = 0;; ++i) {
     std::string pod = fmt::format("p{}", i);
-    auto [it, fresh] = seen.emplace(Fnv1a32(tenant + "/" + pod), pod);
+    auto [it, fresh] = seen.emplace(Fnv1a32(fmt::format("{}/{}", tenant, pod)), pod);
     if (!fresh) {
       return {it->second, pod};
     }
@@ -193,8 +191,8 @@ class NetpolMigrationTest : public NetpolTest {
     for (const TestPod* pod : {a1_, a2_, b1_, b2_, c1_}) {
       struct {
         __u32 tenant, pod, flags;
-      } value{agent::netpol::TenantId(pod->tenant), Fnv1a32(pod->tenant + "/" + pod->name),
-              NETPOL_ENDPOINT_LOCAL};
+      } value{agent::netpol::TenantId(pod->tenant),
+              Fnv1a32(fmt::format("{}/{}", pod->tenant, pod->name)), NETPOL_ENDPOINT_LOCAL};
       for (const std::string& text : {pod->ipv4, pod->ipv6}) {
         netpol_addr_key key{};
         key.prefixlen = 128;
