@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   run->add_option("--pods-cgroup", run_options.pods_cgroup,
                   "cgroup v2 directory holding the node's pods (default: kubepods.slice or "
                   "kubepods on the cgroup v2 mount)");
+  run->add_option("--node-netns", run_options.node_netns,
+                  "network namespace whose interfaces are the node's addresses (default: the "
+                  "agent's own)");
   run->add_option("--bpf-root", run_options.bpf_root, "bpffs directory for pinned maps and links")
       ->capture_default_str();
   run->add_option("--node-name", run_options.node_name,

@@ -113,7 +113,8 @@ Status RunAgent(const RunOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   netpol::DatapathOptions datapath_options{
-      options.bpf_root, pods_cgroup, options.node_name.empty() ? HostName() : options.node_name};
+      options.bpf_root, pods_cgroup, options.node_name.empty() ? HostName() : options.node_name,
+      options.node_netns};
   BH_ASSIGN_OR_RETURN(auto datapath, netpol::Datapath::Open(datapath_options));
   BH_ASSIGN_OR_RETURN(std::unique_ptr<budgets::BudgetEnforcer> budget_enforcer,
                       MakeBudgets(options, layout, pods_cgroup));

@@ -13,6 +13,9 @@ struct RunOptions {
   std::string endpoints_file;  // empty: wait for the host API source
   std::string pods_cgroup;     // empty: detect (kubepods.slice, kubepods)
   std::string bpf_root = "/sys/fs/bpf/bulkhead";
+  // The node's network namespace, whose interfaces give the node's addresses
+  // (empty: the agent's own).
+  std::string node_netns;
   std::string node_name;     // empty: host name
   bool print_flows = false;  // one JSON line per flow record on stdout
   std::chrono::milliseconds reload_interval{500};

@@ -99,12 +99,13 @@ StatusOr<v1::TenantBudget> ParseBudget(const YAML::Node& doc) {
 }
 
 StatusOr<v1::TenantBounds> ParseBounds(const YAML::Node& doc) {
-  BH_RETURN_IF_ERROR(
-      CheckKeys(doc, "bounds",
-                {"tenant", "allow_audit", "may_grant_to", "dedicated_nodes", "budget_ceiling"}));
+  BH_RETURN_IF_ERROR(CheckKeys(doc, "bounds",
+                               {"tenant", "allow_audit", "allow_net_raw", "may_grant_to",
+                                "dedicated_nodes", "budget_ceiling"}));
   v1::TenantBounds bounds;
   bounds.set_tenant(doc["tenant"].as<std::string>(""));
   bounds.set_allow_audit(doc["allow_audit"].as<bool>(false));
+  bounds.set_allow_net_raw(doc["allow_net_raw"].as<bool>(false));
   for (const YAML::Node& t : doc["may_grant_to"]) {
     bounds.add_may_grant_to(t.as<std::string>());
   }
@@ -227,6 +228,7 @@ std::vector<Command> AddTenantCommands(CLI::App& root) {
       "bounds.yaml:\n"
       "  tenant: team-b\n"
       "  allow_audit: false\n"
+      "  allow_net_raw: false       # keep CAP_NET_RAW in the tenant's pods\n"
       "  may_grant_to: [team-a]     # or [\"*\"]\n"
       "  dedicated_nodes: []        # nodes reserved for this tenant\n"
       "  budget_ceiling: {cpu_quota_us: 200000, cpu_period_us: 100000, memory_bytes: "

@@ -146,6 +146,7 @@ StatusOr<TenantBounds> BoundsFromProto(const v1::TenantBounds& in) {
   TenantBounds bounds;
   bounds.tenant = in.tenant();
   bounds.allow_audit = in.allow_audit();
+  bounds.allow_net_raw = in.allow_net_raw();
   bounds.may_grant_to.assign(in.may_grant_to().begin(), in.may_grant_to().end());
   bounds.dedicated_nodes.assign(in.dedicated_nodes().begin(), in.dedicated_nodes().end());
   BH_ASSIGN_OR_RETURN(bounds.budget_ceiling, LimitsFromProto(in.budget_ceiling()));
@@ -156,6 +157,7 @@ v1::TenantBounds BoundsToProto(const TenantBounds& bounds) {
   v1::TenantBounds out;
   out.set_tenant(bounds.tenant);
   out.set_allow_audit(bounds.allow_audit);
+  out.set_allow_net_raw(bounds.allow_net_raw);
   for (const std::string& t : bounds.may_grant_to) {
     out.add_may_grant_to(t);
   }

@@ -74,7 +74,8 @@ std::string EncodeState(const std::map<std::string, TenantPolicy>& policies,
                              {"allow_audit", bound.allow_audit},
                              {"may_grant_to", bound.may_grant_to},
                              {"budget_ceiling", LimitsJson(bound.budget_ceiling)},
-                             {"dedicated_nodes", bound.dedicated_nodes}});
+                             {"dedicated_nodes", bound.dedicated_nodes},
+                             {"allow_net_raw", bound.allow_net_raw}});
   }
   for (const auto& [name, budget] : budgets) {
     doc["budgets"].push_back({{"tenant", name},
@@ -114,6 +115,7 @@ Status DecodeState(const std::string& text, std::map<std::string, TenantPolicy>&
       TenantBounds bound;
       bound.tenant = b.at("tenant").get<std::string>();
       bound.allow_audit = b.at("allow_audit").get<bool>();
+      bound.allow_net_raw = b.value("allow_net_raw", false);  // absent in older state files
       bound.may_grant_to = b.at("may_grant_to").get<std::vector<std::string>>();
       bound.budget_ceiling = LimitsOf(b.at("budget_ceiling"));
       bound.dedicated_nodes = b.at("dedicated_nodes").get<std::vector<std::string>>();

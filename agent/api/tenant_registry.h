@@ -62,6 +62,8 @@ struct TenantBounds {
   std::vector<std::string> may_grant_to;  // "*": any tenant
   budgets::Limits budget_ceiling;
   std::vector<std::string> dedicated_nodes;
+  // The tenant's pods keep CAP_NET_RAW (default: dropped; docs/netpol.md).
+  bool allow_net_raw = false;
   bool operator==(const TenantBounds&) const = default;
 };
 

@@ -86,6 +86,15 @@ StatusOr<std::uint16_t> Port(const YAML::Node& node, const std::string& where) {
   return static_cast<std::uint16_t>(port);
 }
 
+// A port that must name one: 1 to 65535.
+StatusOr<std::uint16_t> NonZeroPort(const YAML::Node& node, const std::string& where) {
+  BH_ASSIGN_OR_RETURN(std::uint16_t port, Port(node, where));
+  if (port == 0) {
+    return FieldError(where, "must be a port number from 1 to 65535");
+  }
+  return port;
+}
+
 StatusOr<netpol::Protocol> ProtocolField(const YAML::Node& node, const std::string& where) {
   if (!node) {
     return netpol::Protocol::kAny;
@@ -142,8 +151,9 @@ struct FileEndpoint {
 };
 
 StatusOr<FileEndpoint> EndpointEntry(const YAML::Node& node, const std::string& where) {
-  BH_RETURN_IF_ERROR(
-      CheckKeys(node, where, {"tenant", "pod", "addresses", "cgroup", "uid", "qos"}));
+  BH_RETURN_IF_ERROR(CheckKeys(
+      node, where,
+      {"tenant", "pod", "addresses", "cgroup", "uid", "qos", "probe_ports", "host_network"}));
   FileEndpoint entry;
   netpol::Endpoint& endpoint = entry.endpoint;
   BH_ASSIGN_OR_RETURN(endpoint.tenant, String(node["tenant"], where + ".tenant"));
@@ -152,6 +162,15 @@ StatusOr<FileEndpoint> EndpointEntry(const YAML::Node& node, const std::string& 
                       List<IpAddress>(node["addresses"], where + ".addresses", Address));
   if (node["cgroup"]) {
     BH_ASSIGN_OR_RETURN(endpoint.cgroup, String(node["cgroup"], where + ".cgroup"));
+  }
+  BH_ASSIGN_OR_RETURN(
+      endpoint.probe_ports,
+      List<std::uint16_t>(node["probe_ports"], where + ".probe_ports", NonZeroPort));
+  if (node["host_network"]) {
+    if (!node["host_network"].IsScalar() ||
+        !YAML::convert<bool>::decode(node["host_network"], endpoint.host_network)) {
+      return FieldError(where + ".host_network", "must be true or false");
+    }
   }
   if (!node["uid"] && !node["qos"]) {
     return entry;
@@ -211,8 +230,8 @@ StatusOr<SourceState> ParseEndpointsDocument(std::string_view text) {
   }
   try {
     BH_RETURN_IF_ERROR(CheckKeys(root, "document",
-                                 {"node_address", "node_addresses", "dns", "pod_networks",
-                                  "tenants", "endpoints", "grants", "denied"}));
+                                 {"node_address", "node_addresses", "node_ports", "dns",
+                                  "pod_networks", "tenants", "endpoints", "grants", "denied"}));
     BH_ASSIGN_OR_RETURN(auto nodes, List<IpAddress>(root["node_address"], "node_address", Address));
     BH_ASSIGN_OR_RETURN(auto more_nodes,
                         List<IpAddress>(root["node_addresses"], "node_addresses", Address));
@@ -225,6 +244,11 @@ StatusOr<SourceState> ParseEndpointsDocument(std::string_view text) {
     BH_ASSIGN_OR_RETURN(auto extra,
                         List<netpol::DeniedDestination>(root["denied"], "denied", DeniedEntry));
     state.node.denied.insert(state.node.denied.end(), extra.begin(), extra.end());
+    if (root["node_ports"]) {
+      BH_ASSIGN_OR_RETURN(auto ports,
+                          List<std::uint16_t>(root["node_ports"], "node_ports", NonZeroPort));
+      state.node.node_ports.insert(state.node.node_ports.end(), ports.begin(), ports.end());
+    }
     BH_ASSIGN_OR_RETURN(state.tenants,
                         List<netpol::Tenant>(root["tenants"], "tenants", TenantEntry));
     BH_ASSIGN_OR_RETURN(auto endpoints,

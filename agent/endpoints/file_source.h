@@ -2,14 +2,18 @@
 // YAML (or JSON) document, read by `bulkhead-agent run --endpoints-file`
 // in single-machine mode and tests, until the host API source exists.
 //
-//   node_address: 10.244.1.1         # or node_addresses: [...]
+//   node_address: 10.244.1.1         # or node_addresses: [...]; added to the addresses
+//                                    # the agent reads from the node's interfaces
+//   node_ports: [8472]               # added to the ports denied on every node address
 //   dns: [10.96.0.10]
 //   pod_networks: [10.244.0.0/16]    # unknown addresses here fail closed
 //   tenants:                         # optional; tenants named below get defaults
 //   - {name: team-a, mode: audit, egress_default: deny}
 //   endpoints:
 //   - {tenant: team-a, pod: web-1, addresses: [10.244.1.11], cgroup: /sys/fs/cgroup/...,
-//      uid: 4f8e..., qos: Burstable}    # uid, qos: the pod under a kubelet (budgets)
+//      uid: 4f8e..., qos: Burstable,    # uid, qos: the pod under a kubelet (budgets)
+//      probe_ports: [8080]}             # the node may open these (probes); nothing else
+//   - {tenant: team-a, pod: agent-1, cgroup: ..., host_network: true}  # the node's class
 //   grants:
 //   - {tenant: team-b, destination: 10.244.1.11/32, port: 8080, protocol: tcp}
 //   denied:                          # added to the default deny list

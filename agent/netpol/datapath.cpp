@@ -13,10 +13,14 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <utility>
 
+#include "agent/netpol/antispoof.h"
 #include "agent/netpol/links.h"
 #include "agent/netpol/map_layout.h"
 #include "agent/netpol/map_transaction.h"
+#include "agent/netpol/node_addresses.h"
 #include "common/bpf_owner.h"
 #include "common/logging.h"
 #include "fmt/format.h"
@@ -34,7 +38,8 @@ std::uint32_t Fnv1a(std::string_view text) {
     hash ^= static_cast<std::uint8_t>(c);
     hash *= 16777619U;
   }
-  return hash == 0 ? 1 : hash;
+  // 0 is "no tenant" and NETPOL_NODE_TENANT the node's class.
+  return (hash == 0 || hash == NETPOL_NODE_TENANT) ? 1 : hash;
 }
 
 std::uint64_t Fnv1a64(std::string_view text) {
@@ -49,6 +54,21 @@ std::uint64_t Fnv1a64(std::string_view text) {
 // How many other ids a pod tries when its own is taken (64-bit ids: a
 // collision by chance is about one in 10^10 for 65,000 pods).
 constexpr int kPodIdProbes = 64;
+
+bool IsLinkLocal(const IpAddress& address) {
+  const auto& b = address.bytes();
+  return !address.is_v4() && b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
+bool IsLoopback(const IpAddress& address) {
+  const auto& b = address.bytes();
+  if (address.is_v4()) {
+    return b[12] == 127;
+  }
+  return address == *IpAddress::Parse("::1");
+}
+
+constexpr size_t kMaxProbePorts = 64;
 
 constexpr size_t kMaxNameLength = 253;
 
@@ -132,6 +152,13 @@ struct Model {
   }
 
   [[nodiscard]] size_t AddressCount() const { return address_owner.size(); }
+  [[nodiscard]] size_t ProbeCount() const {
+    size_t count = 0;
+    for (const auto& [key, local] : endpoints) {
+      count += local.endpoint.addresses.size() * local.endpoint.probe_ports.size();
+    }
+    return count;
+  }
   [[nodiscard]] size_t LocalCount() const {
     return static_cast<size_t>(std::count_if(endpoints.begin(), endpoints.end(), [](const auto& e) {
       return !e.second.endpoint.cgroup.empty();
@@ -155,8 +182,94 @@ struct Datapath::Impl {
 
   Model model;                       // what is enforced now
   std::vector<std::string> refused;  // what the last Replace left out, and why
+  std::optional<NodeAddressWatch> watch;
+  std::vector<IpAddress> discovered;     // the node's addresses, read from the node
+  std::unique_ptr<AntiSpoof> antispoof;  // null: the kernel has no tcx
+  // Local pods whose interface is guarded (host-side ifindex), and those
+  // still waiting for a process or an interface.
+  std::map<std::pair<std::string, std::string>, int> guarded;
+  std::set<std::pair<std::string, std::string>> unguarded;
+
+  // Guards every local pod of the model that is not guarded yet, and
+  // releases interfaces of pods that left it.
+  void GuardPods() {
+    if (!antispoof) {
+      return;
+    }
+    for (auto it = guarded.begin(); it != guarded.end();) {
+      auto pod = model.endpoints.find(it->first);
+      if (pod == model.endpoints.end() || pod->second.endpoint.cgroup.empty()) {
+        Status released = antispoof->Release(it->second);
+        if (!released.ok()) {
+          Logger(Component::kNetpol)
+              .warn("antispoof release failed ifindex={} error=\"{}\"", it->second,
+                    released.message());
+        }
+        it = guarded.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    unguarded.clear();
+    for (const auto& [key, local] : model.endpoints) {
+      const Endpoint& endpoint = local.endpoint;
+      if (endpoint.cgroup.empty() || endpoint.host_network || endpoint.addresses.empty() ||
+          guarded.contains(key)) {
+        continue;
+      }
+      auto found = FindPodInterface(endpoint.cgroup, endpoint.addresses);
+      Status status = found.ok() ? antispoof->Guard(*found) : found.status();
+      if (status.ok()) {
+        guarded[key] = found->host_ifindex;
+        Logger(Component::kNetpol)
+            .info("antispoof attached pod={}/{} ifindex={} sources={}", key.first, key.second,
+                  found->host_ifindex, found->sources.size());
+      } else {
+        unguarded.insert(key);
+        Logger(Component::kNetpol)
+            .debug("antispoof not attached yet pod={}/{} reason=\"{}\"", key.first, key.second,
+                   status.message());
+      }
+    }
+  }
 
   explicit Impl(NetpolSkeleton s) : skel(std::move(s)) {}
+
+  // `config` as enforced: its addresses with the discovered ones (global
+  // addresses first, so a node with more link-local addresses than the set
+  // holds loses only those, which are then refused as unowned link
+  // addresses), and the node ports denied on all of them.
+  NodeConfig Effective(const NodeConfig& config) const {
+    NodeConfig out = config;
+    std::set<IpAddress> all(config.node_addresses.begin(), config.node_addresses.end());
+    all.insert(discovered.begin(), discovered.end());
+    std::vector<IpAddress> ordered;
+    for (int link_local = 0; link_local < 2; ++link_local) {
+      for (const IpAddress& address : all) {
+        if (IsLinkLocal(address) == (link_local == 1) && ordered.size() < NETPOL_MAX_ADDR_SET) {
+          ordered.push_back(address);
+        }
+      }
+    }
+    out.node_addresses = ordered;
+    std::vector<Cidr> targets = {*Cidr::Parse("fe80::/10"), *Cidr::Parse("127.0.0.0/8"),
+                                 *Cidr::Parse("::1/128")};
+    for (const IpAddress& address : ordered) {
+      if (!IsLinkLocal(address) && !IsLoopback(address)) {
+        targets.push_back(Cidr::Host(address));
+      }
+    }
+    for (const Cidr& target : targets) {
+      for (std::uint16_t port : config.node_ports) {
+        // The denied map matches a port only with its protocol.
+        out.denied.push_back({target, port, Protocol::kTcp});
+        out.denied.push_back({target, port, Protocol::kUdp});
+      }
+    }
+    std::sort(out.denied.begin(), out.denied.end());
+    out.denied.erase(std::unique(out.denied.begin(), out.denied.end()), out.denied.end());
+    return out;
+  }
 
   int fd(bpf_map* map) const { return bpf_map__fd(map); }
 
@@ -174,12 +287,24 @@ struct Datapath::Impl {
                                      std::uint64_t pod_id) const {
     std::vector<Entry> entries;
     netpol_endpoint value{};
-    value.tenant = TenantId(endpoint.tenant);
+    value.tenant = endpoint.host_network ? NETPOL_NODE_TENANT : TenantId(endpoint.tenant);
     value.pod = pod_id;
     value.flags = endpoint.cgroup.empty() ? 0 : NETPOL_ENDPOINT_LOCAL;
+    if (endpoint.host_network) {
+      value.flags |= NETPOL_ENDPOINT_HOST_NETWORK;
+    }
+    std::uint8_t one = 1;
     for (const IpAddress& address : endpoint.addresses) {
       entries.push_back(
           {fd(skel->maps.endpoints), "endpoints", ToBytes(AddrKey(address, 128)), ToBytes(value)});
+      for (std::uint16_t port : endpoint.probe_ports) {
+        netpol_probe_key probe{};
+        std::memcpy(probe.addr, address.bytes().data(), NETPOL_ADDR_LEN);
+        probe.port = htons(port);
+        probe.proto = static_cast<__u8>(Protocol::kTcp);
+        entries.push_back(
+            {fd(skel->maps.probe_ports), "probe_ports", ToBytes(probe), ToBytes(one)});
+      }
     }
     if (!endpoint.cgroup.empty()) {
       entries.push_back(
@@ -209,13 +334,18 @@ struct Datapath::Impl {
       netpol_addr_key key = AddrKey(endpoint.addresses.front(), 128);
       found = bpf_map_lookup_elem(fd(skel->maps.endpoints), &key, &value);
     }
-    if (found != 0 || value.tenant != TenantId(endpoint.tenant) || value.pod == 0) {
+    // A host-network pod's entries carry the node's class; pins of layout 1
+    // or from before the pod was host-network carry its tenant.
+    bool ours = value.tenant == TenantId(endpoint.tenant) ||
+                (endpoint.host_network && value.tenant == NETPOL_NODE_TENANT);
+    if (found != 0 || !ours || value.pod == 0) {
       return std::nullopt;
     }
     return value.pod;
   }
 
-  std::vector<Entry> NodeEntries(const NodeConfig& config, size_t tenants) const {
+  std::vector<Entry> NodeEntries(const NodeConfig& wanted, size_t tenants) const {
+    NodeConfig config = Effective(wanted);
     std::vector<Entry> entries;
     std::uint8_t one = 1;
     for (const IpAddress& address : config.dns) {
@@ -286,6 +416,23 @@ StatusOr<std::uint64_t> ValidateEndpoint(const Model& model, const Endpoint& end
         fmt::format("unknown tenant \"{}\" for pod \"{}\": add the tenant first", endpoint.tenant,
                     endpoint.pod));
   }
+  if (endpoint.host_network && (!endpoint.addresses.empty() || endpoint.cgroup.empty())) {
+    return absl::InvalidArgumentError(fmt::format(
+        "host-network pod {}/{} has the node's addresses: list no addresses, give its cgroup",
+        endpoint.tenant, endpoint.pod));
+  }
+  if (endpoint.probe_ports.size() > kMaxProbePorts) {
+    return absl::InvalidArgumentError(fmt::format("pod {}/{} lists {} probe ports; at most {}",
+                                                  endpoint.tenant, endpoint.pod,
+                                                  endpoint.probe_ports.size(), kMaxProbePorts));
+  }
+  std::set<std::uint16_t> ports;
+  for (std::uint16_t port : endpoint.probe_ports) {
+    if (port == 0 || !ports.insert(port).second) {
+      return absl::InvalidArgumentError(fmt::format("pod {}/{}: probe port {} is 0 or listed twice",
+                                                    endpoint.tenant, endpoint.pod, port));
+    }
+  }
   std::set<IpAddress> seen;
   for (const IpAddress& address : endpoint.addresses) {
     if (!seen.insert(address).second) {
@@ -334,6 +481,9 @@ StatusOr<std::uint64_t> ValidateEndpoint(const Model& model, const Endpoint& end
 }
 
 Status ValidateNodeConfig(const NodeConfig& config) {
+  if (std::find(config.node_ports.begin(), config.node_ports.end(), 0) != config.node_ports.end()) {
+    return absl::InvalidArgumentError("node port 0: list the ports no pod may reach on the node");
+  }
   if (config.flow_idle.count() <= 0) {
     return absl::InvalidArgumentError("flow idle timeout must be positive");
   }
@@ -345,7 +495,8 @@ Status ValidateNodeConfig(const NodeConfig& config) {
   }
   if (config.denied.size() > NETPOL_MAX_DENIED) {
     return absl::ResourceExhaustedError(
-        fmt::format("at most {} denied destinations", NETPOL_MAX_DENIED));
+        fmt::format("at most {} denied destinations (node ports on every node address included)",
+                    NETPOL_MAX_DENIED));
   }
   return absl::OkStatus();
 }
@@ -355,7 +506,12 @@ Status ValidateNodeConfig(const NodeConfig& config) {
 Datapath::Datapath(DatapathOptions options, std::unique_ptr<Impl> impl)
     : options_(std::move(options)), impl_(std::move(impl)) {}
 
-Datapath::~Datapath() = default;
+Datapath::~Datapath() {
+  stopping_.store(true);
+  if (follower_.joinable()) {
+    follower_.join();
+  }
+}
 
 StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& options) {
   if (options.pods_cgroup.empty()) {
@@ -416,10 +572,93 @@ StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& option
     log.info("map layout migration done old_layout={} late_entries={} removed={}", *older,
              late.entries, old_dir);
   }
+  BH_ASSIGN_OR_RETURN(NodeAddressWatch watch, NodeAddressWatch::Open(options.node_netns));
+  BH_ASSIGN_OR_RETURN(impl->discovered, watch.Read());
+  impl->watch.emplace(std::move(watch));
+  auto antispoof = AntiSpoof::Open(options.bpf_root, options.node_netns);
+  if (antispoof.ok()) {
+    impl->antispoof = std::move(*antispoof);
+  } else {
+    Logger(Component::kNetpol)
+        .warn("antispoof unavailable (needs tcx, Linux 6.6) error=\"{}\"",
+              antispoof.status().message());
+  }
+  {
+    // The node's addresses and its denied ports from the start. Over pins
+    // already in use the per-tenant shares in node_config stay as the last
+    // agent wrote them until the state is replaced.
+    BH_RETURN_IF_ERROR(ValidateNodeConfig(impl->Effective(NodeConfig{})));
+    std::vector<Entry> initial = impl->NodeEntries(NodeConfig{}, 0);
+    if (impl->reused_pins) {
+      int config_fd = impl->fd(impl->skel->maps.node_config);
+      std::erase_if(initial, [config_fd](const Entry& e) { return e.fd == config_fd; });
+    }
+    MapTransaction tx;
+    PutAll(tx, initial);
+    BH_RETURN_IF_ERROR(tx.Commit());
+  }
   log.info("datapath ready bpf_root={} pods_cgroup={} layout={} programs={} {}", options.bpf_root,
            options.pods_cgroup, CurrentLayout(), programs.size(),
            attached.replaced ? "replaced=in-place" : "attached=new");
-  return std::unique_ptr<Datapath>(new Datapath(options, std::move(impl)));
+  std::unique_ptr<Datapath> datapath(new Datapath(options, std::move(impl)));
+  datapath->follower_ = std::thread([raw = datapath.get()] { raw->FollowNodeAddresses(); });
+  return datapath;
+}
+
+void Datapath::FollowNodeAddresses() {
+  while (!stopping_.load()) {
+    if (!impl_->watch->WaitForChange(std::chrono::milliseconds(200))) {
+      std::lock_guard lock(mutex_);
+      if (!impl_->unguarded.empty()) {
+        impl_->GuardPods();  // pods that had no process or interface yet
+      }
+      continue;
+    }
+    Status status = RefreshNodeAddresses();
+    if (!status.ok()) {
+      Logger(Component::kNetpol)
+          .error("node addresses changed but could not be applied error=\"{}\"", status.message());
+    }
+  }
+}
+
+Status Datapath::RefreshNodeAddresses() {
+  std::lock_guard lock(mutex_);
+  BH_ASSIGN_OR_RETURN(std::vector<IpAddress> addresses, impl_->watch->Read());
+  if (addresses == impl_->discovered) {
+    return absl::OkStatus();
+  }
+  size_t tenants = impl_->model.tenants.size();
+  auto before = impl_->NodeEntries(impl_->model.node, tenants);
+  std::vector<IpAddress> previous = std::exchange(impl_->discovered, addresses);
+  Status valid = ValidateNodeConfig(impl_->Effective(impl_->model.node));
+  if (!valid.ok()) {
+    impl_->discovered = previous;
+    return valid;
+  }
+  auto after = impl_->NodeEntries(impl_->model.node, tenants);
+  MapTransaction tx;
+  PutAll(tx, after);
+  DeleteStale(tx, before, after);
+  Status committed = tx.Commit();
+  if (!committed.ok()) {
+    impl_->discovered = previous;
+    return committed;
+  }
+  Logger(Component::kNetpol)
+      .info("node addresses changed count={} previous={}", addresses.size(), previous.size());
+  return absl::OkStatus();
+}
+
+std::optional<int> Datapath::GuardedInterface(std::string_view tenant, std::string_view pod) const {
+  std::lock_guard lock(mutex_);
+  auto it = impl_->guarded.find({std::string(tenant), std::string(pod)});
+  return it == impl_->guarded.end() ? std::nullopt : std::optional<int>(it->second);
+}
+
+std::vector<IpAddress> Datapath::NodeAddresses() const {
+  std::lock_guard lock(mutex_);
+  return impl_->Effective(impl_->model.node).node_addresses;
 }
 
 Status Datapath::Uninstall(const std::string& bpf_root) {
@@ -438,6 +677,7 @@ Status Datapath::Uninstall(const std::string& bpf_root) {
 Status Datapath::SetNodeConfig(const NodeConfig& config) {
   BH_RETURN_IF_ERROR(ValidateNodeConfig(config));
   std::lock_guard lock(mutex_);
+  BH_RETURN_IF_ERROR(ValidateNodeConfig(impl_->Effective(config)));
   size_t tenants = impl_->model.tenants.size();
   auto before = impl_->NodeEntries(impl_->model.node, tenants);
   auto after = impl_->NodeEntries(config, tenants);
@@ -524,6 +764,15 @@ Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
         fmt::format("this node holds at most {} endpoint addresses; nothing was changed",
                     NETPOL_MAX_ENDPOINT_ADDRS));
   }
+  size_t old_probes = existing != impl_->model.endpoints.end()
+                          ? old_addresses * existing->second.endpoint.probe_ports.size()
+                          : 0;
+  if (impl_->model.ProbeCount() - old_probes +
+          endpoint.addresses.size() * endpoint.probe_ports.size() >
+      NETPOL_MAX_PROBES) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "this node holds at most {} probe ports; nothing was changed", NETPOL_MAX_PROBES));
+  }
   if (!endpoint.cgroup.empty() && !old_local &&
       impl_->model.LocalCount() + 1 > NETPOL_MAX_LOCAL_ENDPOINTS) {
     return absl::ResourceExhaustedError(fmt::format(
@@ -547,6 +796,8 @@ Status Datapath::UpsertEndpoint(const Endpoint& endpoint) {
   }
   impl_->model.endpoints[key] = {endpoint, cgroup_id, pod_id};
   impl_->model.pod_names[pod_id] = fmt::format("{}/{}", endpoint.tenant, endpoint.pod);
+  impl_->guarded.erase(key);  // its addresses may have changed
+  impl_->GuardPods();
   return absl::OkStatus();
 }
 
@@ -567,6 +818,7 @@ Status Datapath::RemoveEndpoint(std::string_view tenant, std::string_view pod) {
   }
   impl_->model.pod_names.erase(it->second.pod_id);
   impl_->model.endpoints.erase(it);
+  impl_->GuardPods();
   return absl::OkStatus();
 }
 
@@ -621,6 +873,9 @@ int Datapath::flow_events_fd() const { return bpf_map__fd(impl_->skel->maps.flow
 std::string Datapath::TenantName(std::uint32_t id) const {
   if (id == NETPOL_NO_TENANT) {
     return "";
+  }
+  if (id == NETPOL_NODE_TENANT) {
+    return std::string(kNodeClassName);
   }
   std::lock_guard lock(mutex_);
   auto it = impl_->model.tenant_names.find(id);
@@ -797,6 +1052,7 @@ std::vector<Bytes> MapKeys(int fd) {
 Status Datapath::Replace(const DesiredState& state) {
   BH_RETURN_IF_ERROR(ValidateNodeConfig(state.node));
   std::lock_guard lock(mutex_);
+  BH_RETURN_IF_ERROR(ValidateNodeConfig(impl_->Effective(state.node)));
   // Build and validate the whole next model before touching a map. A bad
   // tenant, endpoint or grant is left out and reported on its own; the
   // rest of the state is enforced.
@@ -847,10 +1103,14 @@ Status Datapath::Replace(const DesiredState& state) {
     }
     bool local = !endpoint.cgroup.empty();
     if (next.AddressCount() + endpoint.addresses.size() > NETPOL_MAX_ENDPOINT_ADDRS ||
-        (local && next.LocalCount() + 1 > NETPOL_MAX_LOCAL_ENDPOINTS)) {
-      refuse(absl::ResourceExhaustedError(fmt::format(
-          "endpoint {}/{}: this node holds at most {} endpoint addresses and {} local pods",
-          endpoint.tenant, endpoint.pod, NETPOL_MAX_ENDPOINT_ADDRS, NETPOL_MAX_LOCAL_ENDPOINTS)));
+        (local && next.LocalCount() + 1 > NETPOL_MAX_LOCAL_ENDPOINTS) ||
+        next.ProbeCount() + endpoint.addresses.size() * endpoint.probe_ports.size() >
+            NETPOL_MAX_PROBES) {
+      refuse(absl::ResourceExhaustedError(
+          fmt::format("endpoint {}/{}: this node holds at most {} endpoint addresses, {} local "
+                      "pods and {} probe ports",
+                      endpoint.tenant, endpoint.pod, NETPOL_MAX_ENDPOINT_ADDRS,
+                      NETPOL_MAX_LOCAL_ENDPOINTS, NETPOL_MAX_PROBES)));
       continue;
     }
     auto pod_id =
@@ -904,6 +1164,7 @@ Status Datapath::Replace(const DesiredState& state) {
            {maps.tenants, "tenants"},
            {maps.endpoints, "endpoints"},
            {maps.local_endpoints, "local_endpoints"},
+           {maps.probe_ports, "probe_ports"},
            {maps.grants, "grants"},
            {maps.dns_servers, "dns_servers"},
            {maps.node_addrs, "node_addrs"},
@@ -920,6 +1181,7 @@ Status Datapath::Replace(const DesiredState& state) {
   BH_RETURN_IF_ERROR(tx.Commit());
   impl_->model = std::move(next);
   impl_->refused = std::move(refused);
+  impl_->GuardPods();
   Logger(Component::kNetpol)
       .info("state replaced tenants={} endpoints={} grants={} map_writes={} refused={}",
             impl_->model.tenants.size(), impl_->model.endpoints.size(), impl_->model.grants.size(),

@@ -14,13 +14,16 @@
 #ifndef BULKHEAD_AGENT_NETPOL_DATAPATH_H_
 #define BULKHEAD_AGENT_NETPOL_DATAPATH_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "agent/netpol/model.h"
@@ -34,6 +37,9 @@ struct DatapathOptions {
   // cgroup v2 directory whose descendants are the pods of this node.
   std::string pods_cgroup;
   std::string node_name;
+  // The node's network namespace, whose addresses are the node's (a
+  // /proc/<pid>/ns/net or /run/netns/<name> path); empty: the agent's own.
+  std::string node_netns;
 };
 
 // Everything the datapath enforces, as one value (start-up, file source).
@@ -90,6 +96,17 @@ class Datapath {
   // Summary().refused; only a bad node configuration refuses the whole state.
   Status Replace(const DesiredState& state);
 
+  // Reads the node's addresses again and rewrites the node entries when
+  // they changed. A thread of the Datapath does this on every address change.
+  Status RefreshNodeAddresses();
+  // The node addresses in force: read from the node, plus those configured.
+  [[nodiscard]] std::vector<IpAddress> NodeAddresses() const;
+
+  // The host-side interface whose antispoof program guards the pod, if any
+  // yet (the pod needs a process to find its interface by).
+  [[nodiscard]] std::optional<int> GuardedInterface(std::string_view tenant,
+                                                    std::string_view pod) const;
+
   [[nodiscard]] DatapathSummary Summary() const;
   [[nodiscard]] std::vector<FlowCounter> Counters() const;
   [[nodiscard]] FlowLoss Loss() const;
@@ -110,9 +127,13 @@ class Datapath {
   struct Impl;
   Datapath(DatapathOptions options, std::unique_ptr<Impl> impl);
 
+  void FollowNodeAddresses();
+
   DatapathOptions options_;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
+  std::atomic<bool> stopping_{false};
+  std::thread follower_;
 };
 
 }  // namespace bulkhead::agent::netpol

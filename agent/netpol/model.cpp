@@ -6,15 +6,17 @@
 
 namespace bulkhead::agent::netpol {
 
+std::vector<std::uint16_t> DefaultNodePorts() { return {10250, 10255, 9443, 9444, 6443}; }
+
 std::vector<DeniedDestination> DefaultDeniedDestinations(const std::vector<IpAddress>& nodes) {
   std::vector<DeniedDestination> denied;
   // Cloud metadata services (AWS, GCP, Azure, OpenStack; and AWS's IPv6 one).
   denied.push_back({*Cidr::Parse("169.254.169.254/32"), 0, Protocol::kAny});
   denied.push_back({*Cidr::Parse("fd00:ec2::254/128"), 0, Protocol::kAny});
   for (const IpAddress& node : nodes) {
-    // kubelet API, kubelet read-only port, and Bulkhead's agent API.
-    for (std::uint16_t port : {10250, 10255, 9443}) {
+    for (std::uint16_t port : DefaultNodePorts()) {
       denied.push_back({Cidr::Host(node), port, Protocol::kTcp});
+      denied.push_back({Cidr::Host(node), port, Protocol::kUdp});
     }
   }
   return denied;
@@ -58,6 +60,10 @@ std::string_view ReasonName(Reason reason) {
       return "node";
     case Reason::kExternal:
       return "external";
+    case Reason::kProbe:
+      return "probe";
+    case Reason::kReply:
+      return "reply";
   }
   return "unknown";
 }

@@ -15,6 +15,10 @@
 namespace bulkhead::agent::netpol {
 
 enum class TenantMode { kEnforce, kAudit };
+
+// The name flow records and counters give the node's own class (traffic
+// from a node address, host-network pods); no tenant name has parentheses.
+inline constexpr std::string_view kNodeClassName = "(node)";
 enum class EgressDefault { kAllow, kDeny };
 
 struct Tenant {
@@ -30,6 +34,13 @@ struct Endpoint {
   std::string pod;
   std::vector<IpAddress> addresses;
   std::string cgroup;  // empty: the pod runs on another node
+  // TCP ports the node may open on the pod's addresses (kubelet probes).
+  // Nothing else from a node address reaches the pod but answers to
+  // connections the pod opened.
+  std::vector<std::uint16_t> probe_ports{};
+  // Shares the node's network namespace: judged as the node's class, not
+  // as its tenant, with no addresses of its own (it has the node's).
+  bool host_network = false;
 };
 
 enum class Protocol : std::uint8_t { kAny = 0, kIcmp = 1, kTcp = 6, kUdp = 17, kIcmpV6 = 58 };
@@ -56,11 +67,20 @@ struct DeniedDestination {
   auto operator<=>(const DeniedDestination&) const = default;
 };
 
+// Ports no pod may reach on any node address (TCP and UDP): the kubelet
+// (10250, 10255), the agent's API and metrics (9443, 9444) and the control
+// planes (6443).
+std::vector<std::uint16_t> DefaultNodePorts();
+
 struct NodeConfig {
-  std::vector<IpAddress> node_addresses;  // the node may reach pods, and pods the node
+  // Added to the addresses the datapath reads from the node itself (every
+  // interface of its network namespace, followed as they change).
+  std::vector<IpAddress> node_addresses;
   std::vector<IpAddress> dns;             // every tenant may reach these on port 53
   std::vector<Cidr> pod_networks;         // unknown addresses here are refused (fail closed)
-  std::vector<DeniedDestination> denied;  // metadata, node agent ports
+  std::vector<DeniedDestination> denied;  // metadata and anything else listed
+  // Denied on every node address, on fe80::/10, 127.0.0.0/8 and ::1.
+  std::vector<std::uint16_t> node_ports = DefaultNodePorts();
   std::chrono::seconds flow_idle{300};
   // Tracked granted flows one tenant may hold; 0: the node's flow table
   // divided evenly among its tenants (so one tenant never takes another's).
@@ -71,8 +91,8 @@ struct NodeConfig {
   std::uint32_t record_sample = 64;
 };
 
-// The default deny list: cloud metadata, and the kubelet and node agent
-// ports on every node address.
+// The default deny list: cloud metadata, and the node ports on `nodes`
+// (the datapath adds the node ports on every address it finds itself).
 std::vector<DeniedDestination> DefaultDeniedDestinations(const std::vector<IpAddress>& nodes);
 
 enum class Verdict : std::uint8_t { kAllowed = 1, kDenied = 2, kAudit = 3 };
@@ -89,6 +109,8 @@ enum class Reason : std::uint8_t {
   kDns = 10,
   kNode = 11,
   kExternal = 12,
+  kProbe = 13,
+  kReply = 14,
 };
 enum class Hook : std::uint8_t {
   kConnect4 = 1,

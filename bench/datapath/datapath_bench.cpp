@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
       std::unique_ptr<Datapath> datapath;
       bulkhead::Status setup = absl::OkStatus();
       if (config.rfind("bulkhead", 0) == 0) {
-        auto opened = Datapath::Open({bpf_root, (*node)->pods_cgroup(), "bench"});
+        auto opened = Datapath::Open(
+            {bpf_root, (*node)->pods_cgroup(), "bench", (*node)->node_netns().path()});
         if (!opened.ok()) {
           setup = opened.status();
         } else {

@@ -67,13 +67,12 @@ static __always_inline int is_v4_mapped(const __u8* a) {
   return a[10] == 0xff && a[11] == 0xff;
 }
 
-// 127.0.0.0/8, ::1, IPv6 link-local and multicast: never another tenant.
-static __always_inline int is_local_scope(const __u8* a) {
+// 127.0.0.0/8 and ::1. The kernel drops such sources arriving on any
+// interface but loopback, so a loopback packet never left its network
+// namespace: for a pod, itself; for a host-network pod, the node.
+static __always_inline int is_loopback(const __u8* a) {
   if (is_v4_mapped(a)) {
     return a[12] == 127;
-  }
-  if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)) {
-    return 1;
   }
   for (int i = 0; i < 15; i++) {
     if (a[i] != 0) {
@@ -81,6 +80,18 @@ static __always_inline int is_local_scope(const __u8* a) {
     }
   }
   return a[15] == 1;
+}
+
+// Link-local and multicast (fe80::/10, ff00::/8, 169.254.0.0/16,
+// 224.0.0.0/4, 255.255.255.255): on a bridge these reach other pods of the
+// link, so they are judged like addresses of a pod network (an address no
+// endpoint owns is refused) unless they are the node's own.
+static __always_inline int is_link_scope(const __u8* a) {
+  if (is_v4_mapped(a)) {
+    return (a[12] == 169 && a[13] == 254) || (a[12] & 0xf0) == 0xe0 ||
+           (a[12] == 255 && a[13] == 255 && a[14] == 255 && a[15] == 255);
+  }
+  return a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
 }
 
 static __always_inline struct netpol_endpoint* lookup_endpoint(const __u8* addr) {
@@ -99,6 +110,19 @@ static __always_inline int in_pod_networks(const __u8* addr) {
   struct netpol_addr_key key = {.prefixlen = 128};
   __builtin_memcpy(key.addr, addr, NETPOL_ADDR_LEN);
   return bpf_map_lookup_elem(&pod_networks, &key) != NULL;
+}
+
+// Fail closed: an address inside a pod network or of link scope that no
+// endpoint owns is nobody's to reach or to trust.
+static __always_inline int is_unowned_pod_address(const __u8* addr) {
+  return is_link_scope(addr) || in_pod_networks(addr);
+}
+
+// May the node open (proto, dport) on this pod address? (probes)
+static __always_inline int is_probe(const struct attempt* a) {
+  struct netpol_probe_key key = {.port = a->dport, .proto = a->proto};
+  __builtin_memcpy(key.addr, a->daddr, NETPOL_ADDR_LEN);
+  return bpf_map_lookup_elem(&probe_ports, &key) != NULL;
 }
 
 static __always_inline int is_denied_destination(const struct attempt* a) {
@@ -279,6 +303,12 @@ static __always_inline void deny(struct decision* d, __u8 reason) {
   d->track_flow = d->verdict == NETPOL_AUDIT;
 }
 
+// A node address: one of the node's own (every interface, link-local
+// included) or, for a sender in the node's network namespace, loopback.
+static __always_inline int is_node_address(const __u8* addr, int node_netns) {
+  return in_set(&node_addrs, addr) || (node_netns && is_loopback(addr));
+}
+
 // Traffic leaving a local pod. `local` is the sender (NULL when its cgroup
 // is not known yet); `packet` is set in cgroup_skb, where the source
 // address can be checked and the flow tracked.
@@ -308,14 +338,16 @@ static __always_inline void decide_egress(const struct attempt* a,
   }
   d->src_tenant = local->tenant;
   d->src_pod = local->pod;
-  if (is_local_scope(a->daddr)) {
+  int host_network = local->flags & NETPOL_ENDPOINT_HOST_NETWORK;
+  if (!host_network && is_loopback(a->daddr)) {
+    // The pod's own network namespace: itself.
     allow(d, NETPOL_REASON_SAME_TENANT);
     return;
   }
-  if (packet && !is_local_scope(a->saddr)) {
+  if (packet && !is_loopback(a->saddr) && !is_link_scope(a->saddr)) {
     struct netpol_endpoint* src = lookup_endpoint(a->saddr);
     if ((src && (src->tenant != local->tenant || src->pod != local->pod)) ||
-        (!src && in_pod_networks(a->saddr))) {
+        (!src && !host_network && in_pod_networks(a->saddr))) {
       // Spoofing is never audited: it is denied in every mode.
       d->verdict = NETPOL_DENIED;
       d->reason = NETPOL_REASON_SPOOFED_SOURCE;
@@ -342,6 +374,10 @@ static __always_inline void decide_egress(const struct attempt* a,
     return;
   }
   if (dst) {
+    if (host_network && is_probe(a)) {
+      allow(d, NETPOL_REASON_PROBE);
+      return;
+    }
     struct netpol_flow_key key;
     flow_key(&key, a->daddr, a->dport, a->sport, local->tenant, a->proto);
     if (a->sport != 0 && flow_is_tracked(&key)) {
@@ -358,12 +394,13 @@ static __always_inline void decide_egress(const struct attempt* a,
     deny(d, NETPOL_REASON_CROSS_TENANT);
     return;
   }
-  if (in_set(&node_addrs, a->daddr)) {
+  if (is_node_address(a->daddr, host_network)) {
     allow(d, NETPOL_REASON_NODE);
     return;
   }
-  if (in_pod_networks(a->daddr)) {
-    // Fail closed: an address of the pod network that no endpoint owns yet.
+  if (is_unowned_pod_address(a->daddr)) {
+    // Fail closed: an address of the pod network (or of the link) that no
+    // endpoint owns yet.
     deny(d, NETPOL_REASON_UNKNOWN_DESTINATION);
     return;
   }
@@ -375,8 +412,55 @@ static __always_inline void decide_egress(const struct attempt* a,
   allow(d, NETPOL_REASON_EXTERNAL);
 }
 
+// Is the receiving socket connected to the packet's source (a TCP socket
+// that is not listening, or a connected UDP socket)? Then the pod opened or
+// accepted this connection, and its first packet was judged already.
+static __always_inline int socket_connected_to_source(struct __sk_buff* skb,
+                                                      const struct attempt* a) {
+  if (!skb) {
+    return 0;
+  }
+  struct bpf_sock* sk = skb->sk;
+  if (!sk) {
+    return 0;
+  }
+  sk = bpf_sk_fullsock(sk);
+  if (!sk) {
+    return 0;
+  }
+  if (sk->state == BPF_TCP_LISTEN || sk->state == BPF_TCP_CLOSE || sk->dst_port != a->sport ||
+      a->sport == 0) {
+    return 0;
+  }
+  // Each field is loaded on its own (the verifier refuses arithmetic on a
+  // socket pointer, which a copy of the array would need).
+  __u8 peer[NETPOL_ADDR_LEN];
+  if (sk->family == 2 /* AF_INET */) {
+    __u32 ip4 = sk->dst_ip4;
+    asm volatile("" : "+r"(ip4));
+    addr_from_v4(peer, ip4);
+  } else {
+    __u32 ip6[4];
+    ip6[0] = sk->dst_ip6[0];
+    asm volatile("" ::: "memory");
+    ip6[1] = sk->dst_ip6[1];
+    asm volatile("" ::: "memory");
+    ip6[2] = sk->dst_ip6[2];
+    asm volatile("" ::: "memory");
+    ip6[3] = sk->dst_ip6[3];
+    asm volatile("" ::: "memory");
+    addr_from_v6(peer, ip6);
+  }
+  for (int i = 0; i < NETPOL_ADDR_LEN; i++) {
+    if (peer[i] != a->saddr[i]) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 // A packet arriving at a local pod. `local` is the receiver.
-static __always_inline void decide_ingress(const struct attempt* a,
+static __always_inline void decide_ingress(struct __sk_buff* skb, const struct attempt* a,
                                            const struct netpol_endpoint* local,
                                            struct decision* d) {
   struct netpol_endpoint* src = lookup_endpoint(a->saddr);
@@ -388,7 +472,8 @@ static __always_inline void decide_ingress(const struct attempt* a,
     d->src_tenant = src->tenant;
     d->src_pod = src->pod;
   }
-  if (is_local_scope(a->saddr) || in_set(&node_addrs, a->saddr)) {
+  if (is_loopback(a->saddr)) {
+    // Never left the receiver's network namespace (see is_loopback).
     allow(d, NETPOL_REASON_NODE);
     return;
   }
@@ -396,7 +481,13 @@ static __always_inline void decide_ingress(const struct attempt* a,
     allow(d, NETPOL_REASON_DNS);
     return;
   }
+  int from_node = !src && in_set(&node_addrs, a->saddr);
   if (!local) {
+    // Fail closed: a pod not known yet receives only from the node (probes).
+    if (from_node) {
+      allow(d, NETPOL_REASON_NODE);
+      return;
+    }
     d->verdict = NETPOL_DENIED;
     d->reason = NETPOL_REASON_UNKNOWN_DESTINATION;
     d->record = 1;
@@ -404,20 +495,47 @@ static __always_inline void decide_ingress(const struct attempt* a,
   }
   d->dst_tenant = local->tenant;
   d->dst_pod = local->pod;
-  // A local sender's egress hooks already decided and recorded.
-  int sender_is_local = src && (src->flags & NETPOL_ENDPOINT_LOCAL);
-  if (src) {
-    if (src->tenant == local->tenant) {
-      allow(d, NETPOL_REASON_SAME_TENANT);
+  __u32 src_tenant = 0;
+  if (from_node) {
+    // The node's own class: probes, answers to the pod's own connections,
+    // and what a grant to the node's class allows.
+    d->src_tenant = NETPOL_NODE_TENANT;
+    if (local->tenant == NETPOL_NODE_TENANT) {
+      allow(d, NETPOL_REASON_NODE);
       return;
     }
+    if (is_probe(a)) {
+      allow(d, NETPOL_REASON_PROBE);
+      return;
+    }
+    if (socket_connected_to_source(skb, a)) {
+      allow(d, NETPOL_REASON_REPLY);
+      return;
+    }
+    src_tenant = NETPOL_NODE_TENANT;
+  } else if (local->tenant == NETPOL_NODE_TENANT) {
+    // A host-network pod is a node service: pods may reach it, as they may
+    // reach the node, except on the denied ports.
+    if (is_denied_destination(a)) {
+      deny(d, NETPOL_REASON_DENIED_DESTINATION);
+      d->record = !(src && (src->flags & NETPOL_ENDPOINT_LOCAL));
+      return;
+    }
+    allow(d, NETPOL_REASON_NODE);
+    return;
+  } else if (src) {
+    src_tenant = src->tenant;
+  }
+  // A local sender's egress hooks already decided and recorded.
+  int sender_is_local = src && (src->flags & NETPOL_ENDPOINT_LOCAL);
+  if (src_tenant != 0) {
     struct netpol_flow_key key;
     flow_key(&key, a->saddr, a->sport, a->dport, local->tenant, a->proto);
     if (flow_is_tracked(&key)) {
       allow(d, NETPOL_REASON_GRANTED_FLOW);
       return;
     }
-    if (is_granted(src->tenant, a->daddr, a->dport, a->proto)) {
+    if (is_granted(src_tenant, a->daddr, a->dport, a->proto)) {
       allow(d, NETPOL_REASON_GRANT);
       d->record = !sender_is_local;
       d->track_flow = 1;
@@ -429,7 +547,7 @@ static __always_inline void decide_ingress(const struct attempt* a,
     }
     return;
   }
-  if (in_pod_networks(a->saddr)) {
+  if (is_unowned_pod_address(a->saddr)) {
     deny(d, NETPOL_REASON_UNKNOWN_SOURCE);
     return;
   }
@@ -651,7 +769,7 @@ int netpol_ingress(struct __sk_buff* skb) {
   __u64 cgroup = bpf_skb_cgroup_id(skb);
   struct netpol_endpoint* local = bpf_map_lookup_elem(&local_endpoints, &cgroup);
   struct decision d = {};
-  decide_ingress(&a, local, &d);
+  decide_ingress(skb, &a, local, &d);
   if (d.track_flow && local && a.dport != 0) {
     struct netpol_flow_key key;
     flow_key(&key, a.saddr, a.sport, a.dport, local->tenant, a.proto);

@@ -74,6 +74,16 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pod_networks SEC(".maps");
 
+// probe_ports: (pod address, protocol, port) the node may open. A new map
+// needs no layout bump (it starts empty), so it is in both builds.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NETPOL_MAX_PROBES);
+  __type(key, struct netpol_probe_key);
+  __type(value, __u8);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} probe_ports SEC(".maps");
+
 #ifdef NETPOL_LAYOUT_V1
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);

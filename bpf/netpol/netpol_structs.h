@@ -38,10 +38,14 @@
 #define NETPOL_MAX_FLOWS (1 << 20)
 #endif
 #define NETPOL_MAX_COUNTERS 65536
+#define NETPOL_MAX_PROBES 65536
 #define NETPOL_RINGBUF_BYTES (1 << 20)
 
-// Tenant id 0 means "no tenant" (the node, the outside world, unknown).
+// Tenant id 0 means "no tenant" (the outside world, unknown).
 #define NETPOL_NO_TENANT 0
+// The node's own class: traffic from a node address and host-network pods.
+// No tenant name hashes to it.
+#define NETPOL_NODE_TENANT 0xFFFFFFFFU
 
 enum netpol_verdict {
   NETPOL_ALLOWED = 1,
@@ -62,6 +66,8 @@ enum netpol_reason {
   NETPOL_REASON_DNS = 10,
   NETPOL_REASON_NODE = 11,
   NETPOL_REASON_EXTERNAL = 12,
+  NETPOL_REASON_PROBE = 13,  // from the node to a probe port of the pod
+  NETPOL_REASON_REPLY = 14,  // from the node, to a socket the pod connected to it
 };
 
 enum netpol_hook {
@@ -85,6 +91,9 @@ enum netpol_egress {
 
 // The endpoint runs on this node (its egress hooks see its traffic).
 #define NETPOL_ENDPOINT_LOCAL 1
+// A host-network pod: it shares the node's network namespace and addresses,
+// so its tenant is the node's class (NETPOL_NODE_TENANT).
+#define NETPOL_ENDPOINT_HOST_NETWORK 2
 
 // Who an address or a local cgroup belongs to. Pod ids are 64-bit (the
 // agent resolves the rare collision); layout 1 had 32-bit ones.
@@ -178,6 +187,15 @@ struct netpol_tenant_records {
   __u64 flows_refused;  // flows not tracked: the tenant held flows_per_tenant
 };
 #endif
+
+// probe_ports: hash key. The node may open (proto, port) on a pod address
+// (kubelet probes); nothing else from the node reaches a tenant pod.
+struct netpol_probe_key {
+  __u8 addr[NETPOL_ADDR_LEN];
+  __u16 port;  // network byte order
+  __u8 proto;
+  __u8 pad;
+};
 
 // counters: per-CPU hash key.
 struct netpol_counter_key {

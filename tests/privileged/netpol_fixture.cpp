@@ -18,8 +18,12 @@ std::atomic<int> g_counter{0};
 }  // namespace
 
 agent::netpol::Endpoint NetpolTest::EndpointOf(const TestPod& pod) {
-  return {
-      pod.tenant, pod.name, {*IpAddress::Parse(pod.ipv4), *IpAddress::Parse(pod.ipv6)}, pod.cgroup};
+  return {pod.tenant,
+          pod.name,
+          {*IpAddress::Parse(pod.ipv4), *IpAddress::Parse(pod.ipv6)},
+          pod.cgroup,
+          // 8080: the port the node probes.
+          {8080}};
 }
 
 agent::netpol::DesiredState NetpolTest::BaseState() const {
@@ -57,7 +61,8 @@ void NetpolTest::SetUp() {
   if (!InProcessDatapath()) {
     return;
   }
-  auto datapath = agent::netpol::Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
+  auto datapath = agent::netpol::Datapath::Open(
+      {bpf_root_, node_->pods_cgroup(), "test-node", node_->node_netns().path()});
   ASSERT_TRUE(datapath.ok()) << datapath.status();
   datapath_ = std::move(*datapath);
   auto status = datapath_->Replace(BaseState());

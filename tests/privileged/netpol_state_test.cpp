@@ -271,7 +271,8 @@ TEST_F(NetpolMigrationTest, OlderLayoutIsMigratedInPlaceWithNoGap) {
   auto walled = node_->Start(c1_, {"hammer-tcp", b1_->ipv4, "8080", "3000"});
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
-  auto datapath = Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
+  auto datapath =
+      Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node", node_->node_netns().path()});
   ASSERT_TRUE(datapath.ok()) << datapath.status();
   datapath_ = std::move(*datapath);
   EXPECT_EQ(datapath_->Summary().migrated_from_layout, 1);
@@ -298,7 +299,8 @@ TEST_F(NetpolMigrationTest, OlderLayoutIsMigratedInPlaceWithNoGap) {
   EXPECT_TRUE(Refused(node_->Run(c1_, {"connect-tcp", b1_->ipv4, "8080"})));
   // A second start finds its own layout: nothing to migrate.
   datapath_.reset();
-  auto again = Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
+  auto again =
+      Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node", node_->node_netns().path()});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->Summary().migrated_from_layout, 0);
 }

@@ -422,7 +422,8 @@ TEST_F(NetpolTest, ReopeningTakesOverThePinsWithoutAGap) {
   flows_.reset();
   datapath_.reset();  // the agent is gone; the kernel still enforces
   EXPECT_TRUE(Refused(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"})));
-  auto reopened = agent::netpol::Datapath::Open({bpf_root_, node_->pods_cgroup(), "test-node"});
+  auto reopened = agent::netpol::Datapath::Open(
+      {bpf_root_, node_->pods_cgroup(), "test-node", node_->node_netns().path()});
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   datapath_ = std::move(*reopened);
   EXPECT_TRUE(datapath_->Summary().reused_pins);
@@ -445,7 +446,8 @@ TEST_F(NetpolTest, ReopeningTakesOverThePinsWithoutAGap) {
 }
 
 TEST_F(NetpolTest, PinsOfAnotherCgroupAreNotHijacked) {
-  auto other = agent::netpol::Datapath::Open({bpf_root_, node_->root_cgroup(), "test-node"});
+  auto other = agent::netpol::Datapath::Open(
+      {bpf_root_, node_->root_cgroup(), "test-node", node_->node_netns().path()});
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition) << other.status();
   EXPECT_NE(MessageOf(other.status()).find("bulkhead-agent uninstall"), std::string::npos);

@@ -173,6 +173,17 @@ StatusOr<TestPod*> TestNode::AddPod(const std::string& tenant, const std::string
   return pods_.back().get();
 }
 
+StatusOr<TestPod*> TestNode::AddHostNetworkPod(const std::string& tenant, const std::string& name) {
+  auto pod = std::make_unique<TestPod>();
+  pod->tenant = tenant;
+  pod->name = name;
+  pod->cgroup = fmt::format("{}/{}", pods_cgroup_, name);
+  BH_ASSIGN_OR_RETURN(CgroupDir cgroup, CgroupDir::Create(pod->cgroup));
+  pod->cgroup_dir = std::make_unique<CgroupDir>(std::move(cgroup));
+  pods_.push_back(std::move(pod));
+  return pods_.back().get();
+}
+
 pid_t TestNode::Spawn(const TestPod* pod, const std::vector<std::string>& args, int* stdout_fd) {
   std::vector<std::string> argv = {PodToolPath()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -183,7 +194,7 @@ pid_t TestNode::Spawn(const TestPod* pod, const std::vector<std::string>& args, 
   }
   cargs.push_back(nullptr);
   std::string procs = pod != nullptr ? pod->cgroup + "/cgroup.procs" : "";
-  int netns_fd = pod != nullptr ? pod->netns->fd() : node_netns_->fd();
+  int netns_fd = pod != nullptr && pod->netns ? pod->netns->fd() : node_netns_->fd();
   std::array<int, 2> out{};
   if (::pipe2(out.data(), O_CLOEXEC) != 0) {
     return -1;

@@ -35,8 +35,8 @@ struct TestPod {
   std::string name;
   std::string ipv4;
   std::string ipv6;
-  std::string cgroup;  // cgroup v2 directory
-  std::unique_ptr<NetworkNamespace> netns;
+  std::string cgroup;                       // cgroup v2 directory
+  std::unique_ptr<NetworkNamespace> netns;  // null: a host-network pod (the node's)
   std::unique_ptr<CgroupDir> cgroup_dir;
 };
 
@@ -76,6 +76,9 @@ class TestNode {
 
   // Adds pod number `index` (1..200) of `tenant`.
   StatusOr<TestPod*> AddPod(const std::string& tenant, const std::string& name, int index);
+
+  // Adds a host-network pod: its own cgroup, the node's network namespace.
+  StatusOr<TestPod*> AddHostNetworkPod(const std::string& tenant, const std::string& name);
 
   [[nodiscard]] const std::string& pods_cgroup() const { return pods_cgroup_; }
   [[nodiscard]] const std::string& root_cgroup() const { return root_->path(); }

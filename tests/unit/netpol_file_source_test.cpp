@@ -23,6 +23,29 @@ grants:
 - {tenant: team-a, destination: 10.244.1.20/32, port: 5432, protocol: tcp}
 )";
 
+TEST(EndpointsDocument, ReadsProbePortsHostNetworkPodsAndNodePorts) {
+  auto state = ParseEndpointsDocument(R"(
+node_ports: [8472]
+endpoints:
+- {tenant: team-a, pod: web-1, addresses: [10.244.1.11], cgroup: /c/web-1, probe_ports: [8080, 9090]}
+- {tenant: team-a, pod: agent-1, cgroup: /c/agent-1, host_network: true}
+)");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->network.endpoints[0].probe_ports, (std::vector<std::uint16_t>{8080, 9090}));
+  EXPECT_FALSE(state->network.endpoints[0].host_network);
+  EXPECT_TRUE(state->network.endpoints[1].host_network);
+  EXPECT_EQ(state->network.node.node_ports.back(), 8472);
+  auto zero = ParseEndpointsDocument(
+      "endpoints:\n- {tenant: a, pod: p, addresses: [10.0.0.1], probe_ports: [0]}\n");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("endpoints[0].probe_ports[0]"), std::string::npos)
+      << zero.status();
+  auto bad = ParseEndpointsDocument(
+      "endpoints:\n- {tenant: a, pod: p, addresses: [], host_network: maybe}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("host_network"), std::string::npos) << bad.status();
+}
+
 TEST(EndpointsDocument, ParsesTheDocumentedShape) {
   auto state = ParseEndpointsDocument(kDocument);
   ASSERT_TRUE(state.ok()) << state.status();
@@ -30,8 +53,8 @@ TEST(EndpointsDocument, ParsesTheDocumentedShape) {
   EXPECT_EQ(state->network.node.node_addresses[0].ToString(), "10.244.1.1");
   EXPECT_EQ(state->network.node.dns[0].ToString(), "10.96.0.10");
   EXPECT_EQ(state->network.node.pod_networks.size(), 2U);
-  // Metadata (v4 and v6) and three node ports on the node address.
-  EXPECT_EQ(state->network.node.denied.size(), 5U);
+  // Metadata (v4 and v6) and the five node ports (TCP and UDP) on the node address.
+  EXPECT_EQ(state->network.node.denied.size(), 12U);
   ASSERT_EQ(state->network.endpoints.size(), 3U);
   EXPECT_EQ(state->network.endpoints[0].addresses.size(), 2U);
   EXPECT_EQ(state->network.endpoints[0].cgroup, "/sys/fs/cgroup/unified/pods/web-1");
