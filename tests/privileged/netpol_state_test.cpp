@@ -243,7 +243,12 @@ class NetpolMigrationTest : public NetpolTest {
         << out;
     EXPECT_GT(attempts, 20) << out;
     if (all_succeed) {
-      EXPECT_EQ(successes, attempts) << out;
+      // The policy never refuses a granted connect. A connect can still
+      // time out (the prober waits 200 ms, TCP retries a lost SYN after 1 s,
+      // and the listener's backlog overflows on a loaded 2-core machine), so
+      // a few in ten thousand may fail that way, never more.
+      EXPECT_EQ(eperm, 0) << out;
+      EXPECT_GE(successes * 1000, attempts * 999) << out;
     } else {
       EXPECT_EQ(successes, 0) << out;
       EXPECT_EQ(eperm, attempts) << out;
