@@ -385,7 +385,7 @@ class Service final : public v1::AgentService::CallbackService {
   // Keeps `close` until the stream is over, so that revoking the caller's
   // certificate ends it; returns the id to forget it by.
   std::uint64_t TrackStream(const std::string& serial,
-                            std::function<void(const grpc::Status&)> close) {
+                            const std::function<void(const grpc::Status&)>& close) {
     std::uint64_t id = 0;
     {
       std::scoped_lock lock(open_streams_mutex_);

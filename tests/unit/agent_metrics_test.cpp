@@ -166,7 +166,7 @@ TEST(AgentMetricsEndpoint, AClientThatNeverReadsStopsNobody) {
   const std::string big(16 << 20, 'x');
   MetricsServerOptions options = Options();
   options.deadline = std::chrono::seconds(4);
-  auto server = MetricsServer::Start(options, [&big](Scope) { return big; });
+  auto server = MetricsServer::Start(options, [&big](Scope) { return std::string(big); });
   ASSERT_TRUE(server.ok()) << server.status();
   int port = (*server)->port();
 
