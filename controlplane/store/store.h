@@ -65,6 +65,17 @@ class WatchStream {
   // re-list), CANCELLED when the store closed.
   // OUT_OF_RANGE when history the watcher still had to read was compacted.
   virtual StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) = 0;
+  // Asks for `notify` to be called whenever Next would return at once
+  // (events, overflow, close), so a watcher needs no thread waiting in Next:
+  // it calls Next with a past deadline when told. `notify` runs on the
+  // publishing thread under the store's locks: it must only signal, never
+  // block or call back into the stream. Set once, before the first Next;
+  // called at once when events are already waiting. A stream that cannot
+  // notify returns false (the caller then polls).
+  virtual bool SetNotify(const std::function<void()>& notify) {
+    (void)notify;
+    return false;
+  }
 };
 
 class Store {

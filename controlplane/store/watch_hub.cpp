@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <utility>
 
 namespace bulkhead::controlplane {
@@ -24,6 +25,7 @@ struct WatchHub::Subscriber {
   BacklogReader backlog;
   int64_t backlog_after = 0;
   int64_t backlog_upto = 0;
+  std::function<void()> notify;
 };
 
 class HubWatchStream : public WatchStream {
@@ -34,6 +36,20 @@ class HubWatchStream : public WatchStream {
   ~HubWatchStream() override { core_->Remove(subscriber_.get()); }
   HubWatchStream(const HubWatchStream&) = delete;
   HubWatchStream& operator=(const HubWatchStream&) = delete;
+
+  bool SetNotify(const std::function<void()>& notify) override {
+    bool ready = false;
+    {
+      std::lock_guard lock(subscriber_->mu);
+      subscriber_->notify = notify;
+      ready = !subscriber_->queue.empty() || subscriber_->overflowed || subscriber_->closed ||
+              subscriber_->backlog_after < subscriber_->backlog_upto;
+    }
+    if (ready) {
+      notify();
+    }
+    return true;
+  }
 
   StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) override {
     WatchHub::Subscriber& sub = *subscriber_;
@@ -93,16 +109,25 @@ void WatchHub::Publish(EventPtr event) {
     if (!UnderPrefix(*event, subscriber->prefix)) {
       continue;
     }
+    std::function<void()> notify;
     {
       std::lock_guard sub_lock(subscriber->mu);
+      // Told once per batch: when the queue stops being empty.
+      bool was_idle = subscriber->queue.empty() && !subscriber->overflowed;
       if (subscriber->queue.size() >= max_queue_) {
         subscriber->overflowed = true;
         subscriber->queue.clear();
       } else if (!subscriber->overflowed) {
         subscriber->queue.push_back(event);
       }
+      if (was_idle) {
+        notify = subscriber->notify;
+      }
     }
     subscriber->ready.notify_one();
+    if (notify) {
+      notify();
+    }
   }
   core_->recent.push_back(std::move(event));
   while (core_->recent.size() > history_) {
@@ -135,11 +160,16 @@ void WatchHub::Close() {
   std::lock_guard lock(core_->mu);
   core_->closed = true;
   for (const auto& subscriber : core_->subscribers) {
+    std::function<void()> notify;
     {
       std::lock_guard sub_lock(subscriber->mu);
       subscriber->closed = true;
+      notify = subscriber->notify;
     }
     subscriber->ready.notify_all();
+    if (notify) {
+      notify();
+    }
   }
 }
 

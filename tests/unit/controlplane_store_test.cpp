@@ -2,6 +2,7 @@
 // pagination, compaction and watches (including 410-style OUT_OF_RANGE).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -208,6 +209,31 @@ TEST_F(StoreTest, WatchFromNowSeesPutsAndDeletesUnderItsPrefixOnly) {
   auto none = (*watch)->Next(steady_clock::now() + milliseconds(20));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+TEST_F(StoreTest, AWatchNotifiesWhenEventsWaitSoNoThreadNeedsToWaitInNext) {
+  MustCreate("/k/a", "a1");
+  auto watch = store_->Watch("/k/", store_->Revision());
+  ASSERT_TRUE(watch.ok());
+  std::atomic<int> notified{0};
+  ASSERT_TRUE((*watch)->SetNotify([&notified] { ++notified; }));
+  EXPECT_EQ(notified, 0);  // nothing waits yet
+  MustCreate("/other/x", "x");
+  EXPECT_EQ(notified, 0);  // not under the prefix
+  ASSERT_TRUE(store_->Update("/k/a", 0, Value("a2")).ok());
+  ASSERT_TRUE(store_->Update("/k/a", 0, Value("a3")).ok());
+  EXPECT_EQ(notified, 1);  // once until the queue is taken
+  auto events = (*watch)->Next(steady_clock::now());
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2U);
+  ASSERT_TRUE(store_->Delete("/k/a", 0).ok());
+  EXPECT_EQ(notified, 2);
+  // Set on a stream with events waiting: told at once.
+  auto late = store_->Watch("/k/", 1);
+  ASSERT_TRUE(late.ok());
+  std::atomic<int> late_notified{0};
+  ASSERT_TRUE((*late)->SetNotify([&late_notified] { ++late_notified; }));
+  EXPECT_EQ(late_notified, 1);
 }
 
 TEST_F(StoreTest, WatchFromAnOldRevisionReplaysTheLogAfterRestart) {
