@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <csignal>
@@ -32,7 +33,12 @@ struct Flags {
   std::string cluster_name = "bulkhead";
   std::vector<std::string> tls_names;
   std::string durability = "process-crash";
-  size_t max_body_bytes = size_t{3} << 20;
+  HttpsServerLimits limits;
+  int64_t handshake_timeout = 10;
+  int64_t header_timeout = 10;
+  int64_t body_timeout = 60;
+  int64_t idle_timeout = 90;
+  int64_t write_timeout = 60;
   int64_t compaction_interval = 300;
   int64_t bookmark_interval = 60;
 };
@@ -86,6 +92,9 @@ int Run(const CLI::App& app, const Flags& flags) {
     return fail(credentials.status());
   }
   SqliteStoreOptions store_options;
+  // A page of a watch's backlog fits the watch's writer queue several times.
+  store_options.watch_backlog_page_bytes =
+      std::max<size_t>(flags.limits.max_stream_queue_bytes / 4, 1);
   store_options.durability =
       flags.durability == "power-loss" ? Durability::kPowerLoss : Durability::kProcessCrash;
   auto store = SqliteStore::Open(flags.data_dir + "/state.db", store_options);
@@ -95,7 +104,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   ApiServerOptions api_options;
   api_options.admin_token = credentials->admin_token;
   api_options.bookmark_interval = std::chrono::seconds(flags.bookmark_interval);
-  api_options.max_object_bytes = flags.max_body_bytes;
+  api_options.max_object_bytes = flags.limits.max_body_bytes;
   ApiServer api(**store, api_options);
   if (Status status = api.Bootstrap(); !status.ok()) {
     return fail(status);
@@ -106,9 +115,14 @@ int Run(const CLI::App& app, const Flags& flags) {
   http_options.certificate_pem = credentials->serving.cert_pem;
   http_options.key_pem = credentials->serving.key_pem;
   http_options.client_authority_pem = credentials->client_authority.cert_pem;
-  http_options.max_body_bytes = flags.max_body_bytes;
+  http_options.limits = flags.limits;
+  http_options.limits.handshake_timeout = std::chrono::seconds(flags.handshake_timeout);
+  http_options.limits.header_timeout = std::chrono::seconds(flags.header_timeout);
+  http_options.limits.body_timeout = std::chrono::seconds(flags.body_timeout);
+  http_options.limits.idle_timeout = std::chrono::seconds(flags.idle_timeout);
+  http_options.limits.write_timeout = std::chrono::seconds(flags.write_timeout);
   auto server = HttpsServer::Start(
-      http_options,
+      http_options, [&api](const HttpRequest& request) { return api.Authenticate(request); },
       [&api](HttpRequest& request, ResponseWriter& writer) { api.Handle(request, writer); });
   if (!server.ok()) {
     return fail(server.status());
@@ -154,7 +168,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   (*server)->Stop();
   spdlog::shutdown();
   std::fflush(nullptr);
-  // Connection threads may still be inside a request; every acknowledged
+  // Handler threads may still be inside a request; every acknowledged
   // write is already committed, so leave without unwinding under them.
   ::_exit(kExitOk);
 }
@@ -190,9 +204,54 @@ int main(int argc, char** argv) {
                  "power-loss: also fsync each commit")
       ->check(CLI::IsMember({"process-crash", "power-loss"}))
       ->capture_default_str();
-  app.add_option("--max-body-bytes", flags.max_body_bytes,
+  app.add_option("--max-body-bytes", flags.limits.max_body_bytes,
                  "Largest request body accepted, and largest object stored after any update "
                  "or patch; larger ones get 413")
+      ->capture_default_str();
+  app.add_option("--max-header-bytes", flags.limits.max_header_bytes,
+                 "Largest request header block accepted; larger ones get 431")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-connections", flags.limits.max_connections,
+                 "Open client connections in total; new ones past it are closed at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-connections-per-client", flags.limits.max_connections_per_client,
+                 "Open connections from one client address; new ones past it are closed at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--tls-handshake-timeout", flags.handshake_timeout,
+                 "Seconds a new connection has to complete the TLS handshake")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--request-header-timeout", flags.header_timeout,
+                 "Seconds a client has to send a request's headers")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--request-body-timeout", flags.body_timeout,
+                 "Seconds a client has to send a request's body")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--idle-timeout", flags.idle_timeout,
+                 "Seconds a keep-alive connection may wait for its next request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--write-timeout", flags.write_timeout,
+                 "Seconds a client has to take each response write")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--watch-queue-bytes", flags.limits.max_stream_queue_bytes,
+                 "Unsent bytes a watch may queue; a watcher that falls further behind is ended "
+                 "(it lists again)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--io-threads", flags.limits.io_threads,
+                 "Threads serving every connection (TLS, reads, writes)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--handler-threads", flags.limits.handler_threads,
+                 "Threads running requests (they may wait on the store); watches hold none")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--compaction-interval", flags.compaction_interval,
                  "Seconds between store compactions (0: never)")

@@ -47,7 +47,17 @@ json::object VersionInfo() {
 }  // namespace
 
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(std::move(options)), watch_pump_(std::make_unique<WatchPump>()) {}
+
+ApiServer::~ApiServer() = default;
+
+bool ApiServer::Authenticate(const HttpRequest& request) const {
+  if (request.certificate_error) {
+    return false;  // a verified certificate that names no one user is refused, never a token
+  }
+  return request.certificate_user.has_value() ||
+         TokenMatches(request.authorization, options_.admin_token);
+}
 
 Status ApiServer::Bootstrap() {
   auto namespaces = registry_.Find("", "v1", "namespaces");
@@ -117,9 +127,9 @@ void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
     SendError(writer, ApiError(401, "Unauthorized", *request.certificate_error));
     return;
   }
-  bool authenticated = request.certificate_user.has_value() ||
-                       TokenMatches(request.authorization, options_.admin_token);
-  if (!authenticated) {
+  // Decided by Authenticate before the body was read (no body is read for
+  // a request that fails it).
+  if (!request.authenticated) {
     SendError(writer, ApiError(401, "Unauthorized", "Unauthorized"));
     return;
   }

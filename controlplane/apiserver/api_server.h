@@ -22,6 +22,7 @@
 
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
+#include "controlplane/apiserver/watch_pump.h"
 #include "controlplane/http/http_message.h"
 #include "controlplane/store/store.h"
 
@@ -46,6 +47,13 @@ class ApiServer {
   // Creates the default namespaces on a new store and loads the CRDs.
   Status Bootstrap();
 
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Runs on an IO thread once the headers are in, before any body is read:
+  // a client certificate that verified, or the admin bearer token.
+  bool Authenticate(const HttpRequest& request) const;
   void Handle(HttpRequest& request, ResponseWriter& writer);
 
   ResourceRegistry& registry() { return registry_; }
@@ -70,6 +78,7 @@ class ApiServer {
   void UpdateScale(const ResourceTarget& target, const HttpRequest& request,
                    ResponseWriter& writer);
   // watch.cpp
+  class WatchSession;
   void Watch(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
 
   // Reads, changes and writes one object, retrying on conflicts unless the
@@ -91,6 +100,7 @@ class ApiServer {
   ApiServerOptions options_;
   ResourceRegistry registry_;
   std::atomic<bool> ready_{false};
+  std::unique_ptr<WatchPump> watch_pump_;
 };
 
 }  // namespace bulkhead::controlplane

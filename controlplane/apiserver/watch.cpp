@@ -5,7 +5,14 @@
 // ERROR event with a 410 Expired Status, as Kubernetes does). Label and field
 // selectors filter, and an object that stops matching is sent as DELETED.
 // BOOKMARK events only with allowWatchBookmarks=true. The stream ends
-// cleanly (last chunk) after timeoutSeconds.
+// cleanly (last chunk) after timeoutSeconds, whether or not the client reads.
+// A resourceVersion newer than the store's gets the Kubernetes "Too large
+// resource version" error.
+//
+// After the initial state, a watch is a WatchSession run by the server's
+// WatchPump: no thread waits for it. It writes to a ResponseStream whose
+// queue is bounded; a client that lets the queue fill is too slow and its
+// stream is ended (it lists again), as Kubernetes does.
 #include <boost/json.hpp>
 #include <unordered_set>
 
@@ -18,6 +25,7 @@
 #include "controlplane/apiserver/responses.h"
 #include "controlplane/apiserver/selectors.h"
 #include "controlplane/apiserver/table.h"
+#include "controlplane/apiserver/watch_pump.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -26,11 +34,153 @@ namespace {
 namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
 
+// How soon a watch with more to send (a backlog, a full writer queue) runs again.
+constexpr std::chrono::milliseconds kDrainPoll{10};
+
 bool Truthy(std::optional<std::string_view> value) {
   return value.has_value() && (*value == "true" || *value == "1" || *value == "True");
 }
 
 }  // namespace
+
+class ApiServer::WatchSession : public WatchPump::Task {
+ public:
+  WatchSession(ApiServer& api, const ResourceTarget& target, const HttpRequest& request,
+               QuerySelectors selectors)
+      : api_(api),
+        target_(target),
+        selectors_(std::move(selectors)),
+        filtered_(!selectors_.empty()),
+        bookmarks_(Truthy(request.Query("allowWatchBookmarks"))),
+        table_(WantsTable(request)),
+        include_(IncludeObjectOf(request)) {}
+
+  std::optional<json::object> ToObject(const std::string& text) {
+    boost::system::error_code ec;
+    json::value value = json::parse(api_.Present(target_, text), ec);
+    if (ec || !value.is_object()) {
+      return std::nullopt;
+    }
+    return std::move(value.as_object());
+  }
+  bool Matches(const json::object& object) const { return selectors_.Matches(object); }
+
+  std::string Line(const char* type, const json::object& object) const {
+    if (table_) {
+      json::object t = MakeTable(*target_.type, {object}, include_, json::object(),
+                                 std::chrono::system_clock::now());
+      return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(t));
+    }
+    return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(object));
+  }
+
+  std::string Bookmark(bool initial_end) const {
+    json::object meta{{"resourceVersion", std::to_string(last_revision_)}};
+    if (initial_end) {
+      meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+    }
+    json::object object{{"kind", target_.type->kind},
+                        {"apiVersion", target_.type->GroupVersion()},
+                        {"metadata", std::move(meta)}};
+    return fmt::format("{{\"type\":\"BOOKMARK\",\"object\":{}}}\n", json::serialize(object));
+  }
+
+  std::optional<SteadyClock::time_point> Run(SteadyClock::time_point now) override {
+    if (out_->closed()) {
+      return std::nullopt;
+    }
+    if (now >= deadline_) {
+      out_->End();
+      return std::nullopt;
+    }
+    // A backlog is read a page at a time; the next page waits until the
+    // client has taken most of the last one (the writer's queue is bounded).
+    if (out_->queued_bytes() > out_->queue_limit() / 4) {
+      return now + kDrainPoll;
+    }
+    // Never waits: the pump runs this when the stream has something.
+    auto events = stream_->Next(now);
+    if (!events.ok()) {
+      if (events.status().code() == absl::StatusCode::kResourceExhausted ||
+          events.status().code() == absl::StatusCode::kOutOfRange) {
+        HttpError gone = ToHttpError(ApiError(410, "Expired", MessageOf(events.status())));
+        out_->Write(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
+      }
+      out_->End();
+      return std::nullopt;
+    }
+    // More may wait (a backlog page, or events published meanwhile) that no
+    // notification announces: run again soon.
+    const bool more = !events->empty();
+    std::string chunk = Lines(*events);
+    if (bookmarks_ && now >= next_bookmark_) {
+      chunk += Bookmark(false);
+      next_bookmark_ = now + api_.options_.bookmark_interval;
+    }
+    if (!chunk.empty() && !out_->Write(std::move(chunk))) {
+      return std::nullopt;
+    }
+    auto next = deadline_;
+    if (bookmarks_) {
+      next = std::min(next, next_bookmark_);
+    }
+    if (!notifies_) {
+      next = std::min(next, now + std::chrono::seconds(1));
+    }
+    if (more) {
+      next = std::min(next, now + kDrainPoll);
+    }
+    return next;
+  }
+
+  std::string Lines(const std::vector<EventPtr>& events) {
+    std::string chunk;
+    const std::string prefix = target_.CollectionPrefix();
+    for (const auto& shared : events) {
+      const Event& event = *shared;
+      last_revision_ = event.kv.mod_revision;
+      if (event.kv.key.compare(0, prefix.size(), prefix) != 0) {
+        continue;
+      }
+      auto object = ToObject(event.kv.value);
+      if (!object.has_value()) {
+        continue;
+      }
+      if (event.type == EventType::kDelete) {
+        Metadata(*object)["resourceVersion"] = std::to_string(event.kv.mod_revision);
+        if (!filtered_ || matched_.erase(event.kv.key) > 0) {
+          chunk += Line("DELETED", *object);
+        }
+        continue;
+      }
+      if (!filtered_) {
+        chunk +=
+            Line(event.kv.create_revision == event.kv.mod_revision ? "ADDED" : "MODIFIED", *object);
+      } else if (Matches(*object)) {
+        bool known = !matched_.insert(event.kv.key).second;
+        chunk += Line(known ? "MODIFIED" : "ADDED", *object);
+      } else if (matched_.erase(event.kv.key) > 0) {
+        chunk += Line("DELETED", *object);
+      }
+    }
+    return chunk;
+  }
+
+  ApiServer& api_;
+  ResourceTarget target_;
+  QuerySelectors selectors_;
+  const bool filtered_;
+  const bool bookmarks_;
+  const bool table_;
+  const IncludeObject include_;
+  std::unordered_set<std::string> matched_;
+  int64_t last_revision_ = 0;
+  SteadyClock::time_point deadline_;
+  SteadyClock::time_point next_bookmark_;
+  std::unique_ptr<WatchStream> stream_;
+  std::shared_ptr<ResponseStream> out_;
+  bool notifies_ = false;
+};
 
 void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
                       ResponseWriter& writer) {
@@ -40,7 +190,6 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     SendError(writer, BadRequest(MessageOf(parsed_selectors.status())));
     return;
   }
-  const QuerySelectors& selectors = *parsed_selectors;
   auto timeout = options_.default_watch_timeout;
   if (auto text = request.Query("timeoutSeconds"); text.has_value() && !text->empty()) {
     auto seconds = ParseInteger<int64_t>(*text);
@@ -51,39 +200,20 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     // Cut to the longest watch served, so the deadline below cannot overflow.
     timeout = std::chrono::seconds(std::min<int64_t>(*seconds, options_.max_watch_timeout.count()));
   }
-  const bool bookmarks = Truthy(request.Query("allowWatchBookmarks"));
   const bool send_initial = Truthy(request.Query("sendInitialEvents"));
-  const bool table = WantsTable(request);
-  const bool filtered = !selectors.empty();
   auto rv_param = request.Query("resourceVersion");
   const bool from_now =
       !rv_param.has_value() || rv_param->empty() || *rv_param == "0" || send_initial;
+  auto session = std::make_shared<WatchSession>(*this, target, request, *parsed_selectors);
+  const QuerySelectors& selectors = session->selectors_;
 
   std::string prefix = target.CollectionPrefix();
   if (const std::string* name = selectors.fields.Required("metadata.name");
       name != nullptr && (target.namespace_name.empty() == !target.type->namespaced)) {
     prefix += *name;  // the filter still applies to longer names
   }
-  auto matches = [&](const json::object& object) { return selectors.Matches(object); };
-  auto to_object = [&](const std::string& text) -> std::optional<json::object> {
-    boost::system::error_code ec;
-    json::value value = ParseJson(Present(target, text), ec);
-    if (ec || !value.is_object()) {
-      return std::nullopt;
-    }
-    return std::move(value.as_object());
-  };
-  auto line = [&](const char* type, const json::object& object) {
-    if (table) {
-      json::object t = MakeTable(*target.type, {object}, IncludeObjectOf(request), json::object(),
-                                 std::chrono::system_clock::now());
-      return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(t));
-    }
-    return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(object));
-  };
 
   std::string initial;
-  std::unordered_set<std::string> matched;
   int64_t start = 0;
   if (from_now) {
     auto list = store_.List(target.CollectionPrefix(), "", 0, 0);
@@ -93,12 +223,12 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     }
     start = list->revision;
     for (const auto& kv : list->items) {
-      auto object = to_object(kv.value);
-      if (!object.has_value() || !matches(*object)) {
+      auto object = session->ToObject(kv.value);
+      if (!object.has_value() || !session->Matches(*object)) {
         continue;
       }
-      matched.insert(kv.key);
-      initial += line("ADDED", *object);
+      session->matched_.insert(kv.key);
+      initial += session->Line("ADDED", *object);
     }
   } else {
     auto parsed = ParseInteger<int64_t>(*rv_param);
@@ -111,14 +241,14 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       SendError(writer, TooLargeResourceVersionError(start, store_.Revision()));
       return;
     }
-    if (filtered && start >= store_.CompactedRevision()) {
+    if (session->filtered_ && start >= store_.CompactedRevision()) {
       // What matched at the start decides ADDED/MODIFIED/DELETED later.
       auto list = store_.List(target.CollectionPrefix(), "", 0, start);
       if (list.ok()) {
         for (const auto& kv : list->items) {
-          auto object = to_object(kv.value);
-          if (object.has_value() && matches(*object)) {
-            matched.insert(kv.key);
+          auto object = session->ToObject(kv.value);
+          if (object.has_value() && session->Matches(*object)) {
+            session->matched_.insert(kv.key);
           }
         }
       }
@@ -133,93 +263,30 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     HttpError gone = ToHttpError(ApiError(
         410, "Expired",
         fmt::format("too old resource version: {} ({})", start, store_.CompactedRevision())));
-    if (writer.StartStream(200, kJson)) {
-      writer.WriteChunk(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
-      writer.EndStream();
-    }
+    auto out = writer.StartStream(200, kJson);
+    out->Write(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
+    out->End();
     return;
   }
-  if (!writer.StartStream(200, kJson)) {
+  session->stream_ = std::move(*stream);
+  session->out_ = writer.StartStream(200, kJson);
+  session->last_revision_ = start;
+  if (send_initial && session->bookmarks_) {
+    initial += session->Bookmark(true);
+  }
+  if (!initial.empty() && !session->out_->Write(std::move(initial))) {
     return;
   }
-  int64_t last_revision = start;
-  auto bookmark = [&](bool initial_end) {
-    json::object meta{{"resourceVersion", std::to_string(last_revision)}};
-    if (initial_end) {
-      meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
-    }
-    json::object object{{"kind", target.type->kind},
-                        {"apiVersion", target.type->GroupVersion()},
-                        {"metadata", std::move(meta)}};
-    return fmt::format("{{\"type\":\"BOOKMARK\",\"object\":{}}}\n", json::serialize(object));
-  };
-  if (send_initial && bookmarks) {
-    initial += bookmark(true);
-  }
-  if (!initial.empty() && !writer.WriteChunk(initial)) {
-    return;
-  }
-  const auto deadline = SteadyClock::now() + timeout;
-  auto next_bookmark = SteadyClock::now() + options_.bookmark_interval;
-  while (true) {
-    auto now = SteadyClock::now();
-    if (now >= deadline) {
-      writer.EndStream();
-      return;
-    }
-    if (writer.PeerClosed()) {
-      return;
-    }
-    auto wait =
-        std::min({deadline, now + std::chrono::seconds(1), bookmarks ? next_bookmark : deadline});
-    auto events = (*stream)->Next(wait);
-    if (!events.ok()) {
-      if (events.status().code() == absl::StatusCode::kResourceExhausted ||
-          events.status().code() == absl::StatusCode::kOutOfRange) {
-        HttpError gone = ToHttpError(ApiError(410, "Expired", MessageOf(events.status())));
-        writer.WriteChunk(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
-      }
-      writer.EndStream();
-      return;
-    }
-    std::string chunk;
-    for (const auto& shared : *events) {
-      const Event& event = *shared;
-      last_revision = event.kv.mod_revision;
-      if (event.kv.key.compare(0, target.CollectionPrefix().size(), target.CollectionPrefix()) !=
-          0) {
-        continue;
-      }
-      auto object = to_object(event.kv.value);
-      if (!object.has_value()) {
-        continue;
-      }
-      if (event.type == EventType::kDelete) {
-        Metadata(*object)["resourceVersion"] = std::to_string(event.kv.mod_revision);
-        if (!filtered || matched.erase(event.kv.key) > 0) {
-          chunk += line("DELETED", *object);
-        }
-        continue;
-      }
-      bool now_matches = matches(*object);
-      if (!filtered) {
-        chunk +=
-            line(event.kv.create_revision == event.kv.mod_revision ? "ADDED" : "MODIFIED", *object);
-      } else if (now_matches) {
-        bool known = !matched.insert(event.kv.key).second;
-        chunk += line(known ? "MODIFIED" : "ADDED", *object);
-      } else if (matched.erase(event.kv.key) > 0) {
-        chunk += line("DELETED", *object);
-      }
-    }
-    if (bookmarks && SteadyClock::now() >= next_bookmark) {
-      chunk += bookmark(false);
-      next_bookmark = SteadyClock::now() + options_.bookmark_interval;
-    }
-    if (!chunk.empty() && !writer.WriteChunk(chunk)) {
-      return;
-    }
-  }
+  const auto now = SteadyClock::now();
+  session->deadline_ = now + timeout;
+  session->next_bookmark_ = now + options_.bookmark_interval;
+  // Told before it is added, so no wake-up is lost and the pump cannot
+  // drop the session while these are set.
+  WatchPump* pump = watch_pump_.get();
+  uint64_t id = pump->NewId();
+  session->out_->OnClosed([pump, id] { pump->Wake(id); });
+  session->notifies_ = session->stream_->SetNotify([pump, id] { pump->Wake(id); });
+  pump->Add(id, std::move(session));
 }
 
 }  // namespace bulkhead::controlplane

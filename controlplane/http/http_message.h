@@ -3,6 +3,8 @@
 #ifndef BULKHEAD_CONTROLPLANE_HTTP_HTTP_MESSAGE_H_
 #define BULKHEAD_CONTROLPLANE_HTTP_HTTP_MESSAGE_H_
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,9 @@ struct HttpRequest {
   std::string authorization;
   std::string user_agent;
   std::string body;
+  // Decided by the server's authenticator once the headers are in, before
+  // any body is read; an unauthenticated request's body is never read.
+  bool authenticated = false;
   // From a client certificate that verified against the client authority,
   // by the one CN rule (common/pki/identity.h): its CN and its O entries.
   std::optional<std::string> certificate_user;
@@ -39,20 +44,42 @@ struct HttpRequest {
   }
 };
 
-// One response: either Send() once, or StartStream(), WriteChunk()... and
-// EndStream() (chunked transfer encoding).
+// A chunked response that outlives the handler call that started it (a
+// watch). Every method may be called from any thread and never blocks:
+// chunks are queued and written by the server's IO threads. The queue is
+// bounded in bytes; a client that lets it fill is too slow and its stream is
+// ended (the connection closes, as Kubernetes ends a watcher that falls
+// behind; the client lists again).
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // False when the stream is over: ended, the client gone, or this chunk
+  // would pass the queue's bound (the stream is then closed).
+  virtual bool Write(std::string chunk) = 0;
+  // Writes the last chunk after what is queued and closes the connection.
+  // A client that does not take it within the end grace is disconnected.
+  virtual void End() = 0;
+  // `done` is called once (from an IO thread, or at once when already
+  // over) when the stream is over for any reason.
+  virtual void OnClosed(std::function<void()> done) = 0;
+  [[nodiscard]] virtual bool closed() const = 0;
+  // Bytes written and not yet taken by the client; a writer holds back more
+  // while this is high (the queue is bounded: Write past it ends the stream).
+  [[nodiscard]] virtual size_t queued_bytes() const = 0;
+  [[nodiscard]] virtual size_t queue_limit() const = 0;
+};
+
+// One response: Send() once, or StartStream() (chunked transfer encoding).
+// Neither blocks on the client: the response is written by the server.
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
-  // Adds a header to the response that follows (for example Warning).
+  // Adds a header to the response that follows (for example Warning). The
+  // value is written with control characters escaped (SafeHeaderValue).
   virtual void AddHeader(std::string name, std::string value) = 0;
   virtual void Send(int status, std::string_view content_type, std::string body) = 0;
-  // False when the client is gone.
-  virtual bool StartStream(int status, std::string_view content_type) = 0;
-  virtual bool WriteChunk(std::string_view data) = 0;
-  virtual void EndStream() = 0;
-  // True when the client closed its side of the connection.
-  virtual bool PeerClosed() = 0;
+  virtual std::shared_ptr<ResponseStream> StartStream(int status,
+                                                      std::string_view content_type) = 0;
 };
 
 }  // namespace bulkhead::controlplane

@@ -2,18 +2,26 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <poll.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/logging.h"
 #include "common/pki/identity.h"
+#include "controlplane/http/handler_pool.h"
 #include "controlplane/http/header_value.h"
 #include "controlplane/http/request_target.h"
 #include "fmt/format.h"
@@ -26,17 +34,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using TlsStream = ssl::stream<tcp::socket>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using SteadyClock = std::chrono::steady_clock;
 
-// Who the verified client certificate names, by the rule every Bulkhead
-// server applies (exactly one CN); a certificate naming no one, or two,
-// leaves the reason for the API server to refuse the request with.
-void ReadPeerIdentity(TlsStream& stream, HttpRequest& request) {
-  X509* peer = SSL_get1_peer_certificate(stream.native_handle());
+// How long a closing connection drains what the client still sends, so the
+// last response is not lost to a reset.
+constexpr std::chrono::milliseconds kLingerTime{1000};
+// Between two accept error messages.
+constexpr std::chrono::seconds kLogInterval{5};
+constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
+
+void ReadPeerIdentity(SSL* tls, HttpRequest& request) {
+  X509* peer = SSL_get1_peer_certificate(tls);
   if (peer == nullptr) {
     return;
   }
-  if (SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
+  if (SSL_get_verify_result(tls) == X509_V_OK) {
     auto identity = pki::IdentityOf(peer);
     if (identity.ok()) {
       request.certificate_user = std::move(identity->common_name);
@@ -48,104 +61,210 @@ void ReadPeerIdentity(TlsStream& stream, HttpRequest& request) {
   X509_free(peer);
 }
 
-class BeastResponseWriter : public ResponseWriter {
+std::string StatusBody(int code, std::string_view reason, std::string_view message) {
+  return fmt::format(R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure",)"
+                     R"("message":"{}","reason":"{}","code":{}}})",
+                     message, reason, code);
+}
+
+// A warning that may repeat many times a second (accept errors under a
+// flood) is logged at most once per interval, with the count left out.
+class RateLimitedWarning {
  public:
-  BeastResponseWriter(TlsStream& stream, unsigned version, bool keep_alive)
-      : stream_(stream), version_(version), keep_alive_(keep_alive) {}
+  void Warn(const std::string& message) {
+    std::lock_guard lock(mu_);
+    auto now = SteadyClock::now();
+    if (logged_once_ && now - last_ < kLogInterval) {
+      ++suppressed_;
+      return;
+    }
+    Logger(Component::kApiserver).warn("{} suppressed={}", message, suppressed_);
+    logged_once_ = true;
+    last_ = now;
+    suppressed_ = 0;
+  }
+
+ private:
+  std::mutex mu_;
+  bool logged_once_ = false;
+  SteadyClock::time_point last_;
+  uint64_t suppressed_ = 0;
+};
+
+class BeastHttpsServer;
+
+// One client connection. Every operation on the socket runs on the
+// connection's strand; handler threads reach it only through posts.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(BeastHttpsServer& server, tcp::socket socket, std::string client);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Start();
+
+  // From a handler thread.
+  void PostResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
+  void PostStreamHeader(std::shared_ptr<http::response<http::empty_body>> header);
+  bool StreamWrite(std::string chunk);
+  void StreamEnd();
+  void StreamOnClosed(std::function<void()> done);
+  bool StreamClosed();
+  size_t StreamQueuedBytes();
+  size_t StreamQueueLimit() const;
+
+ private:
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  void OnHandshake(beast::error_code ec);
+  void ReadRequest();
+  void ReadHeader();
+  void OnHeader(beast::error_code ec);
+  void OnBody(beast::error_code ec);
+  void Dispatch(bool keep_alive);
+  // Answers from the IO thread (431, 413, 400) and closes.
+  void Refuse(int status, std::string_view content_type, std::string body);
+  void WriteResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
+  // Stops sending, drains what the client still sends for a moment, closes.
+  void CloseGracefully();
+  void Linger();
+  void Close();
+  void DetectPeerClose();
+  void Flush();
+  void CloseStream();
+
+  BeastHttpsServer& server_;
+  TlsStream stream_;
+  std::string client_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest identity_;
+  HttpRequest request_;
+  bool first_request_ = true;
+  bool closing_ = false;
+  std::array<char, 1024> scratch_{};
+  asio::steady_timer end_timer_;
+
+  // The streamed response (a watch): shared with handler threads.
+  std::mutex stream_mu_;
+  std::unique_ptr<http::response<http::empty_body>> stream_header_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> stream_serializer_;
+  std::string stream_pending_;   // unwritten data
+  std::string stream_current_;   // being written (strand only)
+  size_t stream_in_flight_ = 0;  // bytes of stream_current_
+  bool stream_writing_ = false;  // a write or the header is in flight
+  bool stream_ended_ = false;
+  bool stream_last_sent_ = false;
+  bool stream_closed_ = false;
+  std::function<void()> stream_on_closed_;
+};
+
+class ChunkStream : public ResponseStream {
+ public:
+  explicit ChunkStream(std::shared_ptr<Connection> connection)
+      : connection_(std::move(connection)) {}
+  ~ChunkStream() override { connection_->StreamEnd(); }
+  ChunkStream(const ChunkStream&) = delete;
+  ChunkStream& operator=(const ChunkStream&) = delete;
+
+  bool Write(std::string chunk) override { return connection_->StreamWrite(std::move(chunk)); }
+  void End() override { connection_->StreamEnd(); }
+  void OnClosed(std::function<void()> done) override {
+    connection_->StreamOnClosed(std::move(done));
+  }
+  [[nodiscard]] bool closed() const override { return connection_->StreamClosed(); }
+  [[nodiscard]] size_t queued_bytes() const override { return connection_->StreamQueuedBytes(); }
+  [[nodiscard]] size_t queue_limit() const override { return connection_->StreamQueueLimit(); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
+
+// Lives on the handler thread for one request.
+class Writer : public ResponseWriter {
+ public:
+  Writer(std::shared_ptr<Connection> connection, unsigned version, bool keep_alive)
+      : connection_(std::move(connection)), version_(version), keep_alive_(keep_alive) {}
+  ~Writer() override {
+    if (!responded_) {
+      Send(500, "application/json", StatusBody(500, "InternalError", "the handler did not answer"));
+    }
+  }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
 
   void AddHeader(std::string name, std::string value) override {
     headers_.emplace_back(std::move(name), SafeHeaderValue(value));
   }
 
   void Send(int status, std::string_view content_type, std::string body) override {
-    http::response<http::string_body> response{static_cast<http::status>(status), version_};
-    response.set(http::field::content_type, content_type);
-    response.set(http::field::cache_control, "no-cache, private");
-    for (const auto& [name, value] : headers_) {
-      response.insert(name, value);
-    }
-    response.keep_alive(keep_alive_);
-    response.body() = std::move(body);
-    response.prepare_payload();
-    beast::error_code ec;
-    http::write(stream_, response, ec);
-    failed_ = failed_ || static_cast<bool>(ec);
-  }
-
-  bool StartStream(int status, std::string_view content_type) override {
-    http::response<http::empty_body> response{static_cast<http::status>(status), version_};
-    response.set(http::field::content_type, content_type);
-    response.set(http::field::cache_control, "no-cache, private");
-    for (const auto& [name, value] : headers_) {
-      response.insert(name, value);
-    }
-    response.keep_alive(keep_alive_);
-    response.chunked(true);
-    http::response_serializer<http::empty_body> serializer{response};
-    beast::error_code ec;
-    http::write_header(stream_, serializer, ec);
-    failed_ = failed_ || static_cast<bool>(ec);
-    return !failed_;
-  }
-
-  bool WriteChunk(std::string_view data) override {
-    if (failed_) {
-      return false;
-    }
-    beast::error_code ec;
-    asio::write(stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())), ec);
-    failed_ = static_cast<bool>(ec);
-    return !failed_;
-  }
-
-  void EndStream() override {
-    if (failed_) {
+    if (responded_) {
       return;
     }
-    beast::error_code ec;
-    asio::write(stream_, http::make_chunk_last(), ec);
-    failed_ = static_cast<bool>(ec);
+    responded_ = true;
+    auto response = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(status), version_);
+    SetHeaders(*response, content_type);
+    response->keep_alive(keep_alive_);
+    response->body() = std::move(body);
+    response->prepare_payload();
+    connection_->PostResponse(std::move(response), keep_alive_);
   }
 
-  bool PeerClosed() override {
-    if (failed_) {
-      return true;
+  std::shared_ptr<ResponseStream> StartStream(int status, std::string_view content_type) override {
+    auto stream = std::make_shared<ChunkStream>(connection_);
+    if (responded_) {
+      stream->End();
+      return stream;
     }
-    pollfd fd{stream_.next_layer().native_handle(), POLLRDHUP, 0};
-    return ::poll(&fd, 1, 0) > 0 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    responded_ = true;
+    auto header = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(status), version_);
+    SetHeaders(*header, content_type);
+    // The connection closes after a stream.
+    header->keep_alive(false);
+    header->chunked(true);
+    connection_->PostStreamHeader(std::move(header));
+    return stream;
   }
-
-  [[nodiscard]] bool failed() const { return failed_; }
 
  private:
-  TlsStream& stream_;
+  template <typename Message>
+  void SetHeaders(Message& message, std::string_view content_type) {
+    message.set(http::field::content_type, SafeHeaderValue(content_type));
+    message.set(http::field::cache_control, "no-cache, private");
+    for (const auto& [name, value] : headers_) {
+      message.insert(name, value);
+    }
+  }
+
+  std::shared_ptr<Connection> connection_;
   unsigned version_;
   bool keep_alive_;
-  bool failed_ = false;
+  bool responded_ = false;
   std::vector<std::pair<std::string, std::string>> headers_;
 };
 
-std::string TooLargeStatus(size_t limit) {
-  return fmt::format(
-      R"({{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure",)"
-      R"("message":"the request body is larger than {} bytes","reason":"RequestEntityTooLarge",)"
-      R"("code":413}})",
-      limit);
-}
-
 class BeastHttpsServer : public HttpsServer {
  public:
-  BeastHttpsServer(HttpsServerOptions options, RequestHandler handler)
+  BeastHttpsServer(HttpsServerOptions options, Authenticator authenticate, RequestHandler handler)
       : options_(std::move(options)),
+        authenticate_(std::move(authenticate)),
         handler_(std::move(handler)),
         tls_(ssl::context::tls_server),
-        acceptor_(io_) {}
+        work_(io_.get_executor()),
+        acceptor_(io_),
+        accept_timer_(io_),
+        pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {}
 
   ~BeastHttpsServer() override {
     Stop();
-    if (accept_thread_.joinable()) {
-      accept_thread_.join();
+    work_.reset();
+    io_.stop();
+    for (auto& thread : io_threads_) {
+      thread.join();
     }
+    pool_.reset();
   }
   BeastHttpsServer(const BeastHttpsServer&) = delete;
   BeastHttpsServer& operator=(const BeastHttpsServer&) = delete;
@@ -188,7 +307,10 @@ class BeastHttpsServer : public HttpsServer {
           fmt::format("listen on {}:{}: {}", options_.host, options_.port, ec.message()));
     }
     port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { AcceptLoop(); });
+    Accept();
+    for (unsigned i = 0; i < std::max(1U, options_.limits.io_threads); ++i) {
+      io_threads_.emplace_back([this] { io_.run(); });
+    }
     return absl::OkStatus();
   }
 
@@ -198,113 +320,489 @@ class BeastHttpsServer : public HttpsServer {
     if (stopped_.exchange(true)) {
       return;
     }
-    beast::error_code ec;
-    acceptor_.cancel(ec);
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    asio::post(io_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      accept_timer_.cancel();
+    });
+  }
+
+  const HttpsServerLimits& limits() const { return options_.limits; }
+  ssl::context& tls() { return tls_; }
+  bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
+  const RequestHandler& handler() const { return handler_; }
+  HandlerPool& pool() { return *pool_; }
+
+  void Release(const std::string& client) {
+    std::lock_guard lock(mu_);
+    --open_;
+    auto it = per_client_.find(client);
+    if (it != per_client_.end() && --it->second == 0) {
+      per_client_.erase(it);
+    }
   }
 
  private:
-  void AcceptLoop() {
-    while (!stopped_) {
-      tcp::socket socket(io_);
-      beast::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec) {
-        if (stopped_) {
-          return;
-        }
-        Logger(Component::kApiserver).warn("accept: {}", ec.message());
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      std::thread([this, s = std::move(socket)]() mutable { Serve(std::move(s)); }).detach();
-    }
+  void Accept() {
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        [this](beast::error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
   }
 
-  void Serve(tcp::socket socket) {
-    TlsStream stream(std::move(socket), tls_);
-    beast::error_code ec;
-    stream.handshake(ssl::stream_base::server, ec);
-    if (ec) {
-      Logger(Component::kApiserver).debug("tls handshake: {}", ec.message());
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (stopped_ || ec == asio::error::operation_aborted) {
       return;
     }
-    HttpRequest identity;
-    ReadPeerIdentity(stream, identity);
-    beast::flat_buffer buffer;
-    while (true) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(64 * 1024);
-      parser.body_limit(options_.max_body_bytes);
-      http::read_header(stream, buffer, parser, ec);
-      // Beast checks a Content-Length against the body limit with the header
-      // (and the header is then not complete: no content_length() to ask).
-      bool too_large = ec == http::error::body_limit;
-      if (ec && !too_large) {
-        break;
+    if (ec) {
+      // Out of descriptors or memory: the pending connection stays in the
+      // backlog, so accepting again at once would spin. Back off.
+      bool exhausted = ec.value() == EMFILE || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+                       ec.value() == ENOMEM;
+      if (!exhausted) {
+        accept_warning_.Warn(fmt::format("accept: {}", ec.message()));
+        Accept();
+        return;
       }
-      if (!too_large) {
-        auto length = parser.content_length();
-        too_large = length.has_value() && *length > options_.max_body_bytes;
-      }
-      if (too_large) {
-        BeastResponseWriter writer(stream, 11, false);
-        writer.Send(413, "application/json", TooLargeStatus(options_.max_body_bytes));
-        break;
-      }
-      http::read(stream, buffer, parser, ec);
-      if (ec == http::error::body_limit) {
-        BeastResponseWriter writer(stream, parser.get().version(), false);
-        writer.Send(413, "application/json", TooLargeStatus(options_.max_body_bytes));
-        break;
-      }
-      if (ec) {
-        break;
-      }
-      auto& message = parser.get();
-      HttpRequest request;
-      request.method = std::string(message.method_string());
-      RequestTarget target =
-          ParseRequestTarget(std::string_view(message.target().data(), message.target().size()));
-      request.path = std::move(target.path);
-      request.query = std::move(target.query);
-      auto header = [&message](http::field field) {
-        auto it = message.find(field);
-        return it == message.end() ? std::string() : std::string(it->value());
-      };
-      request.accept = header(http::field::accept);
-      request.content_type = header(http::field::content_type);
-      request.authorization = header(http::field::authorization);
-      request.user_agent = header(http::field::user_agent);
-      request.body = std::move(message.body());
-      request.certificate_user = identity.certificate_user;
-      request.certificate_groups = identity.certificate_groups;
-      request.certificate_error = identity.certificate_error;
-      bool keep_alive = message.keep_alive();
-      BeastResponseWriter writer(stream, message.version(), keep_alive);
-      handler_(request, writer);
-      if (writer.failed() || !keep_alive) {
-        break;
+      backoff_ = std::min(kMaxAcceptBackoff, std::max(backoff_ * 2, std::chrono::milliseconds(10)));
+      accept_warning_.Warn(
+          fmt::format("accept: {}; retrying in {} ms", ec.message(), backoff_.count()));
+      accept_timer_.expires_after(backoff_);
+      accept_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopped_) {
+          Accept();
+        }
+      });
+      return;
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    beast::error_code peer_ec;
+    auto peer = socket.remote_endpoint(peer_ec);
+    if (!peer_ec) {
+      std::string client = peer.address().to_string();
+      if (Admit(client)) {
+        socket.set_option(tcp::no_delay(true), peer_ec);
+        std::make_shared<Connection>(*this, std::move(socket), std::move(client))->Start();
+      } else {
+        refusal_warning_.Warn(fmt::format("connection refused client={}: over the limit", client));
+        socket.close(peer_ec);
       }
     }
-    stream.shutdown(ec);
+    Accept();
+  }
+
+  bool Admit(const std::string& client) {
+    std::lock_guard lock(mu_);
+    size_t& mine = per_client_[client];
+    if (open_ >= options_.limits.max_connections ||
+        mine >= options_.limits.max_connections_per_client) {
+      if (mine == 0) {
+        per_client_.erase(client);
+      }
+      return false;
+    }
+    ++open_;
+    ++mine;
+    return true;
   }
 
   HttpsServerOptions options_;
+  Authenticator authenticate_;
   RequestHandler handler_;
-  asio::io_context io_;
   ssl::context tls_;
-  tcp::acceptor acceptor_;
+  std::mutex mu_;
+  size_t open_ = 0;
+  std::map<std::string, size_t> per_client_;
+  RateLimitedWarning accept_warning_;
+  RateLimitedWarning refusal_warning_;
+  std::chrono::milliseconds backoff_{0};
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
-  std::thread accept_thread_;
+  // Connections (in pending handlers) use what is above: declared after it.
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;
+  std::unique_ptr<HandlerPool> pool_;
+  std::vector<std::thread> io_threads_;
 };
+
+Connection::Connection(BeastHttpsServer& server, tcp::socket socket, std::string client)
+    : server_(server),
+      stream_(beast::tcp_stream(std::move(socket)), server.tls()),
+      client_(std::move(client)),
+      end_timer_(stream_.get_executor()) {}
+
+Connection::~Connection() { server_.Release(client_); }
+
+void Connection::Start() {
+  tcp().expires_after(server_.limits().handshake_timeout);
+  stream_.async_handshake(ssl::stream_base::server,
+                          beast::bind_front_handler(&Connection::OnHandshake, shared_from_this()));
+}
+
+void Connection::OnHandshake(beast::error_code ec) {
+  if (ec) {
+    Logger(Component::kApiserver).debug("tls handshake client={}: {}", client_, ec.message());
+    Close();
+    return;
+  }
+  ReadPeerIdentity(stream_.native_handle(), identity_);
+  ReadRequest();
+}
+
+void Connection::ReadRequest() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<uint32_t>(server_.limits().max_header_bytes));
+  parser_->body_limit(server_.limits().max_body_bytes);
+  if (first_request_ || buffer_.size() > 0) {
+    first_request_ = false;
+    ReadHeader();
+    return;
+  }
+  // Idle between keep-alive requests: wait for the first byte.
+  tcp().expires_after(server_.limits().idle_timeout);
+  stream_.async_read_some(buffer_.prepare(scratch_.size()),
+                          [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+                            if (ec) {
+                              self->Close();
+                              return;
+                            }
+                            self->buffer_.commit(bytes);
+                            self->ReadHeader();
+                          });
+}
+
+void Connection::ReadHeader() {
+  tcp().expires_after(server_.limits().header_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+}
+
+void Connection::OnHeader(beast::error_code ec) {
+  const HttpsServerLimits& limits = server_.limits();
+  if (ec == http::error::header_limit) {
+    Refuse(431, "text/plain; charset=utf-8", "431 Request Header Fields Too Large");
+    return;
+  }
+  // Beast checks a Content-Length against the body limit with the header.
+  if (ec == http::error::body_limit ||
+      (!ec && parser_->content_length().value_or(0) > limits.max_body_bytes)) {
+    Refuse(
+        413, "application/json",
+        StatusBody(413, "RequestEntityTooLarge",
+                   fmt::format("the request body is larger than {} bytes", limits.max_body_bytes)));
+    return;
+  }
+  if (ec) {
+    if (ec.category() == beast::error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      Refuse(400, "text/plain; charset=utf-8", "400 Bad Request");
+    } else {
+      Close();
+    }
+    return;
+  }
+  auto& message = parser_->get();
+  request_ = HttpRequest();
+  request_.method = std::string(message.method_string());
+  RequestTarget target =
+      ParseRequestTarget(std::string_view(message.target().data(), message.target().size()));
+  request_.path = std::move(target.path);
+  request_.query = std::move(target.query);
+  auto header = [&message](http::field field) {
+    auto it = message.find(field);
+    return it == message.end() ? std::string() : std::string(it->value());
+  };
+  request_.accept = header(http::field::accept);
+  request_.content_type = header(http::field::content_type);
+  request_.authorization = header(http::field::authorization);
+  request_.user_agent = header(http::field::user_agent);
+  request_.certificate_user = identity_.certificate_user;
+  request_.certificate_groups = identity_.certificate_groups;
+  request_.certificate_error = identity_.certificate_error;
+  request_.authenticated = server_.Authenticate(request_);
+  if (parser_->is_done()) {
+    Dispatch(message.keep_alive());
+    return;
+  }
+  if (!request_.authenticated) {
+    // Answered without reading the body, which leaves the connection unusable.
+    Dispatch(false);
+    return;
+  }
+  tcp().expires_after(limits.body_timeout);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code read_ec, size_t) { self->OnBody(read_ec); });
+}
+
+void Connection::OnBody(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    Refuse(413, "application/json",
+           StatusBody(413, "RequestEntityTooLarge",
+                      fmt::format("the request body is larger than {} bytes",
+                                  server_.limits().max_body_bytes)));
+    return;
+  }
+  if (ec) {
+    Close();
+    return;
+  }
+  request_.body = std::move(parser_->get().body());
+  Dispatch(parser_->get().keep_alive());
+}
+
+void Connection::Dispatch(bool keep_alive) {
+  tcp().expires_never();
+  unsigned version = parser_->get().version();
+  server_.pool().Post(
+      [self = shared_from_this(), request = std::move(request_), version, keep_alive]() mutable {
+        Writer writer(self, version, keep_alive);
+        self->server_.handler()(request, writer);
+      });
+}
+
+void Connection::Refuse(int status, std::string_view content_type, std::string body) {
+  unsigned version =
+      parser_.has_value() && parser_->get().version() != 0 ? parser_->get().version() : 11;
+  auto response = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(status), version);
+  response->set(http::field::content_type, content_type);
+  response->keep_alive(false);
+  response->body() = std::move(body);
+  response->prepare_payload();
+  WriteResponse(std::move(response), false);
+}
+
+void Connection::PostResponse(std::shared_ptr<http::response<http::string_body>> response,
+                              bool keep_alive) {
+  asio::post(stream_.get_executor(),
+             [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
+               self->WriteResponse(std::move(response), keep_alive);
+             });
+}
+
+void Connection::WriteResponse(std::shared_ptr<http::response<http::string_body>> response,
+                               bool keep_alive) {
+  tcp().expires_after(server_.limits().write_timeout);
+  http::async_write(
+      stream_, *response,
+      [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
+        if (ec) {
+          self->Close();
+        } else if (keep_alive) {
+          self->ReadRequest();
+        } else {
+          self->CloseGracefully();
+        }
+      });
+}
+
+void Connection::CloseGracefully() {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  beast::error_code ec;
+  tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp().expires_after(kLingerTime);
+  Linger();
+}
+
+void Connection::Linger() {
+  // Raw reads: what the client still sends is dropped, never decrypted.
+  tcp().async_read_some(asio::buffer(scratch_),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) {
+                            self->Close();
+                          } else {
+                            self->Linger();
+                          }
+                        });
+}
+
+void Connection::Close() {
+  closing_ = true;
+  end_timer_.cancel();
+  tcp().close();
+}
+
+// --- streamed responses ---
+
+void Connection::PostStreamHeader(std::shared_ptr<http::response<http::empty_body>> header) {
+  {
+    std::lock_guard lock(stream_mu_);
+    stream_writing_ = true;  // nothing is written before the header
+  }
+  asio::post(stream_.get_executor(), [self = shared_from_this(), header = std::move(header)] {
+    self->stream_header_ = std::make_unique<http::response<http::empty_body>>(std::move(*header));
+    self->stream_serializer_ =
+        std::make_unique<http::response_serializer<http::empty_body>>(*self->stream_header_);
+    self->tcp().expires_after(self->server_.limits().write_timeout);
+    http::async_write_header(self->stream_, *self->stream_serializer_,
+                             [self](beast::error_code ec, size_t) {
+                               if (ec) {
+                                 self->CloseStream();
+                                 return;
+                               }
+                               self->tcp().expires_never();
+                               self->DetectPeerClose();
+                               self->Flush();
+                             });
+  });
+}
+
+void Connection::DetectPeerClose() {
+  // A watch client sends nothing: a read completes only when it goes away.
+  stream_.async_read_some(asio::buffer(scratch_),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) {
+                              self->CloseStream();
+                            } else {
+                              self->DetectPeerClose();
+                            }
+                          });
+}
+
+bool Connection::StreamWrite(std::string chunk) {
+  {
+    std::lock_guard lock(stream_mu_);
+    if (stream_closed_ || stream_ended_) {
+      return false;
+    }
+    if (stream_pending_.size() + stream_in_flight_ + chunk.size() <=
+        server_.limits().max_stream_queue_bytes) {
+      stream_pending_ += chunk;
+      if (!stream_writing_) {
+        stream_writing_ = true;
+        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Flush(); });
+      }
+      return true;
+    }
+  }
+  Logger(Component::kApiserver)
+      .info("stream closed client={}: the client does not read fast enough", client_);
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseStream(); });
+  return false;
+}
+
+void Connection::StreamEnd() {
+  bool flush = false;
+  {
+    std::lock_guard lock(stream_mu_);
+    if (stream_closed_ || stream_ended_) {
+      return;
+    }
+    stream_ended_ = true;
+    if (!stream_writing_) {
+      stream_writing_ = true;
+      flush = true;
+    }
+  }
+  asio::post(stream_.get_executor(), [self = shared_from_this(), flush] {
+    // A client that does not take the rest in time is disconnected.
+    self->end_timer_.expires_after(self->server_.limits().stream_end_grace);
+    self->end_timer_.async_wait([self](beast::error_code ec) {
+      if (!ec) {
+        self->CloseStream();
+      }
+    });
+    if (flush) {
+      self->Flush();
+    }
+  });
+}
+
+void Connection::StreamOnClosed(std::function<void()> done) {
+  {
+    std::lock_guard lock(stream_mu_);
+    if (!stream_closed_) {
+      stream_on_closed_ = std::move(done);
+      return;
+    }
+  }
+  done();
+}
+
+size_t Connection::StreamQueuedBytes() {
+  std::lock_guard lock(stream_mu_);
+  return stream_pending_.size() + stream_in_flight_;
+}
+
+size_t Connection::StreamQueueLimit() const { return server_.limits().max_stream_queue_bytes; }
+
+bool Connection::StreamClosed() {
+  std::lock_guard lock(stream_mu_);
+  return stream_closed_;
+}
+
+void Connection::Flush() {
+  bool last = false;
+  {
+    std::lock_guard lock(stream_mu_);
+    if (stream_closed_) {
+      return;
+    }
+    stream_in_flight_ = 0;
+    if (stream_pending_.empty()) {
+      if (!stream_ended_) {
+        stream_writing_ = false;
+        return;
+      }
+      if (stream_last_sent_) {
+        return;
+      }
+      stream_last_sent_ = true;
+      last = true;
+    } else {
+      stream_current_ = std::move(stream_pending_);
+      stream_pending_.clear();
+      stream_in_flight_ = stream_current_.size();
+    }
+  }
+  tcp().expires_after(server_.limits().write_timeout);
+  if (last) {
+    asio::async_write(
+        stream_, http::make_chunk_last(),
+        [self = shared_from_this()](beast::error_code, size_t) { self->CloseStream(); });
+    return;
+  }
+  asio::async_write(stream_, http::make_chunk(asio::buffer(stream_current_)),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) {
+                        self->CloseStream();
+                      } else {
+                        self->Flush();
+                      }
+                    });
+}
+
+void Connection::CloseStream() {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(stream_mu_);
+    if (stream_closed_) {
+      return;
+    }
+    stream_closed_ = true;
+    stream_pending_.clear();
+    stream_pending_.shrink_to_fit();
+    done = std::move(stream_on_closed_);
+  }
+  Close();
+  if (done) {
+    done();
+  }
+}
 
 }  // namespace
 
 StatusOr<std::unique_ptr<HttpsServer>> HttpsServer::Start(const HttpsServerOptions& options,
+                                                          Authenticator authenticate,
                                                           RequestHandler handler) {
-  auto server = std::make_unique<BeastHttpsServer>(options, std::move(handler));
+  auto server =
+      std::make_unique<BeastHttpsServer>(options, std::move(authenticate), std::move(handler));
   BH_RETURN_IF_ERROR(server->Init());
   return std::unique_ptr<HttpsServer>(std::move(server));
 }

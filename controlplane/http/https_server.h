@@ -1,12 +1,26 @@
-// HTTPS/1.1 server (Boost.Beast over OpenSSL) with one thread per
-// connection. A connection's thread blocks in reads, in the handler and, for
-// a watch, while waiting for events; idle connections cost a parked thread
-// and its touched stack pages, no CPU. Client certificates are optional at
-// the TLS layer; one that verifies against the client authority names the
-// user (its one CN, by common/pki/identity.h) and groups (O) in the request.
+// HTTPS/1.1 server (Boost.Beast over OpenSSL on Asio) that a hostile client
+// cannot exhaust. A small fixed pool of IO threads runs every connection
+// asynchronously (no thread per connection); request handlers, which may
+// block on the store, run on a bounded pool of handler threads, so they
+// never stall the IO threads.
+//
+// Every phase has a deadline: the TLS handshake, the request headers, the
+// body, the idle wait between keep-alive requests, and each write. The number
+// of connections is capped in total and per client address; past a cap a new
+// connection is closed at once. Headers over the limit get 431, bodies over
+// the limit 413. Authentication runs once the headers are in and before any
+// body is read: an unauthenticated request is handed to the handler without
+// its body (the connection then closes), so no anonymous body is buffered.
+// Accept errors (EMFILE, ENFILE, ...) back off and are logged at most every
+// few seconds.
+//
+// Client certificates are optional at the TLS layer; one that verifies
+// against the client authority names the user (its one CN, by common/pki/identity.h) and groups
+// (O).
 #ifndef BULKHEAD_CONTROLPLANE_HTTP_HTTPS_SERVER_H_
 #define BULKHEAD_CONTROLPLANE_HTTP_HTTPS_SERVER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,25 +31,47 @@
 
 namespace bulkhead::controlplane {
 
+struct HttpsServerLimits {
+  size_t max_body_bytes = size_t{3} << 20;     // larger bodies get 413
+  size_t max_header_bytes = size_t{64} << 10;  // larger headers get 431
+  size_t max_connections = 10000;              // open connections in total
+  size_t max_connections_per_client = 1000;    // open connections per client address
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds header_timeout{10000};  // from the first byte of a request
+  std::chrono::milliseconds body_timeout{60000};
+  std::chrono::milliseconds idle_timeout{90000};   // between keep-alive requests
+  std::chrono::milliseconds write_timeout{60000};  // for each write to the client
+  // A stream's queue of unwritten chunks; past it the stream is closed.
+  size_t max_stream_queue_bytes = size_t{4} << 20;
+  // After a stream ends, how long its last chunks may take to be written.
+  std::chrono::milliseconds stream_end_grace{2000};
+  unsigned io_threads = 2;
+  unsigned handler_threads = 8;
+};
+
 struct HttpsServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port
   std::string certificate_pem;
   std::string key_pem;
   std::string client_authority_pem;
-  size_t max_body_bytes = size_t{3} << 20;  // larger bodies get 413
+  HttpsServerLimits limits;
 };
 
+// Runs on an IO thread once a request's headers are in; must not block.
+using Authenticator = std::function<bool(const HttpRequest&)>;
+// Runs on a handler thread with the whole request.
 using RequestHandler = std::function<void(HttpRequest&, ResponseWriter&)>;
 
 class HttpsServer {
  public:
-  // Binds and starts accepting on a thread of its own.
+  // Binds and starts the IO and handler threads.
   static StatusOr<std::unique_ptr<HttpsServer>> Start(const HttpsServerOptions& options,
+                                                      Authenticator authenticate,
                                                       RequestHandler handler);
   virtual ~HttpsServer() = default;
   virtual uint16_t port() const = 0;
-  // Stops accepting. Connections already open finish on their own threads.
+  // Stops accepting. Open connections are served until the server is destroyed.
   virtual void Stop() = 0;
 };
 

@@ -76,6 +76,8 @@ class ControlPlane {
   [[nodiscard]] const std::string& data_dir() const { return data_dir_; }
   [[nodiscard]] std::string kubeconfig() const { return data_dir_ + "/kubeconfig"; }
   [[nodiscard]] std::string token() const;
+  // The server's process id (for /proc reads).
+  [[nodiscard]] pid_t pid() const { return process_->pid(); }
   void Kill9();
 
   // kubectl 1.32 against this cluster, with a HOME of its own.

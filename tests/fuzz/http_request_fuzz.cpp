@@ -22,8 +22,8 @@ namespace fuzz = bulkhead::fuzz;
 namespace http = boost::beast::http;
 
 // What https_server.cpp sets on its parser.
-constexpr size_t kHeaderLimit = size_t{64} * 1024;
-const size_t kBodyLimit = cp::HttpsServerOptions{}.max_body_bytes;
+const size_t kHeaderLimit = cp::HttpsServerLimits{}.max_header_bytes;
+const size_t kBodyLimit = cp::HttpsServerLimits{}.max_body_bytes;
 
 }  // namespace
 
