@@ -107,7 +107,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // From a handler thread.
   void PostResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
   void PostStreamHeader(std::shared_ptr<http::response<http::empty_body>> header);
-  bool StreamWrite(std::string chunk);
+  bool StreamWrite(const std::string& chunk);
   void StreamEnd();
   void StreamOnClosed(std::function<void()> done);
   bool StreamClosed();
@@ -124,7 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(bool keep_alive);
   // Answers from the IO thread (431, 413, 400) and closes.
   void Refuse(int status, std::string_view content_type, std::string body);
-  void WriteResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
+  void WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,
+                     bool keep_alive);
   // Stops sending, drains what the client still sends for a moment, closes.
   void CloseGracefully();
   void Linger();
@@ -167,7 +168,7 @@ class ChunkStream : public ResponseStream {
   ChunkStream(const ChunkStream&) = delete;
   ChunkStream& operator=(const ChunkStream&) = delete;
 
-  bool Write(std::string chunk) override { return connection_->StreamWrite(std::move(chunk)); }
+  bool Write(std::string chunk) override { return connection_->StreamWrite(chunk); }
   void End() override { connection_->StreamEnd(); }
   void OnClosed(std::function<void()> done) override {
     connection_->StreamOnClosed(std::move(done));
@@ -572,18 +573,18 @@ void Connection::Refuse(int status, std::string_view content_type, std::string b
   response->keep_alive(false);
   response->body() = std::move(body);
   response->prepare_payload();
-  WriteResponse(std::move(response), false);
+  WriteResponse(response, false);
 }
 
 void Connection::PostResponse(std::shared_ptr<http::response<http::string_body>> response,
                               bool keep_alive) {
   asio::post(stream_.get_executor(),
              [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
-               self->WriteResponse(std::move(response), keep_alive);
+               self->WriteResponse(response, keep_alive);
              });
 }
 
-void Connection::WriteResponse(std::shared_ptr<http::response<http::string_body>> response,
+void Connection::WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,
                                bool keep_alive) {
   tcp().expires_after(server_.limits().write_timeout);
   http::async_write(
@@ -665,7 +666,7 @@ void Connection::DetectPeerClose() {
                           });
 }
 
-bool Connection::StreamWrite(std::string chunk) {
+bool Connection::StreamWrite(const std::string& chunk) {
   {
     std::lock_guard lock(stream_mu_);
     if (stream_closed_ || stream_ended_) {

@@ -286,6 +286,7 @@ TEST_F(HostileClientTest, HalfOpenAndSlowlorisFloodsHoldNoThreadsAndMeetTheirDea
 TEST_F(HostileClientTest, ConnectionsPastTheCapsAreRefusedOthersServed) {
   Start({"--max-connections-per-client", "20", "--max-connections", "50"});
   std::vector<int> flood;
+  flood.reserve(40);
   for (int i = 0; i < 40; ++i) {
     flood.push_back(Connect("127.0.0.2", port_));
   }
@@ -306,7 +307,8 @@ TEST_F(HostileClientTest, HeadersOverTheLimitGet431) {
   Start();
   auto client = TlsClient::Open("127.0.0.1", port_);
   ASSERT_NE(client, nullptr);
-  client->Write(Request("GET", "/api", "X-Padding: " + std::string(100 * 1024, 'a') + "\r\n"));
+  client->Write(
+      Request("GET", "/api", "X-Padding: " + std::string(size_t{100} * 1024, 'a') + "\r\n"));
   std::string response = client->ReadAll(std::chrono::milliseconds(5000));
   EXPECT_EQ(response.rfind("HTTP/1.1 431", 0), 0U) << response.substr(0, 200);
   ExpectAnswered();
