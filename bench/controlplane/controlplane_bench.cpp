@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -58,8 +60,20 @@ double Percentile(std::vector<double> values, double p) {
 // One blocking TLS connection speaking HTTP/1.1 with keep-alive.
 class Connection {
  public:
-  Connection(SSL_CTX* ctx, uint16_t port, std::string token) : token_(std::move(token)) {
+  // `source`: the client address (any 127/8 address), so a flood and the
+  // measured client are different clients to the server's per-client cap.
+  Connection(SSL_CTX* ctx, uint16_t port, std::string token, const char* source = nullptr)
+      : token_(std::move(token)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+        return;
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -86,6 +100,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   [[nodiscard]] bool ok() const { return ok_; }
+
+  bool WriteRaw(const std::string& data) {
+    return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) > 0;
+  }
 
   bool Send(const std::string& method, const std::string& path, const std::string& body = "") {
     std::string request = fmt::format(
@@ -182,7 +200,8 @@ long RssKib(pid_t pid) {  // NOLINT(google-runtime-int)
 
 // Starts the control plane on a fresh directory and a fixed free port, and
 // measures exec -> first 200 from /readyz.
-Server StartServer(const std::string& binary, SSL_CTX* ctx, int index) {
+Server StartServer(const std::string& binary, SSL_CTX* ctx, int index,
+                   const std::vector<std::string>& extra = {}) {
   Server server;
   server.dir = fmt::format("{}/bh-bench-{}-{}", std::filesystem::temp_directory_path().string(),
                            ::getpid(), index);
@@ -207,8 +226,15 @@ Server StartServer(const std::string& binary, SSL_CTX* ctx, int index) {
     int devnull = ::open("/dev/null", O_RDWR);
     ::dup2(devnull, STDOUT_FILENO);
     ::dup2(devnull, STDERR_FILENO);
-    ::execl(binary.c_str(), binary.c_str(), "--data-dir", server.dir.c_str(), "--listen",
-            listen.c_str(), "--log-level", "warn", nullptr);
+    std::vector<std::string> args = {binary, "--data-dir",  server.dir, "--listen",
+                                     listen, "--log-level", "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
   while (Clock::now() - begin < std::chrono::seconds(30)) {
@@ -373,12 +399,19 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int watchers = 1000;
   int writes = 50;
+  int idle_connections = 10000;
+  int slowloris = 2000;
   app.add_option("--binary", binary, "bulkhead-controlplane to measure")->capture_default_str();
   app.add_option("--runs", runs, "Runs per figure (the median is reported)")->capture_default_str();
   app.add_option("--clients", clients, "Concurrent clients for throughput")->capture_default_str();
   app.add_option("--seconds", seconds, "Seconds per throughput run")->capture_default_str();
   app.add_option("--watchers", watchers, "Watchers for the fan-out")->capture_default_str();
   app.add_option("--writes", writes, "Writes observed by every watcher")->capture_default_str();
+  app.add_option("--idle-connections", idle_connections,
+                 "Idle keep-alive connections for the idle RSS figure")
+      ->capture_default_str();
+  app.add_option("--slowloris", slowloris, "Slowloris connections held during the rate figure")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -448,6 +481,88 @@ int main(int argc, char** argv) {
     p50s.push_back(p50);
     StopServer(server);
   }
+  // Resilience figures, one run each. 10,000 connections need descriptors on
+  // both sides: the server inherits this process's raised limit.
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  const std::vector<std::string> many = {"--max-connections", "30000",
+                                         "--max-connections-per-client", "30000"};
+  double idle_rss_10k = 0;
+  size_t idle_open = 0;
+  {
+    Server server = StartServer(binary, ctx, 300, many);
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < idle_connections; ++i) {
+      auto connection = std::make_unique<Connection>(ctx, server.port, server.token);
+      if (!connection->ok() || connection->Request("GET", "/healthz") != 200) {
+        break;
+      }
+      idle.push_back(std::move(connection));
+    }
+    idle_open = idle.size();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    idle_rss_10k = static_cast<double>(RssKib(server.pid)) / 1024.0;
+    StopServer(server);
+  }
+  double watch_rss = 0;
+  size_t watching = 0;
+  {
+    Server server = StartServer(binary, ctx, 301, many);
+    std::vector<std::unique_ptr<Connection>> open;
+    for (int i = 0; i < watchers; ++i) {
+      auto connection = std::make_unique<Connection>(ctx, server.port, server.token);
+      if (!connection->ok() ||
+          !connection->Send("GET", "/api/v1/namespaces/default/configmaps?watch=1") ||
+          connection->ReadChunk().find(" 200 ") == std::string::npos) {
+        break;
+      }
+      open.push_back(std::move(connection));
+    }
+    watching = open.size();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    watch_rss = static_cast<double>(RssKib(server.pid)) / 1024.0;
+    StopServer(server);
+  }
+  double quiet_rate = 0;
+  double flood_rate = 0;
+  size_t flooding = 0;
+  {
+    // The flood comes from 127.0.0.2 and trickles one header byte per second
+    // per connection; the header deadline is raised so that it holds all
+    // its connections for the whole measurement.
+    std::vector<std::string> args = {"--request-header-timeout", "600",
+                                     "--max-connections-per-client", "30000"};
+    Server server = StartServer(binary, ctx, 302, args);
+    auto gets_of = [](int, int64_t) {
+      return std::make_tuple(std::string("GET"), std::string("/api/v1/namespaces/default"),
+                             std::string());
+    };
+    quiet_rate = Rate(ctx, server, clients, seconds, gets_of);
+    std::vector<std::unique_ptr<Connection>> flood;
+    for (int i = 0; i < slowloris; ++i) {
+      auto connection = std::make_unique<Connection>(ctx, server.port, "", "127.0.0.2");
+      if (!connection->ok() || !connection->WriteRaw("GET /api HTTP/1.1\r\nHost: x\r\n")) {
+        break;
+      }
+      flood.push_back(std::move(connection));
+    }
+    flooding = flood.size();
+    std::atomic<bool> stop{false};
+    std::thread trickle([&] {
+      while (!stop) {
+        for (auto& connection : flood) {
+          connection->WriteRaw("X");
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    });
+    flood_rate = Rate(ctx, server, clients, seconds, gets_of);
+    stop = true;
+    trickle.join();
+    StopServer(server);
+  }
   SSL_CTX_free(ctx);
 
   double h = Median(healthz);
@@ -469,5 +584,11 @@ int main(int argc, char** argv) {
       "watch fan-out p99 ack->delivery:  %8.1f ms   p50 %.1f ms; 1 watcher p99 %.1f ms (target p99 "
       "< 50 ms)\n",
       Median(p99s), Median(p50s), Median(single));
+  std::printf("idle RSS, %zu keep-alive connections: %6.1f MiB\n", idle_open, idle_rss_10k);
+  std::printf("idle RSS, %zu watchers:               %6.1f MiB\n", watching, watch_rss);
+  std::printf(
+      "gets during a %zu-connection slowloris: %6.0f /s, without %.0f /s: ratio %.2f (target >= "
+      "0.9)\n",
+      flooding, flood_rate, quiet_rate, flood_rate / quiet_rate);
   return 0;
 }
