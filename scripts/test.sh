@@ -2,14 +2,16 @@
 # README command 2: installs what is needed, builds, and runs every test.
 #
 #   1. scripts/install-deps.sh (apt-get; quick when all is installed)
-#   2. build/ci: warnings are errors; all tests (unit, privileged, e2e)
+#   2. build/ci: Debug with AddressSanitizer + UBSan, warnings are errors;
+#      every test (unit, privileged, e2e) once, under the sanitizers
 #   3. lint: clang-format and clang-tidy must be clean
 #   4. build/fuzz: scripts/fuzz.sh, each libFuzzer target for a few seconds
-#   5. build/asan: the same tests under AddressSanitizer + UBSan
 #
 # Privileged tests skip with a reason when not root; with
 # BULKHEAD_REQUIRE_PRIVILEGED=1 (CI) a skip is a failure.
-# Flags: --quick (step 2 only), -L LABEL (only tests with that ctest label).
+# Flags: --quick (steps 1-2 only), -L LABEL (only tests with that ctest label).
+# The optimised build is scripts/run.sh's (build/release) and the benchmarks'
+# (scripts/bench.sh, build/bench); tests never need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +46,13 @@ run_suite() {  # <build dir> <cmake args...>
 
 mkdir -p build
 ./scripts/clean-test-leftovers.sh
-run_suite build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# One build, one run of every test, under the sanitizers: each test once with
+# every check on costs less than the same tests twice. Line tables (-g1) are
+# all a sanitizer report needs.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite build/ci -DCMAKE_BUILD_TYPE=Debug -DBULKHEAD_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1
 if ((quick)); then
   stamp "done (quick)"
   exit 0
@@ -55,8 +63,4 @@ stamp "lint"
 
 stamp "fuzz"
 ./scripts/fuzz.sh
-
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DBULKHEAD_SANITIZE=ON
 stamp "done"

@@ -492,13 +492,6 @@ StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerOptions& o
           file, MessageOf(read.status()), options.certs_dir, options.certs_dir));
     }
   }
-  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      key, cert, ca, options.cert_refresh_seconds);
-  grpc::experimental::TlsServerCredentialsOptions tls(provider);
-  tls.watch_root_certs();
-  tls.watch_identity_key_cert_pairs();
-  tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-
   auto impl = std::make_unique<Impl>();
   impl->instance = NewInstanceId();
   impl->service = std::make_unique<Service>(registry, flows, events, backend, impl->instance,
@@ -511,6 +504,14 @@ StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerOptions& o
                                service->EndRevokedStreams(revoked);
                              }));
   service->SetRevocation(impl->revocation.get());
+  // Made only once nothing can fail before TlsServerCredentials takes it: the options own a
+  // C structure that only the credentials free.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      key, cert, ca, options.cert_refresh_seconds);
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_root_certs();
+  tls.watch_identity_key_cert_pairs();
+  tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::experimental::TlsServerCredentials(tls),
                            &impl->port);
