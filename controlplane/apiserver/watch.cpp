@@ -57,7 +57,7 @@ class ApiServer::WatchSession : public WatchPump::Task {
 
   std::optional<json::object> ToObject(const std::string& text) {
     boost::system::error_code ec;
-    json::value value = json::parse(api_.Present(target_, text), ec);
+    json::value value = ParseJson(api_.Present(target_, text), ec);
     if (ec || !value.is_object()) {
       return std::nullopt;
     }
