@@ -64,6 +64,24 @@ void PrintBudgets(const v1::NodeStatus& status) {
   }
 }
 
+// Each tenant's share of the flow table and records; only tenants that used any.
+void PrintFlowUse(const v1::NodeStatus& status) {
+  bool header = false;
+  for (const v1::TenantStatus& tenant : status.tenants()) {
+    const v1::TenantFlowUse& use = tenant.flow_use();
+    if (use.tracked_flows() == 0 && use.flows_refused() == 0 && use.records_dropped() == 0) {
+      continue;
+    }
+    if (!header) {
+      std::cout << fmt::format("{:<24} {:>13} {:>13} {:>15}\n", "TENANT", "FLOWS-TRACKED",
+                               "FLOWS-REFUSED", "RECORDS-DROPPED");
+      header = true;
+    }
+    std::cout << fmt::format("{:<24} {:>13} {:>13} {:>15}\n", tenant.name(), use.tracked_flows(),
+                             use.flows_refused(), use.records_dropped());
+  }
+}
+
 void PrintText(const v1::NodeStatus& status) {
   std::cout << fmt::format("node: {}\nmode: {}\nagent instance: {}\nyou are: {}\n", status.node(),
                            status.mode(), status.agent_instance(), status.caller_role());
@@ -90,6 +108,7 @@ void PrintText(const v1::NodeStatus& status) {
                              policy.egress_default() == v1::EGRESS_DEFAULT_DENY ? "deny" : "allow",
                              policy.grants_size());
   }
+  PrintFlowUse(status);
   PrintBudgets(status);
 }
 

@@ -20,4 +20,8 @@ std::vector<netpol::FlowCounter> DatapathBackend::Counters() const { return data
 
 netpol::FlowLoss DatapathBackend::Loss() const { return datapath_.Loss(); }
 
+std::vector<netpol::TenantFlowUse> DatapathBackend::TenantFlows() const {
+  return datapath_.TenantFlows();
+}
+
 }  // namespace bulkhead::agent::api

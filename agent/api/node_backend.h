@@ -32,6 +32,8 @@ class NodeBackend {
   [[nodiscard]] virtual std::vector<MapFill> Maps() const = 0;
   [[nodiscard]] virtual std::vector<netpol::FlowCounter> Counters() const = 0;
   [[nodiscard]] virtual netpol::FlowLoss Loss() const = 0;
+  // Each tenant's share of the flow table and of the flow records.
+  [[nodiscard]] virtual std::vector<netpol::TenantFlowUse> TenantFlows() const = 0;
 };
 
 // The real node: counters and losses from the pinned maps.
@@ -43,6 +45,7 @@ class DatapathBackend : public NodeBackend {
   [[nodiscard]] std::vector<MapFill> Maps() const override;
   [[nodiscard]] std::vector<netpol::FlowCounter> Counters() const override;
   [[nodiscard]] netpol::FlowLoss Loss() const override;
+  [[nodiscard]] std::vector<netpol::TenantFlowUse> TenantFlows() const override;
 
  private:
   const netpol::Datapath& datapath_;

@@ -173,6 +173,10 @@ class Service final : public v1::AgentService::CallbackService {
       for (BudgetReport& report : registry_.BudgetReports()) {
         reports.emplace(report.tenant, std::move(report));
       }
+      std::map<std::string, netpol::TenantFlowUse> flow_use;
+      for (netpol::TenantFlowUse& use : backend_.TenantFlows()) {
+        flow_use.emplace(use.tenant, std::move(use));
+      }
       std::uint64_t endpoints = 0;
       for (const TenantView& view : registry_.Tenants()) {
         endpoints += view.endpoints;
@@ -183,6 +187,12 @@ class Service final : public v1::AgentService::CallbackService {
         *status = TenantStatusToProto(view);
         if (auto report = reports.find(view.name); report != reports.end()) {
           BudgetReportToProto(report->second, *status);
+        }
+        if (auto use = flow_use.find(view.name); use != flow_use.end()) {
+          v1::TenantFlowUse* out = status->mutable_flow_use();
+          out->set_tracked_flows(use->second.tracked_flows);
+          out->set_flows_refused(use->second.flows_refused);
+          out->set_records_dropped(use->second.records_dropped);
         }
       }
       response->set_budget_swap_limited(registry_.BudgetSwapLimited());
@@ -248,15 +258,10 @@ class Service final : public v1::AgentService::CallbackService {
     if (caller->ScopedToTenant()) {
       filter->tenant = caller->tenant;  // flows that touch the caller's tenant, either side
     }
-    auto slot = streams_.Acquire(caller->ToString());
-    if (!slot.ok()) {
-      Logger(Component::kGrpc)
-          .info("stream refused caller={} error=\"{}\"", caller->ToString(),
-                MessageOf(slot.status()));
-      writer->CloseNow(ToGrpc(slot.status()));
+    std::shared_ptr<StreamQuota::Slot> held = AcquireStream(*caller, *writer);
+    if (held == nullptr) {
       return writer;
     }
-    std::shared_ptr<StreamQuota::Slot> held = std::move(*slot);
     std::vector<netpol::FlowRecord> history;
     if (request->follow()) {
       // The flow reader only queues into the subscription; the records are
@@ -307,15 +312,10 @@ class Service final : public v1::AgentService::CallbackService {
       writer->CloseNow(ToGrpc(status));
       return writer;
     }
-    auto slot = streams_.Acquire(caller->ToString());
-    if (!slot.ok()) {
-      Logger(Component::kGrpc)
-          .info("stream refused caller={} error=\"{}\"", caller->ToString(),
-                MessageOf(slot.status()));
-      writer->CloseNow(ToGrpc(slot.status()));
+    std::shared_ptr<StreamQuota::Slot> held = AcquireStream(*caller, *writer);
+    if (held == nullptr) {
       return writer;
     }
-    std::shared_ptr<StreamQuota::Slot> held = std::move(*slot);
     std::string only = caller->ScopedToTenant() ? caller->tenant : request->tenant();
     // Subscribe first, then snapshot, so no change is missed: a change made
     // while the snapshot is taken may arrive as an event just before the
@@ -384,6 +384,21 @@ class Service final : public v1::AgentService::CallbackService {
 
   // Keeps `close` until the stream is over, so that revoking the caller's
   // certificate ends it; returns the id to forget it by.
+  // One of the caller's stream slots, or nothing: the stream is then ended
+  // with RESOURCE_EXHAUSTED, saying why.
+  template <typename Writer>
+  std::shared_ptr<StreamQuota::Slot> AcquireStream(const pki::Role& caller, Writer& writer) {
+    auto slot = streams_.Acquire(caller.ToString());
+    if (!slot.ok()) {
+      Logger(Component::kGrpc)
+          .info("stream refused caller={} error=\"{}\"", caller.ToString(),
+                MessageOf(slot.status()));
+      writer.CloseNow(ToGrpc(slot.status()));
+      return nullptr;
+    }
+    return std::move(*slot);
+  }
+
   std::uint64_t TrackStream(const std::string& serial,
                             const std::function<void(const grpc::Status&)>& close) {
     std::uint64_t id = 0;

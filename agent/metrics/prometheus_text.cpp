@@ -97,6 +97,35 @@ std::string RenderMetrics(const MetricSources& sources, MetricsScope scope) {
         node, EscapeLabel(view.name), view.endpoints, node, EscapeLabel(view.name),
         view.local_endpoints);
   }
+  // Each tenant's share of the flow table and records (one tenant's flood
+  // shows here, on that tenant, and nowhere else).
+  auto flow_use = sources.backend.TenantFlows();
+  struct FlowUseFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t netpol::TenantFlowUse::*field;
+  };
+  for (const FlowUseFamily& family : {
+           FlowUseFamily{"bulkhead_tenant_flows_tracked", "gauge",
+                         "Granted flows of the tenant held in the node's flow table.",
+                         &netpol::TenantFlowUse::tracked_flows},
+           FlowUseFamily{"bulkhead_tenant_flows_refused_total", "counter",
+                         "Granted flows of the tenant left untracked because it held its share "
+                         "of the table.",
+                         &netpol::TenantFlowUse::flows_refused},
+           FlowUseFamily{"bulkhead_tenant_flow_records_dropped_total", "counter",
+                         "Flow records of the tenant over its record budget and not sampled.",
+                         &netpol::TenantFlowUse::records_dropped},
+       }) {
+    Header(out, family.name, family.type, family.help);
+    for (const auto& use : flow_use) {
+      if (!use.tenant.empty()) {
+        out += fmt::format("{}{{node=\"{}\",tenant=\"{}\"}} {}\n", family.name, node,
+                           EscapeLabel(use.tenant), use.*family.field);
+      }
+    }
+  }
   Header(out, "bulkhead_tenant_policy_generation", "gauge",
          "Generation of the tenant policy the node enforces (absent: none applied).");
   for (const auto& view : tenants) {

@@ -56,6 +56,22 @@ std::vector<agent::netpol::FlowCounter> CountingBackend::Counters() const {
   return out;
 }
 
+std::vector<agent::netpol::TenantFlowUse> CountingBackend::TenantFlows() const {
+  std::scoped_lock lock(mutex_);
+  std::map<std::string, agent::netpol::TenantFlowUse> use;
+  for (const auto& [key, count] : counts_) {
+    if (std::get<2>(key) == agent::netpol::Verdict::kAllowed) {
+      use[std::get<0>(key)].tracked_flows += count;
+    }
+  }
+  std::vector<agent::netpol::TenantFlowUse> out;
+  for (auto& [tenant, entry] : use) {
+    entry.tenant = tenant;
+    out.push_back(entry);
+  }
+  return out;
+}
+
 DesiredState TestSource() {
   DesiredState state;
   auto add = [&state](const std::string& tenant, const std::string& pod, const std::string& ip,

@@ -59,6 +59,9 @@ class CountingBackend : public agent::api::NodeBackend {
   [[nodiscard]] std::vector<agent::api::MapFill> Maps() const override;
   [[nodiscard]] std::vector<agent::netpol::FlowCounter> Counters() const override;
   [[nodiscard]] agent::netpol::FlowLoss Loss() const override { return {}; }
+  // As the kernel tracks them: each allowed record is one granted flow of
+  // its source tenant.
+  [[nodiscard]] std::vector<agent::netpol::TenantFlowUse> TenantFlows() const override;
 
  private:
   mutable std::mutex mutex_;

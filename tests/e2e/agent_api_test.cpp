@@ -281,6 +281,8 @@ TEST_F(AgentApiTest, TenantSeesOnlyItsOwnFlowsCountersAndStatus) {
   EXPECT_EQ(status.tenants(0).endpoints(), 2U);
   EXPECT_EQ(status.tenants(0).local_endpoints(), 1U);
   EXPECT_EQ(status.caller_role(), "tenant:team-a");
+  // Its own share of the flow table (it opened no granted flow), no one else's.
+  EXPECT_EQ(status.tenants(0).flow_use().tracked_flows(), 0U);
   // Node-wide figures say what other tenants do: a tenant gets none.
   EXPECT_TRUE(status.scoped());
   EXPECT_EQ(status.maps_size(), 0);
@@ -290,6 +292,10 @@ TEST_F(AgentApiTest, TenantSeesOnlyItsOwnFlowsCountersAndStatus) {
   v1::NodeStatus full;
   ASSERT_TRUE(admin->GetNodeStatus(Context().get(), {}, &full).ok());
   EXPECT_EQ(full.tenants_size(), 3);
+  for (const v1::TenantStatus& tenant : full.tenants()) {
+    EXPECT_EQ(tenant.flow_use().tracked_flows(), tenant.name() == "team-c" ? 1U : 0U)
+        << tenant.ShortDebugString();
+  }
   EXPECT_EQ(full.endpoints(), 4U);
   EXPECT_FALSE(full.scoped());
   EXPECT_EQ(full.maps_size(), 1);

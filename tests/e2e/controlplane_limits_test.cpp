@@ -57,6 +57,27 @@ class LimitsTest : public ::testing::Test {
     return text;
   }
 
+  // A namespaced CRD whose one version keeps unknown fields.
+  static json PreservingCrd(const std::string& group, const std::string& plural,
+                            const std::string& kind, const std::string& version) {
+    std::string singular = plural.substr(0, plural.size() - 1);
+    return {
+        {"apiVersion", "apiextensions.k8s.io/v1"},
+        {"kind", "CustomResourceDefinition"},
+        {"metadata", {{"name", plural + "." + group}}},
+        {"spec",
+         {{"group", group},
+          {"scope", "Namespaced"},
+          {"names", {{"plural", plural}, {"singular", singular}, {"kind", kind}}},
+          {"versions", json::array({{{"name", version},
+                                     {"served", true},
+                                     {"storage", true},
+                                     {"schema",
+                                      {{"openAPIV3Schema",
+                                        {{"type", "object"},
+                                         {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
+  }
+
   std::unique_ptr<ControlPlane> plane_;
 };
 
@@ -105,21 +126,7 @@ TEST_F(LimitsTest, NestingPastTheLimitIsRefusedOnEveryPathAndWhatIsStoredReadsBa
   std::string deep = R"({"metadata":{"name":"deep"},"data":{"a":"b"},"x":)" + Nested(22000) + "}";
   ExpectStatus(plane_->Curl("POST", kConfigMaps, deep, "application/json"), 400, "BadRequest");
   // Custom resources that keep unknown fields can hold any nesting a patch makes.
-  json crd = {
-      {"apiVersion", "apiextensions.k8s.io/v1"},
-      {"kind", "CustomResourceDefinition"},
-      {"metadata", {{"name", "widgets.example.com"}}},
-      {"spec",
-       {{"group", "example.com"},
-        {"scope", "Namespaced"},
-        {"names", {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"}}},
-        {"versions", json::array({{{"name", "v1"},
-                                   {"served", true},
-                                   {"storage", true},
-                                   {"schema",
-                                    {{"openAPIV3Schema",
-                                      {{"type", "object"},
-                                       {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
+  json crd = PreservingCrd("example.com", "widgets", "Widget", "v1");
   auto made = plane_->Curl("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                            crd.dump(), "application/json");
   ASSERT_EQ(HttpStatus(made), 201) << made.out.substr(0, 500);
@@ -196,21 +203,7 @@ TEST_F(LimitsTest, CrdOverABuiltInResourceIsRefusedAndBuiltInObjectsStay) {
                             R"({"metadata":{"name":"holder"},"spec":{"holderIdentity":"me"}})",
                             "application/json");
   ASSERT_EQ(HttpStatus(lease), 201) << lease.out;
-  json crd = {
-      {"apiVersion", "apiextensions.k8s.io/v1"},
-      {"kind", "CustomResourceDefinition"},
-      {"metadata", {{"name", "leases.coordination.k8s.io"}}},
-      {"spec",
-       {{"group", "coordination.k8s.io"},
-        {"scope", "Namespaced"},
-        {"names", {{"plural", "leases"}, {"singular", "lease"}, {"kind", "Lease"}}},
-        {"versions", json::array({{{"name", "v2"},
-                                   {"served", true},
-                                   {"storage", true},
-                                   {"schema",
-                                    {{"openAPIV3Schema",
-                                      {{"type", "object"},
-                                       {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
+  json crd = PreservingCrd("coordination.k8s.io", "leases", "Lease", "v2");
   auto refused = plane_->Curl("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                               crd.dump(), "application/json");
   auto status = ExpectStatus(refused, 422, "Invalid");

@@ -42,6 +42,23 @@ inline std::optional<boost::json::value> ParseJson(std::string_view text) {
   return value;
 }
 
+// The patch targets' input: the stored object (a JSON object) on the first
+// line, the patch after it. Nothing when either does not parse or the
+// stored part is not an object.
+struct DocumentAndPatch {
+  boost::json::value document;
+  boost::json::value patch;
+};
+inline std::optional<DocumentAndPatch> ReadDocumentAndPatch(const uint8_t* data, size_t size) {
+  auto [document_text, patch_text] = SplitFirstLine(AsText(data, size));
+  auto document = ParseJson(document_text);
+  auto patch = ParseJson(patch_text);
+  if (!document.has_value() || !document->is_object() || !patch.has_value()) {
+    return std::nullopt;
+  }
+  return DocumentAndPatch{std::move(*document), std::move(*patch)};
+}
+
 [[noreturn]] inline void Fail(const char* what) {
   std::fprintf(stderr, "invariant broken: %s\n", what);  // NOLINT(*-vararg)
   std::abort();

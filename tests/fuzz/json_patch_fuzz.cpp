@@ -21,16 +21,14 @@ constexpr cp::JsonPatchLimits kLimits{size_t{64} << 10, size_t{cp::kMaxObjectDep
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto [document_text, patch_text] = fuzz::SplitFirstLine(fuzz::AsText(data, size));
-  auto document = fuzz::ParseJson(document_text);
-  auto patch = fuzz::ParseJson(patch_text);
-  if (!document.has_value() || !document->is_object() || !patch.has_value()) {
+  auto input = fuzz::ReadDocumentAndPatch(data, size);
+  if (!input.has_value()) {
     return 0;
   }
-  auto unchanged = cp::ApplyJsonPatch(*document, json::array());
-  fuzz::Check(unchanged.ok() && *unchanged == *document, "an empty patch changes nothing");
+  auto unchanged = cp::ApplyJsonPatch(input->document, json::array());
+  fuzz::Check(unchanged.ok() && *unchanged == input->document, "an empty patch changes nothing");
 
-  auto patched = cp::ApplyJsonPatch(std::move(*document), *patch, kLimits);
+  auto patched = cp::ApplyJsonPatch(std::move(input->document), input->patch, kLimits);
   if (!patched.ok()) {
     fuzz::Check(patched.status().code() == absl::StatusCode::kInvalidArgument ||
                     patched.status().code() == absl::StatusCode::kResourceExhausted,

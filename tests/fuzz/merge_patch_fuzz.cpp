@@ -15,16 +15,13 @@ namespace json = boost::json;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto [document_text, patch_text] = fuzz::SplitFirstLine(fuzz::AsText(data, size));
-  auto document = fuzz::ParseJson(document_text);
-  auto patch = fuzz::ParseJson(patch_text);
-  if (!document.has_value() || !document->is_object() || !patch.has_value() ||
-      !patch->is_object()) {
+  auto input = fuzz::ReadDocumentAndPatch(data, size);
+  if (!input.has_value() || !input->patch.is_object()) {
     return 0;  // the server answers 400 for a merge patch that is not an object
   }
-  json::value once = cp::ApplyMergePatch(std::move(*document), *patch);
+  json::value once = cp::ApplyMergePatch(std::move(input->document), input->patch);
   fuzz::Check(once.is_object(), "an object merged with an object is an object");
-  json::value twice = cp::ApplyMergePatch(once, *patch);
+  json::value twice = cp::ApplyMergePatch(once, input->patch);
   fuzz::Check(twice == once, "a merge patch applied twice changes nothing more");
   (void)json::serialize(once);
   return 0;

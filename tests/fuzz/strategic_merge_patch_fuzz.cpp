@@ -20,14 +20,12 @@ namespace json = boost::json;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto [document_text, patch_text] = fuzz::SplitFirstLine(fuzz::AsText(data, size));
-  auto document = fuzz::ParseJson(document_text);
-  auto patch = fuzz::ParseJson(patch_text);
-  if (!document.has_value() || !document->is_object() || !patch.has_value()) {
+  auto input = fuzz::ReadDocumentAndPatch(data, size);
+  if (!input.has_value()) {
     return 0;
   }
-  std::string kind = cp::StringField(document->as_object(), "kind");
-  auto patched = cp::ApplyStrategicMergePatch(std::move(*document), *patch, kind);
+  std::string kind = cp::StringField(input->document.as_object(), "kind");
+  auto patched = cp::ApplyStrategicMergePatch(std::move(input->document), input->patch, kind);
   if (!patched.ok()) {
     fuzz::Check(patched.status().code() == absl::StatusCode::kInvalidArgument,
                 "a patch that cannot apply is INVALID_ARGUMENT");

@@ -42,6 +42,18 @@ class NetpolWallTest : public NetpolTest {
     args.insert(args.begin(), {"-n", node_->node_netns().name()});
     return Ip(args);
   }
+  // Starts a server in each pod (nullptr: on the node) and waits until all are ready.
+  std::vector<std::unique_ptr<PodProcess>> Serve(
+      const std::vector<std::pair<const TestPod*, std::vector<std::string>>>& servers) {
+    std::vector<std::unique_ptr<PodProcess>> started;
+    for (const auto& [pod, args] : servers) {
+      started.push_back(node_->Start(pod, args));
+    }
+    for (const auto& process : started) {
+      EXPECT_TRUE(process->WaitForLine("ready", kReady)) << process->Output();
+    }
+    return started;
+  }
   Status PodIp(const TestPod* pod, std::vector<std::string> args) {
     args.insert(args.begin(), {"-n", pod->netns->name()});
     return Ip(args);
@@ -51,10 +63,8 @@ class NetpolWallTest : public NetpolTest {
 TEST_F(NetpolWallTest, PodCannotReachTheKubeletOnTheNodesLinkLocalAddress) {
   ASSERT_TRUE(NodeIp({"addr", "add", "fe80::1/64", "dev", "br0", "nodad"}).ok());
   ASSERT_TRUE(WaitForNodeAddress("fe80::1"));
-  auto kubelet = node_->Start(nullptr, {"serve-tcp", "10250"});
-  auto other = node_->Start(nullptr, {"serve-tcp", "8081"});
-  ASSERT_TRUE(kubelet->WaitForLine("ready", kReady));
-  ASSERT_TRUE(other->WaitForLine("ready", kReady));
+  auto servers = Serve({{nullptr, {"serve-tcp", "10250"}}, {nullptr, {"serve-tcp", "8081"}}});
+  ASSERT_FALSE(HasFailure());
   auto attack = node_->Run(a1_, {"connect-tcp", "fe80::1%eth0", "10250"});
   EXPECT_TRUE(Refused(attack)) << attack.out;
   // The node's link-local address is a node address: other ports answer.
@@ -107,13 +117,11 @@ TEST_F(NetpolWallTest, HostNetworkPodsAreTheNodesClassWithTheDeniedPorts) {
   state.endpoints.push_back(endpoint);
   ASSERT_TRUE(datapath_->Replace(state).ok());
   // Services on the node's loopback: a control plane and something else.
-  auto control_plane = node_->Start(nullptr, {"serve-tcp", "6443"});
-  auto other = node_->Start(nullptr, {"serve-tcp", "8081"});
-  auto a_server = node_->Start(a1_, {"serve-tcp", "8080"});
-  auto a_other = node_->Start(a1_, {"serve-tcp", "8082"});
-  for (auto* p : {control_plane.get(), other.get(), a_server.get(), a_other.get()}) {
-    ASSERT_TRUE(p->WaitForLine("ready", kReady));
-  }
+  auto servers = Serve({{nullptr, {"serve-tcp", "6443"}},
+                        {nullptr, {"serve-tcp", "8081"}},
+                        {a1_, {"serve-tcp", "8080"}},
+                        {a1_, {"serve-tcp", "8082"}}});
+  ASSERT_FALSE(HasFailure());
   auto attack = node_->Run(*host, {"connect-tcp", "127.0.0.1", "6443"});
   EXPECT_TRUE(Refused(attack)) << attack.out;
   auto attack6 = node_->Run(*host, {"connect-tcp", "::1", "6443"});
@@ -139,12 +147,10 @@ TEST_F(NetpolWallTest, HostNetworkPodsAreTheNodesClassWithTheDeniedPorts) {
 }
 
 TEST_F(NetpolWallTest, TheNodeReachesTenantPodsOnlyOnProbePortsAndWithAnswers) {
-  auto probe_port = node_->Start(a1_, {"serve-tcp", "8080"});
-  auto other_port = node_->Start(a1_, {"serve-tcp", "8081"});
-  auto node_server = node_->Start(nullptr, {"serve-tcp", "7000"});
-  for (auto* p : {probe_port.get(), other_port.get(), node_server.get()}) {
-    ASSERT_TRUE(p->WaitForLine("ready", kReady));
-  }
+  auto servers = Serve({{a1_, {"serve-tcp", "8080"}},
+                        {a1_, {"serve-tcp", "8081"}},
+                        {nullptr, {"serve-tcp", "7000"}}});
+  ASSERT_FALSE(HasFailure());
   // The attack: anything with a node source address (host-network pods,
   // hairpin, masquerade) reached every port of every pod.
   auto attack = node_->Run(nullptr, {"connect-tcp", a1_->ipv4, "8081"});
@@ -180,10 +186,8 @@ TEST_F(NetpolWallTest, DeniedPortsCoverEveryAddressTheNodeHasIncludingNewOnes) {
   ASSERT_TRUE(NodeIp({"addr", "add", "198.19.0.1/24", "dev", "docker0"}).ok());
   ASSERT_TRUE(NodeIp({"link", "set", "docker0", "up"}).ok());
   ASSERT_TRUE(WaitForNodeAddress("198.19.0.1"));
-  auto kubelet = node_->Start(nullptr, {"serve-tcp", "10250"});
-  auto other = node_->Start(nullptr, {"serve-tcp", "8081"});
-  ASSERT_TRUE(kubelet->WaitForLine("ready", kReady));
-  ASSERT_TRUE(other->WaitForLine("ready", kReady));
+  auto servers = Serve({{nullptr, {"serve-tcp", "10250"}}, {nullptr, {"serve-tcp", "8081"}}});
+  ASSERT_FALSE(HasFailure());
   auto attack = node_->Run(a1_, {"connect-tcp", "198.19.0.1", "10250"});
   EXPECT_TRUE(Refused(attack)) << attack.out;
   auto control = node_->Run(a1_, {"connect-tcp", "198.19.0.1", "8081"});

@@ -363,6 +363,7 @@ TEST(AgentRegistryBudgets, MetricsCarryUsageAndKernelEvents) {
     [[nodiscard]] std::vector<MapFill> Maps() const override { return {}; }
     [[nodiscard]] std::vector<netpol::FlowCounter> Counters() const override { return {}; }
     [[nodiscard]] netpol::FlowLoss Loss() const override { return {}; }
+    [[nodiscard]] std::vector<netpol::TenantFlowUse> TenantFlows() const override { return {}; }
   } node;
   FlowHub flows;
   EventHub events;

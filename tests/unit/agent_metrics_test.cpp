@@ -237,6 +237,9 @@ TEST(AgentMetricsText, NodeScopeNamesNoTenant) {
               {"team-secret-b", "team-secret-a", netpol::Verdict::kDenied, 4}};
     }
     [[nodiscard]] netpol::FlowLoss Loss() const override { return {}; }
+    [[nodiscard]] std::vector<netpol::TenantFlowUse> TenantFlows() const override {
+      return {{"team-secret-a", 12, 3, 0}, {"team-secret-b", 1, 0, 4000}};
+    }
   } node;
   api::FlowHub flows;
   api::EventHub events;
@@ -255,6 +258,15 @@ TEST(AgentMetricsText, NodeScopeNamesNoTenant) {
             std::string::npos)
       << admin;
   EXPECT_NE(admin.find("tenant=\"team-secret-b\""), std::string::npos) << admin;
+  // Each tenant's flood shows on that tenant only.
+  for (const char* line :
+       {"bulkhead_tenant_flows_tracked{node=\"n1\",tenant=\"team-secret-a\"} 12\n",
+        "bulkhead_tenant_flows_refused_total{node=\"n1\",tenant=\"team-secret-a\"} 3\n",
+        "bulkhead_tenant_flow_records_dropped_total{node=\"n1\",tenant=\"team-secret-a\"} 0\n",
+        "bulkhead_tenant_flow_records_dropped_total{node=\"n1\",tenant=\"team-secret-b\"} "
+        "4000\n"}) {
+    EXPECT_NE(admin.find(line), std::string::npos) << line << " missing from\n" << admin;
+  }
 }
 
 }  // namespace
