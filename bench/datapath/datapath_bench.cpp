@@ -9,11 +9,17 @@
 // noisy), the order rotating each round, and the median of the rounds is
 // reported, with ratios to "none".
 //
+// Then, with the kernel's BPF run-time statistics on (only for that run),
+// one more RR and CRR run under bulkhead-10k gives each program's own cost
+// per run: the tc anti-spoofing program once per packet a pod sends, the
+// cgroup programs once per packet or connect.
+//
 //   bulkhead-bench-datapath [--rounds N] [--seconds S]
 //
 // Needs root. Everything runs inside network namespaces and cgroups the
 // program creates and removes; nothing leaves the machine.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +135,29 @@ double Measure(TestNode& node, const TestPod& client, const TestPod& server, con
   return rate;
 }
 
+// run_time_ns and run_cnt of every loaded program whose name starts with
+// "netpol_" (ours; the kernel keeps 15 characters of the name).
+std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> ProgramStats() {
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> stats;
+  std::uint32_t id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) {
+      continue;
+    }
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+        std::string(info.name).rfind("netpol_", 0) == 0) {
+      auto& [ns, runs] = stats[info.name];
+      ns += info.run_time_ns;
+      runs += info.run_cnt;
+    }
+    ::close(fd);
+  }
+  return stats;
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values.empty() ? 0 : values[values.size() / 2];
@@ -230,6 +259,33 @@ int main(int argc, char** argv) {
       (void)FlushIptables(**server);
     }
   }
+  // Each program's own cost, from the kernel's run-time statistics (on only
+  // for this run: they add a clock read to every program run).
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> costs;
+  {
+    int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    auto opened =
+        Datapath::Open({bpf_root, (*node)->pods_cgroup(), "bench", (*node)->node_netns().path()});
+    if (stats_fd >= 0 && opened.ok() &&
+        (*opened)->Replace(State(**client, **server, 1000, 10, 10000)).ok()) {
+      auto before = ProgramStats();
+      Measure(**node, **client, **server, "bench-rr", seconds * 1000);
+      Measure(**node, **client, **server, "bench-crr", seconds * 1000);
+      for (const auto& [name, after] : ProgramStats()) {
+        auto start = before[name];
+        costs[name] = {after.first - start.first, after.second - start.second};
+      }
+    } else {
+      std::fprintf(stderr, "bench: no per-program costs (BPF statistics or set-up failed)\n");
+    }
+    if (opened.ok()) {
+      opened->reset();
+    }
+    (void)Datapath::Uninstall(bpf_root);
+    if (stats_fd >= 0) {
+      ::close(stats_fd);
+    }
+  }
   double crr_base = Median(crr["none"]);
   double rr_base = Median(rr["none"]);
   std::printf("%-14s %14s %8s %14s %8s\n", "config", "CRR/s (median)", "ratio", "RR/s (median)",
@@ -245,6 +301,13 @@ int main(int argc, char** argv) {
   double scale_rr =
       Median(rr["bulkhead-10"]) > 0 ? Median(rr["bulkhead-10k"]) / Median(rr["bulkhead-10"]) : 0;
   std::printf("scaling 10k/10 endpoints: CRR %.3f, RR %.3f\n", scale_crr, scale_rr);
+  std::printf("%-16s %12s %10s   (bulkhead-10k, one RR and one CRR run)\n", "program", "runs",
+              "ns/run");
+  for (const auto& [name, cost] : costs) {
+    std::printf(
+        "%-16s %12llu %10.0f\n", name.c_str(), static_cast<unsigned long long>(cost.second),
+        cost.second > 0 ? static_cast<double>(cost.first) / static_cast<double>(cost.second) : 0.0);
+  }
   std::printf(
       "bulkhead-10k vs iptables-1k: CRR %.3f, RR %.3f\n",
       Median(crr["iptables-1k"]) > 0 ? Median(crr["bulkhead-10k"]) / Median(crr["iptables-1k"]) : 0,
