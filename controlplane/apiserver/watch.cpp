@@ -13,7 +13,9 @@
 // WatchPump: no thread waits for it. It writes to a ResponseStream whose
 // queue is bounded; a client that lets the queue fill is too slow and its
 // stream is ended (it lists again), as Kubernetes does.
+#include <algorithm>
 #include <boost/json.hpp>
+#include <deque>
 #include <unordered_set>
 
 #include "common/logging.h"
@@ -93,27 +95,43 @@ class ApiServer::WatchSession : public WatchPump::Task {
       out_->End();
       return std::nullopt;
     }
-    // A backlog is read a page at a time; the next page waits until the
-    // client has taken most of the last one (the writer's queue is bounded).
+    // Lines go out a quarter of the writer's queue at a time, and the next
+    // part waits until the client has taken most of the last one: a large
+    // initial list or a burst of large events never overfills the queue of
+    // a client that keeps up (the queue is bounded: past it the watch ends).
     if (out_->queued_bytes() > out_->queue_limit() / 4) {
       return now + kDrainPoll;
     }
-    // Never waits: the pump runs this when the stream has something.
-    auto events = stream_->Next(now);
-    if (!events.ok()) {
-      if (events.status().code() == absl::StatusCode::kResourceExhausted ||
-          events.status().code() == absl::StatusCode::kOutOfRange) {
-        HttpError gone = ToHttpError(ApiError(410, "Expired", MessageOf(events.status())));
-        out_->Write(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
-      }
-      out_->End();
-      return std::nullopt;
+    const size_t budget = std::max<size_t>(out_->queue_limit() / 4, 1);
+    std::string chunk;
+    while (!initial_lines_.empty() && chunk.size() < budget) {
+      chunk += initial_lines_.front();
+      initial_lines_.pop_front();
     }
-    // More may wait (a backlog page, or events published meanwhile) that no
-    // notification announces: run again soon.
-    const bool more = !events->empty();
-    std::string chunk = Lines(*events);
-    if (bookmarks_ && now >= next_bookmark_) {
+    bool fetched = false;
+    if (initial_lines_.empty() && pending_.empty() && chunk.size() < budget) {
+      // Never waits: the pump runs this when the stream has something.
+      auto events = stream_->Next(now);
+      if (!events.ok()) {
+        if (events.status().code() == absl::StatusCode::kResourceExhausted ||
+            events.status().code() == absl::StatusCode::kOutOfRange) {
+          HttpError gone = ToHttpError(ApiError(410, "Expired", MessageOf(events.status())));
+          chunk += fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body);
+        }
+        out_->Write(std::move(chunk));
+        out_->End();
+        return std::nullopt;
+      }
+      fetched = !events->empty();
+      pending_.assign(std::make_move_iterator(events->begin()),
+                      std::make_move_iterator(events->end()));
+    }
+    while (initial_lines_.empty() && !pending_.empty() && chunk.size() < budget) {
+      chunk += LineOf(*pending_.front());
+      pending_.pop_front();
+    }
+    const bool more = fetched || !initial_lines_.empty() || !pending_.empty();
+    if (bookmarks_ && now >= next_bookmark_ && !more) {
       chunk += Bookmark(false);
       next_bookmark_ = now + api_.options_.bookmark_interval;
     }
@@ -127,43 +145,45 @@ class ApiServer::WatchSession : public WatchPump::Task {
     if (!notifies_) {
       next = std::min(next, now + std::chrono::seconds(1));
     }
+    // More may wait (what is left of this batch, a backlog page, or events
+    // published meanwhile) that no notification announces: run again soon.
     if (more) {
       next = std::min(next, now + kDrainPoll);
     }
     return next;
   }
 
-  std::string Lines(const std::vector<EventPtr>& events) {
-    std::string chunk;
+  // The line a watcher gets for one stored event, or nothing (another
+  // collection, unreadable, or outside the selectors).
+  std::string LineOf(const Event& event) {
+    last_revision_ = event.kv.mod_revision;
     const std::string prefix = target_.CollectionPrefix();
-    for (const auto& shared : events) {
-      const Event& event = *shared;
-      last_revision_ = event.kv.mod_revision;
-      if (event.kv.key.compare(0, prefix.size(), prefix) != 0) {
-        continue;
-      }
-      auto object = ToObject(event.kv.value);
-      if (!object.has_value()) {
-        continue;
-      }
-      if (event.type == EventType::kDelete) {
-        Metadata(*object)["resourceVersion"] = std::to_string(event.kv.mod_revision);
-        if (!filtered_ || matched_.erase(event.kv.key) > 0) {
-          chunk += Line("DELETED", *object);
-        }
-        continue;
-      }
-      if (!filtered_) {
-        chunk +=
-            Line(event.kv.create_revision == event.kv.mod_revision ? "ADDED" : "MODIFIED", *object);
-      } else if (Matches(*object)) {
-        bool known = !matched_.insert(event.kv.key).second;
-        chunk += Line(known ? "MODIFIED" : "ADDED", *object);
-      } else if (matched_.erase(event.kv.key) > 0) {
-        chunk += Line("DELETED", *object);
-      }
+    if (event.kv.key.compare(0, prefix.size(), prefix) != 0) {
+      return {};
     }
-    return chunk;
+    auto object = ToObject(event.kv.value);
+    if (!object.has_value()) {
+      return {};
+    }
+    if (event.type == EventType::kDelete) {
+      Metadata(*object)["resourceVersion"] = std::to_string(event.kv.mod_revision);
+      if (!filtered_ || matched_.erase(event.kv.key) > 0) {
+        return Line("DELETED", *object);
+      }
+      return {};
+    }
+    if (!filtered_) {
+      return Line(event.kv.create_revision == event.kv.mod_revision ? "ADDED" : "MODIFIED",
+                  *object);
+    }
+    if (Matches(*object)) {
+      bool known = !matched_.insert(event.kv.key).second;
+      return Line(known ? "MODIFIED" : "ADDED", *object);
+    }
+    if (matched_.erase(event.kv.key) > 0) {
+      return Line("DELETED", *object);
+    }
+    return {};
   }
 
   ApiServer& api_;
@@ -180,6 +200,9 @@ class ApiServer::WatchSession : public WatchPump::Task {
   std::unique_ptr<WatchStream> stream_;
   std::shared_ptr<ResponseStream> out_;
   bool notifies_ = false;
+  // Not yet written: the initial events, then what is left of the last batch.
+  std::deque<std::string> initial_lines_;
+  std::deque<EventPtr> pending_;
 };
 
 void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
@@ -213,7 +236,6 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     prefix += *name;  // the filter still applies to longer names
   }
 
-  std::string initial;
   int64_t start = 0;
   if (from_now) {
     auto list = store_.List(target.CollectionPrefix(), "", 0, 0);
@@ -228,7 +250,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
         continue;
       }
       session->matched_.insert(kv.key);
-      initial += session->Line("ADDED", *object);
+      session->initial_lines_.push_back(session->Line("ADDED", *object));
     }
   } else {
     auto parsed = ParseInteger<int64_t>(*rv_param);
@@ -272,10 +294,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
   session->out_ = writer.StartStream(200, kJson);
   session->last_revision_ = start;
   if (send_initial && session->bookmarks_) {
-    initial += session->Bookmark(true);
-  }
-  if (!initial.empty() && !session->out_->Write(std::move(initial))) {
-    return;
+    session->initial_lines_.push_back(session->Bookmark(true));
   }
   const auto now = SteadyClock::now();
   session->deadline_ = now + timeout;

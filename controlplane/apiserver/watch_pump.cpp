@@ -1,7 +1,10 @@
 #include "controlplane/apiserver/watch_pump.h"
 
+#include <exception>
 #include <utility>
 #include <vector>
+
+#include "common/logging.h"
 
 namespace bulkhead::controlplane {
 
@@ -86,7 +89,14 @@ void WatchPump::Loop() {
     std::vector<std::pair<uint64_t, std::optional<Clock::time_point>>> results;
     results.reserve(batch.size());
     for (auto& [id, task] : batch) {
-      results.emplace_back(id, task->Run(now));
+      // A task that throws (out of memory, a bug) ends that watch only.
+      std::optional<Clock::time_point> due;
+      try {
+        due = task->Run(now);
+      } catch (const std::exception& e) {
+        Logger(Component::kApiserver).error("watch failed and is ended: {}", e.what());
+      }
+      results.emplace_back(id, due);
     }
     batch.clear();
     {

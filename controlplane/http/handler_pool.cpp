@@ -1,6 +1,9 @@
 #include "controlplane/http/handler_pool.h"
 
+#include <exception>
 #include <utility>
+
+#include "common/logging.h"
 
 namespace bulkhead::controlplane {
 
@@ -46,7 +49,13 @@ void HandlerPool::Run() {
       work = std::move(queue_.front());
       queue_.pop_front();
     }
-    work();
+    // A handler that throws (out of memory, a bug) loses its own request:
+    // its writer answers 500 as it unwinds; the server goes on.
+    try {
+      work();
+    } catch (const std::exception& e) {
+      Logger(Component::kApiserver).error("request handler failed: {}", e.what());
+    }
   }
 }
 

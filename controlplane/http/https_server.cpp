@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -43,6 +44,22 @@ constexpr std::chrono::milliseconds kLingerTime{1000};
 // Between two accept error messages.
 constexpr std::chrono::seconds kLogInterval{5};
 constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
+// The read buffer holds at most the header limit plus this.
+constexpr size_t kReadBufferSlack = size_t{64} << 10;
+
+// The client a connection counts against: its IPv4 address, or the /64 of
+// its IPv6 address (one host holds a whole /64).
+std::string ClientKey(const asio::ip::address& address) {
+  if (address.is_v6() && !address.to_v6().is_v4_mapped()) {
+    auto bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  if (address.is_v6()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
 
 void ReadPeerIdentity(SSL* tls, HttpRequest& request) {
   X509* peer = SSL_get1_peer_certificate(tls);
@@ -160,6 +177,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> stream_on_closed_;
 };
 
+// What StartStream gives once the response was sent: over from the start.
+class ClosedStream : public ResponseStream {
+ public:
+  bool Write(std::string /*chunk*/) override { return false; }
+  void End() override {}
+  void OnClosed(std::function<void()> done) override { done(); }
+  [[nodiscard]] bool closed() const override { return true; }
+  [[nodiscard]] size_t queued_bytes() const override { return 0; }
+  [[nodiscard]] size_t queue_limit() const override { return 0; }
+};
+
 class ChunkStream : public ResponseStream {
  public:
   explicit ChunkStream(std::shared_ptr<Connection> connection)
@@ -213,11 +241,10 @@ class Writer : public ResponseWriter {
   }
 
   std::shared_ptr<ResponseStream> StartStream(int status, std::string_view content_type) override {
-    auto stream = std::make_shared<ChunkStream>(connection_);
     if (responded_) {
-      stream->End();
-      return stream;
+      return std::make_shared<ClosedStream>();
     }
+    auto stream = std::make_shared<ChunkStream>(connection_);
     responded_ = true;
     auto header = std::make_shared<http::response<http::empty_body>>(
         static_cast<http::status>(status), version_);
@@ -254,8 +281,9 @@ class BeastHttpsServer : public HttpsServer {
         handler_(std::move(handler)),
         tls_(ssl::context::tls_server),
         work_(io_.get_executor()),
-        acceptor_(io_),
-        accept_timer_(io_),
+        // Accepting, its back-off timer and Stop share one strand.
+        acceptor_(asio::make_strand(io_)),
+        accept_timer_(acceptor_.get_executor()),
         pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {}
 
   ~BeastHttpsServer() override {
@@ -321,7 +349,7 @@ class BeastHttpsServer : public HttpsServer {
     if (stopped_.exchange(true)) {
       return;
     }
-    asio::post(io_, [this] {
+    asio::post(acceptor_.get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
       accept_timer_.cancel();
@@ -379,7 +407,7 @@ class BeastHttpsServer : public HttpsServer {
     beast::error_code peer_ec;
     auto peer = socket.remote_endpoint(peer_ec);
     if (!peer_ec) {
-      std::string client = peer.address().to_string();
+      std::string client = ClientKey(peer.address());
       if (Admit(client)) {
         socket.set_option(tcp::no_delay(true), peer_ec);
         std::make_shared<Connection>(*this, std::move(socket), std::move(client))->Start();
@@ -431,6 +459,9 @@ Connection::Connection(BeastHttpsServer& server, tcp::socket socket, std::string
     : server_(server),
       stream_(beast::tcp_stream(std::move(socket)), server.tls()),
       client_(std::move(client)),
+      // Bounded: what the header limit does not cover (chunk extensions and
+      // trailers of a chunked body) cannot grow it past this.
+      buffer_(server.limits().max_header_bytes + kReadBufferSlack),
       end_timer_(stream_.get_executor()) {}
 
 Connection::~Connection() { server_.Release(client_); }
@@ -523,13 +554,14 @@ void Connection::OnHeader(beast::error_code ec) {
   request_.certificate_groups = identity_.certificate_groups;
   request_.certificate_error = identity_.certificate_error;
   request_.authenticated = server_.Authenticate(request_);
-  if (parser_->is_done()) {
-    Dispatch(message.keep_alive());
+  if (!request_.authenticated) {
+    // Answered without reading any body, and closed: an anonymous client
+    // holds no connection past its answer.
+    Dispatch(false);
     return;
   }
-  if (!request_.authenticated) {
-    // Answered without reading the body, which leaves the connection unusable.
-    Dispatch(false);
+  if (parser_->is_done()) {
+    Dispatch(message.keep_alive());
     return;
   }
   tcp().expires_after(limits.body_timeout);
@@ -557,6 +589,10 @@ void Connection::OnBody(beast::error_code ec) {
 void Connection::Dispatch(bool keep_alive) {
   tcp().expires_never();
   unsigned version = parser_->get().version();
+  parser_.reset();  // its header fields are in request_
+  if (buffer_.size() == 0) {
+    buffer_.shrink_to_fit();  // a large header grew it
+  }
   server_.pool().Post(
       [self = shared_from_this(), request = std::move(request_), version, keep_alive]() mutable {
         Writer writer(self, version, keep_alive);
@@ -567,6 +603,7 @@ void Connection::Dispatch(bool keep_alive) {
 void Connection::Refuse(int status, std::string_view content_type, std::string body) {
   unsigned version =
       parser_.has_value() && parser_->get().version() != 0 ? parser_->get().version() : 11;
+  parser_.reset();
   auto response = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(status), version);
   response->set(http::field::content_type, content_type);
@@ -773,9 +810,13 @@ void Connection::Flush() {
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       if (ec) {
                         self->CloseStream();
-                      } else {
-                        self->Flush();
+                        return;
                       }
+                      // No deadline is left armed between writes: the peer's
+                      // own TLS messages (an alert from SSL_read) must not
+                      // inherit a past one. The pending read keeps its own.
+                      self->tcp().expires_never();
+                      self->Flush();
                     });
 }
 

@@ -444,6 +444,39 @@ TEST_F(HostileClientTest, AWatcherThatNeverReadsIsEndedAndItsMemoryBounded) {
   ExpectAnswered();
 }
 
+TEST_F(HostileClientTest, AWatchWhoseInitialEventsPassItsQueueStillGetsThemAll) {
+  // 1.2 MB of ConfigMaps, a 256 KiB watch queue: the initial events are
+  // written a part at a time as the client takes them, never all at once
+  // (which would pass the bound and end a watcher that keeps up).
+  Start({"--watch-queue-bytes", "262144"});
+  for (int i = 0; i < 12; ++i) {
+    auto created = plane_->Curl(
+        "POST", kConfigMaps, ConfigMap("init-" + std::to_string(i), 100'000), "application/json");
+    ASSERT_EQ(HttpStatus(created), 201) << created.out;
+  }
+  auto client = TlsClient::Open("127.0.0.2", port_);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(
+      client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1&timeoutSeconds=3")));
+  std::string got = client->ReadAll(std::chrono::milliseconds(15000));
+  EXPECT_TRUE(client->closed());
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_NE(got.find("\"name\":\"init-" + std::to_string(i) + "\""), std::string::npos)
+        << "init-" << i << " missing from " << got.size() << " bytes";
+  }
+}
+
+TEST_F(HostileClientTest, AnUnauthenticatedClientHoldsNoConnectionPastItsAnswer) {
+  Start();
+  auto client = TlsClient::Open("127.0.0.2", port_);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write(Request("GET", "/api", "", false)));
+  std::string answer = client->ReadAll(std::chrono::milliseconds(5000));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0U) << answer.substr(0, 200);
+  EXPECT_TRUE(client->closed()) << "the connection stayed open after a 401";
+  ExpectAnswered();
+}
+
 TEST_F(HostileClientTest, TimeoutSecondsEndsAWatchWhoseClientDoesNotRead) {
   Start();
   std::vector<std::unique_ptr<TlsClient>> stalled;
