@@ -95,6 +95,9 @@ int Run(const CLI::App& app, const Flags& flags) {
   // A page of a watch's backlog fits the watch's writer queue several times.
   store_options.watch_backlog_page_bytes =
       std::max<size_t>(flags.limits.max_stream_queue_bytes / 4, 1);
+  // A watcher falls behind when a writer queue's worth of events waits for it
+  // in the store's hub too.
+  store_options.watch_max_queue_bytes = flags.limits.max_stream_queue_bytes;
   store_options.durability =
       flags.durability == "power-loss" ? Durability::kPowerLoss : Durability::kProcessCrash;
   auto store = SqliteStore::Open(flags.data_dir + "/state.db", store_options);

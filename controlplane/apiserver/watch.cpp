@@ -100,6 +100,13 @@ class ApiServer::WatchSession : public WatchPump::Task {
     // initial list or a burst of large events never overfills the queue of
     // a client that keeps up (the queue is bounded: past it the watch ends).
     if (out_->queued_bytes() > out_->queue_limit() / 4) {
+      if (stream_->FellBehind()) {
+        // Its client takes nothing while a queue's worth of events waits in
+        // the store's hub too: too slow, ended (it watches again or lists).
+        Logger(Component::kApiserver).info("watch ended: the client does not read fast enough");
+        out_->End();
+        return std::nullopt;
+      }
       return now + kDrainPoll;
     }
     const size_t budget = std::max<size_t>(out_->queue_limit() / 4, 1);

@@ -42,6 +42,7 @@ struct SqliteStoreOptions {
   size_t read_connections = 4;
   size_t watch_history = 4096;                        // events kept in memory for watches
   size_t watch_max_queue = 100000;                    // events a watcher may fall behind
+  size_t watch_max_queue_bytes = size_t{4} << 20;     // stored bytes a watcher may fall behind
   size_t watch_backlog_page_bytes = size_t{4} << 20;  // a page of a watch's backlog
   size_t reserve_bytes = size_t{8} << 20;             // 0: no reserve
 };

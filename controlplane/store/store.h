@@ -76,6 +76,10 @@ class WatchStream {
     (void)notify;
     return false;
   }
+  // True once the watcher fell too far behind (Next then gives
+  // RESOURCE_EXHAUSTED); lets a watcher whose client reads nothing be ended
+  // without taking any more events.
+  [[nodiscard]] virtual bool FellBehind() const = 0;
 };
 
 class Store {

@@ -19,6 +19,7 @@ struct WatchHub::Subscriber {
   std::mutex mu;
   std::condition_variable ready;
   std::deque<EventPtr> queue;
+  size_t queue_bytes = 0;  // stored values in `queue`
   bool overflowed = false;
   bool closed = false;
   // The part of the history read from the log: (backlog_after, backlog_upto].
@@ -51,6 +52,11 @@ class HubWatchStream : public WatchStream {
     return true;
   }
 
+  [[nodiscard]] bool FellBehind() const override {
+    std::lock_guard lock(subscriber_->mu);
+    return subscriber_->overflowed;
+  }
+
   StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) override {
     WatchHub::Subscriber& sub = *subscriber_;
     // Only this stream touches the backlog fields, so they are read without
@@ -81,6 +87,7 @@ class HubWatchStream : public WatchStream {
     std::vector<EventPtr> events(std::make_move_iterator(sub.queue.begin()),
                                  std::make_move_iterator(sub.queue.end()));
     sub.queue.clear();
+    sub.queue_bytes = 0;
     if (events.empty() && sub.closed) {
       return absl::CancelledError("store closed");
     }
@@ -92,8 +99,11 @@ class HubWatchStream : public WatchStream {
   std::shared_ptr<WatchHub::Subscriber> subscriber_;
 };
 
-WatchHub::WatchHub(size_t history, size_t max_queue)
-    : history_(history), max_queue_(max_queue), core_(std::make_shared<Core>()) {}
+WatchHub::WatchHub(size_t history, size_t max_queue, size_t max_queue_bytes)
+    : history_(history),
+      max_queue_(max_queue),
+      max_queue_bytes_(max_queue_bytes),
+      core_(std::make_shared<Core>()) {}
 
 WatchHub::~WatchHub() { Close(); }
 
@@ -114,11 +124,16 @@ void WatchHub::Publish(EventPtr event) {
       std::lock_guard sub_lock(subscriber->mu);
       // Told once per batch: when the queue stops being empty.
       bool was_idle = subscriber->queue.empty() && !subscriber->overflowed;
-      if (subscriber->queue.size() >= max_queue_) {
+      size_t bytes = event->kv.value.size();
+      if (subscriber->queue.size() >= max_queue_ ||
+          (!subscriber->queue.empty() && subscriber->queue_bytes + bytes > max_queue_bytes_)) {
         subscriber->overflowed = true;
         subscriber->queue.clear();
+        subscriber->queue_bytes = 0;
       } else if (!subscriber->overflowed) {
-        subscriber->queue.push_back(event);
+        subscriber->queue_bytes += event->kv.value.size();
+      subscriber->queue.push_back(event);
+        subscriber->queue_bytes += bytes;
       }
       if (was_idle) {
         notify = subscriber->notify;

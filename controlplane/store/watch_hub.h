@@ -4,8 +4,9 @@
 // The store publishes every committed change, in revision order. Events are
 // shared (EventPtr): the history and every watcher's queue hold pointers to
 // one copy. Each watcher has its own queue; one that falls more than
-// `max_queue` events behind is ended (RESOURCE_EXHAUSTED) rather than
-// holding memory for ever.
+// `max_queue` events or `max_queue_bytes` of stored values behind is ended
+// (RESOURCE_EXHAUSTED) rather than holding memory for ever (one event larger
+// than the byte bound is let into an empty queue).
 //
 // A watch from before the in-memory history reads the older events itself,
 // a page at a time through a BacklogReader, while new events queue behind
@@ -40,7 +41,7 @@ class WatchHub {
  public:
   struct Subscriber;
 
-  WatchHub(size_t history, size_t max_queue);
+  WatchHub(size_t history, size_t max_queue, size_t max_queue_bytes = SIZE_MAX);
   ~WatchHub();
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
@@ -77,6 +78,7 @@ class WatchHub {
 
   const size_t history_;
   const size_t max_queue_;
+  const size_t max_queue_bytes_;
   std::shared_ptr<Core> core_;
 };
 

@@ -264,6 +264,27 @@ TEST_F(StoreTest, SlowWatcherIsEndedNotBuffered) {
             absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(StoreTest, AWatcherBehindByMoreThanItsBytesIsEndedOneBigEventPasses) {
+  SqliteStoreOptions options;
+  options.watch_max_queue_bytes = 1000;
+  Reopen(options);
+  auto watch = store_->Watch("/k/", store_->Revision());
+  ASSERT_TRUE(watch.ok());
+  // One value larger than the bound waits alone in an empty queue.
+  MustCreate("/k/big", std::string(5000, 'b'));
+  EXPECT_FALSE((*watch)->FellBehind());
+  auto big = (*watch)->Next(steady_clock::now());
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->size(), 1U);
+  // Under the bound: kept. Past it: the watcher fell behind.
+  MustCreate("/k/a", std::string(600, 'a'));
+  EXPECT_FALSE((*watch)->FellBehind());
+  MustCreate("/k/b", std::string(600, 'b'));
+  EXPECT_TRUE((*watch)->FellBehind());
+  EXPECT_EQ((*watch)->Next(steady_clock::now()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(StoreTest, DataSurvivesReopen) {
   MustCreate("/k/a", "a1");
   Reopen();
