@@ -118,7 +118,8 @@ StatusOr<BacklogPage> ReadBacklogPage(ReaderPool& readers, const std::string& pr
 }  // namespace
 
 SqliteStore::SqliteStore(const SqliteStoreOptions& options)
-    : options_(options), hub_(options.watch_history, options.watch_max_queue, options.watch_max_queue_bytes) {}
+    : options_(options),
+      hub_(options.watch_history, options.watch_max_queue, options.watch_max_queue_bytes) {}
 
 SqliteStore::~SqliteStore() { hub_.Close(); }
 

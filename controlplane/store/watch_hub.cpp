@@ -132,7 +132,7 @@ void WatchHub::Publish(EventPtr event) {
         subscriber->queue_bytes = 0;
       } else if (!subscriber->overflowed) {
         subscriber->queue_bytes += event->kv.value.size();
-      subscriber->queue.push_back(event);
+        subscriber->queue.push_back(event);
         subscriber->queue_bytes += bytes;
       }
       if (was_idle) {
