@@ -230,6 +230,7 @@ Server StartServer(const std::string& binary, SSL_CTX* ctx, int index,
                                      listen, "--log-level", "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& arg : args) {
       argv.push_back(arg.data());
     }

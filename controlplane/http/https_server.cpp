@@ -282,8 +282,9 @@ class BeastHttpsServer : public HttpsServer {
         tls_(ssl::context::tls_server),
         work_(io_.get_executor()),
         // Accepting, its back-off timer and Stop share one strand.
-        acceptor_(asio::make_strand(io_)),
-        accept_timer_(acceptor_.get_executor()),
+        accept_strand_(asio::make_strand(io_)),
+        acceptor_(accept_strand_),
+        accept_timer_(accept_strand_),
         pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {}
 
   ~BeastHttpsServer() override {
@@ -349,7 +350,7 @@ class BeastHttpsServer : public HttpsServer {
     if (stopped_.exchange(true)) {
       return;
     }
-    asio::post(acceptor_.get_executor(), [this] {
+    asio::post(accept_strand_, [this] {
       beast::error_code ec;
       acceptor_.close(ec);
       accept_timer_.cancel();
@@ -449,6 +450,7 @@ class BeastHttpsServer : public HttpsServer {
   // Connections (in pending handlers) use what is above: declared after it.
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_timer_;
   std::unique_ptr<HandlerPool> pool_;

@@ -46,6 +46,7 @@ class NetpolWallTest : public NetpolTest {
   std::vector<std::unique_ptr<PodProcess>> Serve(
       const std::vector<std::pair<const TestPod*, std::vector<std::string>>>& servers) {
     std::vector<std::unique_ptr<PodProcess>> started;
+    started.reserve(servers.size());
     for (const auto& [pod, args] : servers) {
       started.push_back(node_->Start(pod, args));
     }
