@@ -211,6 +211,11 @@ int main(int argc, char** argv) {
                  "Largest request body accepted, and largest object stored after any update "
                  "or patch; larger ones get 413")
       ->capture_default_str();
+  app.add_option("--max-bodies-in-flight-bytes", flags.limits.max_bodies_in_flight_bytes,
+                 "Request bodies being read or waiting for a handler, all clients together; a "
+                 "request past it gets 429 with Retry-After")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--max-header-bytes", flags.limits.max_header_bytes,
                  "Largest request header block accepted; larger ones get 431")
       ->check(CLI::PositiveNumber)

@@ -38,6 +38,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 // How soon a watch with more to send (a backlog, a full writer queue) runs again.
 constexpr std::chrono::milliseconds kDrainPoll{10};
+// How soon a watch whose backlog page found every store reader busy tries again.
+constexpr std::chrono::milliseconds kBusyRetry{20};
 
 bool Truthy(std::optional<std::string_view> value) {
   return value.has_value() && (*value == "true" || *value == "1" || *value == "True");
@@ -119,6 +121,9 @@ class ApiServer::WatchSession : public WatchPump::Task {
     if (initial_lines_.empty() && pending_.empty() && chunk.size() < budget) {
       // Never waits: the pump runs this when the stream has something.
       auto events = stream_->Next(now);
+      if (!events.ok() && events.status().code() == absl::StatusCode::kUnavailable) {
+        return now + kBusyRetry;  // every store reader busy: its backlog page later
+      }
       if (!events.ok()) {
         if (events.status().code() == absl::StatusCode::kResourceExhausted ||
             events.status().code() == absl::StatusCode::kOutOfRange) {

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "common/logging.h"
 #include "common/pki/identity.h"
@@ -140,7 +141,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnBody(beast::error_code ec);
   void Dispatch(bool keep_alive);
   // Answers from the IO thread (431, 413, 400) and closes.
-  void Refuse(int status, std::string_view content_type, std::string body);
+  void Refuse(int status, std::string_view content_type, std::string body,
+              std::string_view retry_after = {});
+  // Gives back this connection's share of the bodies-in-flight budget.
+  void ReleaseBody();
   void WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,
                      bool keep_alive);
   // Stops sending, drains what the client still sends for a moment, closes.
@@ -159,6 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   HttpRequest identity_;
   HttpRequest request_;
   bool first_request_ = true;
+  size_t body_reserved_ = 0;  // of the server's bodies-in-flight budget
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
   asio::steady_timer end_timer_;
@@ -363,6 +368,18 @@ class BeastHttpsServer : public HttpsServer {
   const RequestHandler& handler() const { return handler_; }
   HandlerPool& pool() { return *pool_; }
 
+  // Reserves `bytes` of the bodies-in-flight budget; false when it would pass it.
+  bool ReserveBody(size_t bytes) {
+    size_t used = body_bytes_.load();
+    do {
+      if (used + bytes > options_.limits.max_bodies_in_flight_bytes) {
+        return false;
+      }
+    } while (!body_bytes_.compare_exchange_weak(used, used + bytes));
+    return true;
+  }
+  void ReleaseBody(size_t bytes) { body_bytes_ -= bytes; }
+
   void Release(const std::string& client) {
     std::lock_guard lock(mu_);
     --open_;
@@ -447,6 +464,7 @@ class BeastHttpsServer : public HttpsServer {
   std::chrono::milliseconds backoff_{0};
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
+  std::atomic<size_t> body_bytes_{0};
   // Connections (in pending handlers) use what is above: declared after it.
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -466,7 +484,16 @@ Connection::Connection(BeastHttpsServer& server, tcp::socket socket, std::string
       buffer_(server.limits().max_header_bytes + kReadBufferSlack),
       end_timer_(stream_.get_executor()) {}
 
-Connection::~Connection() { server_.Release(client_); }
+Connection::~Connection() {
+  ReleaseBody();
+  server_.Release(client_);
+}
+
+void Connection::ReleaseBody() {
+  if (body_reserved_ > 0) {
+    server_.ReleaseBody(std::exchange(body_reserved_, 0));
+  }
+}
 
 void Connection::Start() {
   tcp().expires_after(server_.limits().handshake_timeout);
@@ -566,6 +593,16 @@ void Connection::OnHeader(beast::error_code ec) {
     Dispatch(message.keep_alive());
     return;
   }
+  // The body's bytes come out of the budget before any is read.
+  size_t body = parser_->content_length().value_or(limits.max_body_bytes);
+  if (!server_.ReserveBody(body)) {
+    Refuse(429, "application/json",
+           StatusBody(429, "TooManyRequests",
+                      "the server is reading too many request bodies at once; retry later"),
+           "1");
+    return;
+  }
+  body_reserved_ = body;
   tcp().expires_after(limits.body_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
@@ -573,6 +610,9 @@ void Connection::OnHeader(beast::error_code ec) {
 }
 
 void Connection::OnBody(beast::error_code ec) {
+  if (ec) {
+    ReleaseBody();
+  }
   if (ec == http::error::body_limit) {
     Refuse(413, "application/json",
            StatusBody(413, "RequestEntityTooLarge",
@@ -595,20 +635,29 @@ void Connection::Dispatch(bool keep_alive) {
   if (buffer_.size() == 0) {
     buffer_.shrink_to_fit();  // a large header grew it
   }
-  server_.pool().Post(
-      [self = shared_from_this(), request = std::move(request_), version, keep_alive]() mutable {
-        Writer writer(self, version, keep_alive);
-        self->server_.handler()(request, writer);
-      });
+  size_t reserved = std::exchange(body_reserved_, 0);
+  server_.pool().Post([self = shared_from_this(), request = std::move(request_), version,
+                       keep_alive, reserved]() mutable {
+    {
+      Writer writer(self, version, keep_alive);
+      self->server_.handler()(request, writer);
+    }
+    request = HttpRequest();  // the body is gone: its bytes go back to the budget
+    self->server_.ReleaseBody(reserved);
+  });
 }
 
-void Connection::Refuse(int status, std::string_view content_type, std::string body) {
+void Connection::Refuse(int status, std::string_view content_type, std::string body,
+                        std::string_view retry_after) {
   unsigned version =
       parser_.has_value() && parser_->get().version() != 0 ? parser_->get().version() : 11;
   parser_.reset();
   auto response = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(status), version);
   response->set(http::field::content_type, content_type);
+  if (!retry_after.empty()) {
+    response->set(http::field::retry_after, retry_after);
+  }
   response->keep_alive(false);
   response->body() = std::move(body);
   response->prepare_payload();

@@ -10,7 +10,8 @@
 // connection is closed at once. Headers over the limit get 431, bodies over
 // the limit 413. Authentication runs once the headers are in and before any
 // body is read: an unauthenticated request is handed to the handler without
-// its body (the connection then closes), so no anonymous body is buffered.
+// its body (the connection then closes), so no anonymous body is buffered;
+// the bodies in flight are bounded in bytes across all connections.
 // Accept errors (EMFILE, ENFILE, ...) back off and are logged at most every
 // few seconds.
 //
@@ -32,7 +33,11 @@
 namespace bulkhead::controlplane {
 
 struct HttpsServerLimits {
-  size_t max_body_bytes = size_t{3} << 20;     // larger bodies get 413
+  size_t max_body_bytes = size_t{3} << 20;  // larger bodies get 413
+  // Request bodies being read or waiting for a handler, all connections
+  // together (a body without Content-Length counts as max_body_bytes); a
+  // request whose body would pass it gets 429 with Retry-After.
+  size_t max_bodies_in_flight_bytes = size_t{64} << 20;
   size_t max_header_bytes = size_t{64} << 10;  // larger headers get 431
   size_t max_connections = 10000;              // open connections in total
   size_t max_connections_per_client = 1000;    // open connections per client address

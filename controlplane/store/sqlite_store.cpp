@@ -78,7 +78,10 @@ Status CompactedError(int64_t revision, int64_t compacted) {
 // at most about `page_bytes` of values.
 StatusOr<BacklogPage> ReadBacklogPage(ReaderPool& readers, const std::string& prefix, int64_t after,
                                       int64_t upto, size_t page_bytes) {
-  BH_ASSIGN_OR_RETURN(auto reader, readers.Acquire());
+  // Never waits for a reader: a watcher reading its backlog (the API
+  // server's one watch thread) must not stall behind busy lists; when every
+  // reader is busy this is UNAVAILABLE and the page is read on a later call.
+  BH_ASSIGN_OR_RETURN(auto reader, readers.Acquire(std::chrono::milliseconds(0)));
   SqliteConnection& db = *reader;
   BH_RETURN_IF_ERROR(db.Exec("BEGIN"));
   auto page = [&]() -> StatusOr<BacklogPage> {

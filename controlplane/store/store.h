@@ -64,6 +64,8 @@ class WatchStream {
   // RESOURCE_EXHAUSTED when the watcher fell too far behind (it must
   // re-list), CANCELLED when the store closed.
   // OUT_OF_RANGE when history the watcher still had to read was compacted.
+  // UNAVAILABLE when a page of the backlog could not be read now (every
+  // reader busy): nothing is lost, call again a little later.
   virtual StatusOr<std::vector<EventPtr>> Next(std::chrono::steady_clock::time_point deadline) = 0;
   // Asks for `notify` to be called whenever Next would return at once
   // (events, overflow, close), so a watcher needs no thread waiting in Next:

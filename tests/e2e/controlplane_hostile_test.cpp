@@ -375,6 +375,33 @@ TEST_F(HostileClientTest, UnauthenticatedBodiesAreRefusedBeforeTheyAreRead) {
   ExpectAnswered();
 }
 
+TEST_F(HostileClientTest, BodiesInFlightAreBoundedAcrossConnections) {
+  // A 1 MiB budget for bodies being read: one 600 kB upload in progress
+  // leaves no room for a second, which gets 429 at once, before its body.
+  Start({"--max-bodies-in-flight-bytes", "1048576"});
+  std::string body = ConfigMap("upload", 590'000);
+  std::string headers = Request(
+      "POST", kConfigMaps,
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n");
+  auto first = TlsClient::Open("127.0.0.2", port_);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Write(headers));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto second = TlsClient::Open("127.0.0.3", port_);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->Write(headers));
+  std::string refused = second->ReadAll(std::chrono::milliseconds(5000));
+  EXPECT_EQ(refused.rfind("HTTP/1.1 429", 0), 0U) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused.substr(0, 300);
+  // The first upload finishes and is stored; its bytes go back to the budget.
+  ASSERT_TRUE(first->Write(body));
+  first->Write("GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string stored = first->ReadAll(std::chrono::milliseconds(10000));
+  EXPECT_EQ(stored.rfind("HTTP/1.1 201", 0), 0U) << stored.substr(0, 300);
+  auto again = plane_->Curl("POST", kConfigMaps, ConfigMap("after", 590'000), "application/json");
+  EXPECT_EQ(HttpStatus(again), 201) << again.out.substr(0, 300);
+}
+
 TEST_F(HostileClientTest, AtTheOpenFileLimitAcceptBacksOffInsteadOfSpinning) {
   Start();
   pid_t pid = plane_->pid();

@@ -33,7 +33,7 @@ TEST_F(AgentApiPrivilegedTest, CrossTenantConnectInFlowsAndPrometheus) {
   ASSERT_TRUE(server->WaitForLine("ready", kReady));
   ASSERT_TRUE(Refused(node_->Run(a1_, {"connect-tcp", b1_->ipv4, "8080"})));
 
-  auto from_a1 = [this](const nlohmann::json& doc) {
+  auto from_a1 = [](const nlohmann::json& doc) {
     return doc["source"]["pod"] == "a1" && doc["destination"]["pod"] == "b1";
   };
   auto flow = WaitForFlow("tenant-team-b", {"--verdict", "denied"}, from_a1);
