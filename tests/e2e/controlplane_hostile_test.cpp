@@ -249,6 +249,15 @@ class HostileClientTest : public ::testing::Test {
     return R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
            R"("},"data":{"v":")" + std::string(value_bytes, 'x') + R"("}})";
   }
+  // Creates `prefix`-0 .. `prefix`-(count-1), each with a value of `value_bytes`.
+  void CreateConfigMaps(const std::string& prefix, int count, size_t value_bytes) {
+    for (int i = 0; i < count; ++i) {
+      auto created = plane_->Curl("POST", kConfigMaps,
+                                  ConfigMap(prefix + "-" + std::to_string(i), value_bytes),
+                                  "application/json");
+      ASSERT_EQ(HttpStatus(created), 201) << created.out;
+    }
+  }
   std::string Request(const std::string& method, const std::string& target,
                       const std::string& extra_headers = "", bool token = true) {
     return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
@@ -453,11 +462,8 @@ TEST_F(HostileClientTest, AWatcherThatNeverReadsIsEndedAndItsMemoryBounded) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // 4 MB of events per watcher, far past its 256 KiB queue.
-  for (int i = 0; i < 40; ++i) {
-    auto created = plane_->Curl("POST", kConfigMaps, ConfigMap("big-" + std::to_string(i), 100'000),
-                                "application/json");
-    ASSERT_EQ(HttpStatus(created), 201) << created.out;
-  }
+  CreateConfigMaps("big", 40, 100'000);
+  ASSERT_FALSE(HasFatalFailure());
   long rss_after = ProcStatus(pid, "VmRSS");
   EXPECT_LT(rss_after - rss_before, 64 * 1024)
       << "kB before " << rss_before << " after " << rss_after;
@@ -476,11 +482,8 @@ TEST_F(HostileClientTest, AWatchWhoseInitialEventsPassItsQueueStillGetsThemAll) 
   // written a part at a time as the client takes them, never all at once
   // (which would pass the bound and end a watcher that keeps up).
   Start({"--watch-queue-bytes", "262144"});
-  for (int i = 0; i < 12; ++i) {
-    auto created = plane_->Curl(
-        "POST", kConfigMaps, ConfigMap("init-" + std::to_string(i), 100'000), "application/json");
-    ASSERT_EQ(HttpStatus(created), 201) << created.out;
-  }
+  CreateConfigMaps("init", 12, 100'000);
+  ASSERT_FALSE(HasFatalFailure());
   auto client = TlsClient::Open("127.0.0.2", port_);
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(
@@ -516,11 +519,8 @@ TEST_F(HostileClientTest, TimeoutSecondsEndsAWatchWhoseClientDoesNotRead) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // 2 MB of events: the socket buffers fill, the queue (4 MiB) does not.
-  for (int i = 0; i < 20; ++i) {
-    auto created = plane_->Curl("POST", kConfigMaps, ConfigMap("t-" + std::to_string(i), 100'000),
-                                "application/json");
-    ASSERT_EQ(HttpStatus(created), 201) << created.out;
-  }
+  CreateConfigMaps("t", 20, 100'000);
+  ASSERT_FALSE(HasFatalFailure());
   auto since = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::seconds(5));
   for (auto& client : stalled) {
