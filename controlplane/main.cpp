@@ -98,6 +98,10 @@ int Run(const CLI::App& app, const Flags& flags) {
   // A watcher falls behind when a writer queue's worth of events waits for it
   // in the store's hub too.
   store_options.watch_max_queue_bytes = flags.limits.max_stream_queue_bytes;
+  // One reader for every thread that may read at once (IO threads answer
+  // reads themselves and must never wait for a reader), and one for the
+  // watches' backlog pages. Readers open only when they are needed.
+  store_options.read_connections = flags.limits.io_threads + flags.limits.handler_threads + 1;
   store_options.durability =
       flags.durability == "power-loss" ? Durability::kPowerLoss : Durability::kProcessCrash;
   auto store = SqliteStore::Open(flags.data_dir + "/state.db", store_options);
@@ -124,6 +128,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   http_options.limits.body_timeout = std::chrono::seconds(flags.body_timeout);
   http_options.limits.idle_timeout = std::chrono::seconds(flags.idle_timeout);
   http_options.limits.write_timeout = std::chrono::seconds(flags.write_timeout);
+  http_options.quick = &ApiServer::Quick;
   auto server = HttpsServer::Start(
       http_options, [&api](const HttpRequest& request) { return api.Authenticate(request); },
       [&api](HttpRequest& request, ResponseWriter& writer) { api.Handle(request, writer); });

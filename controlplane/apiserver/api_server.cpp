@@ -47,9 +47,25 @@ json::object VersionInfo() {
 }  // namespace
 
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
-    : store_(store), options_(std::move(options)), watch_pump_(std::make_unique<WatchPump>()) {}
+    : store_(store),
+      options_(std::move(options)),
+      watch_events_(std::make_unique<WatchEventCache>()),
+      watch_pump_(std::make_unique<WatchPump>()) {}
 
 ApiServer::~ApiServer() = default;
+
+bool ApiServer::Quick(const HttpRequest& request) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    return false;
+  }
+  auto watch = request.Query("watch");
+  if (watch.has_value() && (*watch == "true" || *watch == "1" || *watch == "True")) {
+    return false;
+  }
+  const std::string_view path = request.path;
+  return path.find("/watch/") == std::string_view::npos &&
+         !(path.size() >= 6 && path.substr(path.size() - 6) == "/watch");
+}
 
 bool ApiServer::Authenticate(const HttpRequest& request) const {
   if (request.certificate_error) {

@@ -22,6 +22,7 @@
 
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
+#include "controlplane/apiserver/watch_event_cache.h"
 #include "controlplane/apiserver/watch_pump.h"
 #include "controlplane/http/http_message.h"
 #include "controlplane/store/store.h"
@@ -54,6 +55,9 @@ class ApiServer {
   // Runs on an IO thread once the headers are in, before any body is read:
   // a client certificate that verified, or the admin bearer token.
   bool Authenticate(const HttpRequest& request) const;
+  // Whether a request (by its headers) never waits for the store's writer:
+  // reads other than watches. The server answers these on its IO threads.
+  static bool Quick(const HttpRequest& request);
   void Handle(HttpRequest& request, ResponseWriter& writer);
 
   ResourceRegistry& registry() { return registry_; }
@@ -100,6 +104,9 @@ class ApiServer {
   ApiServerOptions options_;
   ResourceRegistry registry_;
   std::atomic<bool> ready_{false};
+  // Events rendered once for all the watchers of a type; the pump's
+  // sessions use it, so it is destroyed after the pump.
+  std::unique_ptr<WatchEventCache> watch_events_;
   std::unique_ptr<WatchPump> watch_pump_;
 };
 

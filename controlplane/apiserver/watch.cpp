@@ -27,6 +27,7 @@
 #include "controlplane/apiserver/responses.h"
 #include "controlplane/apiserver/selectors.h"
 #include "controlplane/apiserver/table.h"
+#include "controlplane/apiserver/watch_event_cache.h"
 #include "controlplane/apiserver/watch_pump.h"
 #include "fmt/format.h"
 
@@ -76,6 +77,13 @@ class ApiServer::WatchSession : public WatchPump::Task {
       return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(t));
     }
     return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, json::serialize(object));
+  }
+  // The same from an event rendered once for every watcher.
+  std::string Line(const char* type, const WatchEventCache::Rendered& rendered) const {
+    if (table_) {
+      return Line(type, *rendered.object);
+    }
+    return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, rendered.json);
   }
 
   std::string Bookmark(bool initial_end) const {
@@ -139,7 +147,7 @@ class ApiServer::WatchSession : public WatchPump::Task {
                       std::make_move_iterator(events->end()));
     }
     while (initial_lines_.empty() && !pending_.empty() && chunk.size() < budget) {
-      chunk += LineOf(*pending_.front());
+      chunk += LineOf(pending_.front());
       pending_.pop_front();
     }
     const bool more = fetched || !initial_lines_.empty() || !pending_.empty();
@@ -167,33 +175,42 @@ class ApiServer::WatchSession : public WatchPump::Task {
 
   // The line a watcher gets for one stored event, or nothing (another
   // collection, unreadable, or outside the selectors).
-  std::string LineOf(const Event& event) {
-    last_revision_ = event.kv.mod_revision;
+  std::string LineOf(const EventPtr& event) {
+    last_revision_ = event->kv.mod_revision;
     const std::string prefix = target_.CollectionPrefix();
-    if (event.kv.key.compare(0, prefix.size(), prefix) != 0) {
+    if (event->kv.key.compare(0, prefix.size(), prefix) != 0) {
       return {};
     }
-    auto object = ToObject(event.kv.value);
-    if (!object.has_value()) {
+    auto rendered = api_.watch_events_->Get(event, target_.type, [this](const Event& e) {
+      WatchEventCache::Rendered r;
+      r.object = ToObject(e.kv.value);
+      if (r.object.has_value()) {
+        if (e.type == EventType::kDelete) {
+          Metadata(*r.object)["resourceVersion"] = std::to_string(e.kv.mod_revision);
+        }
+        r.json = json::serialize(*r.object);
+      }
+      return r;
+    });
+    if (!rendered->object.has_value()) {
       return {};
     }
-    if (event.type == EventType::kDelete) {
-      Metadata(*object)["resourceVersion"] = std::to_string(event.kv.mod_revision);
-      if (!filtered_ || matched_.erase(event.kv.key) > 0) {
-        return Line("DELETED", *object);
+    if (event->type == EventType::kDelete) {
+      if (!filtered_ || matched_.erase(event->kv.key) > 0) {
+        return Line("DELETED", *rendered);
       }
       return {};
     }
     if (!filtered_) {
-      return Line(event.kv.create_revision == event.kv.mod_revision ? "ADDED" : "MODIFIED",
-                  *object);
+      return Line(event->kv.create_revision == event->kv.mod_revision ? "ADDED" : "MODIFIED",
+                  *rendered);
     }
-    if (Matches(*object)) {
-      bool known = !matched_.insert(event.kv.key).second;
-      return Line(known ? "MODIFIED" : "ADDED", *object);
+    if (Matches(*rendered->object)) {
+      bool known = !matched_.insert(event->kv.key).second;
+      return Line(known ? "MODIFIED" : "ADDED", *rendered);
     }
-    if (matched_.erase(event.kv.key) > 0) {
-      return Line("DELETED", *object);
+    if (matched_.erase(event->kv.key) > 0) {
+      return Line("DELETED", *rendered);
     }
     return {};
   }

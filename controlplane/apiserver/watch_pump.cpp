@@ -1,5 +1,6 @@
 #include "controlplane/apiserver/watch_pump.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -31,23 +32,45 @@ uint64_t WatchPump::NewId() {
 }
 
 void WatchPump::Add(uint64_t id, std::shared_ptr<Task> task) {
+  bool notify = false;
   {
     std::lock_guard lock(mu_);
-    tasks_.emplace(id, Entry{std::move(task), Clock::now()});
-    woken_.insert(id);
+    auto now = Clock::now();
+    auto [it, added] = tasks_.emplace(id, Entry{std::move(task), now});
+    if (!added) {
+      return;
+    }
+    timers_.emplace(now, id);
+    notify = ready_.empty();
+    MakeReadyLocked(id, it->second);
   }
-  changed_.notify_one();
+  if (notify) {
+    changed_.notify_one();
+  }
+}
+
+void WatchPump::MakeReadyLocked(uint64_t id, Entry& entry) {
+  if (!entry.ready) {
+    entry.ready = true;
+    ready_.push_back(id);
+  }
 }
 
 void WatchPump::Wake(uint64_t id) {
+  bool notify = false;
   {
     std::lock_guard lock(mu_);
-    if (tasks_.count(id) == 0) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) {
       return;
     }
-    woken_.insert(id);
+    // Only the first wake-up of a pass needs the pump's thread woken.
+    notify = ready_.empty();
+    MakeReadyLocked(id, it->second);
   }
-  changed_.notify_one();
+  if (notify) {
+    changed_.notify_one();
+  }
 }
 
 size_t WatchPump::size() {
@@ -56,6 +79,7 @@ size_t WatchPump::size() {
 }
 
 void WatchPump::Loop() {
+  std::vector<uint64_t> ids;
   std::vector<std::pair<uint64_t, std::shared_ptr<Task>>> batch;
   std::vector<std::shared_ptr<Task>> finished;
   while (true) {
@@ -67,24 +91,25 @@ void WatchPump::Loop() {
           return;
         }
         now = Clock::now();
-        auto earliest = Clock::time_point::max();
-        for (auto& [id, entry] : tasks_) {
-          if (woken_.count(id) > 0 || entry.due <= now) {
-            batch.emplace_back(id, entry.task);
-          } else {
-            earliest = std::min(earliest, entry.due);
-          }
+        for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) {
+          MakeReadyLocked(it->second, tasks_.at(it->second));
         }
-        woken_.clear();
-        if (!batch.empty()) {
+        if (!ready_.empty()) {
           break;
         }
-        if (earliest == Clock::time_point::max()) {
+        if (timers_.empty()) {
           changed_.wait(lock);
         } else {
-          changed_.wait_until(lock, earliest);
+          changed_.wait_until(lock, timers_.begin()->first);
         }
       }
+      ids.swap(ready_);
+      for (uint64_t id : ids) {
+        Entry& entry = tasks_.at(id);
+        entry.ready = false;  // woken again while it runs: it runs again
+        batch.emplace_back(id, entry.task);
+      }
+      ids.clear();
     }
     std::vector<std::pair<uint64_t, std::optional<Clock::time_point>>> results;
     results.reserve(batch.size());
@@ -106,12 +131,17 @@ void WatchPump::Loop() {
         if (it == tasks_.end()) {
           continue;
         }
+        Entry& entry = it->second;
+        timers_.erase({entry.due, id});
         if (due.has_value()) {
-          it->second.due = *due;
+          entry.due = *due;
+          timers_.emplace(entry.due, id);
         } else {
-          finished.push_back(std::move(it->second.task));
+          if (entry.ready) {
+            ready_.erase(std::find(ready_.begin(), ready_.end(), id));
+          }
+          finished.push_back(std::move(entry.task));
           tasks_.erase(it);
-          woken_.erase(id);
         }
       }
     }

@@ -13,9 +13,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace bulkhead::controlplane {
 
@@ -50,15 +52,21 @@ class WatchPump {
   struct Entry {
     std::shared_ptr<Task> task;
     Clock::time_point due;
+    bool ready = false;  // in ready_
   };
+  // Queues a known task to run (once, however often it is woken).
+  void MakeReadyLocked(uint64_t id, Entry& entry);
   void Loop();
 
+  // Each pass costs what is ready, not the number of tasks: a thousand
+  // watchers woken one by one by a write are run in a few passes.
   std::mutex mu_;
   std::condition_variable changed_;
   bool stopping_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Entry> tasks_;
-  std::unordered_set<uint64_t> woken_;
+  std::vector<uint64_t> ready_;
+  std::set<std::pair<Clock::time_point, uint64_t>> timers_;  // (due, id) of every task
   std::thread thread_;
 };
 

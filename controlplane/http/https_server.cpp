@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,7 +37,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using TlsStream = beast::ssl_stream<TcpStream>;
 using SteadyClock = std::chrono::steady_clock;
 
 // How long a closing connection drains what the client still sends, so the
@@ -112,10 +116,10 @@ class RateLimitedWarning {
 class BeastHttpsServer;
 
 // One client connection. Every operation on the socket runs on the
-// connection's strand; handler threads reach it only through posts.
+// connection's IO thread; handler threads reach it only through posts.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(BeastHttpsServer& server, tcp::socket socket, std::string client);
+  Connection(BeastHttpsServer& server, Socket socket, std::string client);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -133,13 +137,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t StreamQueueLimit() const;
 
  private:
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  TcpStream& tcp() { return beast::get_lowest_layer(stream_); }
   void OnHandshake(beast::error_code ec);
   void ReadRequest();
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void OnBody(beast::error_code ec);
   void Dispatch(bool keep_alive);
+  void RunHandler(HttpRequest& request, unsigned version, bool keep_alive);
   // Answers from the IO thread (431, 413, 400) and closes.
   void Refuse(int status, std::string_view content_type, std::string body,
               std::string_view retry_after = {});
@@ -173,7 +178,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<http::response<http::empty_body>> stream_header_;
   std::unique_ptr<http::response_serializer<http::empty_body>> stream_serializer_;
   std::string stream_pending_;   // unwritten data
-  std::string stream_current_;   // being written (strand only)
+  std::string stream_current_;   // being written (IO thread only)
   size_t stream_in_flight_ = 0;  // bytes of stream_current_
   bool stream_writing_ = false;  // a write or the header is in flight
   bool stream_ended_ = false;
@@ -285,17 +290,22 @@ class BeastHttpsServer : public HttpsServer {
         authenticate_(std::move(authenticate)),
         handler_(std::move(handler)),
         tls_(ssl::context::tls_server),
-        work_(io_.get_executor()),
-        // Accepting, its back-off timer and Stop share one strand.
-        accept_strand_(asio::make_strand(io_)),
-        acceptor_(accept_strand_),
-        accept_timer_(accept_strand_),
-        pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {}
+        loops_(MakeLoops(options_.limits.io_threads)),
+        // Accepting, its back-off timer and Stop run on the first loop.
+        acceptor_(loops_.front()->get_executor()),
+        accept_timer_(loops_.front()->get_executor()),
+        pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {
+    for (auto& loop : loops_) {
+      work_.emplace_back(loop->get_executor());
+    }
+  }
 
   ~BeastHttpsServer() override {
     Stop();
-    work_.reset();
-    io_.stop();
+    work_.clear();
+    for (auto& loop : loops_) {
+      loop->stop();
+    }
     for (auto& thread : io_threads_) {
       thread.join();
     }
@@ -343,8 +353,8 @@ class BeastHttpsServer : public HttpsServer {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
-    for (unsigned i = 0; i < std::max(1U, options_.limits.io_threads); ++i) {
-      io_threads_.emplace_back([this] { io_.run(); });
+    for (auto& loop : loops_) {
+      io_threads_.emplace_back([context = loop.get()] { context->run(); });
     }
     return absl::OkStatus();
   }
@@ -355,7 +365,7 @@ class BeastHttpsServer : public HttpsServer {
     if (stopped_.exchange(true)) {
       return;
     }
-    asio::post(accept_strand_, [this] {
+    asio::post(loops_.front()->get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
       accept_timer_.cancel();
@@ -366,6 +376,7 @@ class BeastHttpsServer : public HttpsServer {
   ssl::context& tls() { return tls_; }
   bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
   const RequestHandler& handler() const { return handler_; }
+  bool Quick(const HttpRequest& request) const { return options_.quick && options_.quick(request); }
   HandlerPool& pool() { return *pool_; }
 
   // Reserves `bytes` of the bodies-in-flight budget; false when it would pass it.
@@ -390,13 +401,24 @@ class BeastHttpsServer : public HttpsServer {
   }
 
  private:
-  void Accept() {
-    acceptor_.async_accept(
-        asio::make_strand(io_),
-        [this](beast::error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
+  static std::vector<std::unique_ptr<asio::io_context>> MakeLoops(unsigned count) {
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    for (unsigned i = 0; i < std::max(1U, count); ++i) {
+      // Each loop is run by one thread.
+      loops.push_back(std::make_unique<asio::io_context>(1));
+    }
+    return loops;
   }
 
-  void OnAccept(beast::error_code ec, tcp::socket socket) {
+  void Accept() {
+    // New connections go to the loops in turn.
+    asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+    acceptor_.async_accept(loop.get_executor(), [this](beast::error_code ec, Socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  }
+
+  void OnAccept(beast::error_code ec, Socket socket) {
     if (stopped_ || ec == asio::error::operation_aborted) {
       return;
     }
@@ -466,18 +488,18 @@ class BeastHttpsServer : public HttpsServer {
   std::atomic<bool> stopped_{false};
   std::atomic<size_t> body_bytes_{0};
   // Connections (in pending handlers) use what is above: declared after it.
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  asio::strand<asio::io_context::executor_type> accept_strand_;
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  size_t next_loop_ = 0;  // on the first loop
   tcp::acceptor acceptor_;
   asio::steady_timer accept_timer_;
   std::unique_ptr<HandlerPool> pool_;
   std::vector<std::thread> io_threads_;
 };
 
-Connection::Connection(BeastHttpsServer& server, tcp::socket socket, std::string client)
+Connection::Connection(BeastHttpsServer& server, Socket socket, std::string client)
     : server_(server),
-      stream_(beast::tcp_stream(std::move(socket)), server.tls()),
+      stream_(TcpStream(std::move(socket)), server.tls()),
       client_(std::move(client)),
       // Bounded: what the header limit does not cover (chunk extensions and
       // trailers of a chunked body) cannot grow it past this.
@@ -636,15 +658,31 @@ void Connection::Dispatch(bool keep_alive) {
     buffer_.shrink_to_fit();  // a large header grew it
   }
   size_t reserved = std::exchange(body_reserved_, 0);
+  if (server_.Quick(request_)) {
+    // Never waits: answered here, on this connection's IO thread.
+    HttpRequest request = std::move(request_);
+    request_ = HttpRequest();
+    RunHandler(request, version, keep_alive);
+    server_.ReleaseBody(reserved);
+    return;
+  }
   server_.pool().Post([self = shared_from_this(), request = std::move(request_), version,
                        keep_alive, reserved]() mutable {
-    {
-      Writer writer(self, version, keep_alive);
-      self->server_.handler()(request, writer);
-    }
+    self->RunHandler(request, version, keep_alive);
     request = HttpRequest();  // the body is gone: its bytes go back to the budget
     self->server_.ReleaseBody(reserved);
   });
+}
+
+void Connection::RunHandler(HttpRequest& request, unsigned version, bool keep_alive) {
+  // A handler that throws (out of memory, a bug) loses its own request: its
+  // writer answers 500 as it unwinds; the server goes on.
+  try {
+    Writer writer(shared_from_this(), version, keep_alive);
+    server_.handler()(request, writer);
+  } catch (const std::exception& e) {
+    Logger(Component::kApiserver).error("request handler failed: {}", e.what());
+  }
 }
 
 void Connection::Refuse(int status, std::string_view content_type, std::string body,
@@ -666,10 +704,11 @@ void Connection::Refuse(int status, std::string_view content_type, std::string b
 
 void Connection::PostResponse(std::shared_ptr<http::response<http::string_body>> response,
                               bool keep_alive) {
-  asio::post(stream_.get_executor(),
-             [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
-               self->WriteResponse(response, keep_alive);
-             });
+  // At once when called on the connection's own IO thread (a quick request).
+  asio::dispatch(stream_.get_executor(),
+                 [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
+                   self->WriteResponse(response, keep_alive);
+                 });
 }
 
 void Connection::WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,

@@ -1,8 +1,11 @@
 // HTTPS/1.1 server (Boost.Beast over OpenSSL on Asio) that a hostile client
-// cannot exhaust. A small fixed pool of IO threads runs every connection
-// asynchronously (no thread per connection); request handlers, which may
-// block on the store, run on a bounded pool of handler threads, so they
-// never stall the IO threads.
+// cannot exhaust. A small fixed set of IO threads runs every connection
+// asynchronously (no thread per connection): each IO thread has its own
+// event loop and a connection stays on one, so its work never crosses
+// threads. Requests the caller marks as quick (reads the store answers at
+// once) are handled on the connection's IO thread; the others, which may
+// wait (writes, watches), run on a fixed pool of handler threads, so they
+// never stall an IO thread.
 //
 // Every phase has a deadline: the TLS handshake, the request headers, the
 // body, the idle wait between keep-alive requests, and each write. The number
@@ -54,6 +57,15 @@ struct HttpsServerLimits {
   unsigned handler_threads = 8;
 };
 
+// Runs on an IO thread once a request's headers are in; must not block.
+using Authenticator = std::function<bool(const HttpRequest&)>;
+// Runs with the whole request: on the IO thread when the request is quick,
+// else on a handler thread.
+using RequestHandler = std::function<void(HttpRequest&, ResponseWriter&)>;
+// Whether a request (its headers, before its body) never waits: it is then
+// handled on the IO thread, saving two thread hand-offs. Must not block.
+using QuickRequest = std::function<bool(const HttpRequest&)>;
+
 struct HttpsServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port
@@ -61,12 +73,8 @@ struct HttpsServerOptions {
   std::string key_pem;
   std::string client_authority_pem;
   HttpsServerLimits limits;
+  QuickRequest quick;  // unset: every request runs on a handler thread
 };
-
-// Runs on an IO thread once a request's headers are in; must not block.
-using Authenticator = std::function<bool(const HttpRequest&)>;
-// Runs on a handler thread with the whole request.
-using RequestHandler = std::function<void(HttpRequest&, ResponseWriter&)>;
 
 class HttpsServer {
  public:
