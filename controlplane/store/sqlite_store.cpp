@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <exception>
+#include <optional>
 #include <utility>
 
 #include "common/logging.h"
@@ -15,6 +18,9 @@
 
 namespace bulkhead::controlplane {
 namespace {
+
+// The most writes one transaction commits.
+constexpr size_t kMaxBatch = 64;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS log(
@@ -324,96 +330,200 @@ StatusOr<KeyValue> SqliteStore::Delete(std::string_view key, int64_t expected_re
 
 StatusOr<KeyValue> SqliteStore::Write(WriteKind kind, std::string_view key,
                                       int64_t expected_revision, const RenderValue* render) {
-  std::lock_guard lock(write_mu_);
+  PendingWrite mine{kind, key, expected_revision, render};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&mine);
+  while (true) {
+    queue_changed_.wait(lock, [&] { return mine.done || !leading_; });
+    if (mine.done) {
+      return std::move(mine.result);
+    }
+    // Lead: commit what waits, this write included unless too many wait
+    // before it (then the next batch).
+    leading_ = true;
+    size_t count = std::min(queue_.size(), kMaxBatch);
+    std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<long>(count));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(count));
+    lock.unlock();
+    try {
+      std::lock_guard write_lock(write_mu_);
+      if (batch.size() == 1) {
+        WriteAlone(*batch.front());
+      } else {
+        WriteBatch(batch);
+      }
+    } catch (const std::exception& e) {
+      // Out of memory while rendering, say: the open transaction is undone
+      // and every write of the batch is refused, so the next leader starts
+      // clean and no waiting writer is left behind.
+      std::lock_guard write_lock(write_mu_);
+      (void)writer_->Exec("ROLLBACK");
+      for (PendingWrite* write : batch) {
+        if (!write->result.ok()) {
+          write->result = absl::InternalError(fmt::format("the write failed: {}", e.what()));
+        }
+      }
+    }
+    lock.lock();
+    for (PendingWrite* write : batch) {
+      write->done = true;
+    }
+    leading_ = false;
+    queue_changed_.notify_all();
+  }
+}
+
+void SqliteStore::WriteAlone(PendingWrite& write) {
   EnsureReserve();
   const bool reserve_needed = options_.reserve_bytes != 0 && !reserve_present_;
-  if (kind != WriteKind::kDelete && reserve_needed) {
+  const Status full = absl::ResourceExhaustedError(
+      fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
+                  "reads and deletes still work",
+                  path_));
+  if (write.kind != WriteKind::kDelete && reserve_needed) {
     // The room left is kept for deletes until the reserve can be made again.
-    return absl::ResourceExhaustedError(
-        fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
-                    "reads and deletes still work",
-                    path_));
+    write.result = full;
+    return;
   }
-  auto written = WriteOnce(kind, key, expected_revision, render);
-  if (!written.ok() && IsDiskFull(written.status()) && kind == WriteKind::kDelete &&
+  auto written = WriteOnce(write.kind, write.key, write.expected_revision, write.render);
+  if (!written.ok() && IsDiskFull(written.status()) && write.kind == WriteKind::kDelete &&
       reserve_present_) {
     NoteDiskFull(written.status());
     ReleaseReserve();
-    written = WriteOnce(kind, key, expected_revision, render);
+    written = WriteOnce(write.kind, write.key, write.expected_revision, write.render);
   }
   if (!written.ok() && IsDiskFull(written.status())) {
     NoteDiskFull(written.status());
-    return absl::ResourceExhaustedError(
-        fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
-                    "reads and deletes still work",
-                    path_));
+    write.result = full;
+    return;
   }
-  return written;
+  write.result = std::move(written);
+}
+
+void SqliteStore::WriteBatch(const std::vector<PendingWrite*>& batch) {
+  EnsureReserve();
+  SqliteConnection& db = *writer_;
+  auto alone = [&] {
+    for (PendingWrite* write : batch) {
+      WriteAlone(*write);
+    }
+  };
+  if (!reserve_present_ && options_.reserve_bytes != 0) {
+    alone();  // the disk is full: each write as the reserve rules say
+    return;
+  }
+  if (!db.Exec("BEGIN IMMEDIATE").ok()) {
+    alone();
+    return;
+  }
+  int64_t revision = revision_.load();
+  std::vector<StatusOr<KeyValue>> results;
+  results.reserve(batch.size());
+  for (PendingWrite* write : batch) {
+    if (!db.Exec("SAVEPOINT one").ok()) {
+      (void)db.Exec("ROLLBACK");
+      alone();
+      return;
+    }
+    auto written = WriteRows(db, *write, revision + 1);
+    if (!written.ok() && IsDiskFull(written.status())) {
+      (void)db.Exec("ROLLBACK");
+      alone();
+      return;
+    }
+    if (written.ok()) {
+      ++revision;
+    } else {
+      (void)db.Exec("ROLLBACK TO one");  // this write only
+    }
+    (void)db.Exec("RELEASE one");
+    results.push_back(std::move(written));
+  }
+  if (!db.Exec("COMMIT").ok()) {
+    (void)db.Exec("ROLLBACK");
+    alone();
+    return;
+  }
+  ++commits_;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (results[i].ok()) {
+      Published(batch[i]->kind, *results[i]);
+    }
+    batch[i]->result = std::move(results[i]);
+  }
+}
+
+void SqliteStore::Published(WriteKind kind, const KeyValue& kv) {
+  revision_ = kv.mod_revision;
+  hub_.Publish(std::make_shared<const Event>(
+      Event{kind == WriteKind::kDelete ? EventType::kDelete : EventType::kPut, kv}));
+}
+
+StatusOr<KeyValue> SqliteStore::WriteRows(SqliteConnection& db, const PendingWrite& write,
+                                          int64_t revision) {
+  const WriteKind kind = write.kind;
+  const std::string_view key = write.key;
+  std::optional<KeyValue> old;
+  {
+    BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT l.value, l.create_rev, l.rev FROM current c "
+                                              "JOIN log l ON l.rev = c.rev WHERE c.key = ?"));
+    stmt.Bind(1, key);
+    BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) {
+      old = KeyValue{std::string(key), stmt.Text(0), stmt.Int(1), stmt.Int(2)};
+    }
+  }
+  if (kind == WriteKind::kCreate && old.has_value()) {
+    return absl::AlreadyExistsError(fmt::format("key {} exists", key));
+  }
+  if (kind != WriteKind::kCreate) {
+    if (!old.has_value()) {
+      return absl::NotFoundError(fmt::format("key {} not found", key));
+    }
+    if (write.expected_revision != 0 && old->mod_revision != write.expected_revision) {
+      return absl::AbortedError(fmt::format("key {} is at revision {}, not {}", key,
+                                            old->mod_revision, write.expected_revision));
+    }
+  }
+  KeyValue kv;
+  kv.key = std::string(key);
+  kv.mod_revision = revision;
+  kv.create_revision = kind == WriteKind::kCreate ? revision : old->create_revision;
+  if (kind == WriteKind::kDelete) {
+    kv.value = std::move(old->value);
+  } else {
+    BH_ASSIGN_OR_RETURN(kv.value, (*write.render)(kv.mod_revision, kv.create_revision));
+  }
+  {
+    BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log(rev, key, create_rev, deleted, "
+                                              "value) VALUES (?, ?, ?, ?, ?)"));
+    BH_RETURN_IF_ERROR(stmt.Bind(1, revision)
+                           .Bind(2, key)
+                           .Bind(3, kv.create_revision)
+                           .Bind(4, static_cast<int64_t>(kind == WriteKind::kDelete ? 1 : 0))
+                           .BindBlob(5, kv.value)
+                           .Run());
+  }
+  if (kind == WriteKind::kDelete) {
+    BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM current WHERE key = ?"));
+    BH_RETURN_IF_ERROR(stmt.Bind(1, key).Run());
+  } else {
+    BH_ASSIGN_OR_RETURN(auto stmt,
+                        db.Prepare("INSERT OR REPLACE INTO current(key, rev) VALUES (?, ?)"));
+    BH_RETURN_IF_ERROR(stmt.Bind(1, key).Bind(2, revision).Run());
+  }
+  return kv;
 }
 
 StatusOr<KeyValue> SqliteStore::WriteOnce(WriteKind kind, std::string_view key,
                                           int64_t expected_revision, const RenderValue* render) {
-  SqliteConnection& db = *writer_;
-  const int64_t revision = revision_.load() + 1;
-  auto written = InTransaction(db, [&]() -> StatusOr<KeyValue> {
-    std::optional<KeyValue> old;
-    {
-      BH_ASSIGN_OR_RETURN(auto stmt,
-                          db.Prepare("SELECT l.value, l.create_rev, l.rev FROM current c "
-                                     "JOIN log l ON l.rev = c.rev WHERE c.key = ?"));
-      stmt.Bind(1, key);
-      BH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row) {
-        old = KeyValue{std::string(key), stmt.Text(0), stmt.Int(1), stmt.Int(2)};
-      }
-    }
-    if (kind == WriteKind::kCreate && old.has_value()) {
-      return absl::AlreadyExistsError(fmt::format("key {} exists", key));
-    }
-    if (kind != WriteKind::kCreate) {
-      if (!old.has_value()) {
-        return absl::NotFoundError(fmt::format("key {} not found", key));
-      }
-      if (expected_revision != 0 && old->mod_revision != expected_revision) {
-        return absl::AbortedError(fmt::format("key {} is at revision {}, not {}", key,
-                                              old->mod_revision, expected_revision));
-      }
-    }
-    KeyValue kv;
-    kv.key = std::string(key);
-    kv.mod_revision = revision;
-    kv.create_revision = kind == WriteKind::kCreate ? revision : old->create_revision;
-    if (kind == WriteKind::kDelete) {
-      kv.value = std::move(old->value);
-    } else {
-      BH_ASSIGN_OR_RETURN(kv.value, (*render)(kv.mod_revision, kv.create_revision));
-    }
-    {
-      BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log(rev, key, create_rev, deleted, "
-                                                "value) VALUES (?, ?, ?, ?, ?)"));
-      BH_RETURN_IF_ERROR(stmt.Bind(1, revision)
-                             .Bind(2, key)
-                             .Bind(3, kv.create_revision)
-                             .Bind(4, static_cast<int64_t>(kind == WriteKind::kDelete ? 1 : 0))
-                             .BindBlob(5, kv.value)
-                             .Run());
-    }
-    if (kind == WriteKind::kDelete) {
-      BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM current WHERE key = ?"));
-      BH_RETURN_IF_ERROR(stmt.Bind(1, key).Run());
-    } else {
-      BH_ASSIGN_OR_RETURN(auto stmt,
-                          db.Prepare("INSERT OR REPLACE INTO current(key, rev) VALUES (?, ?)"));
-      BH_RETURN_IF_ERROR(stmt.Bind(1, key).Bind(2, revision).Run());
-    }
-    return kv;
-  });
-  if (!written.ok()) {
-    return written.status();
+  PendingWrite write{kind, key, expected_revision, render};
+  auto written = InTransaction(
+      *writer_, [&]() -> StatusOr<KeyValue> { return WriteRows(*writer_, write, revision_ + 1); });
+  if (written.ok()) {
+    ++commits_;
+    Published(kind, *written);
   }
-  revision_ = revision;
-  hub_.Publish(std::make_shared<const Event>(
-      Event{kind == WriteKind::kDelete ? EventType::kDelete : EventType::kPut, *written}));
   return written;
 }
 

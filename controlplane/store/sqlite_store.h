@@ -25,6 +25,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,14 +78,39 @@ class SqliteStore : public Store {
   size_t reader_count();
   // True while writes find the disk full.
   bool disk_full() const { return disk_full_.load(); }
+  // Transactions committed by writes (a batch of concurrent writes is one).
+  uint64_t commit_count() const { return commits_.load(); }
 
  private:
   explicit SqliteStore(const SqliteStoreOptions& options);
   Status Init(const std::string& path);
 
   enum class WriteKind { kCreate, kUpdate, kDelete };
+  // A write waiting for its commit.
+  struct PendingWrite {
+    WriteKind kind;
+    std::string_view key;
+    int64_t expected_revision;
+    const RenderValue* render;
+    StatusOr<KeyValue> result = absl::UnknownError("not written");
+    bool done = false;
+  };
+  // Group commit: writes that arrive while one commits wait, and the first
+  // of them then commits them all in one transaction (each in a savepoint,
+  // so one refused write leaves the others), so N concurrent writers pay
+  // for one commit, one WAL sync and one set of file locks instead of N.
   StatusOr<KeyValue> Write(WriteKind kind, std::string_view key, int64_t expected_revision,
                            const RenderValue* render);
+  // Under write_mu_: one write in its own transaction, with the disk-full
+  // handling (reserve kept for deletes).
+  void WriteAlone(PendingWrite& write);
+  // Under write_mu_: several writes in one transaction; falls back to
+  // WriteAlone for each when the transaction as a whole fails.
+  void WriteBatch(const std::vector<PendingWrite*>& batch);
+  // The rows of one write at `revision`, inside the caller's transaction.
+  StatusOr<KeyValue> WriteRows(SqliteConnection& db, const PendingWrite& write, int64_t revision);
+  // Makes a committed write current and tells the watchers.
+  void Published(WriteKind kind, const KeyValue& kv);
 
   StatusOr<KeyValue> WriteOnce(WriteKind kind, std::string_view key, int64_t expected_revision,
                                const RenderValue* render);
@@ -95,6 +122,10 @@ class SqliteStore : public Store {
 
   SqliteStoreOptions options_;
   std::mutex write_mu_;  // one writer; also orders publishing to watchers
+  std::mutex queue_mu_;  // the writes waiting for a commit
+  std::condition_variable queue_changed_;
+  std::deque<PendingWrite*> queue_;
+  bool leading_ = false;  // a writer is committing a batch
   std::unique_ptr<SqliteConnection> writer_;
   std::shared_ptr<ReaderPool> readers_;
   std::string path_;
@@ -102,6 +133,7 @@ class SqliteStore : public Store {
   bool reserve_present_ = false;
   std::chrono::steady_clock::time_point next_reserve_attempt_{};
   std::atomic<bool> disk_full_{false};
+  std::atomic<uint64_t> commits_{0};
   std::atomic<int64_t> revision_{0};
   std::atomic<int64_t> compacted_{0};
   WatchHub hub_;

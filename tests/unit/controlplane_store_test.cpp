@@ -2,10 +2,13 @@
 // pagination, compaction and watches (including 410-style OUT_OF_RANGE).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +86,96 @@ TEST_F(StoreTest, RevisionsAreGlobalAndValuesSeeTheirRevision) {
   EXPECT_EQ(updated->mod_revision, 3);
   EXPECT_EQ(updated->create_revision, 1);
   EXPECT_EQ(store_->Revision(), 3);
+}
+
+// Writes that arrive while one commits are committed together, in one
+// transaction, and each still gets its own answer: a duplicate or a failed
+// render in the batch is refused alone, the others are written, revisions
+// stay contiguous and every watcher sees each write once, in order.
+TEST_F(StoreTest, ConcurrentWritesShareACommitAndEachGetsItsOwnAnswer) {
+  Reopen(SqliteStoreOptions{.durability = Durability::kPowerLoss});
+  MustCreate("/a/taken", "first");
+  auto watch = store_->Watch("/a/", store_->Revision());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  const uint64_t commits_before = store_->commit_count();
+
+  // The first writer holds the commit (its render waits) while the others queue.
+  std::mutex mu;
+  std::condition_variable released_cv;
+  bool released = false;
+  std::thread first([&] {
+    auto kv = store_->Create("/a/first", [&](int64_t rev, int64_t) -> StatusOr<std::string> {
+      std::unique_lock lock(mu);
+      released_cv.wait(lock, [&] { return released; });
+      return "first@" + std::to_string(rev);
+    });
+    EXPECT_TRUE(kv.ok()) << kv.status();
+  });
+  std::this_thread::sleep_for(milliseconds(100));  // the first holds the commit now
+  constexpr int kWriters = 10;
+  std::vector<StatusOr<KeyValue>> results(kWriters, absl::UnknownError("not run"));
+  std::vector<std::thread> writers;
+  writers.reserve(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      std::string key = "/a/k" + std::to_string(i);
+      if (i == 3) {
+        results[static_cast<size_t>(i)] = store_->Create("/a/taken", Value("again"));
+      } else if (i == 6) {
+        results[static_cast<size_t>(i)] =
+            store_->Create(key, [](int64_t, int64_t) -> StatusOr<std::string> {
+              return absl::InvalidArgumentError("refused by its render");
+            });
+      } else {
+        results[static_cast<size_t>(i)] = store_->Create(key, Value("v" + std::to_string(i)));
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(500));  // every writer is queued
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  released_cv.notify_all();
+  first.join();
+  for (auto& writer : writers) {
+    writer.join();
+  }
+  // The first writer's commit and one for the ten that waited behind it.
+  EXPECT_EQ(store_->commit_count() - commits_before, 2U);
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(results[6].status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<int64_t> revisions;
+  for (int i = 0; i < kWriters; ++i) {
+    if (i == 3 || i == 6) {
+      continue;
+    }
+    ASSERT_TRUE(results[static_cast<size_t>(i)].ok()) << results[static_cast<size_t>(i)].status();
+    const KeyValue& kv = *results[static_cast<size_t>(i)];
+    EXPECT_EQ(kv.value, "v" + std::to_string(i) + "@" + std::to_string(kv.mod_revision));
+    revisions.push_back(kv.mod_revision);
+  }
+  std::sort(revisions.begin(), revisions.end());
+  for (size_t i = 1; i < revisions.size(); ++i) {
+    EXPECT_EQ(revisions[i], revisions[i - 1] + 1);
+  }
+  // The watcher sees the first write and the eight, each once, in order.
+  auto events = NextEvents(**watch, 9);
+  ASSERT_EQ(events.size(), 9U);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]->kv.mod_revision, events[i - 1]->kv.mod_revision + 1);
+  }
+  EXPECT_EQ(events.back()->kv.mod_revision, store_->Revision());
+  // What was acknowledged is there after a restart; what was refused is not.
+  Reopen();
+  for (int i = 0; i < kWriters; ++i) {
+    auto kv = store_->Get("/a/k" + std::to_string(i));
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    EXPECT_EQ(kv->has_value(), i != 3 && i != 6) << i;
+  }
+  auto taken = store_->Get("/a/taken");
+  ASSERT_TRUE(taken.ok() && taken->has_value());
+  EXPECT_EQ((*taken)->value.substr(0, 6), "first@");
 }
 
 TEST_F(StoreTest, CreateTwiceIsAlreadyExists) {
