@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@
 
 #include "common/logging.h"
 #include "common/pki/identity.h"
+#include "controlplane/http/client_key.h"
 #include "controlplane/http/handler_pool.h"
 #include "controlplane/http/header_value.h"
 #include "controlplane/http/request_target.h"
@@ -51,20 +53,6 @@ constexpr std::chrono::seconds kLogInterval{5};
 constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
 // The read buffer holds at most the header limit plus this.
 constexpr size_t kReadBufferSlack = size_t{64} << 10;
-
-// The client a connection counts against: its IPv4 address, or the /64 of
-// its IPv6 address (one host holds a whole /64).
-std::string ClientKey(const asio::ip::address& address) {
-  if (address.is_v6() && !address.to_v6().is_v4_mapped()) {
-    auto bytes = address.to_v6().to_bytes();
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    return asio::ip::address_v6(bytes).to_string() + "/64";
-  }
-  if (address.is_v6()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
-  }
-  return address.to_string();
-}
 
 void ReadPeerIdentity(SSL* tls, HttpRequest& request) {
   X509* peer = SSL_get1_peer_certificate(tls);
@@ -125,6 +113,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   void Start();
+  // Closes it from another thread (the accept loop evicting it).
+  void Evict();
+
+  // Its place among the connections not yet authenticated; the server's
+  // lock guards it.
+  std::optional<std::list<std::weak_ptr<Connection>>::iterator> unproven_at;
 
   // From a handler thread.
   void PostResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
@@ -168,7 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   HttpRequest identity_;
   HttpRequest request_;
   bool first_request_ = true;
-  size_t body_reserved_ = 0;  // of the server's bodies-in-flight budget
+  bool first_authenticated_ = true;  // not yet Proven to the server
+  size_t body_reserved_ = 0;         // of the server's bodies-in-flight budget
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
   asio::steady_timer end_timer_;
@@ -391,8 +386,12 @@ class BeastHttpsServer : public HttpsServer {
   }
   void ReleaseBody(size_t bytes) { body_bytes_ -= bytes; }
 
-  void Release(const std::string& client) {
+  void Release(Connection& connection, const std::string& client) {
     std::lock_guard lock(mu_);
+    if (connection.unproven_at.has_value()) {
+      unproven_.erase(*connection.unproven_at);
+      connection.unproven_at.reset();
+    }
     --open_;
     auto it = per_client_.find(client);
     if (it != per_client_.end() && --it->second == 0) {
@@ -448,9 +447,19 @@ class BeastHttpsServer : public HttpsServer {
     auto peer = socket.remote_endpoint(peer_ec);
     if (!peer_ec) {
       std::string client = ClientKey(peer.address());
-      if (Admit(client)) {
+      std::shared_ptr<Connection> evicted;
+      if (Admit(client, evicted)) {
         socket.set_option(tcp::no_delay(true), peer_ec);
-        std::make_shared<Connection>(*this, std::move(socket), std::move(client))->Start();
+        auto connection = std::make_shared<Connection>(*this, std::move(socket), client);
+        Track(connection);
+        connection->Start();
+        if (evicted != nullptr) {
+          evicted_warning_.Warn(fmt::format(
+              "at the connection limit: closed the oldest unauthenticated connection for one "
+              "from client={}",
+              client));
+          evicted->Evict();
+        }
       } else {
         refusal_warning_.Warn(fmt::format("connection refused client={}: over the limit", client));
         socket.close(peer_ec);
@@ -459,11 +468,25 @@ class BeastHttpsServer : public HttpsServer {
     Accept();
   }
 
-  bool Admit(const std::string& client) {
+  // Whether a new connection from `client` may open; at the total cap it
+  // may when a connection not yet authenticated can make way (`evicted`,
+  // to be closed by the caller).
+  bool Admit(const std::string& client, std::shared_ptr<Connection>& evicted) {
     std::lock_guard lock(mu_);
     size_t& mine = per_client_[client];
-    if (open_ >= options_.limits.max_connections ||
-        mine >= options_.limits.max_connections_per_client) {
+    bool room = mine < options_.limits.max_connections_per_client;
+    if (room && open_ >= options_.limits.max_connections) {
+      room = false;
+      while (!unproven_.empty() && !room) {
+        evicted = unproven_.front().lock();
+        if (evicted != nullptr) {
+          evicted->unproven_at.reset();
+          room = true;
+        }
+        unproven_.pop_front();
+      }
+    }
+    if (!room) {
       if (mine == 0) {
         per_client_.erase(client);
       }
@@ -474,6 +497,22 @@ class BeastHttpsServer : public HttpsServer {
     return true;
   }
 
+ public:
+  // A new connection counts as not yet authenticated until Proven.
+  void Track(const std::shared_ptr<Connection>& connection) {
+    std::lock_guard lock(mu_);
+    connection->unproven_at = unproven_.insert(unproven_.end(), connection);
+  }
+  // Its first request authenticated: it is never evicted for a newcomer.
+  void Proven(Connection& connection) {
+    std::lock_guard lock(mu_);
+    if (connection.unproven_at.has_value()) {
+      unproven_.erase(*connection.unproven_at);
+      connection.unproven_at.reset();
+    }
+  }
+
+ private:
   HttpsServerOptions options_;
   Authenticator authenticate_;
   RequestHandler handler_;
@@ -483,6 +522,11 @@ class BeastHttpsServer : public HttpsServer {
   std::map<std::string, size_t> per_client_;
   RateLimitedWarning accept_warning_;
   RateLimitedWarning refusal_warning_;
+  RateLimitedWarning evicted_warning_;
+  // Connections not yet authenticated, oldest first: at the total cap a new
+  // connection closes the oldest of them, so connections that never
+  // authenticate (from however many addresses) cannot keep clients out.
+  std::list<std::weak_ptr<Connection>> unproven_;
   std::chrono::milliseconds backoff_{0};
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
@@ -508,7 +552,11 @@ Connection::Connection(BeastHttpsServer& server, Socket socket, std::string clie
 
 Connection::~Connection() {
   ReleaseBody();
-  server_.Release(client_);
+  server_.Release(*this, client_);
+}
+
+void Connection::Evict() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
 }
 
 void Connection::ReleaseBody() {
@@ -605,6 +653,10 @@ void Connection::OnHeader(beast::error_code ec) {
   request_.certificate_groups = identity_.certificate_groups;
   request_.certificate_error = identity_.certificate_error;
   request_.authenticated = server_.Authenticate(request_);
+  if (request_.authenticated && first_authenticated_) {
+    first_authenticated_ = false;
+    server_.Proven(*this);
+  }
   if (!request_.authenticated) {
     // Answered without reading any body, and closed: an anonymous client
     // holds no connection past its answer.

@@ -337,6 +337,59 @@ TEST_F(HostileClientTest, ConnectionsPastTheCapsAreRefusedOthersServed) {
   }
 }
 
+// Connections that never authenticate, from however many addresses, cannot
+// fill the total cap and keep clients out: at the cap a newcomer closes the
+// oldest of them. Authenticated connections are never closed for it.
+TEST_F(HostileClientTest, AtTheTotalCapUnauthenticatedConnectionsMakeWay) {
+  Start({"--max-connections", "30", "--max-connections-per-client", "20", "--tls-handshake-timeout",
+         "60"});
+  // Ten authenticated keep-alive connections (their answers left unread).
+  std::vector<std::unique_ptr<TlsClient>> proven;
+  for (int i = 0; i < 10; ++i) {
+    auto client = TlsClient::Open("127.0.0.4", port_);
+    ASSERT_NE(client, nullptr) << "authenticated connection " << i;
+    ASSERT_TRUE(client->Write(Request("GET", "/readyz")));
+    proven.push_back(std::move(client));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // their headers are read
+  // Twenty that never start TLS fill the cap.
+  std::vector<int> flood;
+  flood.reserve(20);
+  for (int i = 0; i < 20; ++i) {
+    flood.push_back(Connect("127.0.0.2", port_));
+    ASSERT_GE(flood.back(), 0);
+  }
+  for (int fd : flood) {
+    ASSERT_FALSE(ClosedByPeer(fd, std::chrono::milliseconds(50))) << "admitted under the cap";
+  }
+  // Each newcomer at the cap is served, and closes one of them.
+  auto evicted = [&flood] {
+    size_t closed = 0;
+    for (int fd : flood) {
+      closed += ClosedByPeer(fd, std::chrono::milliseconds(20)) ? 1 : 0;
+    }
+    return closed;
+  };
+  std::vector<std::unique_ptr<TlsClient>> newcomers;
+  for (size_t i = 1; i <= 2; ++i) {
+    auto client = TlsClient::Open("127.0.0.5", port_);
+    ASSERT_NE(client, nullptr) << "newcomer " << i << " refused at the cap";
+    ASSERT_TRUE(client->Write(Request("GET", kConfigMaps)));
+    timeval wait{0, 200000};  // the answer, not the keep-alive connection's end
+    ::setsockopt(client->fd(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    std::string answer = client->ReadAll(std::chrono::milliseconds(500));
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+    EXPECT_EQ(evicted(), i);
+    newcomers.push_back(std::move(client));
+  }
+  for (int fd : flood) {
+    ::close(fd);
+  }
+  for (auto& client : proven) {
+    EXPECT_FALSE(ClosedByPeer(client->fd(), std::chrono::milliseconds(50)));
+  }
+}
+
 TEST_F(HostileClientTest, HeadersOverTheLimitGet431) {
   Start();
   auto client = TlsClient::Open("127.0.0.1", port_);

@@ -1,7 +1,9 @@
 // The request target parser (path and query decoding, malformed escapes
-// kept) and header values made safe to write.
+// kept), header values made safe to write, and the client key that the
+// per-client connection cap counts by.
 #include "controlplane/http/request_target.h"
 
+#include "controlplane/http/client_key.h"
 #include "controlplane/http/header_value.h"
 
 #include <gtest/gtest.h>
@@ -49,6 +51,24 @@ TEST(HeaderValueTest, ControlCharactersCannotEndTheHeaderLine) {
   EXPECT_EQ(SafeHeaderValue("a\r\nX-Injected: 1"), "a\\x0d\\x0aX-Injected: 1");
   EXPECT_EQ(SafeHeaderValue(std::string("a\0b\x7f\tc", 6)), "a\\x00b\\x7f\tc");
   EXPECT_EQ(SafeHeaderValue("caf\xc3\xa9"), "caf\xc3\xa9");
+}
+
+TEST(ClientKeyTest, AnIpv4ClientIsItsAddressMappedOrNot) {
+  namespace ip = boost::asio::ip;
+  EXPECT_EQ(ClientKey(ip::make_address("10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(ClientKey(ip::make_address("::ffff:10.1.2.3")), "10.1.2.3");
+  EXPECT_NE(ClientKey(ip::make_address("10.1.2.3")), ClientKey(ip::make_address("10.1.2.4")));
+}
+
+TEST(ClientKeyTest, AnIpv6ClientIsItsSlash64) {
+  namespace ip = boost::asio::ip;
+  // Every address of one /64 is one client: a host cannot pass the cap by
+  // using the addresses it was given.
+  EXPECT_EQ(ClientKey(ip::make_address("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientKey(ip::make_address("2001:db8:1:2:ffff:ffff:ffff:ffff")), "2001:db8:1:2::/64");
+  EXPECT_NE(ClientKey(ip::make_address("2001:db8:1:3::1")),
+            ClientKey(ip::make_address("2001:db8:1:2::1")));
+  EXPECT_EQ(ClientKey(ip::make_address("::1")), "::/64");
 }
 
 }  // namespace
