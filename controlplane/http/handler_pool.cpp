@@ -55,6 +55,8 @@ void HandlerPool::Run() {
       work();
     } catch (const std::exception& e) {
       Logger(Component::kApiserver).error("request handler failed: {}", e.what());
+    } catch (...) {
+      Logger(Component::kApiserver).error("request handler failed: unknown exception");
     }
   }
 }

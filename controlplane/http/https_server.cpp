@@ -119,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Its place among the connections not yet authenticated; the server's
   // lock guards it.
   std::optional<std::list<std::weak_ptr<Connection>>::iterator> unproven_at;
+  bool proven = false;
 
   // From a handler thread.
   void PostResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
@@ -221,7 +222,13 @@ class Writer : public ResponseWriter {
       : connection_(std::move(connection)), version_(version), keep_alive_(keep_alive) {}
   ~Writer() override {
     if (!responded_) {
-      Send(500, "application/json", StatusBody(500, "InternalError", "the handler did not answer"));
+      // Also while unwinding from a handler's exception: it must not throw.
+      try {
+        Send(500, "application/json",
+             StatusBody(500, "InternalError", "the handler did not answer"));
+      } catch (...) {
+        Logger(Component::kApiserver).error("could not answer 500 for a failed handler");
+      }
     }
   }
   Writer(const Writer&) = delete;
@@ -371,6 +378,10 @@ class BeastHttpsServer : public HttpsServer {
   ssl::context& tls() { return tls_; }
   bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
   const RequestHandler& handler() const { return handler_; }
+  bool IsProven(const Connection& connection) {
+    std::lock_guard lock(mu_);
+    return connection.proven;
+  }
   bool Quick(const HttpRequest& request) const { return options_.quick && options_.quick(request); }
   HandlerPool& pool() { return *pool_; }
 
@@ -477,13 +488,16 @@ class BeastHttpsServer : public HttpsServer {
     bool room = mine < options_.limits.max_connections_per_client;
     if (room && open_ >= options_.limits.max_connections) {
       room = false;
-      while (!unproven_.empty() && !room) {
-        evicted = unproven_.front().lock();
+      // An entry that cannot be locked belongs to a connection being
+      // destroyed: its destructor removes it.
+      for (auto it = unproven_.begin(); it != unproven_.end(); ++it) {
+        evicted = it->lock();
         if (evicted != nullptr) {
           evicted->unproven_at.reset();
+          unproven_.erase(it);
           room = true;
+          break;
         }
-        unproven_.pop_front();
       }
     }
     if (!room) {
@@ -503,9 +517,11 @@ class BeastHttpsServer : public HttpsServer {
     std::lock_guard lock(mu_);
     connection->unproven_at = unproven_.insert(unproven_.end(), connection);
   }
-  // Its first request authenticated: it is never evicted for a newcomer.
+  // Its first request authenticated: it is never evicted for a newcomer
+  // (nor closed by an eviction chosen while it was authenticating).
   void Proven(Connection& connection) {
     std::lock_guard lock(mu_);
+    connection.proven = true;
     if (connection.unproven_at.has_value()) {
       unproven_.erase(*connection.unproven_at);
       connection.unproven_at.reset();
@@ -556,7 +572,12 @@ Connection::~Connection() {
 }
 
 void Connection::Evict() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    // Chosen while its first request was authenticating: it stays.
+    if (!self->server_.IsProven(*self)) {
+      self->Close();
+    }
+  });
 }
 
 void Connection::ReleaseBody() {
@@ -734,6 +755,9 @@ void Connection::RunHandler(HttpRequest& request, unsigned version, bool keep_al
     server_.handler()(request, writer);
   } catch (const std::exception& e) {
     Logger(Component::kApiserver).error("request handler failed: {}", e.what());
+  } catch (...) {
+    // Nothing may leave an IO thread's loop: it would end the process.
+    Logger(Component::kApiserver).error("request handler failed: unknown exception");
   }
 }
 

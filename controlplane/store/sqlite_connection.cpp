@@ -111,6 +111,8 @@ SqliteConnection::~SqliteConnection() {
   sqlite3_close(db_);
 }
 
+bool SqliteConnection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 Status SqliteConnection::Error(std::string_view what) const {
   return SqliteError(db_, sqlite3_extended_errcode(db_), what);
 }

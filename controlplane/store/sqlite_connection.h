@@ -52,6 +52,8 @@ class SqliteConnection {
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   Status Exec(const std::string& sql);
+  // True inside a transaction (SQLite may end one itself on an I/O error).
+  bool InTransaction() const;
   // `sql` must be a string literal: its address keys the statement cache.
   StatusOr<Statement> Prepare(const char* sql);
 

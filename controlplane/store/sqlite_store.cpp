@@ -341,35 +341,59 @@ StatusOr<KeyValue> SqliteStore::Write(WriteKind kind, std::string_view key,
     // Lead: commit what waits, this write included unless too many wait
     // before it (then the next batch).
     leading_ = true;
-    size_t count = std::min(queue_.size(), kMaxBatch);
-    std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<long>(count));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(count));
-    lock.unlock();
-    try {
-      std::lock_guard write_lock(write_mu_);
-      if (batch.size() == 1) {
-        WriteAlone(*batch.front());
-      } else {
-        WriteBatch(batch);
-      }
-    } catch (const std::exception& e) {
-      // Out of memory while rendering, say: the open transaction is undone
-      // and every write of the batch is refused, so the next leader starts
-      // clean and no waiting writer is left behind.
-      std::lock_guard write_lock(write_mu_);
-      (void)writer_->Exec("ROLLBACK");
+    std::vector<PendingWrite*> batch;
+    // Whatever happens below (an exception included), the batch is answered
+    // and the lead handed over, so no writer waits for ever.
+    auto hand_over = [&] {
       for (PendingWrite* write : batch) {
-        if (!write->result.ok()) {
-          write->result = absl::InternalError(fmt::format("the write failed: {}", e.what()));
-        }
+        write->done = true;
+      }
+      leading_ = false;
+      queue_changed_.notify_all();
+    };
+    try {
+      size_t count = std::min(queue_.size(), kMaxBatch);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<long>(count));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(count));
+      lock.unlock();
+      CommitBatch(batch);
+      lock.lock();
+    } catch (...) {
+      if (!lock.owns_lock()) {
+        lock.lock();
+      }
+      // Not taken into the batch (it failed before): out of the queue, as
+      // this frame ends.
+      if (auto it = std::find(queue_.begin(), queue_.end(), &mine); it != queue_.end()) {
+        queue_.erase(it);
+      }
+      hand_over();
+      throw;
+    }
+    hand_over();
+  }
+}
+
+void SqliteStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
+  std::lock_guard write_lock(write_mu_);
+  try {
+    if (batch.size() == 1) {
+      WriteAlone(*batch.front());
+    } else {
+      WriteBatch(batch);
+    }
+  } catch (const std::exception& e) {
+    // Out of memory while rendering, say: the open transaction is undone
+    // and the writes not yet answered are refused, so the next leader
+    // starts clean.
+    if (writer_->InTransaction()) {
+      (void)writer_->Exec("ROLLBACK");
+    }
+    for (PendingWrite* write : batch) {
+      if (write->result.status().code() == absl::StatusCode::kUnknown) {
+        write->result = absl::InternalError(fmt::format("the write failed: {}", e.what()));
       }
     }
-    lock.lock();
-    for (PendingWrite* write : batch) {
-      write->done = true;
-    }
-    leading_ = false;
-    queue_changed_.notify_all();
   }
 }
 
@@ -425,9 +449,15 @@ void SqliteStore::WriteBatch(const std::vector<PendingWrite*>& batch) {
       alone();
       return;
     }
-    auto written = WriteRows(db, *write, revision + 1);
-    if (!written.ok() && IsDiskFull(written.status())) {
-      (void)db.Exec("ROLLBACK");
+    bool refused = false;
+    auto written = WriteRows(db, *write, revision + 1, &refused);
+    if (!written.ok() && (!refused || !db.InTransaction())) {
+      // SQLite failed (a full disk, an I/O error; it may have ended the
+      // transaction itself): nothing of the batch stays, each write is
+      // done again alone.
+      if (db.InTransaction()) {
+        (void)db.Exec("ROLLBACK");
+      }
       alone();
       return;
     }
@@ -445,11 +475,17 @@ void SqliteStore::WriteBatch(const std::vector<PendingWrite*>& batch) {
     return;
   }
   ++commits_;
+  // Committed: the revision moves on before anything else can fail.
+  revision_ = revision;
+  std::vector<std::pair<WriteKind, KeyValue>> published;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (results[i].ok()) {
-      Published(batch[i]->kind, *results[i]);
+      published.emplace_back(batch[i]->kind, *results[i]);
     }
     batch[i]->result = std::move(results[i]);
+  }
+  for (const auto& [kind, kv] : published) {
+    Published(kind, kv);
   }
 }
 
@@ -460,7 +496,9 @@ void SqliteStore::Published(WriteKind kind, const KeyValue& kv) {
 }
 
 StatusOr<KeyValue> SqliteStore::WriteRows(SqliteConnection& db, const PendingWrite& write,
-                                          int64_t revision) {
+                                          int64_t revision, bool* refused) {
+  bool ignored = false;
+  bool& refusal = refused != nullptr ? *refused : ignored;
   const WriteKind kind = write.kind;
   const std::string_view key = write.key;
   std::optional<KeyValue> old;
@@ -474,13 +512,16 @@ StatusOr<KeyValue> SqliteStore::WriteRows(SqliteConnection& db, const PendingWri
     }
   }
   if (kind == WriteKind::kCreate && old.has_value()) {
+    refusal = true;
     return absl::AlreadyExistsError(fmt::format("key {} exists", key));
   }
   if (kind != WriteKind::kCreate) {
     if (!old.has_value()) {
+      refusal = true;
       return absl::NotFoundError(fmt::format("key {} not found", key));
     }
     if (write.expected_revision != 0 && old->mod_revision != write.expected_revision) {
+      refusal = true;
       return absl::AbortedError(fmt::format("key {} is at revision {}, not {}", key,
                                             old->mod_revision, write.expected_revision));
     }
@@ -492,7 +533,12 @@ StatusOr<KeyValue> SqliteStore::WriteRows(SqliteConnection& db, const PendingWri
   if (kind == WriteKind::kDelete) {
     kv.value = std::move(old->value);
   } else {
-    BH_ASSIGN_OR_RETURN(kv.value, (*write.render)(kv.mod_revision, kv.create_revision));
+    auto rendered = (*write.render)(kv.mod_revision, kv.create_revision);
+    if (!rendered.ok()) {
+      refusal = true;
+      return rendered.status();
+    }
+    kv.value = std::move(*rendered);
   }
   {
     BH_ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log(rev, key, create_rev, deleted, "

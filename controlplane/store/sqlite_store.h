@@ -101,6 +101,9 @@ class SqliteStore : public Store {
   // for one commit, one WAL sync and one set of file locks instead of N.
   StatusOr<KeyValue> Write(WriteKind kind, std::string_view key, int64_t expected_revision,
                            const RenderValue* render);
+  // Takes write_mu_ and writes the batch; an exception refuses what is not
+  // yet answered.
+  void CommitBatch(const std::vector<PendingWrite*>& batch);
   // Under write_mu_: one write in its own transaction, with the disk-full
   // handling (reserve kept for deletes).
   void WriteAlone(PendingWrite& write);
@@ -108,7 +111,11 @@ class SqliteStore : public Store {
   // WriteAlone for each when the transaction as a whole fails.
   void WriteBatch(const std::vector<PendingWrite*>& batch);
   // The rows of one write at `revision`, inside the caller's transaction.
-  StatusOr<KeyValue> WriteRows(SqliteConnection& db, const PendingWrite& write, int64_t revision);
+  // `refused` (when given) is set when the write itself is refused (it
+  // exists, is missing, is stale, or its render failed) rather than SQLite
+  // failing.
+  StatusOr<KeyValue> WriteRows(SqliteConnection& db, const PendingWrite& write, int64_t revision,
+                               bool* refused = nullptr);
   // Makes a committed write current and tells the watchers.
   void Published(WriteKind kind, const KeyValue& kv);
 
