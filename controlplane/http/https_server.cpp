@@ -292,7 +292,9 @@ class BeastHttpsServer : public HttpsServer {
         authenticate_(std::move(authenticate)),
         handler_(std::move(handler)),
         tls_(ssl::context::tls_server),
-        loops_(MakeLoops(options_.limits.io_threads)),
+        // The first loop only accepts: a long request on a connection's loop
+        // never delays new connections.
+        loops_(MakeLoops(options_.limits.io_threads + 1)),
         // Accepting, its back-off timer and Stop run on the first loop.
         acceptor_(loops_.front()->get_executor()),
         accept_timer_(loops_.front()->get_executor()),
@@ -413,7 +415,7 @@ class BeastHttpsServer : public HttpsServer {
  private:
   static std::vector<std::unique_ptr<asio::io_context>> MakeLoops(unsigned count) {
     std::vector<std::unique_ptr<asio::io_context>> loops;
-    for (unsigned i = 0; i < std::max(1U, count); ++i) {
+    for (unsigned i = 0; i < std::max(2U, count); ++i) {
       // Each loop is run by one thread.
       loops.push_back(std::make_unique<asio::io_context>(1));
     }
@@ -422,7 +424,7 @@ class BeastHttpsServer : public HttpsServer {
 
   void Accept() {
     // New connections go to the loops in turn.
-    asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+    asio::io_context& loop = *loops_[1 + next_loop_++ % (loops_.size() - 1)];
     acceptor_.async_accept(loop.get_executor(), [this](beast::error_code ec, Socket socket) {
       OnAccept(ec, std::move(socket));
     });

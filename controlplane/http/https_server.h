@@ -5,7 +5,8 @@
 // threads. Requests the caller marks as quick (reads the store answers at
 // once) are handled on the connection's IO thread; the others, which may
 // wait (writes, watches), run on a fixed pool of handler threads, so they
-// never stall an IO thread.
+// never stall an IO thread. One more thread only accepts, so a long request
+// on a connection's loop never delays new connections.
 //
 // Every phase has a deadline: the TLS handshake, the request headers, the
 // body, the idle wait between keep-alive requests, and each write. The number
