@@ -44,6 +44,12 @@ json::object VersionInfo() {
           {"platform", "linux/amd64"}};
 }
 
+// `?watch=true` (or 1, True): the request is a watch.
+bool WatchParam(const HttpRequest& request) {
+  auto watch = request.Query("watch");
+  return watch.has_value() && (*watch == "true" || *watch == "1" || *watch == "True");
+}
+
 }  // namespace
 
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
@@ -58,8 +64,7 @@ bool ApiServer::Quick(const HttpRequest& request) {
   if (request.method != "GET" && request.method != "HEAD") {
     return false;
   }
-  auto watch = request.Query("watch");
-  if (watch.has_value() && (*watch == "true" || *watch == "1" || *watch == "True")) {
+  if (WatchParam(request)) {
     return false;
   }
   const std::string_view path = request.path;
@@ -289,10 +294,7 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
     }
     return;
   }
-  auto watch_param = request.Query("watch");
-  bool watch =
-      watch_path || (watch_param.has_value() &&
-                     (*watch_param == "true" || *watch_param == "1" || *watch_param == "True"));
+  bool watch = watch_path || WatchParam(request);
   if (target.name.empty()) {
     if (method == "GET" && watch) {
       Watch(target, request, writer);

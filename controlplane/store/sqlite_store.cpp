@@ -400,13 +400,16 @@ void SqliteStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
 void SqliteStore::WriteAlone(PendingWrite& write) {
   EnsureReserve();
   const bool reserve_needed = options_.reserve_bytes != 0 && !reserve_present_;
-  const Status full = absl::ResourceExhaustedError(
-      fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
-                  "reads and deletes still work",
-                  path_));
+  // Made only when refusing: a successful write formats nothing.
+  auto full = [this] {
+    return absl::ResourceExhaustedError(
+        fmt::format("the store's disk is full ({}): writes are refused until space is freed; "
+                    "reads and deletes still work",
+                    path_));
+  };
   if (write.kind != WriteKind::kDelete && reserve_needed) {
     // The room left is kept for deletes until the reserve can be made again.
-    write.result = full;
+    write.result = full();
     return;
   }
   auto written = WriteOnce(write.kind, write.key, write.expected_revision, write.render);
@@ -418,7 +421,7 @@ void SqliteStore::WriteAlone(PendingWrite& write) {
   }
   if (!written.ok() && IsDiskFull(written.status())) {
     NoteDiskFull(written.status());
-    write.result = full;
+    write.result = full();
     return;
   }
   write.result = std::move(written);
