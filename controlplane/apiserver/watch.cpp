@@ -10,9 +10,9 @@
 // resource version" error.
 //
 // After the initial state, a watch is a WatchSession run by the server's
-// WatchPump: no thread waits for it. It writes to a ResponseStream whose
-// queue is bounded; a client that lets the queue fill is too slow and its
-// stream is ended (it lists again), as Kubernetes does.
+// WatchPump on its connection's IO loop: no thread waits for it. It writes to a ResponseStream
+// whose queue is bounded; a client that lets the queue fill is too slow and its stream is ended (it
+// lists again), as Kubernetes does.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <deque>
@@ -334,7 +334,10 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
   uint64_t id = pump->NewId();
   session->out_->OnClosed([pump, id] { pump->Wake(id); });
   session->notifies_ = session->stream_->SetNotify([pump, id] { pump->Wake(id); });
-  pump->Add(id, std::move(session));
+  // Run where its connection is written: no hand-off per event, and the
+  // watches are spread over every IO loop.
+  WatchPump::Lane lane{session->out_->loop_id(), session->out_->loop()};
+  pump->Add(id, std::move(session), std::move(lane));
 }
 
 }  // namespace bulkhead::controlplane

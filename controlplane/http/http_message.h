@@ -3,6 +3,7 @@
 #ifndef BULKHEAD_CONTROLPLANE_HTTP_HTTP_MESSAGE_H_
 #define BULKHEAD_CONTROLPLANE_HTTP_HTTP_MESSAGE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -67,6 +68,12 @@ class ResponseStream {
   // while this is high (the queue is bounded: Write past it ends the stream).
   [[nodiscard]] virtual size_t queued_bytes() const = 0;
   [[nodiscard]] virtual size_t queue_limit() const = 0;
+  // The thread that writes this stream (its connection's IO loop), for work
+  // that writes to it (a watch) and so costs no hand-off when run there: an
+  // id that names the loop in the process (0: none) and a way to run work
+  // there soon (never inline; callable from any thread).
+  [[nodiscard]] virtual uint64_t loop_id() const { return 0; }
+  [[nodiscard]] virtual std::function<void(std::function<void()>)> loop() const { return {}; }
 };
 
 // One response: Send() once, or StartStream() (chunked transfer encoding).

@@ -130,6 +130,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool StreamClosed();
   size_t StreamQueuedBytes();
   size_t StreamQueueLimit() const;
+  uint64_t LoopId() const { return loop_id_; }
+  asio::io_context::executor_type executor() { return stream_.get_executor(); }
 
  private:
   TcpStream& tcp() { return beast::get_lowest_layer(stream_); }
@@ -168,6 +170,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
   asio::steady_timer end_timer_;
+  uint64_t loop_id_;  // of the loop that runs it
 
   // The streamed response (a watch): shared with handler threads.
   std::mutex stream_mu_;
@@ -210,6 +213,12 @@ class ChunkStream : public ResponseStream {
   [[nodiscard]] bool closed() const override { return connection_->StreamClosed(); }
   [[nodiscard]] size_t queued_bytes() const override { return connection_->StreamQueuedBytes(); }
   [[nodiscard]] size_t queue_limit() const override { return connection_->StreamQueueLimit(); }
+  [[nodiscard]] uint64_t loop_id() const override { return connection_->LoopId(); }
+  [[nodiscard]] std::function<void(std::function<void()>)> loop() const override {
+    return [executor = connection_->executor()](std::function<void()> work) {
+      asio::post(executor, std::move(work));
+    };
+  }
 
  private:
   std::shared_ptr<Connection> connection_;
@@ -299,8 +308,10 @@ class BeastHttpsServer : public HttpsServer {
         acceptor_(loops_.front()->get_executor()),
         accept_timer_(loops_.front()->get_executor()),
         pool_(std::make_unique<HandlerPool>(std::max(1U, options_.limits.handler_threads))) {
+    static std::atomic<uint64_t> next_loop_id{1};
     for (auto& loop : loops_) {
       work_.emplace_back(loop->get_executor());
+      loop_ids_.push_back(next_loop_id++);
     }
   }
 
@@ -378,6 +389,15 @@ class BeastHttpsServer : public HttpsServer {
 
   const HttpsServerLimits& limits() const { return options_.limits; }
   ssl::context& tls() { return tls_; }
+  // A number naming one of this server's loops in the process.
+  uint64_t LoopId(const asio::io_context& loop) const {
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      if (loops_[i].get() == &loop) {
+        return loop_ids_[i];
+      }
+    }
+    return 0;
+  }
   bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
   const RequestHandler& handler() const { return handler_; }
   bool IsProven(const Connection& connection) {
@@ -551,6 +571,7 @@ class BeastHttpsServer : public HttpsServer {
   std::atomic<size_t> body_bytes_{0};
   // Connections (in pending handlers) use what is above: declared after it.
   std::vector<std::unique_ptr<asio::io_context>> loops_;
+  std::vector<uint64_t> loop_ids_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   size_t next_loop_ = 0;  // on the first loop
   tcp::acceptor acceptor_;
@@ -566,7 +587,8 @@ Connection::Connection(BeastHttpsServer& server, Socket socket, std::string clie
       // Bounded: what the header limit does not cover (chunk extensions and
       // trailers of a chunked body) cannot grow it past this.
       buffer_(server.limits().max_header_bytes + kReadBufferSlack),
-      end_timer_(stream_.get_executor()) {}
+      end_timer_(stream_.get_executor()),
+      loop_id_(server.LoopId(stream_.get_executor().context())) {}
 
 Connection::~Connection() {
   ReleaseBody();

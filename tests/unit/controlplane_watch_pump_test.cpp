@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,6 +141,151 @@ TEST(WatchPumpTest, AnOverTaskIsDroppedAndItsIdIgnored) {
   std::this_thread::sleep_for(milliseconds(50));
   EXPECT_EQ(task->runs(), 1);
   EXPECT_EQ(task.use_count(), 1);  // the pump holds it no more
+}
+
+// A stand-in for an IO loop: one thread running what is posted, in order;
+// it counts the posts, and can be held (what is posted then waits).
+class TestLoop {
+ public:
+  TestLoop() : thread_([this] { Run(); }) {}
+  ~TestLoop() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  TestLoop(const TestLoop&) = delete;
+  TestLoop& operator=(const TestLoop&) = delete;
+
+  WatchPump::Lane Lane(uint64_t id) {
+    return {id, [this](std::function<void()> work) {
+              {
+                std::lock_guard lock(mu_);
+                ++posts_;
+                work_.push_back(std::move(work));
+              }
+              changed_.notify_all();
+            }};
+  }
+  void Hold(bool held) {
+    {
+      std::lock_guard lock(mu_);
+      held_ = held;
+    }
+    changed_.notify_all();
+  }
+  int posts() {
+    std::lock_guard lock(mu_);
+    return posts_;
+  }
+  std::thread::id id() const { return thread_.get_id(); }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      changed_.wait(lock, [this] { return stopping_ || (!held_ && !work_.empty()); });
+      if (work_.empty() && stopping_) {
+        return;
+      }
+      auto work = std::move(work_.front());
+      work_.erase(work_.begin());
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::function<void()>> work_;
+  int posts_ = 0;
+  bool held_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Counts its runs and the threads it ran on.
+class ThreadTask : public CountingTask {
+ public:
+  using CountingTask::CountingTask;
+  std::optional<Clock::time_point> Run(Clock::time_point now) override {
+    {
+      std::lock_guard lock(mu_);
+      threads_.insert(std::this_thread::get_id());
+    }
+    return CountingTask::Run(now);
+  }
+  std::set<std::thread::id> threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::thread::id> threads_;
+};
+
+TEST(WatchPumpTest, ALanesTasksRunOnItsThreadInOnePassForAllTheirWakeUps) {
+  TestLoop loop;
+  WatchPump pump;
+  std::vector<std::shared_ptr<ThreadTask>> tasks;
+  std::vector<uint64_t> ids;
+  loop.Hold(true);
+  for (int i = 0; i < 1000; ++i) {
+    tasks.push_back(std::make_shared<ThreadTask>());
+    ids.push_back(pump.NewId());
+    pump.Add(ids.back(), tasks.back(), loop.Lane(7));
+  }
+  auto own = std::make_shared<ThreadTask>();
+  pump.Add(pump.NewId(), own);  // no lane: the pump's thread
+  // Added while the loop is busy: one pass for all of them.
+  EXPECT_EQ(loop.posts(), 1);
+  loop.Hold(false);
+  for (auto& task : tasks) {
+    ASSERT_TRUE(task->WaitRuns(1));
+  }
+  // A write wakes every watcher while the loop is busy: one more pass.
+  loop.Hold(true);
+  for (uint64_t id : ids) {
+    pump.Wake(id);
+  }
+  EXPECT_EQ(loop.posts(), 2);
+  loop.Hold(false);
+  for (auto& task : tasks) {
+    ASSERT_TRUE(task->WaitRuns(2));
+    EXPECT_EQ(task->threads(), std::set<std::thread::id>{loop.id()});
+  }
+  ASSERT_TRUE(own->WaitRuns(1));
+  ASSERT_EQ(own->threads().size(), 1U);
+  EXPECT_NE(*own->threads().begin(), loop.id());
+}
+
+TEST(WatchPumpTest, ALanesDueTaskRunsThereAndAPassAfterThePumpIsGoneDoesNothing) {
+  TestLoop loop;
+  auto task = std::make_shared<ThreadTask>(milliseconds(50), 3);
+  auto late = std::make_shared<ThreadTask>();
+  {
+    WatchPump pump;
+    pump.Add(pump.NewId(), task, loop.Lane(9));
+    // Due twice more without a wake-up, each time on the lane's thread.
+    ASSERT_TRUE(task->WaitRuns(3));
+    EXPECT_EQ(task->threads(), std::set<std::thread::id>{loop.id()});
+    for (int i = 0; i < 100 && pump.size() != 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    EXPECT_EQ(pump.size(), 0U);  // over after its third run
+    // A pass is posted to a held loop, and the pump goes first.
+    loop.Hold(true);
+    pump.Add(pump.NewId(), late, loop.Lane(9));
+  }
+  loop.Hold(false);
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(late->runs(), 0);
+  EXPECT_EQ(late.use_count(), 1);
 }
 
 EventPtr MakeEvent(const std::string& key, const std::string& value) {
