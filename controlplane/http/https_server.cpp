@@ -155,6 +155,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close();
   void DetectPeerClose();
   void Flush();
+  // Ends the stream when a write has not finished within the write
+  // timeout. One timer per timeout, not one per chunk: a watch writes often.
+  void WatchWrites();
   void CloseStream();
 
   BeastHttpsServer& server_;
@@ -170,7 +173,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
   asio::steady_timer end_timer_;
-  uint64_t loop_id_;  // of the loop that runs it
+  asio::steady_timer write_timer_;
+  bool write_timer_armed_ = false;
+  bool stream_write_in_flight_ = false;           // IO thread only
+  SteadyClock::time_point stream_write_started_;  // of the write in flight
+  uint64_t loop_id_;                              // of the loop that runs it
 
   // The streamed response (a watch): shared with handler threads.
   std::mutex stream_mu_;
@@ -588,6 +595,7 @@ Connection::Connection(BeastHttpsServer& server, Socket socket, std::string clie
       // trailers of a chunked body) cannot grow it past this.
       buffer_(server.limits().max_header_bytes + kReadBufferSlack),
       end_timer_(stream_.get_executor()),
+      write_timer_(stream_.get_executor()),
       loop_id_(server.LoopId(stream_.get_executor().context())) {}
 
 Connection::~Connection() {
@@ -853,6 +861,7 @@ void Connection::Linger() {
 void Connection::Close() {
   closing_ = true;
   end_timer_.cancel();
+  write_timer_.cancel();
   tcp().close();
 }
 
@@ -989,7 +998,9 @@ void Connection::Flush() {
       stream_in_flight_ = stream_current_.size();
     }
   }
-  tcp().expires_after(server_.limits().write_timeout);
+  stream_write_in_flight_ = true;
+  stream_write_started_ = SteadyClock::now();
+  WatchWrites();
   if (last) {
     asio::async_write(
         stream_, http::make_chunk_last(),
@@ -998,16 +1009,37 @@ void Connection::Flush() {
   }
   asio::async_write(stream_, http::make_chunk(asio::buffer(stream_current_)),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->stream_write_in_flight_ = false;
                       if (ec) {
                         self->CloseStream();
                         return;
                       }
-                      // No deadline is left armed between writes: the peer's
-                      // own TLS messages (an alert from SSL_read) must not
-                      // inherit a past one. The pending read keeps its own.
-                      self->tcp().expires_never();
                       self->Flush();
                     });
+}
+
+void Connection::WatchWrites() {
+  if (write_timer_armed_ || closing_) {
+    return;
+  }
+  const auto timeout = server_.limits().write_timeout;
+  const auto left = timeout - (SteadyClock::now() - stream_write_started_);
+  write_timer_armed_ = true;
+  write_timer_.expires_after(std::max<SteadyClock::duration>(left, SteadyClock::duration::zero()));
+  write_timer_.async_wait([self = shared_from_this(), timeout](beast::error_code ec) {
+    self->write_timer_armed_ = false;
+    if (ec || self->closing_ || !self->stream_write_in_flight_) {
+      return;  // no write waits: the next one arms it again
+    }
+    if (SteadyClock::now() - self->stream_write_started_ >= timeout) {
+      Logger(Component::kApiserver)
+          .info("stream closed client={}: a write did not finish in {} ms", self->client_,
+                timeout.count());
+      self->CloseStream();
+      return;
+    }
+    self->WatchWrites();  // this write started after the timer did
+  });
 }
 
 void Connection::CloseStream() {

@@ -586,6 +586,33 @@ TEST_F(HostileClientTest, TimeoutSecondsEndsAWatchWhoseClientDoesNotRead) {
   ExpectAnswered();
 }
 
+TEST_F(HostileClientTest, AWatchWriteThatDoesNotFinishInTheWriteTimeoutEndsTheWatch) {
+  // No timeoutSeconds (the default is 30 minutes) and a 32 MiB queue that
+  // is never full: only the write deadline can end these watches.
+  Start({"--write-timeout", "2", "--watch-queue-bytes", "33554432"});
+  std::vector<std::unique_ptr<TlsClient>> stalled;
+  for (int i = 0; i < 2; ++i) {
+    auto client = TlsClient::Open("127.0.0.2", port_, 4096);
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1")));
+    stalled.push_back(std::move(client));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // 10.8 MB of events: more than the kernel buffers (a 4 MiB send buffer
+  // at most), so a write waits on the client.
+  CreateConfigMaps("w", 12, 900'000);
+  ASSERT_FALSE(HasFatalFailure());
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  for (auto& client : stalled) {
+    // Closed by the server: what the kernel still held is read, then the
+    // end, well before the 10.8 MB that were queued.
+    std::string got = client->ReadAll(std::chrono::milliseconds(8000));
+    EXPECT_TRUE(client->closed()) << "watch still open after " << got.size() << " bytes";
+    EXPECT_LT(got.size(), size_t{10'000'000});
+  }
+  ExpectAnswered();
+}
+
 TEST_F(HostileClientTest, ACrLfInAnUnknownFieldNameInjectsNoHeader) {
   Start();
   std::string body = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"inject"},)"
