@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstddef>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -14,6 +15,12 @@
 namespace bulkhead::controlplane {
 
 using Post = std::function<void(std::function<void()>)>;
+
+namespace {
+// Watches one lane pass runs at most; the rest go in the passes after it,
+// so the loop's other connections are served in between.
+constexpr size_t kMaxTasksPerPass = 128;
+}  // namespace
 
 struct WatchPump::State : std::enable_shared_from_this<State> {
   struct Entry {
@@ -67,15 +74,17 @@ struct WatchPump::State : std::enable_shared_from_this<State> {
     posts.clear();
   }
 
-  Batch TakeLocked(LaneState& lane) {
+  // The first `max` ready tasks of a lane, oldest first.
+  Batch TakeLocked(LaneState& lane, size_t max) {
+    const size_t count = std::min(max, lane.ready.size());
     Batch batch;
-    batch.reserve(lane.ready.size());
-    for (uint64_t id : lane.ready) {
-      Entry& entry = tasks.at(id);
+    batch.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      Entry& entry = tasks.at(lane.ready[i]);
       entry.ready = false;  // woken again while it runs: it runs again
-      batch.emplace_back(id, entry.task);
+      batch.emplace_back(lane.ready[i], entry.task);
     }
-    lane.ready.clear();
+    lane.ready.erase(lane.ready.begin(), lane.ready.begin() + static_cast<std::ptrdiff_t>(count));
     return batch;
   }
 
@@ -133,19 +142,27 @@ struct WatchPump::State : std::enable_shared_from_this<State> {
   // A lane's pass, on the lane's thread.
   void RunLane(uint64_t lane_id) {
     Batch batch;
+    Posts next;
     {
       std::lock_guard lock(mu);
       auto it = lanes.find(lane_id);
       if (stopping || it == lanes.end()) {
         return;
       }
-      it->second.scheduled = false;
-      batch = TakeLocked(it->second);
-      if (it->second.tasks == 0) {
+      LaneState& lane = it->second;
+      batch = TakeLocked(lane, kMaxTasksPerPass);
+      // More ready than one pass runs: the next pass queues behind the
+      // loop's other work.
+      lane.scheduled = !lane.ready.empty();
+      if (lane.scheduled) {
+        next.emplace_back(lane_id, lane.post);
+      }
+      if (lane.tasks == 0) {
         lanes.erase(it);
       }
       ++passes_running;
     }
+    PostPasses(next);
     Results results = RunBatch(batch, Clock::now());
     std::vector<std::shared_ptr<Task>> finished;
     bool notify = false;
@@ -277,7 +294,7 @@ void WatchPump::Loop() {
           state.changed.wait_until(lock, until);
         }
       }
-      batch = state.TakeLocked(own);
+      batch = state.TakeLocked(own, own.ready.size());
     }
     state.PostPasses(posts);
     if (batch.empty()) {

@@ -8,8 +8,9 @@
 // A task may name a lane: the thread that writes its response (its
 // connection's IO loop). It then runs there, so what it writes costs no
 // thread hand-off, and the watches of a server are run by all its IO loops
-// at once. A lane's woken tasks run in one pass: a write that wakes a
-// thousand watchers posts one pass to each loop, not a thousand. Tasks
+// at once. A lane's woken tasks run in passes of at most 128: a write that
+// wakes a thousand watchers posts a few passes to each loop, not a thousand,
+// and the loop serves its other connections between them. Tasks
 // without a lane run on the pump's own thread, which also keeps every
 // task's timer.
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_WATCH_PUMP_H_

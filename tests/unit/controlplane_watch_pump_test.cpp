@@ -229,7 +229,7 @@ class ThreadTask : public CountingTask {
   std::set<std::thread::id> threads_;
 };
 
-TEST(WatchPumpTest, ALanesTasksRunOnItsThreadInOnePassForAllTheirWakeUps) {
+TEST(WatchPumpTest, ALanesTasksRunOnItsThreadInPassesOfAtMost128) {
   TestLoop loop;
   WatchPump pump;
   std::vector<std::shared_ptr<ThreadTask>> tasks;
@@ -242,23 +242,27 @@ TEST(WatchPumpTest, ALanesTasksRunOnItsThreadInOnePassForAllTheirWakeUps) {
   }
   auto own = std::make_shared<ThreadTask>();
   pump.Add(pump.NewId(), own);  // no lane: the pump's thread
-  // Added while the loop is busy: one pass for all of them.
+  // Added while the loop is busy: one pass is posted for all of them.
   EXPECT_EQ(loop.posts(), 1);
   loop.Hold(false);
   for (auto& task : tasks) {
     ASSERT_TRUE(task->WaitRuns(1));
   }
-  // A write wakes every watcher while the loop is busy: one more pass.
+  // Run 128 at a time: each pass posts the next, 8 in all.
+  EXPECT_EQ(loop.posts(), 8);
+  // A write wakes every watcher while the loop is busy: one more pass
+  // posted, and 8 run.
   loop.Hold(true);
   for (uint64_t id : ids) {
     pump.Wake(id);
   }
-  EXPECT_EQ(loop.posts(), 2);
+  EXPECT_EQ(loop.posts(), 9);
   loop.Hold(false);
   for (auto& task : tasks) {
     ASSERT_TRUE(task->WaitRuns(2));
     EXPECT_EQ(task->threads(), std::set<std::thread::id>{loop.id()});
   }
+  EXPECT_EQ(loop.posts(), 16);
   ASSERT_TRUE(own->WaitRuns(1));
   ASSERT_EQ(own->threads().size(), 1U);
   EXPECT_NE(*own->threads().begin(), loop.id());
