@@ -453,6 +453,26 @@ StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& pa
   JsonExtent document_extent = limited ? MeasureJson(document) : JsonExtent{};
   size_t bytes = document_extent.bytes;
   size_t depth = document_extent.depth;
+  // What an operation may add to the document, counted before it runs: its
+  // value (from the patch, or a copy of part of the document) and the key
+  // it is put under. Removals are not subtracted: an upper bound.
+  auto grow = [&](const JsonExtent& added, const std::vector<std::string>& at) -> Status {
+    if (!limited) {
+      return absl::OkStatus();
+    }
+    // A key, its quotes, colon and comma.
+    bytes += added.bytes + (at.empty() ? 0 : at.back().size() + 4);
+    depth = std::max(depth, at.size() + added.depth);
+    if (bytes > limits.max_bytes) {
+      return absl::ResourceExhaustedError(
+          fmt::format("the patch would make the object larger than {} bytes", limits.max_bytes));
+    }
+    if (depth > limits.max_depth) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the patch would leave the object nested more than {} levels", limits.max_depth));
+    }
+    return absl::OkStatus();
+  };
   for (const auto& operation : patch.as_array()) {
     if (!operation.is_object()) {
       return absl::InvalidArgumentError("a JSON patch operation must be an object");
@@ -468,29 +488,31 @@ StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& pa
       }
     }
     if (name == "add") {
+      BH_RETURN_IF_ERROR(grow(MeasureJson(*value), tokens));
       BH_RETURN_IF_ERROR(Put(document, tokens, path, *value, false));
     } else if (name == "remove") {
       BH_RETURN_IF_ERROR(Take(document, tokens, path, true).status());
     } else if (name == "replace") {
+      BH_RETURN_IF_ERROR(grow(MeasureJson(*value), tokens));
       BH_RETURN_IF_ERROR(Put(document, tokens, path, *value, true));
     } else if (name == "move" || name == "copy") {
       std::string from = StringField(op, "from");
       BH_ASSIGN_OR_RETURN(auto from_tokens, ParsePointer(from));
+      // RFC 6902: a value cannot be moved into itself (from the root, say,
+      // which would leave the document and a copy of it inside).
+      if (name == "move" && from_tokens.size() < tokens.size() &&
+          std::equal(from_tokens.begin(), from_tokens.end(), tokens.begin())) {
+        return absl::InvalidArgumentError(
+            fmt::format("cannot move {} into itself (to {})", from.empty() ? "\"\"" : from, path));
+      }
       BH_ASSIGN_OR_RETURN(json::value moved, Take(document, from_tokens, from, name == "move"));
-      if (limited && name == "copy") {
-        JsonExtent copied = MeasureJson(moved);
-        bytes += copied.bytes;
-        depth = std::max(depth, tokens.size() + copied.depth);
-        if (bytes > limits.max_bytes) {
-          return absl::ResourceExhaustedError(
-              fmt::format("the copies of the patch would make the object larger than {} bytes",
-                          limits.max_bytes));
+      if (limited) {
+        // A move adds only its new key (and may nest what it moves deeper).
+        JsonExtent added = MeasureJson(moved);
+        if (name == "move") {
+          added.bytes = 0;
         }
-        if (depth > limits.max_depth) {
-          return absl::InvalidArgumentError(
-              fmt::format("the copies of the patch would nest the object deeper than {} levels",
-                          limits.max_depth));
-        }
+        BH_RETURN_IF_ERROR(grow(added, tokens));
       }
       BH_RETURN_IF_ERROR(Put(document, tokens, path, std::move(moved), false));
     } else if (name == "test") {

@@ -88,6 +88,35 @@ TEST(JsonPatchLimits, DoublingCopiesStopAtTheSizeLimit) {
   EXPECT_TRUE(fits->at_pointer("/spec/c2/c1/c0").is_object());
 }
 
+TEST(JsonPatchLimits, AMoveIntoItselfIsRefusedAndAddsCountTowardTheLimit) {
+  // Found by json_patch_fuzz: a move without "from" moved the whole
+  // document into itself, so moves from the root doubled it uncounted.
+  json::value document = json::parse(R"({"spec":{"containers":[{"name":"a"}]}})");
+  for (const char* patch : {R"([{"op":"move","path":"/spec/containers/-"}])",
+                            R"([{"op":"move","from":"/spec","path":"/spec/containers/-"}])"}) {
+    auto moved = ApplyJsonPatch(document, json::parse(patch));
+    EXPECT_EQ(moved.status().code(), absl::StatusCode::kInvalidArgument) << patch;
+    EXPECT_NE(MessageOf(moved.status()).find("into itself"), std::string::npos) << moved.status();
+  }
+  // A move elsewhere, and onto itself, still work.
+  auto elsewhere = ApplyJsonPatch(
+      document, json::parse(R"([{"op":"move","from":"/spec/containers","path":"/list"}])"));
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
+  EXPECT_TRUE(elsewhere->at_pointer("/list/0").is_object());
+  // Values a patch adds count too, not only its copies.
+  JsonPatchLimits limits;
+  limits.max_bytes = 1024;
+  json::array adds;
+  for (int i = 0; i < 4; ++i) {
+    adds.push_back(json::object{
+        {"op", "add"}, {"path", "/a" + std::to_string(i)}, {"value", std::string(300, 'x')}});
+  }
+  EXPECT_EQ(ApplyJsonPatch(document, adds, limits).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  json::array two(adds.begin(), adds.begin() + 2);
+  EXPECT_TRUE(ApplyJsonPatch(document, two, limits).ok());
+}
+
 TEST(JsonPatchLimits, CopiesThatNestTooDeepAreRefused) {
   json::value document = json::parse(R"({"spec":)" + Nested(30) + "}");
   json::array patch{json::object{{"op", "copy"}, {"from", "/spec"}, {"path", "/spec/a/a/a/b"}},
