@@ -507,10 +507,15 @@ StatusOr<json::value> ApplyJsonPatch(json::value document, const json::value& pa
       }
       BH_ASSIGN_OR_RETURN(json::value moved, Take(document, from_tokens, from, name == "move"));
       if (limited) {
-        // A move adds only its new key (and may nest what it moves deeper).
-        JsonExtent added = MeasureJson(moved);
-        if (name == "move") {
-          added.bytes = 0;
+        // A copy adds what it copies. A move adds only its new key, and
+        // nests what it moves at most as deep as the document minus where it
+        // was: bounded without walking it (a patch of many moves of a large
+        // value must not cost a walk each).
+        JsonExtent added;
+        if (name == "copy") {
+          added = MeasureJson(moved);
+        } else {
+          added.depth = depth > from_tokens.size() ? depth - from_tokens.size() : 0;
         }
         BH_RETURN_IF_ERROR(grow(added, tokens));
       }

@@ -265,6 +265,19 @@ class HostileClientTest : public ::testing::Test {
            "\r\n";
   }
 
+  // Opens `count` watches of ConfigMaps (`query` after "?watch=1") from
+  // clients that never read (a 4 KiB receive buffer), and lets them start.
+  void OpenStalledWatchers(int count, const std::string& query,
+                           std::vector<std::unique_ptr<TlsClient>>& out) {
+    for (int i = 0; i < count; ++i) {
+      auto client = TlsClient::Open("127.0.0.2", port_, 4096);
+      ASSERT_NE(client, nullptr);
+      ASSERT_TRUE(client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1" + query)));
+      out.push_back(std::move(client));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+
   std::unique_ptr<ControlPlane> plane_;
   uint16_t port_ = 0;
 };
@@ -507,13 +520,8 @@ TEST_F(HostileClientTest, AWatcherThatNeverReadsIsEndedAndItsMemoryBounded) {
   pid_t pid = plane_->pid();
   long rss_before = ProcStatus(pid, "VmRSS");
   std::vector<std::unique_ptr<TlsClient>> stalled;
-  for (int i = 0; i < 5; ++i) {
-    auto client = TlsClient::Open("127.0.0.2", port_, 4096);
-    ASSERT_NE(client, nullptr);
-    ASSERT_TRUE(client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1")));
-    stalled.push_back(std::move(client));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  OpenStalledWatchers(5, "", stalled);
+  ASSERT_FALSE(HasFatalFailure());
   // 4 MB of events per watcher, far past its 256 KiB queue.
   CreateConfigMaps("big", 40, 100'000);
   ASSERT_FALSE(HasFatalFailure());
@@ -563,14 +571,8 @@ TEST_F(HostileClientTest, AnUnauthenticatedClientHoldsNoConnectionPastItsAnswer)
 TEST_F(HostileClientTest, TimeoutSecondsEndsAWatchWhoseClientDoesNotRead) {
   Start();
   std::vector<std::unique_ptr<TlsClient>> stalled;
-  for (int i = 0; i < 3; ++i) {
-    auto client = TlsClient::Open("127.0.0.2", port_, 4096);
-    ASSERT_NE(client, nullptr);
-    ASSERT_TRUE(
-        client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1&timeoutSeconds=2")));
-    stalled.push_back(std::move(client));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  OpenStalledWatchers(3, "&timeoutSeconds=2", stalled);
+  ASSERT_FALSE(HasFatalFailure());
   // 2 MB of events: the socket buffers fill, the queue (4 MiB) does not.
   CreateConfigMaps("t", 20, 100'000);
   ASSERT_FALSE(HasFatalFailure());
@@ -591,13 +593,8 @@ TEST_F(HostileClientTest, AWatchWriteThatDoesNotFinishInTheWriteTimeoutEndsTheWa
   // is never full: only the write deadline can end these watches.
   Start({"--write-timeout", "2", "--watch-queue-bytes", "33554432"});
   std::vector<std::unique_ptr<TlsClient>> stalled;
-  for (int i = 0; i < 2; ++i) {
-    auto client = TlsClient::Open("127.0.0.2", port_, 4096);
-    ASSERT_NE(client, nullptr);
-    ASSERT_TRUE(client->Write(Request("GET", std::string(kConfigMaps) + "?watch=1")));
-    stalled.push_back(std::move(client));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  OpenStalledWatchers(2, "", stalled);
+  ASSERT_FALSE(HasFatalFailure());
   // 10.8 MB of events: more than the kernel buffers (a 4 MiB send buffer
   // at most), so a write waits on the client.
   CreateConfigMaps("w", 12, 900'000);

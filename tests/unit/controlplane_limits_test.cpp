@@ -117,6 +117,24 @@ TEST(JsonPatchLimits, AMoveIntoItselfIsRefusedAndAddsCountTowardTheLimit) {
   EXPECT_TRUE(ApplyJsonPatch(document, two, limits).ok());
 }
 
+TEST(JsonPatchLimits, MovesThatNestTooDeepAreRefusedAndMovesAtTheSameDepthWork) {
+  // Depth 31: the root, then 30 levels under /spec.
+  json::value document = json::parse(R"({"spec":)" + Nested(30) + R"(,"b":{}})");
+  JsonPatchLimits limits;
+  limits.max_depth = 31;
+  auto deeper = ApplyJsonPatch(
+      document, json::parse(R"([{"op":"move","from":"/spec","path":"/b/x"}])"), limits);
+  EXPECT_EQ(deeper.status().code(), absl::StatusCode::kInvalidArgument) << deeper.status();
+  auto level = ApplyJsonPatch(document,
+                              json::parse(R"([{"op":"move","from":"/spec","path":"/c"}])"), limits);
+  ASSERT_TRUE(level.ok()) << level.status();
+  EXPECT_TRUE(level->at_pointer("/c/a").is_object());
+  limits.max_depth = 32;
+  EXPECT_TRUE(ApplyJsonPatch(document,
+                             json::parse(R"([{"op":"move","from":"/spec","path":"/b/x"}])"), limits)
+                  .ok());
+}
+
 TEST(JsonPatchLimits, CopiesThatNestTooDeepAreRefused) {
   json::value document = json::parse(R"({"spec":)" + Nested(30) + "}");
   json::array patch{json::object{{"op", "copy"}, {"from", "/spec"}, {"path", "/spec/a/a/a/b"}},
