@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <list>
 #include <map>
 #include <mutex>
@@ -26,9 +27,11 @@
 #include "common/logging.h"
 #include "common/pki/identity.h"
 #include "controlplane/http/client_key.h"
+#include "controlplane/http/deadline_sweep.h"
 #include "controlplane/http/handler_pool.h"
 #include "controlplane/http/header_value.h"
 #include "controlplane/http/request_target.h"
+#include "controlplane/http/response_bytes.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -41,13 +44,15 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
-using TcpStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
-using TlsStream = beast::ssl_stream<TcpStream>;
+using TlsStream = beast::ssl_stream<Socket>;
 using SteadyClock = std::chrono::steady_clock;
 
 // How long a closing connection drains what the client still sends, so the
 // last response is not lost to a reset.
 constexpr std::chrono::milliseconds kLingerTime{1000};
+// How often a loop looks at its connections' deadlines: each is met at most
+// this late.
+constexpr std::chrono::milliseconds kDeadlineSweepInterval{250};
 // Between two accept error messages.
 constexpr std::chrono::seconds kLogInterval{5};
 constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
@@ -105,13 +110,14 @@ class BeastHttpsServer;
 
 // One client connection. Every operation on the socket runs on the
 // connection's IO thread; handler threads reach it only through posts.
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public DeadlineSweep::Subject {
  public:
   Connection(BeastHttpsServer& server, Socket socket, std::string client);
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // From the accept loop: the connection goes on on its own loop.
   void Start();
   // Closes it from another thread (the accept loop evicting it).
   void Evict();
@@ -122,7 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool proven = false;
 
   // From a handler thread.
-  void PostResponse(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive);
+  // `response`: a whole response's bytes (ResponseBytes).
+  void PostResponse(std::shared_ptr<const std::string> response, bool keep_alive);
   void PostStreamHeader(std::shared_ptr<http::response<http::empty_body>> header);
   bool StreamWrite(const std::string& chunk);
   void StreamEnd();
@@ -133,8 +140,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t LoopId() const { return loop_id_; }
   asio::io_context::executor_type executor() { return stream_.get_executor(); }
 
+  // DeadlineSweep::Subject, on the connection's loop.
+  [[nodiscard]] SteadyClock::time_point deadline() const override { return deadline_; }
+  void DeadlinePassed() override;
+
  private:
-  TcpStream& tcp() { return beast::get_lowest_layer(stream_); }
+  Socket& socket() { return stream_.next_layer(); }
+  // The current phase (handshake, idle, header, body, write, linger) must
+  // end within `limit`; the loop's sweep closes the connection if it does not.
+  void Expect(std::chrono::milliseconds limit, const char* phase) {
+    deadline_ = SteadyClock::now() + limit;
+    phase_ = phase;
+  }
+  void ExpectNothing() { deadline_ = SteadyClock::time_point::max(); }
+  void Handshake();
   void OnHandshake(beast::error_code ec);
   void ReadRequest();
   void ReadHeader();
@@ -143,21 +162,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(bool keep_alive);
   void RunHandler(HttpRequest& request, unsigned version, bool keep_alive);
   // Answers from the IO thread (431, 413, 400) and closes.
-  void Refuse(int status, std::string_view content_type, std::string body,
+  void Refuse(int status, std::string_view content_type, std::string_view body,
               std::string_view retry_after = {});
   // Gives back this connection's share of the bodies-in-flight budget.
   void ReleaseBody();
-  void WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,
-                     bool keep_alive);
+  void WriteResponse(const std::shared_ptr<const std::string>& response, bool keep_alive);
   // Stops sending, drains what the client still sends for a moment, closes.
   void CloseGracefully();
   void Linger();
   void Close();
   void DetectPeerClose();
   void Flush();
-  // Ends the stream when a write has not finished within the write
-  // timeout. One timer per timeout, not one per chunk: a watch writes often.
-  void WatchWrites();
   void CloseStream();
 
   BeastHttpsServer& server_;
@@ -173,11 +188,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
   asio::steady_timer end_timer_;
-  asio::steady_timer write_timer_;
-  bool write_timer_armed_ = false;
-  bool stream_write_in_flight_ = false;           // IO thread only
-  SteadyClock::time_point stream_write_started_;  // of the write in flight
-  uint64_t loop_id_;                              // of the loop that runs it
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();  // IO thread only
+  const char* phase_ = "";                                             // of the deadline
+  bool streaming_ = false;  // the header of a streamed response is out (IO thread only)
+  uint64_t loop_id_;        // of the loop that runs it
 
   // The streamed response (a watch): shared with handler threads.
   std::mutex stream_mu_;
@@ -259,13 +273,15 @@ class Writer : public ResponseWriter {
       return;
     }
     responded_ = true;
-    auto response = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(status), version_);
-    SetHeaders(*response, content_type);
-    response->keep_alive(keep_alive_);
-    response->body() = std::move(body);
-    response->prepare_payload();
-    connection_->PostResponse(std::move(response), keep_alive_);
+    ResponseHead head{status, version_, keep_alive_, {}};
+    head.fields.reserve(headers_.size() + 2);
+    head.fields.emplace_back("Content-Type", SafeHeaderValue(content_type));
+    head.fields.emplace_back("Cache-Control", "no-cache, private");
+    for (auto& field : headers_) {
+      head.fields.push_back(std::move(field));
+    }
+    connection_->PostResponse(std::make_shared<const std::string>(ResponseBytes(head, body)),
+                              keep_alive_);
   }
 
   std::shared_ptr<ResponseStream> StartStream(int status, std::string_view content_type) override {
@@ -319,6 +335,7 @@ class BeastHttpsServer : public HttpsServer {
     for (auto& loop : loops_) {
       work_.emplace_back(loop->get_executor());
       loop_ids_.push_back(next_loop_id++);
+      sweeps_.push_back(std::make_unique<DeadlineSweep>(*loop, kDeadlineSweepInterval));
     }
   }
 
@@ -404,6 +421,15 @@ class BeastHttpsServer : public HttpsServer {
       }
     }
     return 0;
+  }
+  // The deadlines of `loop`'s connections; used on that loop only.
+  DeadlineSweep& SweepOf(const asio::io_context& loop) {
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      if (loops_[i].get() == &loop) {
+        return *sweeps_[i];
+      }
+    }
+    std::abort();  // a connection runs on one of this server's loops
   }
   bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
   const RequestHandler& handler() const { return handler_; }
@@ -579,6 +605,7 @@ class BeastHttpsServer : public HttpsServer {
   // Connections (in pending handlers) use what is above: declared after it.
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::vector<uint64_t> loop_ids_;
+  std::vector<std::unique_ptr<DeadlineSweep>> sweeps_;  // one per loop, used on it
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   size_t next_loop_ = 0;  // on the first loop
   tcp::acceptor acceptor_;
@@ -589,13 +616,12 @@ class BeastHttpsServer : public HttpsServer {
 
 Connection::Connection(BeastHttpsServer& server, Socket socket, std::string client)
     : server_(server),
-      stream_(TcpStream(std::move(socket)), server.tls()),
+      stream_(std::move(socket), server.tls()),
       client_(std::move(client)),
       // Bounded: what the header limit does not cover (chunk extensions and
       // trailers of a chunked body) cannot grow it past this.
       buffer_(server.limits().max_header_bytes + kReadBufferSlack),
       end_timer_(stream_.get_executor()),
-      write_timer_(stream_.get_executor()),
       loop_id_(server.LoopId(stream_.get_executor().context())) {}
 
 Connection::~Connection() {
@@ -619,7 +645,12 @@ void Connection::ReleaseBody() {
 }
 
 void Connection::Start() {
-  tcp().expires_after(server_.limits().handshake_timeout);
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Handshake(); });
+}
+
+void Connection::Handshake() {
+  server_.SweepOf(stream_.get_executor().context()).Add(weak_from_this());
+  Expect(server_.limits().handshake_timeout, "tls handshake");
   stream_.async_handshake(ssl::stream_base::server,
                           beast::bind_front_handler(&Connection::OnHandshake, shared_from_this()));
 }
@@ -644,7 +675,7 @@ void Connection::ReadRequest() {
     return;
   }
   // Idle between keep-alive requests: wait for the first byte.
-  tcp().expires_after(server_.limits().idle_timeout);
+  Expect(server_.limits().idle_timeout, "idle");
   stream_.async_read_some(buffer_.prepare(scratch_.size()),
                           [self = shared_from_this()](beast::error_code ec, size_t bytes) {
                             if (ec) {
@@ -657,7 +688,7 @@ void Connection::ReadRequest() {
 }
 
 void Connection::ReadHeader() {
-  tcp().expires_after(server_.limits().header_timeout);
+  Expect(server_.limits().header_timeout, "request header");
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -730,7 +761,7 @@ void Connection::OnHeader(beast::error_code ec) {
     return;
   }
   body_reserved_ = body;
-  tcp().expires_after(limits.body_timeout);
+  Expect(limits.body_timeout, "request body");
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code read_ec, size_t) { self->OnBody(read_ec); });
@@ -756,7 +787,7 @@ void Connection::OnBody(beast::error_code ec) {
 }
 
 void Connection::Dispatch(bool keep_alive) {
-  tcp().expires_never();
+  ExpectNothing();  // the handler's time is its own
   unsigned version = parser_->get().version();
   parser_.reset();  // its header fields are in request_
   if (buffer_.size() == 0) {
@@ -793,25 +824,19 @@ void Connection::RunHandler(HttpRequest& request, unsigned version, bool keep_al
   }
 }
 
-void Connection::Refuse(int status, std::string_view content_type, std::string body,
+void Connection::Refuse(int status, std::string_view content_type, std::string_view body,
                         std::string_view retry_after) {
   unsigned version =
       parser_.has_value() && parser_->get().version() != 0 ? parser_->get().version() : 11;
   parser_.reset();
-  auto response = std::make_shared<http::response<http::string_body>>(
-      static_cast<http::status>(status), version);
-  response->set(http::field::content_type, content_type);
+  ResponseHead head{status, version, false, {{"Content-Type", std::string(content_type)}}};
   if (!retry_after.empty()) {
-    response->set(http::field::retry_after, retry_after);
+    head.fields.emplace_back("Retry-After", std::string(retry_after));
   }
-  response->keep_alive(false);
-  response->body() = std::move(body);
-  response->prepare_payload();
-  WriteResponse(response, false);
+  WriteResponse(std::make_shared<const std::string>(ResponseBytes(head, body)), false);
 }
 
-void Connection::PostResponse(std::shared_ptr<http::response<http::string_body>> response,
-                              bool keep_alive) {
+void Connection::PostResponse(std::shared_ptr<const std::string> response, bool keep_alive) {
   // At once when called on the connection's own IO thread (a quick request).
   asio::dispatch(stream_.get_executor(),
                  [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
@@ -819,11 +844,11 @@ void Connection::PostResponse(std::shared_ptr<http::response<http::string_body>>
                  });
 }
 
-void Connection::WriteResponse(const std::shared_ptr<http::response<http::string_body>>& response,
+void Connection::WriteResponse(const std::shared_ptr<const std::string>& response,
                                bool keep_alive) {
-  tcp().expires_after(server_.limits().write_timeout);
-  http::async_write(
-      stream_, *response,
+  Expect(server_.limits().write_timeout, "response write");
+  asio::async_write(
+      stream_, asio::buffer(*response),
       [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
         if (ec) {
           self->Close();
@@ -841,28 +866,43 @@ void Connection::CloseGracefully() {
   }
   closing_ = true;
   beast::error_code ec;
-  tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
-  tcp().expires_after(kLingerTime);
+  socket().shutdown(tcp::socket::shutdown_send, ec);
+  Expect(kLingerTime, "linger");
   Linger();
 }
 
 void Connection::Linger() {
   // Raw reads: what the client still sends is dropped, never decrypted.
-  tcp().async_read_some(asio::buffer(scratch_),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                          if (ec) {
-                            self->Close();
-                          } else {
-                            self->Linger();
-                          }
-                        });
+  socket().async_read_some(asio::buffer(scratch_),
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             if (ec) {
+                               self->Close();
+                             } else {
+                               self->Linger();
+                             }
+                           });
 }
 
 void Connection::Close() {
   closing_ = true;
   end_timer_.cancel();
-  write_timer_.cancel();
-  tcp().close();
+  ExpectNothing();
+  beast::error_code ec;
+  socket().close(ec);  // what is pending ends with operation_aborted
+}
+
+void Connection::DeadlinePassed() {
+  ExpectNothing();
+  if (streaming_) {
+    Logger(Component::kApiserver)
+        .info("stream closed client={}: a write did not finish in {} ms", client_,
+              server_.limits().write_timeout.count());
+    CloseStream();
+    return;
+  }
+  Logger(Component::kApiserver)
+      .debug("connection closed client={}: {} deadline passed", client_, phase_);
+  Close();
 }
 
 // --- streamed responses ---
@@ -876,14 +916,15 @@ void Connection::PostStreamHeader(std::shared_ptr<http::response<http::empty_bod
     self->stream_header_ = std::make_unique<http::response<http::empty_body>>(std::move(*header));
     self->stream_serializer_ =
         std::make_unique<http::response_serializer<http::empty_body>>(*self->stream_header_);
-    self->tcp().expires_after(self->server_.limits().write_timeout);
+    self->streaming_ = true;
+    self->Expect(self->server_.limits().write_timeout, "stream header write");
     http::async_write_header(self->stream_, *self->stream_serializer_,
                              [self](beast::error_code ec, size_t) {
                                if (ec) {
                                  self->CloseStream();
                                  return;
                                }
-                               self->tcp().expires_never();
+                               self->ExpectNothing();
                                self->DetectPeerClose();
                                self->Flush();
                              });
@@ -998,9 +1039,9 @@ void Connection::Flush() {
       stream_in_flight_ = stream_current_.size();
     }
   }
-  stream_write_in_flight_ = true;
-  stream_write_started_ = SteadyClock::now();
-  WatchWrites();
+  // Each write to a client that does not read ends the stream when the
+  // write timeout passes.
+  Expect(server_.limits().write_timeout, "stream write");
   if (last) {
     asio::async_write(
         stream_, http::make_chunk_last(),
@@ -1009,37 +1050,13 @@ void Connection::Flush() {
   }
   asio::async_write(stream_, http::make_chunk(asio::buffer(stream_current_)),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->stream_write_in_flight_ = false;
+                      self->ExpectNothing();
                       if (ec) {
                         self->CloseStream();
                         return;
                       }
                       self->Flush();
                     });
-}
-
-void Connection::WatchWrites() {
-  if (write_timer_armed_ || closing_) {
-    return;
-  }
-  const auto timeout = server_.limits().write_timeout;
-  const auto left = timeout - (SteadyClock::now() - stream_write_started_);
-  write_timer_armed_ = true;
-  write_timer_.expires_after(std::max<SteadyClock::duration>(left, SteadyClock::duration::zero()));
-  write_timer_.async_wait([self = shared_from_this(), timeout](beast::error_code ec) {
-    self->write_timer_armed_ = false;
-    if (ec || self->closing_ || !self->stream_write_in_flight_) {
-      return;  // no write waits: the next one arms it again
-    }
-    if (SteadyClock::now() - self->stream_write_started_ >= timeout) {
-      Logger(Component::kApiserver)
-          .info("stream closed client={}: a write did not finish in {} ms", self->client_,
-                timeout.count());
-      self->CloseStream();
-      return;
-    }
-    self->WatchWrites();  // this write started after the timer did
-  });
 }
 
 void Connection::CloseStream() {
