@@ -565,6 +565,10 @@ int main(int argc, char** argv) {
     flood_rate = Rate(ctx, server, clients, seconds, gets_of);
     stop = true;
     trickle.join();
+    // The quiet rate again once the flood is gone, so that one noisy run
+    // before it does not decide the ratio: their mean is the reference.
+    flood.clear();
+    quiet_rate = (quiet_rate + Rate(ctx, server, clients, seconds, gets_of)) / 2;
     StopServer(server);
   }
   SSL_CTX_free(ctx);
@@ -591,8 +595,8 @@ int main(int argc, char** argv) {
   std::printf("idle RSS, %zu keep-alive connections: %6.1f MiB\n", idle_open, idle_rss_10k);
   std::printf("idle RSS, %zu watchers:               %6.1f MiB\n", watching, watch_rss);
   std::printf(
-      "gets during a %zu-connection slowloris: %6.0f /s, without %.0f /s: ratio %.2f (target >= "
-      "0.9)\n",
+      "gets during a %zu-connection slowloris: %6.0f /s, without %.0f /s (before and after): ratio "
+      "%.2f (target >= 0.9)\n",
       flooding, flood_rate, quiet_rate, flood_rate / quiet_rate);
   return 0;
 }
