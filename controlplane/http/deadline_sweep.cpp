@@ -33,7 +33,9 @@ void DeadlineSweep::Sweep() {
     std::shared_ptr<Subject> subject = subjects_[i].lock();
     if (subject == nullptr) {
       // Gone: the last one takes its place (the order does not matter).
-      subjects_[i] = std::move(subjects_.back());
+      if (i + 1 != subjects_.size()) {
+        subjects_[i] = std::move(subjects_.back());
+      }
       subjects_.pop_back();
       continue;
     }

@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -129,7 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
 
   // From a handler thread.
   // `response`: a whole response's bytes (ResponseBytes).
-  void PostResponse(std::shared_ptr<const std::string> response, bool keep_alive);
+  void PostResponse(std::shared_ptr<const WireResponse> response, bool keep_alive);
   void PostStreamHeader(std::shared_ptr<http::response<http::empty_body>> header);
   bool StreamWrite(const std::string& chunk);
   void StreamEnd();
@@ -149,7 +150,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   // The current phase (handshake, idle, header, body, write, linger) must
   // end within `limit`; the loop's sweep closes the connection if it does not.
   void Expect(std::chrono::milliseconds limit, const char* phase) {
-    deadline_ = SteadyClock::now() + limit;
+    // A limit too far off to add (a huge flag value) is no deadline, never
+    // an overflow into the past.
+    const SteadyClock::time_point now = SteadyClock::now();
+    deadline_ = limit >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                             SteadyClock::time_point::max() - now)
+                    ? SteadyClock::time_point::max()
+                    : now + limit;
     phase_ = phase;
   }
   void ExpectNothing() { deadline_ = SteadyClock::time_point::max(); }
@@ -166,7 +173,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
               std::string_view retry_after = {});
   // Gives back this connection's share of the bodies-in-flight budget.
   void ReleaseBody();
-  void WriteResponse(const std::shared_ptr<const std::string>& response, bool keep_alive);
+  void WriteResponse(const std::shared_ptr<const WireResponse>& response, bool keep_alive);
+  void ResponseWritten(bool keep_alive);
   // Stops sending, drains what the client still sends for a moment, closes.
   void CloseGracefully();
   void Linger();
@@ -265,11 +273,26 @@ class Writer : public ResponseWriter {
   Writer& operator=(const Writer&) = delete;
 
   void AddHeader(std::string name, std::string value) override {
+    // A handler's mistake, never a client's: the handler fails and its
+    // request is answered 500 (the destructor).
+    if (!IsFieldName(name) || IsServerOwnedField(name)) {
+      throw std::invalid_argument(
+          fmt::format("a handler may not set the header field \"{}\"", SafeHeaderValue(name)));
+    }
     headers_.emplace_back(std::move(name), SafeHeaderValue(value));
   }
 
   void Send(int status, std::string_view content_type, std::string body) override {
     if (responded_) {
+      return;
+    }
+    if (status < 200 || status > 599) {
+      // An interim (1xx) answer would leave the client waiting for the final
+      // one that never comes.
+      Logger(Component::kApiserver).error("a handler answered status {}; sent 500", status);
+      headers_.clear();
+      Send(500, "application/json",
+           StatusBody(500, "InternalError", "the handler answered an interim status"));
       return;
     }
     responded_ = true;
@@ -280,8 +303,8 @@ class Writer : public ResponseWriter {
     for (auto& field : headers_) {
       head.fields.push_back(std::move(field));
     }
-    connection_->PostResponse(std::make_shared<const std::string>(ResponseBytes(head, body)),
-                              keep_alive_);
+    connection_->PostResponse(
+        std::make_shared<const WireResponse>(ResponseBytes(head, std::move(body))), keep_alive_);
   }
 
   std::shared_ptr<ResponseStream> StartStream(int status, std::string_view content_type) override {
@@ -833,10 +856,11 @@ void Connection::Refuse(int status, std::string_view content_type, std::string_v
   if (!retry_after.empty()) {
     head.fields.emplace_back("Retry-After", std::string(retry_after));
   }
-  WriteResponse(std::make_shared<const std::string>(ResponseBytes(head, body)), false);
+  WriteResponse(std::make_shared<const WireResponse>(ResponseBytes(head, std::string(body))),
+                false);
 }
 
-void Connection::PostResponse(std::shared_ptr<const std::string> response, bool keep_alive) {
+void Connection::PostResponse(std::shared_ptr<const WireResponse> response, bool keep_alive) {
   // At once when called on the connection's own IO thread (a quick request).
   asio::dispatch(stream_.get_executor(),
                  [self = shared_from_this(), response = std::move(response), keep_alive]() mutable {
@@ -844,20 +868,39 @@ void Connection::PostResponse(std::shared_ptr<const std::string> response, bool 
                  });
 }
 
-void Connection::WriteResponse(const std::shared_ptr<const std::string>& response,
+void Connection::WriteResponse(const std::shared_ptr<const WireResponse>& response,
                                bool keep_alive) {
   Expect(server_.limits().write_timeout, "response write");
+  // Head and body as two writes, not one two-buffer write: Beast's
+  // ssl_stream (flat_stream) writes nothing for a sequence whose first
+  // buffer is used up and whose second is over 16 KiB, so Asio's two-buffer
+  // write would spin on the body.
   asio::async_write(
-      stream_, asio::buffer(*response),
+      stream_, asio::buffer(response->head),
       [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
         if (ec) {
           self->Close();
-        } else if (keep_alive) {
-          self->ReadRequest();
+        } else if (response->body.empty()) {
+          self->ResponseWritten(keep_alive);
         } else {
-          self->CloseGracefully();
+          asio::async_write(self->stream_, asio::buffer(response->body),
+                            [self, response, keep_alive](beast::error_code body_ec, size_t) {
+                              if (body_ec) {
+                                self->Close();
+                              } else {
+                                self->ResponseWritten(keep_alive);
+                              }
+                            });
         }
       });
+}
+
+void Connection::ResponseWritten(bool keep_alive) {
+  if (keep_alive) {
+    ReadRequest();
+  } else {
+    CloseGracefully();
+  }
 }
 
 void Connection::CloseGracefully() {

@@ -18,27 +18,57 @@ namespace {
 
 using std::chrono::milliseconds;
 
+std::string Wire(const ResponseHead& head, std::string body) {
+  WireResponse response = ResponseBytes(head, std::move(body));
+  return response.head + response.body;
+}
+
 TEST(ResponseBytesTest, AKeepAliveHttp11ResponseHasItsFieldsInOrderAndAContentLength) {
   ResponseHead head{200, 11, true, {{"Content-Type", "application/json"}, {"Warning", "299 - x"}}};
-  EXPECT_EQ(ResponseBytes(head, R"({"a":1})"),
+  EXPECT_EQ(Wire(head, R"({"a":1})"),
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nWarning: 299 - x\r\n"
             "Content-Length: 7\r\n\r\n{\"a\":1}");
 }
 
 TEST(ResponseBytesTest, TheConnectionFieldFollowsTheVersion) {
-  EXPECT_EQ(ResponseBytes({404, 11, false, {}}, ""),
+  EXPECT_EQ(Wire({404, 11, false, {}}, ""),
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(ResponseBytes({200, 10, true, {}}, "ok"),
+  EXPECT_EQ(Wire({200, 10, true, {}}, "ok"),
             "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
-  EXPECT_EQ(ResponseBytes({200, 10, false, {}}, "ok"),
-            "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_EQ(Wire({200, 10, false, {}}, "ok"), "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
 TEST(ResponseBytesTest, NoContentAndNotModifiedCarryNoLengthAndNoBody) {
-  EXPECT_EQ(ResponseBytes({204, 11, true, {}}, "dropped"), "HTTP/1.1 204 No Content\r\n\r\n");
-  EXPECT_EQ(ResponseBytes({304, 11, true, {}}, ""), "HTTP/1.1 304 Not Modified\r\n\r\n");
-  EXPECT_EQ(ResponseBytes({507, 11, true, {}}, "x"),
+  EXPECT_EQ(Wire({204, 11, true, {}}, "dropped"), "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(Wire({304, 11, true, {}}, ""), "HTTP/1.1 304 Not Modified\r\n\r\n");
+  EXPECT_EQ(Wire({507, 11, true, {}}, "x"),
             "HTTP/1.1 507 Insufficient Storage\r\nContent-Length: 1\r\n\r\nx");
+}
+
+TEST(ResponseBytesTest, ASmallBodyIsOneStringWithItsHeadAndALargeOneIsMovedNotCopied) {
+  WireResponse small = ResponseBytes({200, 11, true, {}}, std::string(kInlineBodyBytes, 'y'));
+  EXPECT_TRUE(small.body.empty());
+  EXPECT_EQ(small.head.substr(small.head.size() - kInlineBodyBytes),
+            std::string(kInlineBodyBytes, 'y'));
+  std::string body(1 << 20, 'x');
+  const char* bytes = body.data();
+  WireResponse response = ResponseBytes({200, 11, true, {}}, std::move(body));
+  EXPECT_EQ(response.body.data(), bytes);
+  EXPECT_EQ(response.head, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n");
+}
+
+TEST(ResponseBytesTest, FramingFieldsAreTheServersAndNamesMustBeTokens) {
+  for (const char* owned : {"Content-Length", "content-length", "Transfer-Encoding", "CONNECTION",
+                            "Content-Type", "Keep-Alive", "Upgrade", "Trailer"}) {
+    EXPECT_TRUE(IsServerOwnedField(owned)) << owned;
+  }
+  EXPECT_FALSE(IsServerOwnedField("Warning"));
+  EXPECT_FALSE(IsServerOwnedField("Content-Lengths"));
+  EXPECT_TRUE(IsFieldName("Warning"));
+  EXPECT_TRUE(IsFieldName("X-Kubernetes-PF-FlowSchema-UID"));
+  for (const char* bad : {"", "Bad Name", "Bad:Name", "Bad\r\nX-Injected", "N\xc3\xa4me"}) {
+    EXPECT_FALSE(IsFieldName(bad)) << bad;
+  }
 }
 
 class FakeConnection : public DeadlineSweep::Subject {
