@@ -32,7 +32,7 @@ struct WireResponse {
   std::string head;
   std::string body;
 };
-inline constexpr size_t kInlineBodyBytes = 16 * 1024;
+inline constexpr size_t kInlineBodyBytes = size_t{16} * 1024;
 
 // The status line ("HTTP/1.1 404 Not Found"), the fields, Content-Length
 // (none for 1xx, 204 and 304, which also drop the body), the Connection

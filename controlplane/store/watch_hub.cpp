@@ -131,7 +131,6 @@ void WatchHub::Publish(EventPtr event) {
         subscriber->queue.clear();
         subscriber->queue_bytes = 0;
       } else if (!subscriber->overflowed) {
-        subscriber->queue_bytes += event->kv.value.size();
         subscriber->queue.push_back(event);
         subscriber->queue_bytes += bytes;
       }

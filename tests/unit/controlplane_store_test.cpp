@@ -369,10 +369,12 @@ TEST_F(StoreTest, AWatcherBehindByMoreThanItsBytesIsEndedOneBigEventPasses) {
   auto big = (*watch)->Next(steady_clock::now());
   ASSERT_TRUE(big.ok()) << big.status();
   EXPECT_EQ(big->size(), 1U);
-  // Under the bound: kept. Past it: the watcher fell behind.
-  MustCreate("/k/a", std::string(600, 'a'));
+  // Under the bound: kept (each event counted once: two of 450 bytes fit in
+  // 1000). Past it: the watcher fell behind.
+  MustCreate("/k/a", std::string(450, 'a'));
+  MustCreate("/k/b", std::string(450, 'b'));
   EXPECT_FALSE((*watch)->FellBehind());
-  MustCreate("/k/b", std::string(600, 'b'));
+  MustCreate("/k/c", std::string(200, 'c'));
   EXPECT_TRUE((*watch)->FellBehind());
   EXPECT_EQ((*watch)->Next(steady_clock::now()).status().code(),
             absl::StatusCode::kResourceExhausted);
