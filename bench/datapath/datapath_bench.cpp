@@ -7,7 +7,9 @@
 //   iptables-1k   the same with 1,000 tenants
 // Configurations are interleaved round by round (the machine is shared and
 // noisy), the order rotating each round, and the median of the rounds is
-// reported, with ratios to "none".
+// reported. A ratio is the median of each round's ratio to that round's
+// "none", so that a drift of the machine's speed between rounds cancels out
+// instead of adding to the spread.
 //
 // Then, with the kernel's BPF run-time statistics on (only for that run),
 // one more RR and CRR run under bulkhead-10k gives each program's own cost
@@ -163,6 +165,17 @@ double Median(std::vector<double> values) {
   return values.empty() ? 0 : values[values.size() / 2];
 }
 
+// The median of the rounds' ratios of `values` to `base` (same round).
+double RoundRatio(const std::vector<double>& values, const std::vector<double>& base) {
+  std::vector<double> ratios;
+  for (size_t i = 0; i < values.size() && i < base.size(); ++i) {
+    if (base[i] > 0) {
+      ratios.push_back(values[i] / base[i]);
+    }
+  }
+  return Median(ratios);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -286,20 +299,16 @@ int main(int argc, char** argv) {
       ::close(stats_fd);
     }
   }
-  double crr_base = Median(crr["none"]);
-  double rr_base = Median(rr["none"]);
   std::printf("%-14s %14s %8s %14s %8s\n", "config", "CRR/s (median)", "ratio", "RR/s (median)",
               "ratio");
   for (const std::string& config : configs) {
     double c = Median(crr[config]);
     double r = Median(rr[config]);
     std::printf("%-14s %14.0f %8.3f %14.0f %8.3f\n", config.c_str(), c,
-                crr_base > 0 ? c / crr_base : 0, r, rr_base > 0 ? r / rr_base : 0);
+                RoundRatio(crr[config], crr["none"]), r, RoundRatio(rr[config], rr["none"]));
   }
-  double scale_crr =
-      Median(crr["bulkhead-10"]) > 0 ? Median(crr["bulkhead-10k"]) / Median(crr["bulkhead-10"]) : 0;
-  double scale_rr =
-      Median(rr["bulkhead-10"]) > 0 ? Median(rr["bulkhead-10k"]) / Median(rr["bulkhead-10"]) : 0;
+  double scale_crr = RoundRatio(crr["bulkhead-10k"], crr["bulkhead-10"]);
+  double scale_rr = RoundRatio(rr["bulkhead-10k"], rr["bulkhead-10"]);
   std::printf("scaling 10k/10 endpoints: CRR %.3f, RR %.3f\n", scale_crr, scale_rr);
   std::printf("%-16s %12s %10s   (bulkhead-10k, one RR and one CRR run)\n", "program", "runs",
               "ns/run");
@@ -308,9 +317,8 @@ int main(int argc, char** argv) {
         "%-16s %12llu %10.0f\n", name.c_str(), static_cast<unsigned long long>(cost.second),
         cost.second > 0 ? static_cast<double>(cost.first) / static_cast<double>(cost.second) : 0.0);
   }
-  std::printf(
-      "bulkhead-10k vs iptables-1k: CRR %.3f, RR %.3f\n",
-      Median(crr["iptables-1k"]) > 0 ? Median(crr["bulkhead-10k"]) / Median(crr["iptables-1k"]) : 0,
-      Median(rr["iptables-1k"]) > 0 ? Median(rr["bulkhead-10k"]) / Median(rr["iptables-1k"]) : 0);
+  std::printf("bulkhead-10k vs iptables-1k: CRR %.3f, RR %.3f\n",
+              RoundRatio(crr["bulkhead-10k"], crr["iptables-1k"]),
+              RoundRatio(rr["bulkhead-10k"], rr["iptables-1k"]));
   return 0;
 }
