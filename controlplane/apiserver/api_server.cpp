@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "controlplane/apiserver/api_errors.h"
+#include "controlplane/apiserver/api_request.h"
 #include "controlplane/apiserver/crd.h"
 #include "controlplane/apiserver/discovery.h"
 #include "controlplane/apiserver/object_meta.h"
@@ -18,9 +19,6 @@ namespace bulkhead::controlplane {
 namespace {
 
 namespace json = boost::json;
-
-constexpr const char* kDefaultNamespaces[] = {"default", "kube-system", "kube-public",
-                                              "kube-node-lease"};
 
 bool TokenMatches(const std::string& header, const std::string& token) {
   std::string_view value = header;
@@ -44,17 +42,11 @@ json::object VersionInfo() {
           {"platform", "linux/amd64"}};
 }
 
-// `?watch=true` (or 1, True): the request is a watch.
-bool WatchParam(const HttpRequest& request) {
-  auto watch = request.Query("watch");
-  return watch.has_value() && (*watch == "true" || *watch == "1" || *watch == "True");
-}
-
 }  // namespace
 
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
-    : store_(store),
-      options_(std::move(options)),
+    : options_(std::move(options)),
+      objects_(store, registry_, options_.max_object_bytes),
       watch_events_(std::make_unique<WatchEventCache>()),
       watch_pump_(std::make_unique<WatchPump>()) {}
 
@@ -64,7 +56,7 @@ bool ApiServer::Quick(const HttpRequest& request) {
   if (request.method != "GET" && request.method != "HEAD") {
     return false;
   }
-  if (WatchParam(request)) {
+  if (IsWatchQuery(request.query)) {
     return false;
   }
   const std::string_view path = request.path;
@@ -80,58 +72,7 @@ bool ApiServer::Authenticate(const HttpRequest& request) const {
          TokenMatches(request.authorization, options_.admin_token);
 }
 
-Status ApiServer::Bootstrap() {
-  auto namespaces = registry_.Find("", "v1", "namespaces");
-  for (const char* name : kDefaultNamespaces) {
-    ResourceTarget target{namespaces, "", name, ""};
-    BH_ASSIGN_OR_RETURN(auto existing, store_.Get(target.Key()));
-    if (existing.has_value()) {
-      continue;
-    }
-    json::object ns{
-        {"apiVersion", "v1"},
-        {"kind", "Namespace"},
-        {"metadata", json::object{{"name", name},
-                                  {"uid", NewUid()},
-                                  {"creationTimestamp", NowRfc3339()},
-                                  {"labels", json::object{{"kubernetes.io/metadata.name", name}}}}},
-        {"spec", json::object{{"finalizers", json::array{"kubernetes"}}}},
-        {"status", json::object{{"phase", "Active"}}}};
-    auto created =
-        store_.Create(target.Key(), [&ns](int64_t revision, int64_t) -> StatusOr<std::string> {
-          Metadata(ns)["resourceVersion"] = std::to_string(revision);
-          return json::serialize(ns);
-        });
-    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
-      return created.status();
-    }
-  }
-  auto crds = registry_.Find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
-  BH_ASSIGN_OR_RETURN(auto list, store_.List(crds->KeyPrefix(), "", 0, 0));
-  for (const auto& kv : list.items) {
-    boost::system::error_code ec;
-    auto crd = ParseJson(kv.value, ec);
-    if (!ec && crd.is_object()) {
-      OnCrdChanged(&crd.as_object(), MetaString(crd.as_object(), "name"));
-    }
-  }
-  Logger(Component::kApiserver)
-      .info("bootstrapped revision={} crds={}", store_.Revision(), list.items.size());
-  return absl::OkStatus();
-}
-
-void ApiServer::OnCrdChanged(const json::object* crd, const std::string& name) {
-  if (crd == nullptr) {
-    registry_.SetCustom(name, {});
-    return;
-  }
-  auto types = ResourceTypesOfCrd(*crd);
-  if (!types.empty() && registry_.IsBuiltin(types.front().group, types.front().resource)) {
-    Logger(Component::kApiserver).warn("not serving crd={}: it names a built-in resource", name);
-    types.clear();
-  }
-  registry_.SetCustom(name, std::move(types));
-}
+Status ApiServer::Bootstrap() { return objects_.Bootstrap(); }
 
 void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
   auto parts = SplitNonEmpty(request.path, "/");
@@ -237,112 +178,51 @@ void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
 void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
                                const std::string& group, const std::string& version,
                                std::vector<std::string> rest) {
-  bool watch_path = false;
-  if (!rest.empty() && rest[0] == "watch") {
-    watch_path = true;
-    rest.erase(rest.begin());
-  }
-  ResourceTarget target;
-  std::string resource;
-  if (!rest.empty() && rest[0] == "namespaces" && rest.size() >= 3 && rest[2] != "status" &&
-      rest[2] != "finalize") {
-    target.namespace_name = rest[1];
-    resource = rest[2];
-    if (rest.size() >= 4) {
-      target.name = rest[3];
-    }
-    if (rest.size() >= 5) {
-      target.subresource = rest[4];
-    }
-    if (rest.size() > 5) {
-      resource.clear();
-    }
-  } else if (!rest.empty()) {
-    resource = rest[0];
-    if (rest.size() >= 2) {
-      target.name = rest[1];
-    }
-    if (rest.size() >= 3) {
-      target.subresource = rest[2];
-    }
-    if (rest.size() > 3) {
-      resource.clear();
-    }
-  }
-  target.type = resource.empty() ? nullptr : registry_.Find(group, version, resource);
-  if (target.type == nullptr || (!target.type->namespaced && !target.namespace_name.empty()) ||
-      (target.type->namespaced && target.namespace_name.empty() && !target.name.empty())) {
-    SendError(writer,
-              ApiError(404, "NotFound", "the server could not find the requested resource"));
+  StatusOr<ApiRequest> routed = RouteResourceRequest(request.method, group, version,
+                                                     std::move(rest), request.query, registry_);
+  if (!routed.ok()) {
+    SendError(writer, routed.status());
     return;
   }
-  if (!target.subresource.empty() &&
-      !((target.subresource == "status" && target.type->status_subresource) ||
-        (target.subresource == "scale" && target.type->scale_subresource))) {
-    SendError(writer,
-              ApiError(404, "NotFound", "the server could not find the requested resource"));
-    return;
-  }
-  const std::string& method = request.method;
-  if (target.type->review) {
-    if (method == "POST" && target.name.empty()) {
+  const ResourceTarget& target = routed->target;
+  switch (routed->verb) {
+    case Verb::kReview:
       Review(target, request, writer);
-    } else {
-      SendError(writer,
-                ApiError(405, "MethodNotAllowed",
-                         "the server does not allow this method on the requested resource"));
-    }
-    return;
-  }
-  bool watch = watch_path || WatchParam(request);
-  if (target.name.empty()) {
-    if (method == "GET" && watch) {
+      return;
+    case Verb::kWatch:
+      if (!routed->watch_name.empty()) {
+        // A watch of one object: the collection filtered by name.
+        request.query.emplace_back("fieldSelector", "metadata.name=" + routed->watch_name);
+      }
       Watch(target, request, writer);
-    } else if (method == "GET") {
+      return;
+    case Verb::kList:
       List(target, request, writer);
-    } else if (method == "POST") {
+      return;
+    case Verb::kCreate:
       Create(target, request, writer);
-    } else if (method == "DELETE") {
+      return;
+    case Verb::kDeleteCollection:
       DeleteCollection(target, request, writer);
-    } else {
-      SendError(
-          writer,
-          ApiError(405, "MethodNotAllowed",
-                   fmt::format("the server does not allow this method on the requested resource")));
-    }
-    return;
-  }
-  if (watch && method == "GET") {
-    // A watch of one object: the collection filtered by name.
-    request.query.emplace_back("fieldSelector", "metadata.name=" + target.name);
-    ResourceTarget collection = target;
-    collection.name.clear();
-    Watch(collection, request, writer);
-    return;
-  }
-  if (target.subresource == "scale") {
-    if (method == "GET") {
+      return;
+    case Verb::kGetScale:
       GetScale(target, request, writer);
-    } else if (method == "PUT" || method == "PATCH") {
+      return;
+    case Verb::kUpdateScale:
       UpdateScale(target, request, writer);
-    } else {
-      SendError(writer,
-                ApiError(405, "MethodNotAllowed",
-                         "the server does not allow this method on the requested resource"));
-    }
-    return;
-  }
-  if (method == "GET") {
-    Get(target, request, writer);
-  } else if (method == "PUT") {
-    Update(target, request, writer);
-  } else if (method == "PATCH") {
-    Patch(target, request, writer);
-  } else if (method == "DELETE" && target.subresource.empty()) {
-    Delete(target, request, writer);
-  } else {
-    SendError(writer, ApiError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource"));
+      return;
+    case Verb::kGet:
+      Get(target, request, writer);
+      return;
+    case Verb::kUpdate:
+      Update(target, request, writer);
+      return;
+    case Verb::kPatch:
+      Patch(target, request, writer);
+      return;
+    case Verb::kDelete:
+      Delete(target, request, writer);
+      return;
   }
 }
 

@@ -20,6 +20,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "controlplane/apiserver/registry/object_registry.h"
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
 #include "controlplane/apiserver/watch_event_cache.h"
@@ -61,6 +62,7 @@ class ApiServer {
   void Handle(HttpRequest& request, ResponseWriter& writer);
 
   ResourceRegistry& registry() { return registry_; }
+  ObjectRegistry& objects() { return objects_; }
   void set_ready(bool ready) { ready_ = ready; }
 
  private:
@@ -85,24 +87,10 @@ class ApiServer {
   class WatchSession;
   void Watch(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
 
-  // Reads, changes and writes one object, retrying on conflicts unless the
-  // caller pinned a resourceVersion. `change` gets the current object.
-  using Change = std::function<StatusOr<boost::json::object>(const boost::json::object& current)>;
-  StatusOr<KeyValue> Mutate(const ResourceTarget& target, const Change& change, bool dry_run,
-                            std::vector<std::string>* warnings);
-  // Validation and field pruning shared by create, update and patch.
-  Status CheckObject(const ResourceTarget& target, const HttpRequest& request,
-                     boost::json::object& object, std::vector<std::string>& warnings);
-  StatusOr<KeyValue> DeleteKey(const ResourceTarget& target, const KeyValue& current);
-  Status CascadeNamespace(const std::string& name);
-  Status CascadeCustomResources(const boost::json::object& crd);
-  void OnCrdChanged(const boost::json::object* crd, const std::string& name);
-  // The stored value as served at `target`'s version.
-  std::string Present(const ResourceTarget& target, const std::string& value);
-
-  Store& store_;
   ApiServerOptions options_;
   ResourceRegistry registry_;
+  // Every read and write of stored objects (the only user of the Store).
+  ObjectRegistry objects_;
   std::atomic<bool> ready_{false};
   // Events rendered once for all the watchers of a type; the pump's
   // sessions use it, so it is destroyed after the pump.

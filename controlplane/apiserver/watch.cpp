@@ -62,7 +62,7 @@ class ApiServer::WatchSession : public WatchPump::Task {
 
   std::optional<json::object> ToObject(const std::string& text) {
     boost::system::error_code ec;
-    json::value value = ParseJson(api_.Present(target_, text), ec);
+    json::value value = ParseJson(api_.objects_.Present(target_, text), ec);
     if (ec || !value.is_object()) {
       return std::nullopt;
     }
@@ -267,7 +267,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
 
   int64_t start = 0;
   if (from_now) {
-    auto list = store_.List(target.CollectionPrefix(), "", 0, 0);
+    auto list = objects_.List(target.CollectionPrefix(), "", 0, 0);
     if (!list.ok()) {
       SendError(writer, list.status());
       return;
@@ -288,13 +288,13 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       return;
     }
     start = *parsed;
-    if (start > store_.Revision()) {
-      SendError(writer, TooLargeResourceVersionError(start, store_.Revision()));
+    if (start > objects_.Revision()) {
+      SendError(writer, TooLargeResourceVersionError(start, objects_.Revision()));
       return;
     }
-    if (session->filtered_ && start >= store_.CompactedRevision()) {
+    if (session->filtered_ && start >= objects_.CompactedRevision()) {
       // What matched at the start decides ADDED/MODIFIED/DELETED later.
-      auto list = store_.List(target.CollectionPrefix(), "", 0, start);
+      auto list = objects_.List(target.CollectionPrefix(), "", 0, start);
       if (list.ok()) {
         for (const auto& kv : list->items) {
           auto object = session->ToObject(kv.value);
@@ -305,7 +305,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
       }
     }
   }
-  auto stream = store_.Watch(prefix, start);
+  auto stream = objects_.Watch(prefix, start);
   if (!stream.ok()) {
     if (stream.status().code() != absl::StatusCode::kOutOfRange) {
       SendError(writer, stream.status());
@@ -313,7 +313,7 @@ void ApiServer::Watch(const ResourceTarget& target, const HttpRequest& request,
     }
     HttpError gone = ToHttpError(ApiError(
         410, "Expired",
-        fmt::format("too old resource version: {} ({})", start, store_.CompactedRevision())));
+        fmt::format("too old resource version: {} ({})", start, objects_.CompactedRevision())));
     auto out = writer.StartStream(200, kJson);
     out->Write(fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", gone.body));
     out->End();

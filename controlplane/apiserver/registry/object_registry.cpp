@@ -1,0 +1,596 @@
+#include "controlplane/apiserver/registry/object_registry.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "common/logging.h"
+#include "controlplane/apiserver/api_errors.h"
+#include "controlplane/apiserver/crd.h"
+#include "controlplane/apiserver/defaults.h"
+#include "controlplane/apiserver/field_schema.h"
+#include "controlplane/apiserver/object_limits.h"
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/apiserver/object_validation.h"
+#include "fmt/format.h"
+
+namespace bulkhead::controlplane {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int kMaxWriteAttempts = 16;
+constexpr int kMaxGeneratedNameAttempts = 8;
+
+constexpr const char* kDefaultNamespaces[] = {"default", "kube-system", "kube-public",
+                                              "kube-node-lease"};
+
+// Namespaces the cluster itself needs (Kubernetes' NamespaceLifecycle).
+bool IsSystemNamespace(const ResourceTarget& target) {
+  if (target.type->kind != "Namespace" || !target.type->group.empty()) {
+    return false;
+  }
+  return std::any_of(std::begin(kDefaultNamespaces), std::end(kDefaultNamespaces),
+                     [&](const char* name) { return target.name == name; });
+}
+
+// The value stored for `object` at `revision`, within the limits on what is
+// stored (object_limits.h).
+StatusOr<std::string> Render(json::object& object, int64_t revision, size_t max_object_bytes) {
+  Metadata(object)["resourceVersion"] = std::to_string(revision);
+  std::string value = json::serialize(object);
+  BH_RETURN_IF_ERROR(CheckStorable(value, max_object_bytes));
+  return value;
+}
+
+bool HasFinalizers(const json::object& object) {
+  const auto* finalizers = PathValue(object, ".metadata.finalizers");
+  return finalizers != nullptr && finalizers->is_array() && !finalizers->as_array().empty();
+}
+
+// Applies the parts of `incoming` that a write to `target` may change onto
+// `current`: the whole object but status (status subresource: status only),
+// keeping what the server owns in metadata.
+json::object MergeWrite(const ResourceTarget& target, const json::object& current,
+                        json::object incoming) {
+  json::object result;
+  if (target.subresource == "status") {
+    result = current;
+    if (const auto* status = incoming.if_contains("status")) {
+      result["status"] = *status;
+    } else {
+      result.erase("status");
+    }
+    Metadata(result)["resourceVersion"] = MetaString(incoming, "resourceVersion");
+  } else {
+    result = std::move(incoming);
+    if (target.type->status_subresource) {
+      if (const auto* status = current.if_contains("status")) {
+        result["status"] = *status;
+      } else {
+        result.erase("status");
+      }
+    }
+  }
+  json::object& meta = Metadata(result);
+  const auto* old_meta_value = current.if_contains("metadata");
+  json::object old_meta = old_meta_value != nullptr && old_meta_value->is_object()
+                              ? old_meta_value->as_object()
+                              : json::object();
+  for (const char* field : {"uid", "creationTimestamp", "deletionTimestamp",
+                            "deletionGracePeriodSeconds", "name", "namespace"}) {
+    if (const auto* value = old_meta.if_contains(field)) {
+      meta[field] = *value;
+    } else {
+      meta.erase(field);
+    }
+  }
+  if (const auto* generation = old_meta.if_contains("generation")) {
+    int64_t next = IntOf(generation, 1);
+    const auto* old_spec = current.if_contains("spec");
+    const auto* new_spec = result.if_contains("spec");
+    bool changed = (old_spec == nullptr) != (new_spec == nullptr) ||
+                   (old_spec != nullptr && *old_spec != *new_spec);
+    meta["generation"] = changed && target.subresource.empty() ? next + 1 : next;
+  }
+  result["apiVersion"] = target.type->GroupVersion();
+  result["kind"] = target.type->kind;
+  return result;
+}
+
+}  // namespace
+
+Status StoreError(const Status& status, const ResourceTarget& target, const std::string& name) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return NotFoundError(target.type->group, target.type->resource, name);
+    case absl::StatusCode::kAlreadyExists:
+      return AlreadyExistsError(target.type->group, target.type->resource, name);
+    case absl::StatusCode::kAborted:
+      return ConflictError(target.type->group, target.type->resource, name,
+                           "the object has been modified; please apply your changes to the latest "
+                           "version and try again");
+    default:
+      return status;
+  }
+}
+
+ObjectRegistry::ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes)
+    : store_(store), types_(types), max_object_bytes_(max_object_bytes) {}
+
+Status ObjectRegistry::Bootstrap() {
+  auto namespaces = types_.Find("", "v1", "namespaces");
+  for (const char* name : kDefaultNamespaces) {
+    ResourceTarget target{namespaces, "", name, ""};
+    // Read before writing: a restart on a full disk writes nothing.
+    BH_ASSIGN_OR_RETURN(auto existing, store_.Get(target.Key()));
+    if (existing.has_value()) {
+      continue;
+    }
+    json::object ns{
+        {"apiVersion", "v1"},
+        {"kind", "Namespace"},
+        {"metadata", json::object{{"name", name},
+                                  {"uid", NewUid()},
+                                  {"creationTimestamp", NowRfc3339()},
+                                  {"labels", json::object{{"kubernetes.io/metadata.name", name}}}}},
+        {"spec", json::object{{"finalizers", json::array{"kubernetes"}}}},
+        {"status", json::object{{"phase", "Active"}}}};
+    auto created =
+        store_.Create(target.Key(), [&ns](int64_t revision, int64_t) -> StatusOr<std::string> {
+          Metadata(ns)["resourceVersion"] = std::to_string(revision);
+          return json::serialize(ns);
+        });
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return created.status();
+    }
+  }
+  auto crds = types_.Find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+  BH_ASSIGN_OR_RETURN(auto list, store_.List(crds->KeyPrefix(), "", 0, 0));
+  for (const auto& kv : list.items) {
+    boost::system::error_code ec;
+    auto crd = ParseJson(kv.value, ec);
+    if (!ec && crd.is_object()) {
+      OnCrdChanged(&crd.as_object(), MetaString(crd.as_object(), "name"));
+    }
+  }
+  Logger(Component::kApiserver)
+      .info("bootstrapped revision={} crds={}", store_.Revision(), list.items.size());
+  return absl::OkStatus();
+}
+
+void ObjectRegistry::OnCrdChanged(const json::object* crd, const std::string& name) {
+  if (crd == nullptr) {
+    types_.SetCustom(name, {});
+    return;
+  }
+  auto types = ResourceTypesOfCrd(*crd);
+  if (!types.empty() && types_.IsBuiltin(types.front().group, types.front().resource)) {
+    Logger(Component::kApiserver).warn("not serving crd={}: it names a built-in resource", name);
+    types.clear();
+  }
+  types_.SetCustom(name, std::move(types));
+}
+
+StatusOr<std::optional<KeyValue>> ObjectRegistry::Get(const ResourceTarget& target) {
+  return store_.Get(target.Key());
+}
+
+StatusOr<KeyValue> ObjectRegistry::GetExisting(const ResourceTarget& target) {
+  BH_ASSIGN_OR_RETURN(std::optional<KeyValue> kv, store_.Get(target.Key()));
+  if (!kv.has_value()) {
+    return NotFoundError(target.type->group, target.type->resource, target.name);
+  }
+  return std::move(*kv);
+}
+
+StatusOr<ListResult> ObjectRegistry::List(std::string_view prefix, std::string_view start_after,
+                                          size_t limit, int64_t revision) {
+  return store_.List(prefix, start_after, limit, revision);
+}
+
+StatusOr<ListResult> ObjectRegistry::ListAll(std::string_view prefix) {
+  constexpr size_t kPage = 500;
+  ListResult all;
+  std::string cursor;
+  while (true) {
+    BH_ASSIGN_OR_RETURN(ListResult page, store_.List(prefix, cursor, kPage, all.revision));
+    all.revision = page.revision;
+    if (page.items.empty()) {
+      break;
+    }
+    cursor = page.items.back().key;
+    for (KeyValue& kv : page.items) {
+      all.items.push_back(std::move(kv));
+    }
+    if (!page.more) {
+      break;
+    }
+  }
+  return all;
+}
+
+StatusOr<std::unique_ptr<WatchStream>> ObjectRegistry::Watch(std::string_view prefix,
+                                                             int64_t after_revision) {
+  return store_.Watch(prefix, after_revision);
+}
+
+int64_t ObjectRegistry::Revision() { return store_.Revision(); }
+
+int64_t ObjectRegistry::CompactedRevision() { return store_.CompactedRevision(); }
+
+std::string ObjectRegistry::Present(const ResourceTarget& target, const std::string& value) const {
+  if (!target.type->custom ||
+      value.find(fmt::format("\"apiVersion\":\"{}\"", target.type->GroupVersion())) !=
+          std::string::npos) {
+    return value;
+  }
+  boost::system::error_code ec;
+  json::value object = ParseJson(value, ec);
+  if (ec || !object.is_object()) {
+    return value;
+  }
+  object.as_object()["apiVersion"] = target.type->GroupVersion();
+  return json::serialize(object);
+}
+
+Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view field_validation,
+                             json::object& object, std::vector<std::string>& warnings) {
+  const ResourceType& type = *target.type;
+  std::string api_version = StringField(object, "apiVersion");
+  std::string kind = StringField(object, "kind");
+  if (!api_version.empty() && api_version != type.GroupVersion()) {
+    return BadRequest(
+        fmt::format("the API version in the data ({}) does not match the expected API version ({})",
+                    api_version, type.GroupVersion()));
+  }
+  if (!kind.empty() && kind != type.kind) {
+    return BadRequest(fmt::format("the kind in the data ({}) does not match the expected kind ({})",
+                                  kind, type.kind));
+  }
+  object["apiVersion"] = type.GroupVersion();
+  object["kind"] = type.kind;
+  json::value whole(std::move(object));
+  FieldCheck check = PruneUnknownFields(type, whole);
+  object = std::move(whole.as_object());
+  std::string name = MetaString(object, "name");
+  if (!check.invalid.empty()) {
+    return InvalidError(type.group, type.kind, name, check.invalid);
+  }
+  if (!check.unknown.empty()) {
+    if (field_validation == "Strict") {
+      std::string list;
+      for (const auto& field : check.unknown) {
+        list += fmt::format("{}unknown field \"{}\"", list.empty() ? "" : ", ", field);
+      }
+      return BadRequest("strict decoding error: " + list);
+    }
+    if (field_validation == "Warn") {
+      for (const auto& field : check.unknown) {
+        warnings.push_back(fmt::format("unknown field \"{}\"", field));
+      }
+    }
+  }
+  json::object& meta = Metadata(object);
+  std::string ns = MetaString(object, "namespace");
+  if (type.namespaced) {
+    if (!ns.empty() && ns != target.namespace_name) {
+      return BadRequest(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    meta["namespace"] = target.namespace_name;
+  } else {
+    meta.erase("namespace");
+  }
+  std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
+  if (type.kind == "CustomResourceDefinition") {
+    auto more = ValidateCrd(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+    const auto* group = PathValue(object, ".spec.group");
+    const auto* plural = PathValue(object, ".spec.names.plural");
+    if (group != nullptr && group->is_string() && plural != nullptr && plural->is_string() &&
+        types_.IsBuiltin(std::string(group->as_string()), std::string(plural->as_string()))) {
+      causes.push_back(
+          {"FieldValueInvalid",
+           fmt::format("Invalid value: \"{}\": {}.{} is a built-in resource and cannot be "
+                       "defined by a CustomResourceDefinition",
+                       std::string(group->as_string()), std::string(plural->as_string()),
+                       std::string(group->as_string())),
+           "spec.group"});
+    }
+  }
+  if (!causes.empty()) {
+    return InvalidError(type.group, type.kind, name, std::move(causes));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<json::object> ObjectRegistry::PrepareUpdate(const ResourceTarget& target,
+                                                     const json::object& current,
+                                                     json::object incoming,
+                                                     std::string_view field_validation,
+                                                     std::vector<std::string>& warnings) {
+  BH_RETURN_IF_ERROR(Admit(target, field_validation, incoming, warnings));
+  std::string pinned = MetaString(incoming, "resourceVersion");
+  json::object next = MergeWrite(target, current, std::move(incoming));
+  ApplyDefaults(*target.type, next);
+  Metadata(next)["resourceVersion"] = pinned;
+  return next;
+}
+
+StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::object object,
+                                          std::string_view field_validation, bool dry_run,
+                                          std::vector<std::string>& warnings) {
+  const ResourceType& type = *target.type;
+  std::string generate = MetaString(object, "generateName");
+  bool generated = MetaString(object, "name").empty() && !generate.empty();
+  if (generated) {
+    Metadata(object)["name"] = generate.substr(0, 58) + RandomNameSuffix(5);
+  }
+  BH_RETURN_IF_ERROR(Admit(target, field_validation, object, warnings));
+  std::string name = MetaString(object, "name");
+  if (!MetaString(object, "resourceVersion").empty()) {
+    return BadRequest("resourceVersion should not be set on objects to be created");
+  }
+  if (type.namespaced) {
+    ResourceTarget ns_target{types_.Find("", "v1", "namespaces"), "", target.namespace_name, ""};
+    BH_ASSIGN_OR_RETURN(auto ns, store_.Get(ns_target.Key()));
+    if (!ns.has_value()) {
+      return NotFoundError("", "namespaces", target.namespace_name);
+    }
+  }
+  std::string now = NowRfc3339();
+  json::object& m = Metadata(object);
+  m["uid"] = NewUid();
+  m["creationTimestamp"] = now;
+  m.erase("deletionTimestamp");
+  m.erase("deletionGracePeriodSeconds");
+  m.erase("selfLink");
+  if (object.contains("spec") || type.kind == "Pod") {
+    m["generation"] = 1;
+  }
+  if (type.status_subresource) {
+    object.erase("status");
+  }
+  if (type.kind == "Pod") {
+    object["status"] = json::object{{"phase", "Pending"}, {"qosClass", "BestEffort"}};
+  } else if (type.kind == "Namespace") {
+    object["status"] = json::object{{"phase", "Active"}};
+    json::value& labels = m["labels"];
+    if (!labels.is_object()) {
+      labels = json::object();
+    }
+    labels.as_object()["kubernetes.io/metadata.name"] = name;
+  } else if (type.kind == "CustomResourceDefinition") {
+    object["status"] = CrdStatus(object, now);
+  } else if (!type.custom && (type.kind == "Deployment" || type.kind == "ReplicaSet" ||
+                              type.kind == "StatefulSet")) {
+    if (auto* replicas = PathValue(object, ".spec.replicas", true); replicas->is_null()) {
+      *replicas = 1;
+    }
+  }
+  ApplyDefaults(type, object);
+  auto render = [&](int64_t revision, int64_t) {
+    return Render(object, revision, max_object_bytes_);
+  };
+  if (dry_run) {
+    BH_RETURN_IF_ERROR(render(0, 0).status());
+    Metadata(object).erase("resourceVersion");
+    return KeyValue{target.KeyOf(name), json::serialize(object), 0, 0};
+  }
+  auto created = store_.Create(target.KeyOf(name), render);
+  for (int attempt = 0; generated && attempt < kMaxGeneratedNameAttempts && !created.ok() &&
+                        created.status().code() == absl::StatusCode::kAlreadyExists;
+       ++attempt) {
+    name = generate.substr(0, 58) + RandomNameSuffix(5);
+    Metadata(object)["name"] = name;
+    created = store_.Create(target.KeyOf(name), render);
+  }
+  if (!created.ok()) {
+    return StoreError(created.status(), target, name);
+  }
+  if (type.kind == "CustomResourceDefinition") {
+    OnCrdChanged(&object, name);
+  }
+  return created;
+}
+
+StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target,
+                                                    const Change& change, bool dry_run) {
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    BH_ASSIGN_OR_RETURN(KeyValue current, GetExisting(target));
+    boost::system::error_code ec;
+    json::value parsed = ParseJson(current.value, ec);
+    if (ec || !parsed.is_object()) {
+      return absl::InternalError(fmt::format("stored object {} is not JSON", target.Key()));
+    }
+    BH_ASSIGN_OR_RETURN(json::object next, change(parsed.as_object()));
+    std::string pinned = MetaString(next, "resourceVersion");
+    if (!pinned.empty() && pinned != std::to_string(current.mod_revision)) {
+      return StoreError(absl::AbortedError("stale"), target, target.name);
+    }
+    if (dry_run) {
+      KeyValue kv = current;
+      BH_ASSIGN_OR_RETURN(kv.value, Render(next, current.mod_revision, max_object_bytes_));
+      return kv;
+    }
+    if (!MetaString(next, "deletionTimestamp").empty() && !HasFinalizers(next) &&
+        target.subresource.empty()) {
+      auto deleted = DeleteKey(target, current);
+      if (deleted.ok() || deleted.status().code() != absl::StatusCode::kAborted) {
+        return deleted;
+      }
+      continue;
+    }
+    auto updated = store_.Update(
+        target.Key(), current.mod_revision,
+        [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
+    if (updated.ok()) {
+      if (target.type->kind == "CustomResourceDefinition") {
+        OnCrdChanged(&next, target.name);
+      }
+      return updated;
+    }
+    if (updated.status().code() != absl::StatusCode::kAborted) {
+      return StoreError(updated.status(), target, target.name);
+    }
+  }
+  return StoreError(absl::AbortedError("too many conflicts"), target, target.name);
+}
+
+Status ObjectRegistry::CanDelete(const ResourceTarget& target) const {
+  if (IsSystemNamespace(target)) {
+    return ForbiddenError("", "namespaces", target.name, "this namespace may not be deleted");
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
+                                          const DeletePreconditions& preconditions, bool dry_run) {
+  BH_RETURN_IF_ERROR(CanDelete(target));
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    BH_ASSIGN_OR_RETURN(KeyValue current, GetExisting(target));
+    boost::system::error_code ec;
+    json::value object = ParseJson(current.value, ec);
+    if (ec || !object.is_object()) {
+      // An object that no longer reads (stored before the limits of
+      // object_limits.h) can still be deleted: it has no finalizers to honour.
+      Logger(Component::kApiserver)
+          .warn("deleting unreadable object key={} error={}", target.Key(), ec.message());
+      object = json::object();
+    }
+    std::string uid = MetaString(object.as_object(), "uid");
+    if (!preconditions.uid.empty() && preconditions.uid != uid) {
+      return ConflictError(target.type->group, target.type->resource, target.name,
+                           fmt::format("Precondition failed: UID in precondition: {}, "
+                                       "UID in object meta: {}",
+                                       preconditions.uid, uid));
+    }
+    if (!preconditions.resource_version.empty() &&
+        preconditions.resource_version != std::to_string(current.mod_revision)) {
+      return ConflictError(target.type->group, target.type->resource, target.name,
+                           fmt::format("Precondition failed: ResourceVersion in "
+                                       "precondition: {}, ResourceVersion in object "
+                                       "meta: {}",
+                                       preconditions.resource_version, current.mod_revision));
+    }
+    if (dry_run) {
+      return current;
+    }
+    if (target.type->kind != "Namespace" && HasFinalizers(object.as_object())) {
+      json::object next = object.as_object();
+      if (MetaString(next, "deletionTimestamp").empty()) {
+        Metadata(next)["deletionTimestamp"] = NowRfc3339();
+        Metadata(next)["deletionGracePeriodSeconds"] = 0;
+      }
+      auto updated = store_.Update(
+          target.Key(), current.mod_revision,
+          [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
+      if (updated.ok() || updated.status().code() != absl::StatusCode::kAborted) {
+        return updated;
+      }
+      continue;
+    }
+    auto deleted = DeleteKey(target, current);
+    if (deleted.ok()) {
+      return current;
+    }
+    if (deleted.status().code() != absl::StatusCode::kAborted) {
+      return deleted.status();
+    }
+  }
+  return StoreError(absl::AbortedError("conflict"), target, target.name);
+}
+
+StatusOr<std::vector<std::string>> ObjectRegistry::DeleteCollection(const ResourceTarget& target,
+                                                                    const QuerySelectors& selectors,
+                                                                    bool dry_run) {
+  BH_ASSIGN_OR_RETURN(ListResult list, store_.List(target.CollectionPrefix(), "", 0, 0));
+  std::vector<std::string> deleted_values;
+  for (const auto& kv : list.items) {
+    boost::system::error_code ec;
+    json::value object = ParseJson(kv.value, ec);
+    if (ec || !object.is_object() || !selectors.Matches(object.as_object())) {
+      continue;
+    }
+    ResourceTarget one = target;
+    one.name = MetaString(object.as_object(), "name");
+    one.namespace_name = MetaString(object.as_object(), "namespace");
+    if (IsSystemNamespace(one)) {
+      continue;
+    }
+    if (dry_run) {
+      deleted_values.push_back(Present(target, kv.value));
+      continue;
+    }
+    auto deleted = DeleteKey(one, kv);
+    if (deleted.ok()) {
+      deleted_values.push_back(Present(target, kv.value));
+    } else if (deleted.status().code() != absl::StatusCode::kNotFound &&
+               deleted.status().code() != absl::StatusCode::kAborted) {
+      return deleted.status();
+    }
+  }
+  return deleted_values;
+}
+
+StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
+                                             const KeyValue& current) {
+  if (target.type->kind == "Namespace") {
+    BH_RETURN_IF_ERROR(CascadeNamespace(target.name));
+  }
+  auto deleted = store_.Delete(target.Key(), current.mod_revision);
+  if (!deleted.ok()) {
+    return deleted.status().code() == absl::StatusCode::kAborted
+               ? deleted.status()
+               : StoreError(deleted.status(), target, target.name);
+  }
+  if (target.type->kind == "CustomResourceDefinition") {
+    boost::system::error_code ec;
+    json::value crd = ParseJson(current.value, ec);
+    if (!ec && crd.is_object()) {
+      BH_RETURN_IF_ERROR(CascadeCustomResources(crd.as_object()));
+    }
+    OnCrdChanged(nullptr, target.name);
+  }
+  return deleted;
+}
+
+Status ObjectRegistry::CascadeNamespace(const std::string& name) {
+  std::vector<std::string> prefixes;
+  for (const auto& type : types_.All()) {
+    std::string prefix = type->KeyPrefix() + name + "/";
+    if (type->namespaced && std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end()) {
+      prefixes.push_back(prefix);
+    }
+  }
+  for (const auto& prefix : prefixes) {
+    BH_ASSIGN_OR_RETURN(auto list, store_.List(prefix, "", 0, 0));
+    for (const auto& kv : list.items) {
+      auto deleted = store_.Delete(kv.key, 0);
+      if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
+        return deleted.status();
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status ObjectRegistry::CascadeCustomResources(const json::object& crd) {
+  auto types = ResourceTypesOfCrd(crd);
+  // A CRD stored before built-in names were refused must not take the
+  // built-in objects with it.
+  if (types.empty() || types_.IsBuiltin(types.front().group, types.front().resource)) {
+    return absl::OkStatus();
+  }
+  BH_ASSIGN_OR_RETURN(auto list, store_.List(types.front().KeyPrefix(), "", 0, 0));
+  for (const auto& kv : list.items) {
+    auto deleted = store_.Delete(kv.key, 0);
+    if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
+      return deleted.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bulkhead::controlplane

@@ -1,0 +1,126 @@
+// The one place that reads and writes stored objects: what every verb, the
+// controllers and (later) the syncer go through, so that an object's life
+// (creation metadata, retried updates, preconditions, finalizers and
+// deletion timestamps, dry runs, cascades) follows the same rules whoever
+// asks. It is the only code that touches the Store. HTTP stays in the verbs.
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_OBJECT_REGISTRY_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_OBJECT_REGISTRY_H_
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "controlplane/apiserver/resource_registry.h"
+#include "controlplane/apiserver/resource_target.h"
+#include "controlplane/apiserver/selectors.h"
+#include "controlplane/store/store.h"
+
+namespace bulkhead::controlplane {
+
+struct DeletePreconditions {
+  std::string uid;               // "" : any
+  std::string resource_version;  // "" : any
+};
+
+class ObjectRegistry {
+ public:
+  // `max_object_bytes`: the largest object stored (object_limits.h).
+  ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes);
+
+  // Creates the default namespaces on a new store and serves the stored CRDs.
+  Status Bootstrap();
+
+  ResourceRegistry& types() { return types_; }
+  [[nodiscard]] const ResourceRegistry& types() const { return types_; }
+
+  // ---- reads (never wait for a writer: callable on IO threads)
+  StatusOr<std::optional<KeyValue>> Get(const ResourceTarget& target);
+  // Get, and a 404 API error when the object is not there.
+  StatusOr<KeyValue> GetExisting(const ResourceTarget& target);
+  StatusOr<ListResult> List(std::string_view prefix, std::string_view start_after, size_t limit,
+                            int64_t revision);
+  // Every item under `prefix`, read page by page at the first page's revision.
+  StatusOr<ListResult> ListAll(std::string_view prefix);
+  StatusOr<std::unique_ptr<WatchStream>> Watch(std::string_view prefix, int64_t after_revision);
+  int64_t Revision();
+  int64_t CompactedRevision();
+  // The stored value as served at `target`'s version (a custom resource
+  // stored at another of its versions gets this one's apiVersion).
+  [[nodiscard]] std::string Present(const ResourceTarget& target, const std::string& value) const;
+
+  // ---- writes
+  // Checks an incoming object for `target`: apiVersion and kind, unknown
+  // fields (`field_validation`: Strict refuses them, Warn adds to
+  // `warnings`, Ignore drops them), its metadata and the kind's own rules;
+  // fills in apiVersion, kind and the namespace.
+  Status Admit(const ResourceTarget& target, std::string_view field_validation,
+               boost::json::object& object, std::vector<std::string>& warnings);
+
+  // Creates `object` in `target`'s collection: a name from generateName
+  // when it has none, admitted, in an existing namespace; uid, creation
+  // time, generation, the kind's first status and defaults are set here.
+  // A dry run checks everything and stores nothing (the value has no
+  // resourceVersion).
+  StatusOr<KeyValue> Create(const ResourceTarget& target, boost::json::object object,
+                            std::string_view field_validation, bool dry_run,
+                            std::vector<std::string>& warnings);
+
+  // The object a PUT (or a patch, once applied) of `incoming` over
+  // `current` stores: admitted, with what the write may not change kept
+  // from `current` (status, or all but status for the status subresource;
+  // uid, name, creation and deletion times), the generation moved on when
+  // the spec changed, defaults applied, and incoming's resourceVersion kept
+  // (a precondition for GuaranteedUpdate).
+  StatusOr<boost::json::object> PrepareUpdate(const ResourceTarget& target,
+                                              const boost::json::object& current,
+                                              boost::json::object incoming,
+                                              std::string_view field_validation,
+                                              std::vector<std::string>& warnings);
+
+  // Reads, changes and writes one object, retrying on conflicts unless the
+  // change pins a resourceVersion (which must then be current). An object
+  // with a deletionTimestamp and no finalizers left is deleted instead.
+  using Change = std::function<StatusOr<boost::json::object>(const boost::json::object& current)>;
+  StatusOr<KeyValue> GuaranteedUpdate(const ResourceTarget& target, const Change& change,
+                                      bool dry_run);
+
+  // Whether `target` may be deleted at all (the cluster's own namespaces
+  // may not): a 403 API error when not.
+  [[nodiscard]] Status CanDelete(const ResourceTarget& target) const;
+  // Deletes one object: with finalizers it gets a deletionTimestamp and
+  // stays until they are gone; a namespace takes what is in it, a CRD its
+  // custom resources. Returns the value to answer with (the object as it
+  // was, or as marked for deletion).
+  StatusOr<KeyValue> Delete(const ResourceTarget& target, const DeletePreconditions& preconditions,
+                            bool dry_run);
+  // Deletes at once every object of the collection that `selectors` match
+  // (finalizers are not waited for), but the cluster's own namespaces.
+  // Returns the deleted values, as served.
+  StatusOr<std::vector<std::string>> DeleteCollection(const ResourceTarget& target,
+                                                      const QuerySelectors& selectors,
+                                                      bool dry_run);
+
+ private:
+  StatusOr<KeyValue> DeleteKey(const ResourceTarget& target, const KeyValue& current);
+  Status CascadeNamespace(const std::string& name);
+  Status CascadeCustomResources(const boost::json::object& crd);
+  void OnCrdChanged(const boost::json::object* crd, const std::string& name);
+
+  Store& store_;
+  ResourceRegistry& types_;
+  const size_t max_object_bytes_;
+};
+
+// The API error for a store error on `name` (404, 409 AlreadyExists, 409
+// Conflict); other errors as they are.
+Status StoreError(const Status& status, const ResourceTarget& target, const std::string& name);
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_OBJECT_REGISTRY_H_

@@ -1,0 +1,152 @@
+// The resource verbs in process (ApiHarness): what a client sees from each
+// verb, byte for byte where the bytes are the contract (a stored object is
+// served as stored), so that the registry layer under the verbs can be
+// rebuilt without a client noticing.
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <string>
+
+#include "tests/unit/controlplane_api_harness.h"
+
+namespace bulkhead::controlplane::testing {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+constexpr char kConfigMaps[] = "/api/v1/namespaces/default/configmaps";
+
+std::string ConfigMap(const std::string& name, const std::string& value = "1") {
+  return R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
+         R"("},"data":{"a":")" + value + R"("}})";
+}
+
+std::string Field(const json::value& value, std::initializer_list<const char*> path) {
+  const json::value* at = &value;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->as_object().contains(key)) {
+      return "";
+    }
+    at = &at->as_object().at(key);
+  }
+  return at->is_string() ? std::string(at->as_string()) : json::serialize(*at);
+}
+
+TEST(VerbsTest, ACreatedObjectIsServedAsStoredAndCarriesItsMetadata) {
+  ApiHarness api;
+  Recorded created = api.Call("POST", kConfigMaps, ConfigMap("one"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.content_type, "application/json");
+  json::value object = created.Json();
+  EXPECT_EQ(Field(object, {"metadata", "namespace"}), "default");
+  EXPECT_FALSE(Field(object, {"metadata", "uid"}).empty());
+  EXPECT_FALSE(Field(object, {"metadata", "creationTimestamp"}).empty());
+  EXPECT_EQ(Field(object, {"metadata", "resourceVersion"}), std::to_string(api.store().Revision()));
+  Recorded got = api.Call("GET", std::string(kConfigMaps) + "/one");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, created.body);
+}
+
+TEST(VerbsTest, ErrorsAreStatusObjectsWithTheirReason) {
+  ApiHarness api;
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("one")).status, 201);
+  Recorded again = api.Call("POST", kConfigMaps, ConfigMap("one"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(Field(again.Json(), {"kind"}), "Status");
+  EXPECT_EQ(Field(again.Json(), {"reason"}), "AlreadyExists");
+  EXPECT_EQ(Field(again.Json(), {"details", "name"}), "one");
+
+  Recorded missing = api.Call("GET", std::string(kConfigMaps) + "/none");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Field(missing.Json(), {"reason"}), "NotFound");
+  EXPECT_EQ(Field(missing.Json(), {"message"}), R"(configmaps "none" not found)");
+
+  Recorded bad = api.Call("POST", kConfigMaps, "{not json");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+
+  Recorded anonymous = api.Call("GET", kConfigMaps, "", Anonymous());
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(api.Call("GET", "/readyz", "", Anonymous()).status, 200);
+}
+
+TEST(VerbsTest, AListIsPagedWithAContinueTokenAtOneRevision) {
+  ApiHarness api;
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap(name)).status, 201);
+  }
+  Recorded first = api.Call("GET", std::string(kConfigMaps) + "?limit=2");
+  ASSERT_EQ(first.status, 200);
+  json::value page = first.Json();
+  EXPECT_EQ(Field(page, {"kind"}), "ConfigMapList");
+  ASSERT_EQ(page.at("items").as_array().size(), 2U);
+  std::string token = Field(page, {"metadata", "continue"});
+  ASSERT_FALSE(token.empty());
+  // A write between the pages is not in the second one: it is of the
+  // first page's revision.
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("d")).status, 201);
+  Recorded second = api.Call("GET", std::string(kConfigMaps) + "?limit=2&continue=" + token);
+  ASSERT_EQ(second.status, 200) << second.body;
+  json::value second_page = second.Json();
+  const json::array& items = second_page.at("items").as_array();
+  ASSERT_EQ(items.size(), 1U);
+  EXPECT_EQ(Field(items[0], {"metadata", "name"}), "c");
+  EXPECT_EQ(Field(second.Json(), {"metadata", "resourceVersion"}),
+            Field(page, {"metadata", "resourceVersion"}));
+}
+
+TEST(VerbsTest, AMergePatchChangesOnlyWhatItNamesAndAnUpdateNeedsTheCurrentVersion) {
+  ApiHarness api;
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("one")).status, 201);
+  Recorded patched = api.Call("PATCH", std::string(kConfigMaps) + "/one", R"({"data":{"b":"2"}})",
+                              WithContentType("application/merge-patch+json"));
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(Field(patched.Json(), {"data"}), R"({"a":"1","b":"2"})");
+
+  json::value stale = json::parse(ConfigMap("one", "3"));
+  stale.as_object()["metadata"].as_object()["resourceVersion"] = "1";
+  Recorded conflict = api.Call("PUT", std::string(kConfigMaps) + "/one", json::serialize(stale));
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(Field(conflict.Json(), {"reason"}), "Conflict");
+}
+
+TEST(VerbsTest, ADeletedObjectIsGoneAndDeletingANamespaceTakesWhatIsInIt) {
+  ApiHarness api;
+  ASSERT_EQ(api.Call("POST", "/api/v1/namespaces",
+                     R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}})")
+                .status,
+            201);
+  ASSERT_EQ(api.Call("POST", "/api/v1/namespaces/team/configmaps", ConfigMap("one")).status, 201);
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("kept")).status, 201);
+  Recorded deleted = api.Call("DELETE", "/api/v1/namespaces/team");
+  EXPECT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(api.Call("GET", "/api/v1/namespaces/team/configmaps/one").status, 404);
+  EXPECT_EQ(api.Call("GET", std::string(kConfigMaps) + "/kept").status, 200);
+  // The namespaces a cluster needs cannot be deleted.
+  EXPECT_EQ(api.Call("DELETE", "/api/v1/namespaces/default").status, 403);
+}
+
+TEST(VerbsTest, AWatchFromAListsRevisionSeesWhatCameAfterItInOrder) {
+  ApiHarness api;
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("before")).status, 201);
+  std::string revision =
+      Field(api.Call("GET", kConfigMaps).Json(), {"metadata", "resourceVersion"});
+  Recorded watch =
+      api.Call("GET", std::string(kConfigMaps) + "?watch=1&resourceVersion=" + revision);
+  ASSERT_EQ(watch.status, 200);
+  ASSERT_NE(watch.stream, nullptr);
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("after")).status, 201);
+  ASSERT_EQ(api.Call("DELETE", std::string(kConfigMaps) + "/before").status, 200);
+  std::vector<std::string> lines = watch.stream->WaitForLines(2, milliseconds(10000));
+  ASSERT_EQ(lines.size(), 2U);
+  json::value added = json::parse(lines[0]);
+  json::value removed = json::parse(lines[1]);
+  EXPECT_EQ(Field(added, {"type"}), "ADDED");
+  EXPECT_EQ(Field(added, {"object", "metadata", "name"}), "after");
+  EXPECT_EQ(Field(removed, {"type"}), "DELETED");
+  EXPECT_EQ(Field(removed, {"object", "metadata", "name"}), "before");
+  watch.stream->Disconnect();
+}
+
+}  // namespace
+}  // namespace bulkhead::controlplane::testing
