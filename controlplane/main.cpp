@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "controlplane/apiserver/api_server.h"
+#include "controlplane/controllers/controller_manager.h"
 #include "controlplane/http/https_server.h"
 #include "controlplane/pki/cluster_credentials.h"
 #include "controlplane/store/sqlite_store.h"
@@ -114,6 +115,10 @@ int Run(const CLI::App& app, const Flags& flags) {
   api_options.max_object_bytes = flags.limits.max_body_bytes;
   ApiServer api(**store, api_options);
   if (Status status = api.Bootstrap(); !status.ok()) {
+    return fail(status);
+  }
+  controllers::ControllerManager controllers(api.objects());
+  if (Status status = controllers.Start(); !status.ok()) {
     return fail(status);
   }
   HttpsServerOptions http_options;

@@ -2,6 +2,10 @@
 // dispatcher, which picks its kubectl build from the server's version).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "nlohmann/json.hpp"
 #include "tests/e2e/controlplane_harness.h"
 
@@ -56,6 +60,82 @@ class KubectlTest : public ::testing::Test {
   TempDir files_;
   std::unique_ptr<ControlPlane> plane_;
 };
+
+// Plays the node for a control plane without one: every pod that is not
+// Ready becomes Running and Ready (as a kubelet reports it, through the
+// status subresource).
+class TestKubelet {
+ public:
+  explicit TestKubelet(ControlPlane& plane) : plane_(plane), thread_([this] { Run(); }) {}
+  ~TestKubelet() {
+    stop_ = true;
+    thread_.join();
+  }
+  TestKubelet(const TestKubelet&) = delete;
+  TestKubelet& operator=(const TestKubelet&) = delete;
+
+ private:
+  void Run() {
+    while (!stop_) {
+      json pods = json::parse(HttpBody(plane_.Curl("GET", "/api/v1/namespaces/default/pods")),
+                              nullptr, false);
+      for (const json& pod :
+           pods.is_object() ? pods.value("items", json::array()) : json::array()) {
+        bool ready = false;
+        for (const json& c : pod["status"].value("conditions", json::array())) {
+          ready = ready || (c.value("type", "") == "Ready" && c.value("status", "") == "True");
+        }
+        if (!ready && !pod["metadata"].contains("deletionTimestamp")) {
+          plane_.Curl(
+              "PATCH",
+              "/api/v1/namespaces/default/pods/" + pod["metadata"]["name"].get<std::string>() +
+                  "/status",
+              R"({"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})",
+              "application/merge-patch+json");
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ControlPlane& plane_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(KubectlTest, CreateDeploymentRollsOutAndSetImageRollsBackWithUndo) {
+  TestKubelet kubelet(*plane_);
+  auto created = Ok({"create", "deployment", "web", "--image=nginx:1.25", "--replicas=3"});
+  EXPECT_NE(created.out.find("deployment.apps/web created"), std::string::npos) << created.out;
+  auto rolled = Ok({"rollout", "status", "deployment/web", "--timeout=60s"});
+  EXPECT_NE(rolled.out.find("deployment \"web\" successfully rolled out"), std::string::npos)
+      << rolled.out;
+  auto pods = Json({"get", "pods", "-l", "app=web"});
+  EXPECT_EQ(pods["items"].size(), 3U) << pods.dump();
+  auto sets = Json({"get", "replicasets", "-l", "app=web"});
+  ASSERT_EQ(sets["items"].size(), 1U) << sets.dump();
+  EXPECT_EQ(sets["items"][0]["status"]["readyReplicas"], 3);
+
+  Ok({"set", "image", "deployment/web", "nginx=nginx:1.26"});
+  Ok({"rollout", "status", "deployment/web", "--timeout=60s"});
+  auto history = Ok({"rollout", "history", "deployment/web"});
+  EXPECT_NE(history.out.find("1 "), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find("2 "), std::string::npos) << history.out;
+  json rolled_pods = Json({"get", "pods", "-l", "app=web"});
+  for (const json& pod : rolled_pods["items"]) {
+    EXPECT_EQ(pod["spec"]["containers"][0]["image"], "nginx:1.26");
+  }
+
+  auto undone = Ok({"rollout", "undo", "deployment/web"});
+  EXPECT_NE(undone.out.find("rolled back"), std::string::npos) << undone.out;
+  Ok({"rollout", "status", "deployment/web", "--timeout=60s"});
+  auto deployment = Json({"get", "deployment", "web"});
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.25");
+  EXPECT_EQ(deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
+
+  Ok({"scale", "deployment/web", "--replicas=1"});
+  Ok({"rollout", "status", "deployment/web", "--timeout=60s"});
+  EXPECT_EQ(Json({"get", "pods", "-l", "app=web"})["items"].size(), 1U);
+}
 
 TEST_F(KubectlTest, VersionIs132ThroughTheDispatcherToo) {
   auto doc = Json({"version"});
@@ -137,10 +217,17 @@ TEST_F(KubectlTest, ApplyTwiceThenChangeMergesByKey) {
   std::string file = files_.Write("deploy.yaml", kDeployment);
   auto first = Ok({"apply", "-f", file});
   EXPECT_NE(first.out.find("deployment.apps/web created"), std::string::npos) << first.out;
-  auto rv = Json({"get", "deploy", "web"})["metadata"]["resourceVersion"];
+  auto applied =
+      Json({"get", "deploy",
+            "web"})["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"];
   auto second = Ok({"apply", "-f", file});
   EXPECT_NE(second.out.find("deployment.apps/web unchanged"), std::string::npos) << second.out;
-  EXPECT_EQ(Json({"get", "deploy", "web"})["metadata"]["resourceVersion"], rv);
+  // Unchanged: the spec is not written again (the controllers still write
+  // the deployment's status and revision, so its resourceVersion moves).
+  auto after = Json({"get", "deploy", "web"});
+  EXPECT_EQ(after["metadata"]["generation"], 1);
+  EXPECT_EQ(after["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            applied);
   // A change kubectl sends as a strategic merge patch keyed by container name.
   std::string changed = kDeployment;
   changed.replace(changed.find("nginx:1.25"), 10, "nginx:1.26");

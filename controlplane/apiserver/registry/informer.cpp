@@ -41,7 +41,11 @@ void Informer::Start() {
 }
 
 void Informer::Stop() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(wake_->mu);
+    stopping_ = true;
+  }
+  wake_->changed.notify_all();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -173,8 +177,28 @@ void Informer::Run() {
       std::this_thread::sleep_for(kRetryAfter);
       continue;  // compacted meanwhile: list again
     }
+    // Woken by the store when events wait (or by Stop), never polling; a
+    // stream that cannot notify is read with a timed wait instead.
+    auto wake = wake_;
+    bool notified = (*stream)->SetNotify([wake] {
+      {
+        std::lock_guard lock(wake->mu);
+        wake->pending = true;
+      }
+      wake->changed.notify_one();
+    });
     while (!stopping_) {
-      auto events = (*stream)->Next(std::chrono::steady_clock::now() + kWatchWait);
+      auto deadline = std::chrono::steady_clock::now() + kWatchWait;
+      if (notified) {
+        std::unique_lock lock(wake->mu);
+        wake->changed.wait(lock, [&] { return wake->pending || stopping_.load(); });
+        wake->pending = false;
+        deadline = std::chrono::steady_clock::now();
+      }
+      if (stopping_) {
+        break;
+      }
+      auto events = (*stream)->Next(deadline);
       if (!events.ok()) {
         if (events.status().code() == absl::StatusCode::kUnavailable) {
           std::this_thread::sleep_for(kRetryAfter);  // nothing lost: read again

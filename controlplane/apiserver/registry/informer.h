@@ -70,6 +70,14 @@ class Informer {
   // By store key ("/registry/<group>/<resource>/<ns>/<name>").
   std::map<std::string, std::pair<int64_t, ObjectPtr>> cache_;
 
+  // What the store's notify and Stop wake the informer's thread with
+  // (shared: the notify may outlive the informer's stream for a moment).
+  struct Wake {
+    std::mutex mu;
+    std::condition_variable changed;
+    bool pending = false;
+  };
+  std::shared_ptr<Wake> wake_ = std::make_shared<Wake>();
   std::atomic<bool> stopping_{false};
   std::atomic<int> lists_{0};
   std::thread thread_;

@@ -1,0 +1,45 @@
+#include "controlplane/controllers/controller_manager.h"
+
+#include <chrono>
+
+namespace bulkhead::controlplane::controllers {
+
+ControllerManager::ControllerManager(ObjectRegistry& objects)
+    : client_(objects),
+      deployments_(client_, {"apps", "v1", "deployments", "", "", ""}),
+      replica_sets_(client_, {"apps", "v1", "replicasets", "", "", ""}),
+      pods_(client_, {"", "v1", "pods", "", "", ""}) {
+  // Handlers are added before the informers start.
+  deployment_controller_ =
+      std::make_unique<DeploymentController>(client_, deployments_, replica_sets_);
+  replica_set_controller_ = std::make_unique<ReplicaSetController>(client_, replica_sets_, pods_);
+}
+
+ControllerManager::~ControllerManager() { Stop(); }
+
+Status ControllerManager::Start() {
+  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+    informer->Start();
+  }
+  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+    if (!informer->WaitForSync(std::chrono::seconds(60))) {
+      return absl::DeadlineExceededError("the controllers' informers did not sync in 60 s");
+    }
+  }
+  deployment_controller_->Start();
+  replica_set_controller_->Start();
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void ControllerManager::Stop() {
+  // Controllers first: their workers read the informers' caches.
+  deployment_controller_->Stop();
+  replica_set_controller_->Stop();
+  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+    informer->Stop();
+  }
+  started_ = false;
+}
+
+}  // namespace bulkhead::controlplane::controllers

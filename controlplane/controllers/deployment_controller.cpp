@@ -1,0 +1,455 @@
+#include "controlplane/controllers/deployment_controller.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <vector>
+
+#include "common/strings.h"
+#include "controlplane/apiserver/api_errors.h"
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/controllers/object_helpers.h"
+#include "fmt/format.h"
+
+namespace bulkhead::controlplane::controllers {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kRevision[] = "deployment.kubernetes.io/revision";
+constexpr char kDesiredReplicas[] = "deployment.kubernetes.io/desired-replicas";
+constexpr char kHashLabel[] = "pod-template-hash";
+
+const ObjectRef kReplicaSets{"apps", "v1", "replicasets", "", "", ""};
+const ObjectRef kDeployments{"apps", "v1", "deployments", "", "", ""};
+
+ObjectRef In(ObjectRef ref, const std::string& ns, const std::string& name = "",
+             const std::string& subresource = "") {
+  ref.namespace_name = ns;
+  ref.name = name;
+  ref.subresource = subresource;
+  return ref;
+}
+
+// An annotation's value ("" when absent). Not by PathValue: annotation
+// names hold dots.
+std::string AnnotationOf(const json::object& object, const char* name) {
+  const json::value* annotations = PathValue(object, ".metadata.annotations");
+  if (annotations == nullptr || !annotations->is_object()) {
+    return "";
+  }
+  const json::value* value = annotations->as_object().if_contains(name);
+  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+}
+
+int64_t RevisionOf(const json::object& rs) {
+  return ParseInteger<int64_t>(AnnotationOf(rs, kRevision)).value_or(0);
+}
+
+std::string HashOf(const json::object& rs) {
+  const json::value* value = LabelsOf(rs).if_contains(kHashLabel);
+  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+}
+
+json::object WithLabel(const json::value* labels, const std::string& hash) {
+  json::object out =
+      labels != nullptr && labels->is_object() ? labels->as_object() : json::object();
+  out[kHashLabel] = hash;
+  return out;
+}
+
+json::object NewReplicaSet(const json::object& deployment, const std::string& hash,
+                           int64_t revision, int64_t replicas) {
+  json::object pod_template = json::object();
+  if (const json::value* t = PathValue(deployment, ".spec.template");
+      t != nullptr && t->is_object()) {
+    pod_template = t->as_object();
+  }
+  json::object& template_meta = Metadata(pod_template);
+  template_meta["labels"] = WithLabel(template_meta.if_contains("labels"), hash);
+  json::object selector;
+  if (const json::value* s = PathValue(deployment, ".spec.selector");
+      s != nullptr && s->is_object()) {
+    selector = s->as_object();
+  }
+  selector["matchLabels"] = WithLabel(selector.if_contains("matchLabels"), hash);
+  json::object spec{{"replicas", replicas},
+                    {"selector", std::move(selector)},
+                    {"template", std::move(pod_template)}};
+  if (const json::value* ready = PathValue(deployment, ".spec.minReadySeconds")) {
+    spec["minReadySeconds"] = *ready;
+  }
+  return json::object{
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata",
+       json::object{
+           {"name", MetaString(deployment, "name") + "-" + hash},
+           {"labels", WithLabel(PathValue(deployment, ".spec.template.metadata.labels"), hash)},
+           {"annotations", json::object{{kRevision, std::to_string(revision)},
+                                        {kDesiredReplicas,
+                                         std::to_string(IntAt(deployment, ".spec.replicas", 1))}}},
+           {"ownerReferences", json::array{ControllerReference(deployment)}}}},
+      {"spec", std::move(spec)}};
+}
+
+// A condition as Kubernetes writes it; the times of `previous` are kept
+// while its status and reason stay.
+json::object Condition(const json::value* previous_conditions, const std::string& type,
+                       const std::string& status, const std::string& reason,
+                       const std::string& message) {
+  std::string now = NowRfc3339();
+  std::string updated = now;
+  std::string transition = now;
+  if (previous_conditions != nullptr && previous_conditions->is_array()) {
+    for (const auto& c : previous_conditions->as_array()) {
+      if (!c.is_object() || StringField(c.as_object(), "type") != type) {
+        continue;
+      }
+      const json::object& old = c.as_object();
+      if (StringField(old, "status") == status) {
+        transition = StringField(old, "lastTransitionTime");
+        if (StringField(old, "reason") == reason && StringField(old, "message") == message) {
+          updated = StringField(old, "lastUpdateTime");
+        }
+      }
+    }
+  }
+  return json::object{{"type", type},
+                      {"status", status},
+                      {"lastUpdateTime", updated},
+                      {"lastTransitionTime", transition},
+                      {"reason", reason},
+                      {"message", message}};
+}
+
+}  // namespace
+
+std::string PodTemplateHash(const json::object& pod_template, int64_t collision_count) {
+  std::string text = json::serialize(pod_template);
+  if (collision_count > 0) {
+    text += std::to_string(collision_count);
+  }
+  uint32_t hash = 2166136261U;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 16777619U;
+  }
+  // Kubernetes' SafeEncodeString: no vowels, no look-alike characters.
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (char digit : std::to_string(hash)) {
+    out += kAlphabet[static_cast<size_t>(digit) % kAlphabet.size()];
+  }
+  return out;
+}
+
+int64_t ScaledValue(const json::value* value, int64_t replicas, bool round_up, int64_t missing) {
+  if (value == nullptr || value->is_null()) {
+    return missing;
+  }
+  if (value->is_int64() || value->is_uint64()) {
+    return std::max<int64_t>(0, IntOf(value, 0));
+  }
+  if (value->is_string()) {
+    std::string text(value->as_string());
+    if (!text.empty() && text.back() == '%') {
+      auto percent = ParseInteger<int64_t>(text.substr(0, text.size() - 1));
+      if (percent.has_value() && *percent >= 0) {
+        double scaled = static_cast<double>(*percent * replicas) / 100.0;
+        return static_cast<int64_t>(round_up ? std::ceil(scaled) : std::floor(scaled));
+      }
+    }
+  }
+  return missing;
+}
+
+DeploymentController::DeploymentController(Client& client, Informer& deployments,
+                                           Informer& replica_sets)
+    : Controller("deployment", 2),
+      client_(client),
+      deployments_(deployments),
+      replica_sets_(replica_sets) {
+  deployments_.AddHandler([this](const InformerEvent& event) { Enqueue(KeyOf(*event.object)); });
+  replica_sets_.AddHandler([this](const InformerEvent& event) {
+    auto owner = ControllerOf(*event.object);
+    if (owner && owner->kind == "Deployment") {
+      Enqueue(MetaString(*event.object, "namespace") + "/" + owner->name);
+    }
+  });
+}
+
+Status DeploymentController::Reconcile(const std::string& key) {
+  auto [ns, name] = SplitKey(key);
+  ObjectPtr found = deployments_.Get(ns, name);
+  if (found == nullptr || IsTerminating(*found)) {
+    return absl::OkStatus();
+  }
+  const json::object& d = *found;
+  const std::string uid = MetaString(d, "uid");
+  const int64_t replicas = std::max<int64_t>(0, IntAt(d, ".spec.replicas", 1));
+  const bool paused = [&] {
+    const json::value* p = PathValue(d, ".spec.paused");
+    return p != nullptr && p->is_bool() && p->as_bool();
+  }();
+  const bool recreate = [&] {
+    const json::value* t = PathValue(d, ".spec.strategy.type");
+    return t != nullptr && t->is_string() && t->as_string() == "Recreate";
+  }();
+  const json::value* template_value = PathValue(d, ".spec.template");
+  const json::object pod_template = template_value != nullptr && template_value->is_object()
+                                        ? template_value->as_object()
+                                        : json::object();
+  const std::string hash = PodTemplateHash(pod_template, IntAt(d, ".status.collisionCount", 0));
+
+  // The ReplicaSets it controls: the one of the current template, the old ones.
+  json::object new_rs;
+  bool has_new = false;
+  std::vector<json::object> old_sets;
+  int64_t max_revision = 0;
+  for (const ObjectPtr& rs : replica_sets_.List(ns)) {
+    auto owner = ControllerOf(*rs);
+    if (!owner || owner->uid != uid) {
+      continue;
+    }
+    max_revision = std::max(max_revision, RevisionOf(*rs));
+    if (!has_new && HashOf(*rs) == hash) {
+      new_rs = *rs;
+      has_new = true;
+    } else {
+      old_sets.push_back(*rs);
+    }
+  }
+  auto set_replicas = [&](json::object& rs, int64_t count) -> Status {
+    if (IntAt(rs, ".spec.replicas", 1) == count) {
+      return absl::OkStatus();
+    }
+    auto written =
+        client_.Mutate(In(kReplicaSets, ns, MetaString(rs, "name")), [&](json::object& next) {
+          *PathValue(next, ".spec.replicas", true) = count;
+          json::value& annotations = Metadata(next)["annotations"];
+          if (!annotations.is_object()) {
+            annotations = json::object();
+          }
+          annotations.as_object()[kDesiredReplicas] = std::to_string(replicas);
+          return absl::OkStatus();
+        });
+    if (!written.ok()) {
+      return written.status();
+    }
+    rs = std::move(*written);
+    return absl::OkStatus();
+  };
+
+  if (!paused) {
+    if (!has_new) {
+      auto created =
+          client_.Create(In(kReplicaSets, ns), NewReplicaSet(d, hash, max_revision + 1, 0));
+      if (!created.ok()) {
+        if (ToHttpError(created.status()).code == 409) {
+          // The name is taken by a ReplicaSet of another template: a new hash.
+          auto bumped =
+              client_.Mutate(In(kDeployments, ns, name, "status"), [&](json::object& next) {
+                *PathValue(next, ".status.collisionCount", true) =
+                    IntAt(next, ".status.collisionCount", 0) + 1;
+                return absl::OkStatus();
+              });
+          return bumped.ok() ? absl::AbortedError("pod template hash collision; retrying")
+                             : bumped.status();
+        }
+        return created.status();
+      }
+      new_rs = std::move(*created);
+      has_new = true;
+    } else if (RevisionOf(new_rs) < max_revision) {
+      // Back to an older template (rollout undo): it becomes the newest revision.
+      auto moved =
+          client_.Mutate(In(kReplicaSets, ns, MetaString(new_rs, "name")), [&](json::object& next) {
+            json::value& annotations = Metadata(next)["annotations"];
+            if (!annotations.is_object()) {
+              annotations = json::object();
+            }
+            annotations.as_object()[kRevision] = std::to_string(max_revision + 1);
+            return absl::OkStatus();
+          });
+      if (!moved.ok()) {
+        return moved.status();
+      }
+      new_rs = std::move(*moved);
+    }
+    // Oldest first, for scaling down.
+    std::sort(old_sets.begin(), old_sets.end(), [](const json::object& a, const json::object& b) {
+      return RevisionOf(a) < RevisionOf(b);
+    });
+    if (recreate) {
+      int64_t old_pods = 0;
+      for (json::object& rs : old_sets) {
+        BH_RETURN_IF_ERROR(set_replicas(rs, 0));
+        old_pods += IntAt(rs, ".status.replicas", 0);
+      }
+      if (old_pods == 0) {
+        BH_RETURN_IF_ERROR(set_replicas(new_rs, replicas));
+      }
+    } else {
+      int64_t surge = ScaledValue(PathValue(d, ".spec.strategy.rollingUpdate.maxSurge"), replicas,
+                                  true, (replicas * 25 + 99) / 100);
+      int64_t unavailable = ScaledValue(PathValue(d, ".spec.strategy.rollingUpdate.maxUnavailable"),
+                                        replicas, false, replicas * 25 / 100);
+      if (surge == 0 && unavailable == 0) {
+        unavailable = 1;
+      }
+      auto spec_total = [&] {
+        int64_t total = IntAt(new_rs, ".spec.replicas", 0);
+        for (const json::object& rs : old_sets) {
+          total += IntAt(rs, ".spec.replicas", 0);
+        }
+        return total;
+      };
+      // Up: the new one, within replicas + maxSurge in all.
+      int64_t new_spec = IntAt(new_rs, ".spec.replicas", 0);
+      if (new_spec > replicas) {
+        BH_RETURN_IF_ERROR(set_replicas(new_rs, replicas));
+      } else if (new_spec < replicas) {
+        int64_t room = replicas + surge - spec_total();
+        if (room > 0) {
+          BH_RETURN_IF_ERROR(set_replicas(new_rs, std::min(replicas, new_spec + room)));
+        }
+      }
+      // Down: the old ones, keeping replicas - maxUnavailable available;
+      // replicas that are not available go first.
+      const int64_t min_available = replicas - unavailable;
+      const int64_t new_unavailable = std::max<int64_t>(
+          0, IntAt(new_rs, ".spec.replicas", 0) - IntAt(new_rs, ".status.availableReplicas", 0));
+      int64_t cleanup = spec_total() - min_available - new_unavailable;
+      for (json::object& rs : old_sets) {
+        int64_t spec = IntAt(rs, ".spec.replicas", 0);
+        int64_t available = IntAt(rs, ".status.availableReplicas", 0);
+        if (cleanup <= 0) {
+          break;
+        }
+        if (spec > available) {
+          int64_t down = std::min(cleanup, spec - available);
+          BH_RETURN_IF_ERROR(set_replicas(rs, spec - down));
+          cleanup -= down;
+        }
+      }
+      int64_t available_total = IntAt(new_rs, ".status.availableReplicas", 0);
+      for (const json::object& rs : old_sets) {
+        available_total +=
+            std::min(IntAt(rs, ".status.availableReplicas", 0), IntAt(rs, ".spec.replicas", 0));
+      }
+      int64_t scale_down = available_total - min_available;
+      for (json::object& rs : old_sets) {
+        int64_t spec = IntAt(rs, ".spec.replicas", 0);
+        if (scale_down <= 0) {
+          break;
+        }
+        if (spec > 0) {
+          int64_t down = std::min(scale_down, spec);
+          BH_RETURN_IF_ERROR(set_replicas(rs, spec - down));
+          scale_down -= down;
+        }
+      }
+    }
+    // History: old ReplicaSets with nothing left, beyond revisionHistoryLimit.
+    int64_t limit = IntAt(d, ".spec.revisionHistoryLimit", 10);
+    std::vector<const json::object*> empty_sets;
+    for (const json::object& rs : old_sets) {
+      if (IntAt(rs, ".spec.replicas", 0) == 0 && IntAt(rs, ".status.replicas", 0) == 0) {
+        empty_sets.push_back(&rs);
+      }
+    }
+    for (size_t i = 0; static_cast<int64_t>(empty_sets.size() - i) > limit; ++i) {
+      Status deleted = client_.Delete(In(kReplicaSets, ns, MetaString(*empty_sets[i], "name")));
+      if (!deleted.ok() && ToHttpError(deleted).code != 404) {
+        return deleted;
+      }
+    }
+  }
+
+  // Status from the ReplicaSets as last seen.
+  int64_t total = 0;
+  int64_t spec_total = 0;
+  int64_t ready = 0;
+  int64_t available = 0;
+  auto count = [&](const json::object& rs) {
+    total += IntAt(rs, ".status.replicas", 0);
+    spec_total += IntAt(rs, ".spec.replicas", 0);
+    ready += IntAt(rs, ".status.readyReplicas", 0);
+    available += IntAt(rs, ".status.availableReplicas", 0);
+  };
+  for (const json::object& rs : old_sets) {
+    count(rs);
+  }
+  int64_t updated = 0;
+  if (has_new) {
+    count(new_rs);
+    updated = IntAt(new_rs, ".status.replicas", 0);
+  }
+  const json::value* previous = PathValue(d, ".status.conditions");
+  int64_t max_unavailable =
+      recreate ? 0
+               : ScaledValue(PathValue(d, ".spec.strategy.rollingUpdate.maxUnavailable"), replicas,
+                             false, replicas * 25 / 100);
+  json::array conditions;
+  conditions.push_back(available >= replicas - max_unavailable
+                           ? Condition(previous, "Available", "True", "MinimumReplicasAvailable",
+                                       "Deployment has minimum availability.")
+                           : Condition(previous, "Available", "False", "MinimumReplicasUnavailable",
+                                       "Deployment does not have minimum availability."));
+  std::string rs_name = has_new ? MetaString(new_rs, "name") : "";
+  if (paused) {
+    conditions.push_back(
+        Condition(previous, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"));
+  } else if (updated == replicas && available == replicas && total == replicas) {
+    conditions.push_back(
+        Condition(previous, "Progressing", "True", "NewReplicaSetAvailable",
+                  fmt::format("ReplicaSet \"{}\" has successfully progressed.", rs_name)));
+  } else {
+    conditions.push_back(Condition(previous, "Progressing", "True", "ReplicaSetUpdated",
+                                   fmt::format("ReplicaSet \"{}\" is progressing.", rs_name)));
+  }
+  json::object status{{"observedGeneration", IntAt(d, ".metadata.generation", 1)},
+                      {"replicas", total},
+                      {"updatedReplicas", updated},
+                      {"readyReplicas", ready},
+                      {"availableReplicas", available},
+                      {"unavailableReplicas", std::max<int64_t>(0, spec_total - available)},
+                      {"conditions", std::move(conditions)}};
+  for (auto it = status.begin(); it != status.end();) {
+    it = (it->value() == 0 && it->key() != "observedGeneration") ? status.erase(it) : it + 1;
+  }
+  if (const json::value* collisions = PathValue(d, ".status.collisionCount")) {
+    status["collisionCount"] = *collisions;
+  }
+  const json::value* current = d.if_contains("status");
+  if (current == nullptr || !current->is_object() || current->as_object() != status) {
+    auto written = client_.Mutate(In(kDeployments, ns, name, "status"), [&](json::object& next) {
+      next["status"] = status;
+      return absl::OkStatus();
+    });
+    if (!written.ok() && ToHttpError(written.status()).code != 404) {
+      return written.status();
+    }
+  }
+  std::string revision = has_new ? std::to_string(RevisionOf(new_rs)) : "";
+  const json::value* annotated = PathValue(d, std::string(".metadata.annotations.") + kRevision);
+  if (has_new &&
+      (annotated == nullptr || !annotated->is_string() || annotated->as_string() != revision)) {
+    auto written = client_.Mutate(In(kDeployments, ns, name), [&](json::object& next) {
+      json::value& annotations = Metadata(next)["annotations"];
+      if (!annotations.is_object()) {
+        annotations = json::object();
+      }
+      annotations.as_object()[kRevision] = revision;
+      return absl::OkStatus();
+    });
+    if (!written.ok() && ToHttpError(written.status()).code != 404) {
+      return written.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bulkhead::controlplane::controllers

@@ -1,0 +1,154 @@
+#include "controlplane/controllers/object_helpers.h"
+
+#include <boost/json.hpp>
+
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+
+namespace bulkhead::controlplane::controllers {
+namespace {
+
+namespace json = boost::json;
+
+const json::object& EmptyObject() {
+  static const json::object kEmpty;
+  return kEmpty;
+}
+
+bool HasValue(const json::array& values, const json::value* label) {
+  if (label == nullptr || !label->is_string()) {
+    return false;
+  }
+  for (const auto& value : values) {
+    if (value == *label) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string KeyOf(const json::object& object) {
+  std::string ns = MetaString(object, "namespace");
+  std::string name = MetaString(object, "name");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+std::pair<std::string, std::string> SplitKey(const std::string& key) {
+  size_t slash = key.find('/');
+  if (slash == std::string::npos) {
+    return {"", key};
+  }
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+std::optional<OwnerRef> ControllerOf(const json::object& object) {
+  const json::value* refs = PathValue(object, ".metadata.ownerReferences");
+  if (refs == nullptr || !refs->is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& ref : refs->as_array()) {
+    if (!ref.is_object()) {
+      continue;
+    }
+    const json::object& r = ref.as_object();
+    const json::value* controller = r.if_contains("controller");
+    if (controller != nullptr && controller->is_bool() && controller->as_bool()) {
+      return OwnerRef{StringField(r, "apiVersion"), StringField(r, "kind"), StringField(r, "name"),
+                      StringField(r, "uid")};
+    }
+  }
+  return std::nullopt;
+}
+
+json::object ControllerReference(const json::object& owner) {
+  return json::object{{"apiVersion", StringField(owner, "apiVersion")},
+                      {"kind", StringField(owner, "kind")},
+                      {"name", MetaString(owner, "name")},
+                      {"uid", MetaString(owner, "uid")},
+                      {"controller", true},
+                      {"blockOwnerDeletion", true}};
+}
+
+const json::object& LabelsOf(const json::object& object) {
+  const json::value* labels = PathValue(object, ".metadata.labels");
+  return labels != nullptr && labels->is_object() ? labels->as_object() : EmptyObject();
+}
+
+bool SelectorMatches(const json::value* selector, const json::object& labels) {
+  if (selector == nullptr || selector->is_null()) {
+    return true;
+  }
+  if (!selector->is_object()) {
+    return false;
+  }
+  const json::object& s = selector->as_object();
+  if (const json::value* match = s.if_contains("matchLabels"); match != nullptr) {
+    if (!match->is_object()) {
+      return false;
+    }
+    for (const auto& [key, value] : match->as_object()) {
+      const json::value* label = labels.if_contains(key);
+      if (label == nullptr || *label != value) {
+        return false;
+      }
+    }
+  }
+  if (const json::value* expressions = s.if_contains("matchExpressions"); expressions != nullptr) {
+    if (!expressions->is_array()) {
+      return false;
+    }
+    for (const auto& expression : expressions->as_array()) {
+      if (!expression.is_object()) {
+        return false;
+      }
+      const json::object& e = expression.as_object();
+      std::string key = StringField(e, "key");
+      std::string op = StringField(e, "operator");
+      const json::value* values = e.if_contains("values");
+      const json::array empty;
+      const json::array& list =
+          values != nullptr && values->is_array() ? values->as_array() : empty;
+      const json::value* label = labels.if_contains(key);
+      if ((op == "In" && !HasValue(list, label)) || (op == "NotIn" && HasValue(list, label)) ||
+          (op == "Exists" && label == nullptr) || (op == "DoesNotExist" && label != nullptr)) {
+        return false;
+      }
+      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist") {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool IsTerminating(const json::object& object) {
+  return !MetaString(object, "deletionTimestamp").empty();
+}
+
+bool IsPodActive(const json::object& pod) {
+  const json::value* phase = PathValue(pod, ".status.phase");
+  bool ended = phase != nullptr && phase->is_string() &&
+               (phase->as_string() == "Succeeded" || phase->as_string() == "Failed");
+  return !ended && !IsTerminating(pod);
+}
+
+bool IsPodReady(const json::object& pod) {
+  const json::value* conditions = PathValue(pod, ".status.conditions");
+  if (conditions == nullptr || !conditions->is_array()) {
+    return false;
+  }
+  for (const auto& condition : conditions->as_array()) {
+    if (condition.is_object() && StringField(condition.as_object(), "type") == "Ready") {
+      return StringField(condition.as_object(), "status") == "True";
+    }
+  }
+  return false;
+}
+
+int64_t IntAt(const json::object& object, std::string_view path, int64_t missing) {
+  return IntOf(PathValue(object, path), missing);
+}
+
+}  // namespace bulkhead::controlplane::controllers

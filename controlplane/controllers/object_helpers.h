@@ -1,0 +1,45 @@
+// What controllers read off objects: keys, owner references, label
+// selectors (metav1.LabelSelector), pod readiness.
+#ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_OBJECT_HELPERS_H_
+#define BULKHEAD_CONTROLPLANE_CONTROLLERS_OBJECT_HELPERS_H_
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace bulkhead::controlplane::controllers {
+
+// "namespace/name" ("name" for cluster-scoped objects), and back.
+std::string KeyOf(const boost::json::object& object);
+std::pair<std::string, std::string> SplitKey(const std::string& key);
+
+struct OwnerRef {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+};
+// The owner reference with controller: true, if any.
+std::optional<OwnerRef> ControllerOf(const boost::json::object& object);
+// An owner reference to `owner` (controller, blocking its deletion).
+boost::json::object ControllerReference(const boost::json::object& owner);
+
+// Whether `labels` match a metav1.LabelSelector (matchLabels and
+// matchExpressions: In, NotIn, Exists, DoesNotExist). An empty selector
+// matches everything; a malformed one matches nothing.
+bool SelectorMatches(const boost::json::value* selector, const boost::json::object& labels);
+const boost::json::object& LabelsOf(const boost::json::object& object);
+
+bool IsTerminating(const boost::json::object& object);
+// A pod that has ended (Succeeded or Failed) no longer counts as a replica.
+bool IsPodActive(const boost::json::object& pod);
+// status.conditions has Ready=True.
+bool IsPodReady(const boost::json::object& pod);
+
+// An integer field at `path` (".spec.replicas"), `missing` when absent.
+int64_t IntAt(const boost::json::object& object, std::string_view path, int64_t missing);
+
+}  // namespace bulkhead::controlplane::controllers
+
+#endif  // BULKHEAD_CONTROLPLANE_CONTROLLERS_OBJECT_HELPERS_H_

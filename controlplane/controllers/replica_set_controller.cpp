@@ -1,0 +1,177 @@
+#include "controlplane/controllers/replica_set_controller.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <vector>
+
+#include "controlplane/apiserver/api_errors.h"
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/controllers/object_helpers.h"
+
+namespace bulkhead::controlplane::controllers {
+namespace {
+
+namespace json = boost::json;
+
+constexpr auto kExpectationTimeout = std::chrono::seconds(30);
+// Pods created or deleted in one pass; the rest in the next.
+constexpr int64_t kBurst = 500;
+
+const ObjectRef kReplicaSets{"apps", "v1", "replicasets", "", "", ""};
+const ObjectRef kPods{"", "v1", "pods", "", "", ""};
+
+ObjectRef In(ObjectRef ref, const std::string& ns, const std::string& name = "",
+             const std::string& subresource = "") {
+  ref.namespace_name = ns;
+  ref.name = name;
+  ref.subresource = subresource;
+  return ref;
+}
+
+json::object PodFor(const json::object& rs) {
+  const json::value* template_value = PathValue(rs, ".spec.template");
+  json::object pod_template = template_value != nullptr && template_value->is_object()
+                                  ? template_value->as_object()
+                                  : json::object();
+  json::object meta;
+  if (const json::value* m = pod_template.if_contains("metadata"); m != nullptr && m->is_object()) {
+    for (const char* field : {"labels", "annotations"}) {
+      if (const json::value* v = m->as_object().if_contains(field)) {
+        meta[field] = *v;
+      }
+    }
+  }
+  meta["generateName"] = MetaString(rs, "name") + "-";
+  meta["ownerReferences"] = json::array{ControllerReference(rs)};
+  json::object pod{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(meta)}};
+  if (const json::value* spec = pod_template.if_contains("spec")) {
+    pod["spec"] = *spec;
+  }
+  return pod;
+}
+
+}  // namespace
+
+ReplicaSetController::ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods)
+    : Controller("replicaset", 2), client_(client), replica_sets_(replica_sets), pods_(pods) {
+  replica_sets_.AddHandler([this](const InformerEvent& event) { Enqueue(KeyOf(*event.object)); });
+  pods_.AddHandler([this](const InformerEvent& event) {
+    auto owner = ControllerOf(*event.object);
+    if (owner && owner->kind == "ReplicaSet") {
+      Enqueue(MetaString(*event.object, "namespace") + "/" + owner->name);
+    }
+  });
+}
+
+bool ReplicaSetController::Settled(const std::string& key, const std::string& ns) {
+  std::lock_guard lock(mu_);
+  auto it = expected_.find(key);
+  if (it == expected_.end()) {
+    return true;
+  }
+  Expected& expected = it->second;
+  std::erase_if(expected.created,
+                [&](const std::string& name) { return pods_.Get(ns, name) != nullptr; });
+  std::erase_if(expected.deleted, [&](const std::string& name) {
+    auto pod = pods_.Get(ns, name);
+    return pod == nullptr || IsTerminating(*pod);
+  });
+  if ((expected.created.empty() && expected.deleted.empty()) ||
+      std::chrono::steady_clock::now() - expected.since > kExpectationTimeout) {
+    expected_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+Status ReplicaSetController::Reconcile(const std::string& key) {
+  auto [ns, name] = SplitKey(key);
+  ObjectPtr rs = replica_sets_.Get(ns, name);
+  if (rs == nullptr) {
+    std::lock_guard lock(mu_);
+    expected_.erase(key);
+    return absl::OkStatus();
+  }
+  if (!Settled(key, ns)) {
+    EnqueueAfter(key, std::chrono::seconds(1));  // in case an event was folded
+    return absl::OkStatus();
+  }
+  const std::string uid = MetaString(*rs, "uid");
+  const json::value* selector = PathValue(*rs, ".spec.selector");
+  std::vector<ObjectPtr> active;
+  for (const ObjectPtr& pod : pods_.List(ns)) {
+    auto owner = ControllerOf(*pod);
+    if (owner && owner->uid == uid && IsPodActive(*pod)) {
+      active.push_back(pod);
+    }
+  }
+  const int64_t want =
+      IsTerminating(*rs) ? 0 : std::max<int64_t>(0, IntAt(*rs, ".spec.replicas", 1));
+  const auto have = static_cast<int64_t>(active.size());
+  Status first_error = absl::OkStatus();
+  if (have < want) {
+    Expected expected{{}, {}, std::chrono::steady_clock::now()};
+    for (int64_t i = 0; i < std::min(want - have, kBurst); ++i) {
+      auto created = client_.Create(In(kPods, ns), PodFor(*rs));
+      if (!created.ok()) {
+        first_error = created.status();
+        break;
+      }
+      expected.created.insert(MetaString(*created, "name"));
+    }
+    std::lock_guard lock(mu_);
+    expected_[key] = std::move(expected);
+  } else if (have > want) {
+    // Pods that are not ready go first, then the newest.
+    std::sort(active.begin(), active.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
+      if (IsPodReady(*a) != IsPodReady(*b)) {
+        return !IsPodReady(*a);
+      }
+      return MetaString(*a, "creationTimestamp") > MetaString(*b, "creationTimestamp");
+    });
+    Expected expected{{}, {}, std::chrono::steady_clock::now()};
+    for (int64_t i = 0; i < std::min(have - want, kBurst); ++i) {
+      std::string pod_name = MetaString(*active[i], "name");
+      Status deleted = client_.Delete(In(kPods, ns, pod_name));
+      if (!deleted.ok() && ToHttpError(deleted).code != 404) {
+        first_error = deleted;
+        break;
+      }
+      expected.deleted.insert(pod_name);
+    }
+    std::lock_guard lock(mu_);
+    expected_[key] = std::move(expected);
+  }
+  // Status from the pods seen now; the next pass counts the new ones.
+  int64_t labeled = 0;
+  int64_t ready = 0;
+  for (const ObjectPtr& pod : active) {
+    labeled += SelectorMatches(selector, LabelsOf(*pod)) ? 1 : 0;
+    ready += IsPodReady(*pod) ? 1 : 0;
+  }
+  json::object status{{"replicas", have},
+                      {"fullyLabeledReplicas", labeled},
+                      {"readyReplicas", ready},
+                      {"availableReplicas", ready},
+                      {"observedGeneration", IntAt(*rs, ".metadata.generation", 1)}};
+  const json::value* current = rs->if_contains("status");
+  json::object current_status =
+      current != nullptr && current->is_object() ? current->as_object() : json::object();
+  // Kubernetes leaves zero counts out of a status.
+  for (auto it = status.begin(); it != status.end();) {
+    it = (it->value() == 0 && it->key() != "replicas") ? status.erase(it) : it + 1;
+  }
+  if (current_status != status) {
+    auto written = client_.Mutate(In(kReplicaSets, ns, name, "status"), [&](json::object& next) {
+      next["status"] = status;
+      return absl::OkStatus();
+    });
+    if (!written.ok() && ToHttpError(written.status()).code != 404) {
+      return written.status();
+    }
+  }
+  return first_error;
+}
+
+}  // namespace bulkhead::controlplane::controllers

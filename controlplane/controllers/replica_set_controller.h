@@ -1,0 +1,50 @@
+// ReplicaSet: keeps spec.replicas pods of its template running, counting the
+// pods it controls (its controller owner reference) that have not ended or
+// begun deleting; writes status (replicas, ready, available, observed
+// generation) only when it changes. Until the pod cache shows the pods it
+// last created or deleted, a ReplicaSet is not resized again (so a slow
+// cache never makes it create twice); that wait ends after 30 s.
+#ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
+#define BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "controlplane/apiserver/registry/client.h"
+#include "controlplane/apiserver/registry/informer.h"
+#include "controlplane/controllers/controller.h"
+
+namespace bulkhead::controlplane::controllers {
+
+class ReplicaSetController : public Controller {
+ public:
+  ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods);
+  ~ReplicaSetController() override { Stop(); }
+  ReplicaSetController(const ReplicaSetController&) = delete;
+  ReplicaSetController& operator=(const ReplicaSetController&) = delete;
+
+ protected:
+  Status Reconcile(const std::string& key) override;
+
+ private:
+  struct Expected {
+    std::set<std::string> created;  // pod names not in the cache yet
+    std::set<std::string> deleted;  // pod names still in the cache
+    std::chrono::steady_clock::time_point since;
+  };
+  // Whether the pod cache shows what `key` last did (or the wait expired).
+  bool Settled(const std::string& key, const std::string& ns);
+
+  Client& client_;
+  Informer& replica_sets_;
+  Informer& pods_;
+  std::mutex mu_;
+  std::map<std::string, Expected> expected_;
+};
+
+}  // namespace bulkhead::controlplane::controllers
+
+#endif  // BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_

@@ -1,0 +1,297 @@
+// The controllers over a real store in process (ApiHarness): the work
+// queue's guarantees, and Deployments and ReplicaSets doing what kubectl
+// expects, with a test kubelet that makes pods Running and Ready.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/apiserver/registry/client.h"
+#include "controlplane/controllers/controller_manager.h"
+#include "controlplane/controllers/deployment_controller.h"
+#include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/work_queue.h"
+#include "tests/unit/controlplane_api_harness.h"
+
+namespace bulkhead::controlplane::controllers {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using testing::ApiHarness;
+
+TEST(WorkQueueTest, AKeyWaitsOnceAndIsNeverWithTwoWorkers) {
+  WorkQueue queue;
+  queue.Add("a");
+  queue.Add("a");
+  queue.Add("b");
+  EXPECT_EQ(queue.Get(), "a");
+  queue.Add("a");  // while in work: back once it is done, not before
+  EXPECT_EQ(queue.Get(), "b");
+  queue.Done("b");
+  queue.Done("a");
+  EXPECT_EQ(queue.Get(), "a");
+  queue.Done("a");
+  queue.ShutDown();
+  EXPECT_EQ(queue.Get(), std::nullopt);
+}
+
+TEST(WorkQueueTest, AFailingKeyComesBackAfterADoublingDelay) {
+  EXPECT_EQ(WorkQueue::Backoff(0), milliseconds(5));
+  EXPECT_EQ(WorkQueue::Backoff(3), milliseconds(40));
+  EXPECT_EQ(WorkQueue::Backoff(100), std::chrono::seconds(30));
+  WorkQueue queue;
+  queue.AddRateLimited("bad");
+  queue.AddRateLimited("bad");
+  EXPECT_EQ(queue.Failures("bad"), 2U);
+  auto start = WorkQueue::Clock::now();
+  EXPECT_EQ(queue.Get(), "bad");
+  EXPECT_GE(WorkQueue::Clock::now() - start, milliseconds(4));
+  queue.Done("bad");
+  queue.Forget("bad");
+  EXPECT_EQ(queue.Failures("bad"), 0U);
+}
+
+TEST(DeploymentMathTest, HashesAreStableAndSurgeRoundsUpUnavailableDown) {
+  json::object pod_template = json::parse(R"({"metadata":{"labels":{"app":"web"}}})").as_object();
+  EXPECT_EQ(PodTemplateHash(pod_template, 0), PodTemplateHash(pod_template, 0));
+  EXPECT_NE(PodTemplateHash(pod_template, 0), PodTemplateHash(pod_template, 1));
+  for (char c : PodTemplateHash(pod_template, 0)) {
+    EXPECT_NE(std::string("bcdfghjklmnpqrstvwxz2456789").find(c), std::string::npos);
+  }
+  json::value quarter = "25%";
+  json::value two = 2;
+  EXPECT_EQ(ScaledValue(&quarter, 3, true, 0), 1);
+  EXPECT_EQ(ScaledValue(&quarter, 3, false, 0), 0);
+  EXPECT_EQ(ScaledValue(&two, 3, false, 0), 2);
+  EXPECT_EQ(ScaledValue(nullptr, 3, false, 7), 7);
+}
+
+const ObjectRef kPods{"", "v1", "pods", "default", "", ""};
+const ObjectRef kReplicaSets{"apps", "v1", "replicasets", "default", "", ""};
+const ObjectRef kDeployment{"apps", "v1", "deployments", "default", "web", ""};
+
+// Plays the node: every pod that is not Ready yet becomes Running and Ready.
+class TestKubelet {
+ public:
+  explicit TestKubelet(Client& client) : client_(client), thread_([this] { Run(); }) {}
+  ~TestKubelet() {
+    stop_ = true;
+    thread_.join();
+  }
+  TestKubelet(const TestKubelet&) = delete;
+  TestKubelet& operator=(const TestKubelet&) = delete;
+
+ private:
+  void Run() {
+    while (!stop_) {
+      auto pods = client_.List(kPods);
+      for (const json::object& pod : pods.ok() ? *pods : std::vector<json::object>{}) {
+        if (IsPodReady(pod) || IsTerminating(pod)) {
+          continue;
+        }
+        ObjectRef ref = kPods;
+        ref.name = MetaString(pod, "name");
+        ref.subresource = "status";
+        (void)client_.Mutate(ref, [](json::object& next) {
+          next["status"] = json::object{
+              {"phase", "Running"},
+              {"conditions", json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}};
+          return absl::OkStatus();
+        });
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  Client& client_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+bool WaitFor(const std::function<bool()>& done, milliseconds timeout = milliseconds(20000)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return done();
+}
+
+std::string Deployment(int replicas, const std::string& image, const std::string& strategy = "") {
+  return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":)" +
+         std::to_string(replicas) + strategy +
+         R"(,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":")" +
+         image + R"("}]}}}})";
+}
+
+class ControllersTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(manager_.Start().ok()); }
+  // The deployment as kubectl rollout status judges it: done when the
+  // status has caught up with the spec and every replica is new and available.
+  bool RolledOut(int replicas) {
+    auto d = client_.Get(kDeployment);
+    return d.ok() &&
+           IntAt(*d, ".status.observedGeneration", 0) >= IntAt(*d, ".metadata.generation", 1) &&
+           IntAt(*d, ".status.updatedReplicas", 0) == replicas &&
+           IntAt(*d, ".status.replicas", 0) == replicas &&
+           IntAt(*d, ".status.availableReplicas", 0) == replicas;
+  }
+  std::vector<json::object> ActivePods() {
+    std::vector<json::object> active;
+    for (const json::object& pod : client_.List(kPods).value_or(std::vector<json::object>{})) {
+      if (IsPodActive(pod)) {
+        active.push_back(pod);
+      }
+    }
+    return active;
+  }
+  ApiHarness api_;
+  Client client_{api_.api().objects()};
+  ControllerManager manager_{api_.api().objects()};
+};
+
+TEST_F(ControllersTest, ADeploymentRunsItsReplicasThroughAReplicaSetAndRollsOut) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(3, "a:1"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(3); }));
+  auto sets = client_.List(kReplicaSets);
+  ASSERT_TRUE(sets.ok());
+  ASSERT_EQ(sets->size(), 1U);
+  const json::object& rs = sets->front();
+  std::string hash = MetaString(rs, "name").substr(4);
+  EXPECT_EQ(std::string(LabelsOf(rs).at("pod-template-hash").as_string()), hash);
+  EXPECT_EQ(ControllerOf(rs)->kind, "Deployment");
+  std::vector<json::object> pods = ActivePods();
+  ASSERT_EQ(pods.size(), 3U);
+  for (const json::object& pod : pods) {
+    EXPECT_EQ(ControllerOf(pod)->name, MetaString(rs, "name"));
+    EXPECT_EQ(std::string(LabelsOf(pod).at("pod-template-hash").as_string()), hash);
+  }
+  auto d = client_.Get(kDeployment);
+  ASSERT_TRUE(d.ok());
+  const json::value* conditions = PathValue(*d, ".status.conditions");
+  ASSERT_NE(conditions, nullptr);
+  EXPECT_NE(json::serialize(*conditions).find("NewReplicaSetAvailable"), std::string::npos);
+  EXPECT_EQ(json::serialize(*PathValue(*d, ".metadata.annotations")),
+            R"({"deployment.kubernetes.io/revision":"1"})");
+}
+
+TEST_F(ControllersTest, ANewTemplateRollsWithinSurgeAndAScaleDownRemovesPods) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(4, "a:1"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(4); }));
+  // While rolling, never more than replicas + maxSurge (25% of 4: 1) pods.
+  std::atomic<size_t> most{0};
+  std::atomic<bool> watching{true};
+  std::thread watcher([&] {
+    while (watching) {
+      most = std::max(most.load(), ActivePods().size());
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+  });
+  ASSERT_EQ(
+      api_.Call("PUT", "/apis/apps/v1/namespaces/default/deployments/web", Deployment(4, "a:2"))
+          .status,
+      200);
+  bool rolled = WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    return RolledOut(4) && sets.ok() && sets->size() == 2U;
+  });
+  watching = false;
+  watcher.join();
+  ASSERT_TRUE(rolled);
+  EXPECT_LE(most.load(), 5U);
+  for (const json::object& pod : ActivePods()) {
+    EXPECT_EQ(json::serialize(*PathValue(pod, ".spec.containers")).find("a:1"), std::string::npos);
+  }
+  auto d = client_.Get(kDeployment);
+  EXPECT_EQ(std::string(PathValue(*d, ".metadata.annotations")
+                            ->at("deployment.kubernetes.io/revision")
+                            .as_string()),
+            "2");
+  ASSERT_EQ(api_.Call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web/scale",
+                      R"({"spec":{"replicas":1}})",
+                      testing::WithContentType("application/merge-patch+json"))
+                .status,
+            200);
+  EXPECT_TRUE(WaitFor([&] { return ActivePods().size() == 1U && RolledOut(1); }));
+}
+
+TEST_F(ControllersTest, RecreateTakesTheOldPodsDownBeforeTheNewOnes) {
+  TestKubelet kubelet(client_);
+  std::string recreate = R"(,"strategy":{"type":"Recreate"})";
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments",
+                      Deployment(2, "a:1", recreate))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(2); }));
+  std::atomic<bool> mixed{false};
+  std::atomic<bool> watching{true};
+  std::thread watcher([&] {
+    while (watching) {
+      bool old_image = false;
+      bool new_image = false;
+      for (const json::object& pod : ActivePods()) {
+        std::string containers = json::serialize(*PathValue(pod, ".spec.containers"));
+        old_image = old_image || containers.find("a:1") != std::string::npos;
+        new_image = new_image || containers.find("a:2") != std::string::npos;
+      }
+      mixed = mixed || (old_image && new_image);
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+  });
+  ASSERT_EQ(api_.Call("PUT", "/apis/apps/v1/namespaces/default/deployments/web",
+                      Deployment(2, "a:2", recreate))
+                .status,
+            200);
+  bool rolled = WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    return RolledOut(2) && sets.ok() && sets->size() == 2U;
+  });
+  watching = false;
+  watcher.join();
+  ASSERT_TRUE(rolled);
+  EXPECT_FALSE(mixed.load()) << "old and new pods ran at once under Recreate";
+}
+
+TEST_F(ControllersTest, AReplicaSetReplacesADeletedPodAndNeverCreatesTwice) {
+  ASSERT_EQ(
+      api_.Call(
+              "POST", "/apis/apps/v1/namespaces/default/replicasets",
+              R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"rs"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"rs"}},"template":{"metadata":{"labels":{"app":"rs"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+          .status,
+      201);
+  ASSERT_TRUE(WaitFor([&] { return ActivePods().size() == 2U; }));
+  ObjectRef pod = kPods;
+  pod.name = MetaString(ActivePods().front(), "name");
+  ASSERT_TRUE(client_.Delete(pod).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto pods = ActivePods();
+    return pods.size() == 2U && MetaString(pods[0], "name") != pod.name &&
+           MetaString(pods[1], "name") != pod.name;
+  }));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(ActivePods().size(), 2U);
+  auto rs = client_.Get({"apps", "v1", "replicasets", "default", "rs", ""});
+  ASSERT_TRUE(rs.ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto now = client_.Get({"apps", "v1", "replicasets", "default", "rs", ""});
+    return now.ok() && IntAt(*now, ".status.replicas", 0) == 2;
+  }));
+}
+
+}  // namespace
+}  // namespace bulkhead::controlplane::controllers
