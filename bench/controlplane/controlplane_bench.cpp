@@ -5,8 +5,13 @@
 // ratio to the /healthz rate measured in the same run (the server without
 // store work), because the machines are shared and noisy.
 //
+// Then the controllers: Deployments of 3 replicas created at once, the time
+// until every ReplicaSet and pod object exists, the RSS then and the idle
+// CPU with those objects.
+//
 //   bulkhead-controlplane-bench [--binary PATH] [--runs N] [--clients N]
 //                               [--seconds S] [--watchers N] [--writes N]
+//                               [--deployments N]
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -27,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -390,6 +396,103 @@ std::pair<double, double> FanOut(SSL_CTX* ctx, const Server& server, int watcher
 
 }  // namespace
 
+// CPU seconds (user + system) the process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t end = text.rfind(')');
+  if (end == std::string::npos) {
+    return 0;
+  }
+  // Fields after the command: state is field 3; utime and stime are 14 and 15.
+  std::vector<std::string> fields;
+  size_t pos = end + 2;
+  while (pos < text.size()) {
+    size_t next = text.find(' ', pos);
+    fields.push_back(text.substr(pos, next - pos));
+    if (next == std::string::npos) {
+      break;
+    }
+    pos = next + 1;
+  }
+  if (fields.size() < 13) {
+    return 0;
+  }
+  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return (std::strtod(fields[11].c_str(), nullptr) + std::strtod(fields[12].c_str(), nullptr)) /
+         ticks;
+}
+
+// Objects in a collection: each item's metadata has one resourceVersion,
+// and so has the list's (uids and names also appear in owner references).
+size_t CountItems(Connection& connection, const std::string& path) {
+  std::string body;
+  if (!connection.Send("GET", path) || connection.Receive(&body) != 200) {
+    return 0;
+  }
+  size_t versions = 0;
+  for (size_t pos = 0; (pos = body.find("\"resourceVersion\":\"", pos)) != std::string::npos;
+       ++pos) {
+    ++versions;
+  }
+  return versions == 0 ? 0 : versions - 1;
+}
+
+struct DeploymentFigures {
+  double seconds = 0;  // first create to the last pod object
+  double rss_mib = 0;
+  double idle_cpu_percent = 0;
+  size_t pods = 0;
+  size_t replica_sets = 0;
+};
+
+// `count` Deployments of 3 replicas created at once by `clients` clients:
+// how long until every ReplicaSet and pod object exists (no node runs
+// them), the RSS then, and the CPU the control plane uses idle afterwards.
+DeploymentFigures Deployments(SSL_CTX* ctx, const Server& server, int count, int clients) {
+  DeploymentFigures figures;
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(clients));
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Connection connection(ctx, server.port, server.token);
+      for (int i = c; i < count; i += clients) {
+        std::string name = fmt::format("d{}", i);
+        connection.Request(
+            "POST", "/apis/apps/v1/namespaces/default/deployments",
+            fmt::format(
+                R"({{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"{}"}},)"
+                R"("spec":{{"replicas":3,"selector":{{"matchLabels":{{"app":"{}"}}}},)"
+                R"("template":{{"metadata":{{"labels":{{"app":"{}"}}}},)"
+                R"("spec":{{"containers":[{{"name":"c","image":"nginx"}}]}}}}}}}})",
+                name, name, name));
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  Connection poll(ctx, server.port, server.token);
+  auto deadline = start + std::chrono::seconds(120);
+  while (Clock::now() < deadline) {
+    figures.pods = CountItems(poll, "/api/v1/pods");
+    if (figures.pods >= static_cast<size_t>(count) * 3) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  figures.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  figures.replica_sets = CountItems(poll, "/apis/apps/v1/replicasets");
+  // Settled: the last status writes done, then 10 s of nothing to do.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  figures.rss_mib = static_cast<double>(RssKib(server.pid)) / 1024.0;
+  double cpu_before = CpuSeconds(server.pid);
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  figures.idle_cpu_percent = (CpuSeconds(server.pid) - cpu_before) / 10.0 * 100.0;
+  return figures;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       "bulkhead-controlplane-bench: start-up, memory, throughput and watch fan-out of "
@@ -412,6 +515,10 @@ int main(int argc, char** argv) {
                  "Idle keep-alive connections for the idle RSS figure")
       ->capture_default_str();
   app.add_option("--slowloris", slowloris, "Slowloris connections held during the rate figure")
+      ->capture_default_str();
+  int deployments = 1000;
+  app.add_option("--deployments", deployments,
+                 "Deployments of 3 replicas created at once for the controllers' figure (0: skip)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
@@ -571,6 +678,12 @@ int main(int argc, char** argv) {
     quiet_rate = (quiet_rate + Rate(ctx, server, clients, seconds, gets_of)) / 2;
     StopServer(server);
   }
+  DeploymentFigures deployed;
+  if (deployments > 0) {
+    Server server = StartServer(binary, ctx, 303);
+    deployed = Deployments(ctx, server, deployments, clients);
+    StopServer(server);
+  }
   SSL_CTX_free(ctx);
 
   double h = Median(healthz);
@@ -598,5 +711,12 @@ int main(int argc, char** argv) {
       "gets during a %zu-connection slowloris: %6.0f /s, without %.0f /s (before and after): ratio "
       "%.2f (target >= 0.9)\n",
       flooding, flood_rate, quiet_rate, flood_rate / quiet_rate);
+  if (deployments > 0) {
+    std::printf(
+        "%d deployments x 3 replicas: %zu pods, %zu replica sets in %.1f s (target 10 s); RSS "
+        "%.1f MiB; idle CPU %.2f %% of a core (target < 1 %%)\n",
+        deployments, deployed.pods, deployed.replica_sets, deployed.seconds, deployed.rss_mib,
+        deployed.idle_cpu_percent);
+  }
   return 0;
 }

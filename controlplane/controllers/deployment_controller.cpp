@@ -181,7 +181,10 @@ DeploymentController::DeploymentController(Client& client, Informer& deployments
 }
 
 Status DeploymentController::Reconcile(const std::string& key) {
-  auto [ns, name] = SplitKey(key);
+  // Plain strings, not a structured binding: the lambdas below capture them.
+  const auto split = SplitKey(key);
+  const std::string& ns = split.first;
+  const std::string& name = split.second;
   ObjectPtr found = deployments_.Get(ns, name);
   if (found == nullptr || IsTerminating(*found)) {
     return absl::OkStatus();
@@ -246,9 +249,14 @@ Status DeploymentController::Reconcile(const std::string& key) {
     if (!has_new) {
       auto created =
           client_.Create(In(kReplicaSets, ns), NewReplicaSet(d, hash, max_revision + 1, 0));
-      if (!created.ok()) {
-        if (ToHttpError(created.status()).code == 409) {
-          // The name is taken by a ReplicaSet of another template: a new hash.
+      if (!created.ok() && ToHttpError(created.status()).code == 409) {
+        // Ours, made by a pass the cache has not caught up with: use it.
+        // Another template's (a hash collision): a new hash, as Kubernetes does.
+        auto existing = client_.Get(In(kReplicaSets, ns, name + "-" + hash));
+        auto owner = existing.ok() ? ControllerOf(*existing) : std::nullopt;
+        if (existing.ok() && owner && owner->uid == uid && HashOf(*existing) == hash) {
+          created = std::move(existing);
+        } else if (existing.ok()) {
           auto bumped =
               client_.Mutate(In(kDeployments, ns, name, "status"), [&](json::object& next) {
                 *PathValue(next, ".status.collisionCount", true) =
@@ -258,6 +266,8 @@ Status DeploymentController::Reconcile(const std::string& key) {
           return bumped.ok() ? absl::AbortedError("pod template hash collision; retrying")
                              : bumped.status();
         }
+      }
+      if (!created.ok()) {
         return created.status();
       }
       new_rs = std::move(*created);
@@ -434,9 +444,7 @@ Status DeploymentController::Reconcile(const std::string& key) {
     }
   }
   std::string revision = has_new ? std::to_string(RevisionOf(new_rs)) : "";
-  const json::value* annotated = PathValue(d, std::string(".metadata.annotations.") + kRevision);
-  if (has_new &&
-      (annotated == nullptr || !annotated->is_string() || annotated->as_string() != revision)) {
+  if (has_new && AnnotationOf(d, kRevision) != revision) {
     auto written = client_.Mutate(In(kDeployments, ns, name), [&](json::object& next) {
       json::value& annotations = Metadata(next)["annotations"];
       if (!annotations.is_object()) {

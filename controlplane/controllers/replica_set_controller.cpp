@@ -86,7 +86,10 @@ bool ReplicaSetController::Settled(const std::string& key, const std::string& ns
 }
 
 Status ReplicaSetController::Reconcile(const std::string& key) {
-  auto [ns, name] = SplitKey(key);
+  // Plain strings, not a structured binding: the lambdas below capture them.
+  const auto split = SplitKey(key);
+  const std::string& ns = split.first;
+  const std::string& name = split.second;
   ObjectPtr rs = replica_sets_.Get(ns, name);
   if (rs == nullptr) {
     std::lock_guard lock(mu_);

@@ -185,6 +185,10 @@ TEST_F(ControllersTest, ADeploymentRunsItsReplicasThroughAReplicaSetAndRollsOut)
   EXPECT_NE(json::serialize(*conditions).find("NewReplicaSetAvailable"), std::string::npos);
   EXPECT_EQ(json::serialize(*PathValue(*d, ".metadata.annotations")),
             R"({"deployment.kubernetes.io/revision":"1"})");
+  // Rolled out, nothing is written any more: the controllers do not loop.
+  int64_t settled = api_.store().Revision();
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(api_.store().Revision(), settled);
 }
 
 TEST_F(ControllersTest, ANewTemplateRollsWithinSurgeAndAScaleDownRemovesPods) {
