@@ -117,10 +117,6 @@ int Run(const CLI::App& app, const Flags& flags) {
   if (Status status = api.Bootstrap(); !status.ok()) {
     return fail(status);
   }
-  controllers::ControllerManager controllers(api.objects());
-  if (Status status = controllers.Start(); !status.ok()) {
-    return fail(status);
-  }
   HttpsServerOptions http_options;
   http_options.host = listen->first;
   http_options.port = listen->second;
@@ -152,6 +148,12 @@ int Run(const CLI::App& app, const Flags& flags) {
     // the credentials under pki/ are intact.
     Logger(Component::kControlplane)
         .error("kubeconfig not written path={} error=\"{}\"", kubeconfig, MessageOf(status));
+  }
+  // The controllers start once the API serves: a large cluster's first
+  // lists never keep its API from answering.
+  controllers::ControllerManager controllers(api.objects());
+  if (Status status = controllers.Start(); !status.ok()) {
+    return fail(status);
   }
   api.set_ready(true);
   Logger(Component::kControlplane)

@@ -213,4 +213,73 @@ StatusOr<QuerySelectors> QuerySelectors::Parse(std::optional<std::string_view> l
   return selectors;
 }
 
+namespace {
+
+std::string StringOf(const boost::json::object& object, const char* key) {
+  const boost::json::value* value = object.if_contains(key);
+  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+}
+
+bool HasValue(const boost::json::array& values, const boost::json::value* label) {
+  if (label == nullptr || !label->is_string()) {
+    return false;
+  }
+  for (const auto& value : values) {
+    if (value == *label) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool MatchesLabelSelector(const boost::json::value* selector, const boost::json::object& labels) {
+  if (selector == nullptr || selector->is_null()) {
+    return true;
+  }
+  if (!selector->is_object()) {
+    return false;
+  }
+  const boost::json::object& s = selector->as_object();
+  if (const boost::json::value* match = s.if_contains("matchLabels"); match != nullptr) {
+    if (!match->is_object()) {
+      return false;
+    }
+    for (const auto& [key, value] : match->as_object()) {
+      const boost::json::value* label = labels.if_contains(key);
+      if (label == nullptr || *label != value) {
+        return false;
+      }
+    }
+  }
+  if (const boost::json::value* expressions = s.if_contains("matchExpressions");
+      expressions != nullptr) {
+    if (!expressions->is_array()) {
+      return false;
+    }
+    for (const auto& expression : expressions->as_array()) {
+      if (!expression.is_object()) {
+        return false;
+      }
+      const boost::json::object& e = expression.as_object();
+      std::string key = StringOf(e, "key");
+      std::string op = StringOf(e, "operator");
+      const boost::json::value* values = e.if_contains("values");
+      const boost::json::array empty;
+      const boost::json::array& list =
+          values != nullptr && values->is_array() ? values->as_array() : empty;
+      const boost::json::value* label = labels.if_contains(key);
+      if ((op == "In" && !HasValue(list, label)) || (op == "NotIn" && HasValue(list, label)) ||
+          (op == "Exists" && label == nullptr) || (op == "DoesNotExist" && label != nullptr)) {
+        return false;
+      }
+      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist") {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace bulkhead::controlplane

@@ -50,6 +50,11 @@ class FieldSelector {
 };
 
 // The labelSelector and fieldSelector of one request (either may be absent).
+// Whether `labels` match a metav1.LabelSelector object (matchLabels and
+// matchExpressions: In, NotIn, Exists, DoesNotExist). A missing or null
+// selector matches everything; a malformed one matches nothing.
+bool MatchesLabelSelector(const boost::json::value* selector, const boost::json::object& labels);
+
 struct QuerySelectors {
   LabelSelector labels;
   FieldSelector fields;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "common/strings.h"
@@ -43,8 +44,11 @@ std::string AnnotationOf(const json::object& object, const char* name) {
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
 }
 
+// A revision past 2^53 (a hostile annotation) counts as none: one more
+// than it would overflow.
 int64_t RevisionOf(const json::object& rs) {
-  return ParseInteger<int64_t>(AnnotationOf(rs, kRevision)).value_or(0);
+  int64_t revision = ParseInteger<int64_t>(AnnotationOf(rs, kRevision)).value_or(0);
+  return revision < 0 || revision > (int64_t{1} << 53) ? 0 : revision;
 }
 
 std::string HashOf(const json::object& rs) {
@@ -191,7 +195,9 @@ Status DeploymentController::Reconcile(const std::string& key) {
   }
   const json::object& d = *found;
   const std::string uid = MetaString(d, "uid");
-  const int64_t replicas = std::max<int64_t>(0, IntAt(d, ".spec.replicas", 1));
+  // Within int32 as admission checks; objects stored before it was checked are cut.
+  const int64_t replicas =
+      std::clamp<int64_t>(IntAt(d, ".spec.replicas", 1), 0, std::numeric_limits<int32_t>::max());
   const bool paused = [&] {
     const json::value* p = PathValue(d, ".spec.paused");
     return p != nullptr && p->is_bool() && p->as_bool();
@@ -363,14 +369,17 @@ Status DeploymentController::Reconcile(const std::string& key) {
       }
     }
     // History: old ReplicaSets with nothing left, beyond revisionHistoryLimit.
-    int64_t limit = IntAt(d, ".spec.revisionHistoryLimit", 10);
+    const auto limit = static_cast<size_t>(std::clamp<int64_t>(
+        IntAt(d, ".spec.revisionHistoryLimit", 10), 0, std::numeric_limits<int32_t>::max()));
     std::vector<const json::object*> empty_sets;
     for (const json::object& rs : old_sets) {
-      if (IntAt(rs, ".spec.replicas", 0) == 0 && IntAt(rs, ".status.replicas", 0) == 0) {
+      // Settled (its controller has seen its last spec) and with no pods.
+      if (IntAt(rs, ".spec.replicas", 0) == 0 && IntAt(rs, ".status.replicas", 0) == 0 &&
+          IntAt(rs, ".status.observedGeneration", 0) >= IntAt(rs, ".metadata.generation", 1)) {
         empty_sets.push_back(&rs);
       }
     }
-    for (size_t i = 0; static_cast<int64_t>(empty_sets.size() - i) > limit; ++i) {
+    for (size_t i = 0; i + limit < empty_sets.size(); ++i) {
       Status deleted = client_.Delete(In(kReplicaSets, ns, MetaString(*empty_sets[i], "name")));
       if (!deleted.ok() && ToHttpError(deleted).code != 404) {
         return deleted;

@@ -4,6 +4,7 @@
 
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
+#include "controlplane/apiserver/selectors.h"
 
 namespace bulkhead::controlplane::controllers {
 namespace {
@@ -13,18 +14,6 @@ namespace json = boost::json;
 const json::object& EmptyObject() {
   static const json::object kEmpty;
   return kEmpty;
-}
-
-bool HasValue(const json::array& values, const json::value* label) {
-  if (label == nullptr || !label->is_string()) {
-    return false;
-  }
-  for (const auto& value : values) {
-    if (value == *label) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -77,50 +66,7 @@ const json::object& LabelsOf(const json::object& object) {
 }
 
 bool SelectorMatches(const json::value* selector, const json::object& labels) {
-  if (selector == nullptr || selector->is_null()) {
-    return true;
-  }
-  if (!selector->is_object()) {
-    return false;
-  }
-  const json::object& s = selector->as_object();
-  if (const json::value* match = s.if_contains("matchLabels"); match != nullptr) {
-    if (!match->is_object()) {
-      return false;
-    }
-    for (const auto& [key, value] : match->as_object()) {
-      const json::value* label = labels.if_contains(key);
-      if (label == nullptr || *label != value) {
-        return false;
-      }
-    }
-  }
-  if (const json::value* expressions = s.if_contains("matchExpressions"); expressions != nullptr) {
-    if (!expressions->is_array()) {
-      return false;
-    }
-    for (const auto& expression : expressions->as_array()) {
-      if (!expression.is_object()) {
-        return false;
-      }
-      const json::object& e = expression.as_object();
-      std::string key = StringField(e, "key");
-      std::string op = StringField(e, "operator");
-      const json::value* values = e.if_contains("values");
-      const json::array empty;
-      const json::array& list =
-          values != nullptr && values->is_array() ? values->as_array() : empty;
-      const json::value* label = labels.if_contains(key);
-      if ((op == "In" && !HasValue(list, label)) || (op == "NotIn" && HasValue(list, label)) ||
-          (op == "Exists" && label == nullptr) || (op == "DoesNotExist" && label != nullptr)) {
-        return false;
-      }
-      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist") {
-        return false;
-      }
-    }
-  }
-  return true;
+  return MatchesLabelSelector(selector, labels);
 }
 
 bool IsTerminating(const json::object& object) {

@@ -25,9 +25,7 @@ std::optional<OwnerRef> ControllerOf(const boost::json::object& object);
 // An owner reference to `owner` (controller, blocking its deletion).
 boost::json::object ControllerReference(const boost::json::object& owner);
 
-// Whether `labels` match a metav1.LabelSelector (matchLabels and
-// matchExpressions: In, NotIn, Exists, DoesNotExist). An empty selector
-// matches everything; a malformed one matches nothing.
+// Whether `labels` match a metav1.LabelSelector (MatchesLabelSelector).
 bool SelectorMatches(const boost::json::value* selector, const boost::json::object& labels);
 const boost::json::object& LabelsOf(const boost::json::object& object);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <limits>
 #include <vector>
 
 #include "controlplane/apiserver/api_errors.h"
@@ -109,8 +110,11 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
       active.push_back(pod);
     }
   }
-  const int64_t want =
-      IsTerminating(*rs) ? 0 : std::max<int64_t>(0, IntAt(*rs, ".spec.replicas", 1));
+  // Within int32 as admission checks; objects stored before it was checked are cut.
+  const int64_t want = IsTerminating(*rs)
+                           ? 0
+                           : std::clamp<int64_t>(IntAt(*rs, ".spec.replicas", 1), 0,
+                                                 std::numeric_limits<int32_t>::max());
   const auto have = static_cast<int64_t>(active.size());
   Status first_error = absl::OkStatus();
   if (have < want) {

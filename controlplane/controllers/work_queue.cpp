@@ -43,7 +43,24 @@ void WorkQueue::AddAfter(const std::string& key, Clock::duration delay) {
     AddLocked(key);
     return;
   }
-  delayed_.emplace(Clock::now() + delay, key);
+  // One delayed entry per key, the earliest: a key added again and again
+  // while it waits does not come back once per add.
+  Clock::time_point at = Clock::now() + delay;
+  auto known = delayed_at_.find(key);
+  if (known != delayed_at_.end()) {
+    if (known->second <= at) {
+      return;
+    }
+    auto [first, last] = delayed_.equal_range(known->second);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == key) {
+        delayed_.erase(it);
+        break;
+      }
+    }
+  }
+  delayed_.emplace(at, key);
+  delayed_at_[key] = at;
   changed_.notify_one();
 }
 
@@ -78,6 +95,7 @@ std::optional<std::string> WorkQueue::Get() {
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       std::string key = delayed_.begin()->second;
       delayed_.erase(delayed_.begin());
+      delayed_at_.erase(key);
       AddLocked(key);
     }
     if (!queue_.empty()) {

@@ -47,6 +47,7 @@ class WorkQueue {
   std::set<std::string> dirty_;       // waiting (in queue_, or to re-queue after Done)
   std::set<std::string> processing_;  // handed to a worker
   std::multimap<Clock::time_point, std::string> delayed_;
+  std::map<std::string, Clock::time_point> delayed_at_;  // each delayed key's entry
   std::map<std::string, size_t> failures_;
   bool shut_down_ = false;
 };

@@ -58,6 +58,22 @@ TEST(WorkQueueTest, AFailingKeyComesBackAfterADoublingDelay) {
   EXPECT_EQ(queue.Failures("bad"), 0U);
 }
 
+TEST(WorkQueueTest, AKeyDelayedAgainAndAgainWaitsOnceForTheEarliest) {
+  WorkQueue queue;
+  for (int i = 0; i < 100; ++i) {
+    queue.AddAfter("k", milliseconds(50 + i));
+  }
+  queue.AddAfter("k", milliseconds(20));
+  auto start = WorkQueue::Clock::now();
+  EXPECT_EQ(queue.Get(), "k");
+  EXPECT_LT(WorkQueue::Clock::now() - start, milliseconds(45));
+  queue.Done("k");
+  // Nothing else waits: the other 100 were folded into the one.
+  queue.AddAfter("other", milliseconds(200));
+  EXPECT_EQ(queue.Get(), "other");
+  EXPECT_GE(WorkQueue::Clock::now() - start, milliseconds(190));
+}
+
 TEST(DeploymentMathTest, HashesAreStableAndSurgeRoundsUpUnavailableDown) {
   json::object pod_template = json::parse(R"({"metadata":{"labels":{"app":"web"}}})").as_object();
   EXPECT_EQ(PodTemplateHash(pod_template, 0), PodTemplateHash(pod_template, 0));

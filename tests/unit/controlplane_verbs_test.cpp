@@ -6,6 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/unit/controlplane_api_harness.h"
 
@@ -146,6 +147,67 @@ TEST(VerbsTest, AWatchFromAListsRevisionSeesWhatCameAfterItInOrder) {
   EXPECT_EQ(Field(removed, {"type"}), "DELETED");
   EXPECT_EQ(Field(removed, {"object", "metadata", "name"}), "before");
   watch.stream->Disconnect();
+}
+
+TEST(VerbsTest, AnUpdateThatChangesNothingWritesNothing) {
+  ApiHarness api;
+  Recorded created = api.Call("POST", kConfigMaps, ConfigMap("one"));
+  ASSERT_EQ(created.status, 201);
+  int64_t revision = api.store().Revision();
+  Recorded same = api.Call("PUT", std::string(kConfigMaps) + "/one", created.body);
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(same.body, created.body);
+  EXPECT_EQ(api.store().Revision(), revision);
+  Recorded changed = api.Call("PUT", std::string(kConfigMaps) + "/one", ConfigMap("one", "2"));
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(api.store().Revision(), revision + 1);
+}
+
+std::string Workload(const std::string& kind, const std::string& spec) {
+  return R"({"apiVersion":"apps/v1","kind":")" + kind + R"(","metadata":{"name":"w"},"spec":)" +
+         spec + "}";
+}
+
+TEST(VerbsTest, WorkloadsAreRefusedAsKubernetesRefusesThem) {
+  ApiHarness api;
+  const std::string good_template =
+      R"("template":{"metadata":{"labels":{"app":"w"}},"spec":{"containers":[{"name":"c","image":"x"}]}})";
+  const std::string selector = R"("selector":{"matchLabels":{"app":"w"}},)";
+  struct Case {
+    const char* kind;
+    std::string spec;
+    const char* field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"Deployment", "{\"replicas\":-1," + selector + good_template + "}", "spec.replicas"},
+           {"Deployment", "{\"replicas\":2147483648," + selector + good_template + "}",
+            "spec.replicas"},
+           {"Deployment", "{\"revisionHistoryLimit\":-1," + selector + good_template + "}",
+            "spec.revisionHistoryLimit"},
+           {"Deployment", "{" + good_template + "}", "spec.selector"},
+           {"Deployment", R"({"selector":{"matchLabels":{"app":"other"}},)" + good_template + "}",
+            "spec.template.metadata.labels"},
+           {"Deployment",
+            R"({"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":"0%"}},)" + selector +
+                good_template + "}",
+            "spec.strategy.rollingUpdate.maxUnavailable"},
+           {"Deployment",
+            R"({"strategy":{"rollingUpdate":{"maxSurge":"lots"}},)" + selector + good_template +
+                "}",
+            "spec.strategy.rollingUpdate.maxSurge"},
+           {"ReplicaSet", "{\"replicas\":-5," + selector + good_template + "}", "spec.replicas"},
+       }) {
+    std::string collection = std::string("/apis/apps/v1/namespaces/default/") +
+                             (std::string(c.kind) == "Deployment" ? "deployments" : "replicasets");
+    Recorded refused = api.Call("POST", collection, Workload(c.kind, c.spec));
+    EXPECT_EQ(refused.status, 422) << c.spec << "\n" << refused.body;
+    EXPECT_NE(refused.body.find(std::string("\"field\":\"") + c.field + "\""), std::string::npos)
+        << c.field << ": " << refused.body;
+  }
+  EXPECT_EQ(api.Call("POST", "/apis/apps/v1/namespaces/default/deployments",
+                     Workload("Deployment", "{" + selector + good_template + "}"))
+                .status,
+            201);
 }
 
 }  // namespace

@@ -70,12 +70,22 @@ ObjectPtr Informer::Get(const std::string& namespace_name, const std::string& na
 }
 
 std::vector<ObjectPtr> Informer::List(const std::string& namespace_name) const {
+  // Keys are store keys, so one namespace's objects are one range of them.
+  std::string prefix;
+  if (!namespace_name.empty()) {
+    ObjectRef ref = collection_;
+    ref.namespace_name = namespace_name;
+    auto target = client_.Target(ref);
+    if (!target.ok()) {
+      return {};
+    }
+    prefix = target->CollectionPrefix();
+  }
   std::lock_guard lock(mu_);
   std::vector<ObjectPtr> out;
-  for (const auto& [key, entry] : cache_) {
-    if (namespace_name.empty() || MetaString(*entry.second, "namespace") == namespace_name) {
-      out.push_back(entry.second);
-    }
+  for (auto it = cache_.lower_bound(prefix); it != cache_.end() && it->first.starts_with(prefix);
+       ++it) {
+    out.push_back(it->second.second);
   }
   return out;
 }
@@ -187,9 +197,15 @@ void Informer::Run() {
       }
       wake->changed.notify_one();
     });
+    // The store tells only when a watcher's queue stops being empty, so
+    // after a batch (a backlog comes a page at a time) or a read that could
+    // not be served, read again before waiting.
+    bool more = true;
     while (!stopping_) {
       auto deadline = std::chrono::steady_clock::now() + kWatchWait;
-      if (notified) {
+      if (more) {
+        deadline = std::chrono::steady_clock::now();
+      } else if (notified) {
         std::unique_lock lock(wake->mu);
         wake->changed.wait(lock, [&] { return wake->pending || stopping_.load(); });
         wake->pending = false;
@@ -202,6 +218,7 @@ void Informer::Run() {
       if (!events.ok()) {
         if (events.status().code() == absl::StatusCode::kUnavailable) {
           std::this_thread::sleep_for(kRetryAfter);  // nothing lost: read again
+          more = true;
           continue;
         }
         if (events.status().code() == absl::StatusCode::kCancelled) {
@@ -211,6 +228,7 @@ void Informer::Run() {
                  MessageOf(events.status()));
         break;  // compacted (410) or fell behind: list again
       }
+      more = !events->empty();
       for (const EventPtr& event : *events) {
         Apply(*event);
       }

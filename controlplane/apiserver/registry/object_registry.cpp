@@ -12,6 +12,7 @@
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/object_validation.h"
+#include "controlplane/apiserver/workload_validation.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -283,6 +284,8 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
     meta.erase("namespace");
   }
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
+  std::vector<StatusCause> workload = ValidateWorkload(type, object);
+  causes.insert(causes.end(), workload.begin(), workload.end());
   if (type.kind == "CustomResourceDefinition") {
     auto more = ValidateCrd(object);
     causes.insert(causes.end(), more.begin(), more.end());
@@ -421,6 +424,13 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
         return deleted;
       }
       continue;
+    }
+    // A write that changes nothing is not written (as Kubernetes does): no
+    // new resourceVersion, no watch event, so no controller can loop on its
+    // own no-op writes.
+    if (auto same = Render(next, current.mod_revision, max_object_bytes_);
+        same.ok() && *same == current.value) {
+      return current;
     }
     auto updated = store_.Update(
         target.Key(), current.mod_revision,
