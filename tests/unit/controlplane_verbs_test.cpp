@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fmt/format.h"
 #include "tests/unit/controlplane_api_harness.h"
 
 namespace bulkhead::controlplane::testing {
@@ -163,49 +164,50 @@ TEST(VerbsTest, AnUpdateThatChangesNothingWritesNothing) {
   EXPECT_EQ(api.store().Revision(), revision + 1);
 }
 
-std::string Workload(const std::string& kind, const std::string& spec) {
-  return R"({"apiVersion":"apps/v1","kind":")" + kind + R"(","metadata":{"name":"w"},"spec":)" +
-         spec + "}";
+std::string Workload(std::string_view kind, std::string_view spec) {
+  return fmt::format(
+      R"({{"apiVersion":"apps/v1","kind":"{}","metadata":{{"name":"w"}},"spec":{}}})", kind, spec);
 }
 
 TEST(VerbsTest, WorkloadsAreRefusedAsKubernetesRefusesThem) {
   ApiHarness api;
-  const std::string good_template =
-      R"("template":{"metadata":{"labels":{"app":"w"}},"spec":{"containers":[{"name":"c","image":"x"}]}})";
-  const std::string selector = R"("selector":{"matchLabels":{"app":"w"}},)";
+  // A spec of `fields` (each ending with a comma), then a selector (unless
+  // none) and a template whose labels match app=w.
+  auto spec = [](std::string_view fields,
+                 std::string_view selector = R"("selector":{"matchLabels":{"app":"w"}},)") {
+    return fmt::format(
+        R"({{{}{}"template":{{"metadata":{{"labels":{{"app":"w"}}}},"spec":{{"containers":[{{"name":"c","image":"x"}}]}}}}}})",
+        fields, selector);
+  };
   struct Case {
     const char* kind;
     std::string spec;
     const char* field;
   };
   for (const Case& c : std::vector<Case>{
-           {"Deployment", "{\"replicas\":-1," + selector + good_template + "}", "spec.replicas"},
-           {"Deployment", "{\"replicas\":2147483648," + selector + good_template + "}",
-            "spec.replicas"},
-           {"Deployment", "{\"revisionHistoryLimit\":-1," + selector + good_template + "}",
-            "spec.revisionHistoryLimit"},
-           {"Deployment", "{" + good_template + "}", "spec.selector"},
-           {"Deployment", R"({"selector":{"matchLabels":{"app":"other"}},)" + good_template + "}",
+           {"Deployment", spec(R"("replicas":-1,)"), "spec.replicas"},
+           {"Deployment", spec(R"("replicas":2147483648,)"), "spec.replicas"},
+           {"Deployment", spec(R"("revisionHistoryLimit":-1,)"), "spec.revisionHistoryLimit"},
+           {"Deployment", spec("", ""), "spec.selector"},
+           {"Deployment", spec("", R"("selector":{"matchLabels":{"app":"other"}},)"),
             "spec.template.metadata.labels"},
            {"Deployment",
-            R"({"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":"0%"}},)" + selector +
-                good_template + "}",
+            spec(R"("strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":"0%"}},)"),
             "spec.strategy.rollingUpdate.maxUnavailable"},
-           {"Deployment",
-            R"({"strategy":{"rollingUpdate":{"maxSurge":"lots"}},)" + selector + good_template +
-                "}",
+           {"Deployment", spec(R"("strategy":{"rollingUpdate":{"maxSurge":"lots"}},)"),
             "spec.strategy.rollingUpdate.maxSurge"},
-           {"ReplicaSet", "{\"replicas\":-5," + selector + good_template + "}", "spec.replicas"},
+           {"ReplicaSet", spec(R"("replicas":-5,)"), "spec.replicas"},
        }) {
-    std::string collection = std::string("/apis/apps/v1/namespaces/default/") +
-                             (std::string(c.kind) == "Deployment" ? "deployments" : "replicasets");
+    std::string collection =
+        fmt::format("/apis/apps/v1/namespaces/default/{}",
+                    std::string_view(c.kind) == "Deployment" ? "deployments" : "replicasets");
     Recorded refused = api.Call("POST", collection, Workload(c.kind, c.spec));
     EXPECT_EQ(refused.status, 422) << c.spec << "\n" << refused.body;
-    EXPECT_NE(refused.body.find(std::string("\"field\":\"") + c.field + "\""), std::string::npos)
+    EXPECT_NE(refused.body.find(fmt::format("\"field\":\"{}\"", c.field)), std::string::npos)
         << c.field << ": " << refused.body;
   }
   EXPECT_EQ(api.Call("POST", "/apis/apps/v1/namespaces/default/deployments",
-                     Workload("Deployment", "{" + selector + good_template + "}"))
+                     Workload("Deployment", spec("")))
                 .status,
             201);
 }
