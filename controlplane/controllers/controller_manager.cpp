@@ -13,6 +13,13 @@ ControllerManager::ControllerManager(ObjectRegistry& objects)
   deployment_controller_ =
       std::make_unique<DeploymentController>(client_, deployments_, replica_sets_);
   replica_set_controller_ = std::make_unique<ReplicaSetController>(client_, replica_sets_, pods_);
+  garbage_collector_ = std::make_unique<GarbageCollector>(
+      client_,
+      std::map<std::string, Informer*>{{"Deployment", &deployments_},
+                                       {"ReplicaSet", &replica_sets_}},
+      std::map<std::string, std::pair<ObjectRef, Informer*>>{
+          {"ReplicaSet", {{"apps", "v1", "replicasets", "", "", ""}, &replica_sets_}},
+          {"Pod", {{"", "v1", "pods", "", "", ""}, &pods_}}});
 }
 
 ControllerManager::~ControllerManager() { Stop(); }
@@ -28,6 +35,7 @@ Status ControllerManager::Start() {
   }
   deployment_controller_->Start();
   replica_set_controller_->Start();
+  garbage_collector_->Start();
   started_ = true;
   return absl::OkStatus();
 }
@@ -36,6 +44,7 @@ void ControllerManager::Stop() {
   // Controllers first: their workers read the informers' caches.
   deployment_controller_->Stop();
   replica_set_controller_->Stop();
+  garbage_collector_->Stop();
   for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
     informer->Stop();
   }

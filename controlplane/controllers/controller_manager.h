@@ -1,6 +1,6 @@
 // Runs a virtual cluster's controllers in the API server's process, over
 // one in-process client and one shared informer per resource they watch.
-// Today: Deployment and ReplicaSet.
+// Today: Deployment, ReplicaSet and the garbage collector of their objects.
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 
@@ -10,6 +10,7 @@
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
 #include "controlplane/controllers/deployment_controller.h"
+#include "controlplane/controllers/garbage_collector.h"
 #include "controlplane/controllers/replica_set_controller.h"
 
 namespace bulkhead::controlplane::controllers {
@@ -32,6 +33,7 @@ class ControllerManager {
   Informer pods_;
   std::unique_ptr<DeploymentController> deployment_controller_;
   std::unique_ptr<ReplicaSetController> replica_set_controller_;
+  std::unique_ptr<GarbageCollector> garbage_collector_;
   bool started_ = false;
 };
 

@@ -135,6 +135,18 @@ TEST_F(KubectlTest, CreateDeploymentRollsOutAndSetImageRollsBackWithUndo) {
   Ok({"scale", "deployment/web", "--replicas=1"});
   Ok({"rollout", "status", "deployment/web", "--timeout=60s"});
   EXPECT_EQ(Json({"get", "pods", "-l", "app=web"})["items"].size(), 1U);
+
+  // Deleted (background propagation, kubectl's default): its ReplicaSets
+  // and pods are collected.
+  Ok({"delete", "deployment", "web"});
+  bool collected = false;
+  for (int i = 0; i < 300 && !collected; ++i) {
+    collected = Json({"get", "replicasets,pods", "-l", "app=web"})["items"].empty();
+    if (!collected) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(collected) << Json({"get", "replicasets,pods", "-l", "app=web"}).dump();
 }
 
 TEST_F(KubectlTest, VersionIs132ThroughTheDispatcherToo) {

@@ -313,5 +313,61 @@ TEST_F(ControllersTest, AReplicaSetReplacesADeletedPodAndNeverCreatesTwice) {
   }));
 }
 
+TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(2); }));
+  ASSERT_EQ(api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web").status, 200);
+  EXPECT_TRUE(WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    auto pods = client_.List(kPods);
+    return sets.ok() && sets->empty() && pods.ok() && pods->empty();
+  }));
+}
+
+TEST_F(ControllersTest, AnObjectWhoseOwnersAreGoneIsCollectedAndAGoneOwnerOfManyIsDropped) {
+  auto rs = client_.Create(kReplicaSets, json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet",
+      "metadata":{"name":"kept"},"spec":{"replicas":0,"selector":{"matchLabels":{"app":"k"}},
+      "template":{"metadata":{"labels":{"app":"k"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+                                             .as_object());
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  auto ref = [](const std::string& name, const std::string& uid) {
+    return json::object{
+        {"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", name}, {"uid", uid}};
+  };
+  auto pod = [&](const std::string& name, json::array owners) {
+    return json::object{
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata", json::object{{"name", name}, {"ownerReferences", std::move(owners)}}},
+        {"spec",
+         json::object{{"containers", json::array{json::object{{"name", "c"}, {"image", "x"}}}}}}};
+  };
+  // One owner that never existed: collected. Two owners, one gone: kept,
+  // with only the live owner's reference left.
+  ASSERT_TRUE(client_.Create(kPods, pod("orphan", {ref("none", "no-such-uid")})).ok());
+  ASSERT_TRUE(client_
+                  .Create(kPods, pod("shared", {ref("none", "no-such-uid"),
+                                                ref("kept", MetaString(*rs, "uid"))}))
+                  .ok());
+  ObjectRef orphan = kPods;
+  orphan.name = "orphan";
+  ObjectRef shared = kPods;
+  shared.name = "shared";
+  EXPECT_TRUE(WaitFor([&] { return !client_.Get(orphan).ok(); }));
+  EXPECT_TRUE(WaitFor([&] {
+    auto got = client_.Get(shared);
+    return got.ok() && PathValue(*got, ".metadata.ownerReferences")->as_array().size() == 1U;
+  }));
+  auto got = client_.Get(shared);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(ControllerOf(*got), std::nullopt);
+  EXPECT_EQ(std::string(
+                PathValue(*got, ".metadata.ownerReferences")->as_array()[0].at("name").as_string()),
+            "kept");
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::controllers
