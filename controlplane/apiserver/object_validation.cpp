@@ -169,9 +169,9 @@ std::vector<StatusCause> ValidateObjectMeta(const ResourceType& type, const json
     std::string problem;
     if (type.group == "rbac.authorization.k8s.io") {
       problem = PathSegmentProblem(name);
-    } else if (type.kind == "Namespace") {
+    } else if (!type.custom && type.kind == "Namespace") {
       problem = Dns1123LabelProblem(name);
-    } else if (type.kind == "Service") {
+    } else if (!type.custom && type.kind == "Service") {
       problem = Dns1035LabelProblem(name);
     } else {
       problem = Dns1123SubdomainProblem(name);

@@ -182,7 +182,8 @@ std::vector<Column> ColumnsFor(const ResourceType& type) {
     };
   };
   std::vector<Column> columns = {{"Name", "string", 0, NameCell}};
-  const std::string& kind = type.kind;
+  // A custom resource named like a built-in kind gets its own columns.
+  const std::string kind = type.custom ? "" : type.kind;
   if (kind == "Pod") {
     columns.push_back({"Ready", "string", 0, PodReady});
     columns.push_back({"Status", "string", 0, PodStatus});

@@ -212,5 +212,36 @@ TEST(VerbsTest, WorkloadsAreRefusedAsKubernetesRefusesThem) {
             201);
 }
 
+TEST(VerbsTest, ACustomResourceNamedLikeABuiltInKindGetsNoneOfItsRules) {
+  ApiHarness api;
+  Recorded crd = api.Call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", R"({
+    "apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+    "metadata":{"name":"namespaces.example.com"},
+    "spec":{"group":"example.com","scope":"Cluster",
+      "names":{"plural":"namespaces","singular":"namespace","kind":"Namespace"},
+      "versions":[{"name":"v1","served":true,"storage":true,
+        "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}})");
+  ASSERT_EQ(crd.status, 201) << crd.body;
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("kept")).status, 201);
+  Recorded fake = api.Call("POST", "/apis/example.com/v1/namespaces",
+                           R"({"apiVersion":"example.com/v1","kind":"Namespace",
+                               "metadata":{"name":"default","finalizers":["example.com/hold"]}})");
+  ASSERT_EQ(fake.status, 201) << fake.body;
+  EXPECT_EQ(fake.Json().as_object().if_contains("status"), nullptr);  // no Active phase
+  // Its finalizer is honoured, as for any custom resource; once gone, the
+  // object goes, and the real namespace "default" keeps what is in it.
+  Recorded held = api.Call("DELETE", "/apis/example.com/v1/namespaces/default");
+  ASSERT_EQ(held.status, 200) << held.body;
+  EXPECT_FALSE(Field(held.Json(), {"metadata", "deletionTimestamp"}).empty());
+  ASSERT_EQ(api.Call("PATCH", "/apis/example.com/v1/namespaces/default",
+                     R"({"metadata":{"finalizers":null}})",
+                     WithContentType("application/merge-patch+json"))
+                .status,
+            200);
+  EXPECT_EQ(api.Call("GET", "/apis/example.com/v1/namespaces/default").status, 404);
+  EXPECT_EQ(api.Call("GET", std::string(kConfigMaps) + "/kept").status, 200);
+  EXPECT_EQ(api.Call("GET", "/api/v1/namespaces/default").status, 200);
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing

@@ -26,9 +26,16 @@ constexpr int kMaxGeneratedNameAttempts = 8;
 constexpr const char* kDefaultNamespaces[] = {"default", "kube-system", "kube-public",
                                               "kube-node-lease"};
 
+// A built-in type of this kind. A custom resource may take a built-in
+// kind's name (in its own group): it never gets that kind's rules (the
+// namespace cascade, CRD registration, pod status).
+bool IsBuiltinKind(const ResourceType& type, std::string_view kind) {
+  return !type.custom && type.kind == kind;
+}
+
 // Namespaces the cluster itself needs (Kubernetes' NamespaceLifecycle).
 bool IsSystemNamespace(const ResourceTarget& target) {
-  if (target.type->kind != "Namespace" || !target.type->group.empty()) {
+  if (!IsBuiltinKind(*target.type, "Namespace") || !target.type->group.empty()) {
     return false;
   }
   return std::any_of(std::begin(kDefaultNamespaces), std::end(kDefaultNamespaces),
@@ -286,7 +293,7 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
   std::vector<StatusCause> workload = ValidateWorkload(type, object);
   causes.insert(causes.end(), workload.begin(), workload.end());
-  if (type.kind == "CustomResourceDefinition") {
+  if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     auto more = ValidateCrd(object);
     causes.insert(causes.end(), more.begin(), more.end());
     const auto* group = PathValue(object, ".spec.group");
@@ -349,25 +356,25 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   m.erase("deletionTimestamp");
   m.erase("deletionGracePeriodSeconds");
   m.erase("selfLink");
-  if (object.contains("spec") || type.kind == "Pod") {
+  if (object.contains("spec") || IsBuiltinKind(type, "Pod")) {
     m["generation"] = 1;
   }
   if (type.status_subresource) {
     object.erase("status");
   }
-  if (type.kind == "Pod") {
+  if (IsBuiltinKind(type, "Pod")) {
     object["status"] = json::object{{"phase", "Pending"}, {"qosClass", "BestEffort"}};
-  } else if (type.kind == "Namespace") {
+  } else if (IsBuiltinKind(type, "Namespace")) {
     object["status"] = json::object{{"phase", "Active"}};
     json::value& labels = m["labels"];
     if (!labels.is_object()) {
       labels = json::object();
     }
     labels.as_object()["kubernetes.io/metadata.name"] = name;
-  } else if (type.kind == "CustomResourceDefinition") {
+  } else if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     object["status"] = CrdStatus(object, now);
-  } else if (!type.custom && (type.kind == "Deployment" || type.kind == "ReplicaSet" ||
-                              type.kind == "StatefulSet")) {
+  } else if (IsBuiltinKind(type, "Deployment") || IsBuiltinKind(type, "ReplicaSet") ||
+             IsBuiltinKind(type, "StatefulSet")) {
     if (auto* replicas = PathValue(object, ".spec.replicas", true); replicas->is_null()) {
       *replicas = 1;
     }
@@ -392,7 +399,7 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   if (!created.ok()) {
     return StoreError(created.status(), target, name);
   }
-  if (type.kind == "CustomResourceDefinition") {
+  if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     OnCrdChanged(&object, name);
   }
   return created;
@@ -436,7 +443,7 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
         target.Key(), current.mod_revision,
         [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
     if (updated.ok()) {
-      if (target.type->kind == "CustomResourceDefinition") {
+      if (IsBuiltinKind(*target.type, "CustomResourceDefinition")) {
         OnCrdChanged(&next, target.name);
       }
       return updated;
@@ -487,7 +494,7 @@ StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
     if (dry_run) {
       return current;
     }
-    if (target.type->kind != "Namespace" && HasFinalizers(object.as_object())) {
+    if (!IsBuiltinKind(*target.type, "Namespace") && HasFinalizers(object.as_object())) {
       json::object next = object.as_object();
       if (MetaString(next, "deletionTimestamp").empty()) {
         Metadata(next)["deletionTimestamp"] = NowRfc3339();
@@ -546,7 +553,7 @@ StatusOr<std::vector<std::string>> ObjectRegistry::DeleteCollection(const Resour
 
 StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
                                              const KeyValue& current) {
-  if (target.type->kind == "Namespace") {
+  if (IsBuiltinKind(*target.type, "Namespace")) {
     BH_RETURN_IF_ERROR(CascadeNamespace(target.name));
   }
   auto deleted = store_.Delete(target.Key(), current.mod_revision);
@@ -555,7 +562,7 @@ StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
                ? deleted.status()
                : StoreError(deleted.status(), target, target.name);
   }
-  if (target.type->kind == "CustomResourceDefinition") {
+  if (IsBuiltinKind(*target.type, "CustomResourceDefinition")) {
     boost::system::error_code ec;
     json::value crd = ParseJson(current.value, ec);
     if (!ec && crd.is_object()) {
