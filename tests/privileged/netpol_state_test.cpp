@@ -245,10 +245,12 @@ class NetpolMigrationTest : public NetpolTest {
     if (all_succeed) {
       // The policy never refuses a granted connect. A connect can still
       // time out (the prober waits 200 ms, TCP retries a lost SYN after 1 s,
-      // and the listener's backlog overflows on a loaded 2-core machine), so
-      // a few in ten thousand may fail that way, never more.
+      // and the listener's backlog overflows on a loaded 2-core machine:
+      // 27 in 10,000 seen with a build running beside the tests), so what
+      // proves no packet was dropped is the kernel's count of denials (the
+      // caller checks it); this bound only says the prober kept going.
       EXPECT_EQ(eperm, 0) << out;
-      EXPECT_GE(successes * 1000, attempts * 999) << out;
+      EXPECT_GE(successes * 100, attempts * 99) << out;
     } else {
       EXPECT_EQ(successes, 0) << out;
       EXPECT_EQ(eperm, attempts) << out;
@@ -284,12 +286,14 @@ TEST_F(NetpolMigrationTest, OlderLayoutIsMigratedInPlaceWithNoGap) {
   ExpectHammer(*granted, true);
   ExpectHammer(*walled, false);
   // A connect that timed out was the machine's load, never the wall: the
-  // kernel counted no denied attempt of team-a towards team-b (the ingress
-  // hook drops silently, so a refused SYN would look like a timeout).
+  // kernel counted no denied attempt towards team-b but the walled prober's
+  // (the packet hooks drop silently, so a refused SYN would look like a
+  // timeout; a moment of empty maps would count as an unknown source).
   for (const auto& counter : datapath_->Counters()) {
-    if (counter.src_tenant == "team-a" && counter.dst_tenant == "team-b") {
-      EXPECT_NE(counter.verdict, agent::netpol::Verdict::kDenied)
-          << counter.count << " granted attempts denied during the migration";
+    if (counter.dst_tenant == "team-b" && counter.verdict == agent::netpol::Verdict::kDenied) {
+      EXPECT_EQ(counter.src_tenant, "team-c")
+          << counter.count << " attempts from \"" << counter.src_tenant
+          << "\" denied during the migration";
     }
   }
 
