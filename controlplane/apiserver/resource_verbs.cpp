@@ -440,6 +440,19 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
       dry_run = dry_run || (flag.is_string() && flag.as_string() == "All");
     }
   }
+  // Dependents are collected in the background after their owner; leaving
+  // them (Orphan) is not done yet, so it is refused rather than ignored.
+  std::string policy = StringField(options, "propagationPolicy");
+  if (auto query = request.Query("propagationPolicy"); query.has_value()) {
+    policy = std::string(*query);
+  }
+  if (policy == "Orphan" && !target.type->custom &&
+      (target.type->kind == "Deployment" || target.type->kind == "ReplicaSet")) {
+    SendError(writer, ApiError(422, "Invalid",
+                               "propagationPolicy Orphan is not supported yet: delete with "
+                               "Background (kubectl's default) or Foreground"));
+    return;
+  }
   DeletePreconditions preconditions;
   if (const auto* pre = options.if_contains("preconditions"); pre != nullptr && pre->is_object()) {
     preconditions.uid = StringField(pre->as_object(), "uid");

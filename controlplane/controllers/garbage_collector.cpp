@@ -64,21 +64,21 @@ StatusOr<bool> GarbageCollector::OwnerLives(const std::string& ns, const json::o
   std::string kind = StringField(ref, "kind");
   std::string name = StringField(ref, "name");
   std::string uid = StringField(ref, "uid");
+  // Only owners of the kinds followed here, in their own group (apps/v1): a
+  // custom "ReplicaSet" of another group, or a reference without a uid, is
+  // never judged gone.
   auto owner_informer = owners_.find(kind);
-  if (owner_informer == owners_.end()) {
-    return true;  // a kind this collector does not follow: never judged gone
+  if (owner_informer == owners_.end() || StringField(ref, "apiVersion") != "apps/v1" ||
+      uid.empty() || name.empty()) {
+    return true;
   }
   ObjectPtr cached = owner_informer->second->Get(ns, name);
   if (cached != nullptr && MetaString(*cached, "uid") == uid) {
     return true;
   }
   // The cache may lag an owner just made: the API decides.
-  ObjectRef owner_ref;
-  owner_ref.group = kind == "Deployment" || kind == "ReplicaSet" ? "apps" : "";
-  owner_ref.version = "v1";
-  owner_ref.resource = kind == "Deployment" ? "deployments" : "replicasets";
-  owner_ref.namespace_name = ns;
-  owner_ref.name = name;
+  ObjectRef owner_ref{"apps", "v1", kind == "Deployment" ? "deployments" : "replicasets",
+                      ns,     name, ""};
   auto found = client_.Get(owner_ref);
   if (found.ok()) {
     return MetaString(*found, "uid") == uid;

@@ -108,7 +108,10 @@ std::optional<std::string> WorkQueue::Get() {
     if (delayed_.empty()) {
       changed_.wait(lock);
     } else {
-      changed_.wait_until(lock, delayed_.begin()->first);
+      // A copy: wait_until keeps a reference while the lock is released, and
+      // another worker may take (erase) this entry meanwhile.
+      const Clock::time_point next_due = delayed_.begin()->first;
+      changed_.wait_until(lock, next_due);
     }
   }
 }

@@ -346,8 +346,12 @@ TEST_F(ControllersTest, AnObjectWhoseOwnersAreGoneIsCollectedAndAGoneOwnerOfMany
          json::object{{"containers", json::array{json::object{{"name", "c"}, {"image", "x"}}}}}}};
   };
   // One owner that never existed: collected. Two owners, one gone: kept,
-  // with only the live owner's reference left.
+  // with only the live owner's reference left. An owner of another group
+  // (a custom "ReplicaSet") is never judged gone.
   ASSERT_TRUE(client_.Create(kPods, pod("orphan", {ref("none", "no-such-uid")})).ok());
+  json::object custom_owner = ref("none", "custom-uid");
+  custom_owner["apiVersion"] = "example.com/v1";
+  ASSERT_TRUE(client_.Create(kPods, pod("custom", {custom_owner})).ok());
   ASSERT_TRUE(client_
                   .Create(kPods, pod("shared", {ref("none", "no-such-uid"),
                                                 ref("kept", MetaString(*rs, "uid"))}))
@@ -364,6 +368,9 @@ TEST_F(ControllersTest, AnObjectWhoseOwnersAreGoneIsCollectedAndAGoneOwnerOfMany
   auto got = client_.Get(shared);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(ControllerOf(*got), std::nullopt);
+  ObjectRef custom = kPods;
+  custom.name = "custom";
+  EXPECT_TRUE(client_.Get(custom).ok()) << "a pod of a custom owner was collected";
   EXPECT_EQ(std::string(
                 PathValue(*got, ".metadata.ownerReferences")->as_array()[0].at("name").as_string()),
             "kept");

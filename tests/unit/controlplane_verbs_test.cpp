@@ -212,6 +212,24 @@ TEST(VerbsTest, WorkloadsAreRefusedAsKubernetesRefusesThem) {
             201);
 }
 
+TEST(VerbsTest, AnOrphaningDeleteOfAnOwnerIsRefusedUntilItIsDone) {
+  ApiHarness api;
+  const std::string deployment =
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"w"},"spec":{"selector":{"matchLabels":{"app":"w"}},"template":{"metadata":{"labels":{"app":"w"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})";
+  ASSERT_EQ(api.Call("POST", "/apis/apps/v1/namespaces/default/deployments", deployment).status,
+            201);
+  Recorded orphan =
+      api.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/w",
+               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"})");
+  EXPECT_EQ(orphan.status, 422) << orphan.body;
+  EXPECT_EQ(api.Call("GET", "/apis/apps/v1/namespaces/default/deployments/w").status, 200);
+  EXPECT_EQ(
+      api.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/w",
+               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"})")
+          .status,
+      200);
+}
+
 TEST(VerbsTest, ACustomResourceNamedLikeABuiltInKindGetsNoneOfItsRules) {
   ApiHarness api;
   Recorded crd = api.Call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", R"({

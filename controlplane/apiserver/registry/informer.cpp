@@ -125,9 +125,17 @@ StatusOr<int64_t> Informer::Relist() {
       if (object == nullptr) {
         continue;
       }
-      events.push_back(
-          {cached == cache_.end() ? InformerEvent::Type::kAdded : InformerEvent::Type::kModified,
-           object, entry.first});
+      InformerEvent::Type type = InformerEvent::Type::kAdded;
+      if (cached != cache_.end()) {
+        // Deleted and made again under the same name while the watch was
+        // down: another object (its uid), so the old one is told deleted.
+        if (MetaString(*cached->second.second, "uid") != MetaString(*object, "uid")) {
+          events.push_back({InformerEvent::Type::kDeleted, cached->second.second, at});
+        } else {
+          type = InformerEvent::Type::kModified;
+        }
+      }
+      events.push_back({type, object, entry.first});
       cache_[key] = {entry.first, object};
     }
   }
