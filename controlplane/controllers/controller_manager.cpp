@@ -2,13 +2,15 @@
 
 #include <chrono>
 
+#include "controlplane/controllers/object_helpers.h"
+
 namespace bulkhead::controlplane::controllers {
 
 ControllerManager::ControllerManager(ObjectRegistry& objects)
     : client_(objects),
-      deployments_(client_, {"apps", "v1", "deployments", "", "", ""}),
-      replica_sets_(client_, {"apps", "v1", "replicasets", "", "", ""}),
-      pods_(client_, {"", "v1", "pods", "", "", ""}) {
+      deployments_(client_, kDeploymentsRef),
+      replica_sets_(client_, kReplicaSetsRef),
+      pods_(client_, kPodsRef) {
   // Handlers are added before the informers start.
   deployment_controller_ =
       std::make_unique<DeploymentController>(client_, deployments_, replica_sets_);
@@ -18,8 +20,7 @@ ControllerManager::ControllerManager(ObjectRegistry& objects)
       std::map<std::string, Informer*>{{"Deployment", &deployments_},
                                        {"ReplicaSet", &replica_sets_}},
       std::map<std::string, std::pair<ObjectRef, Informer*>>{
-          {"ReplicaSet", {{"apps", "v1", "replicasets", "", "", ""}, &replica_sets_}},
-          {"Pod", {{"", "v1", "pods", "", "", ""}, &pods_}}});
+          {"ReplicaSet", {kReplicaSetsRef, &replica_sets_}}, {"Pod", {kPodsRef, &pods_}}});
 }
 
 ControllerManager::~ControllerManager() { Stop(); }

@@ -22,17 +22,6 @@ constexpr char kRevision[] = "deployment.kubernetes.io/revision";
 constexpr char kDesiredReplicas[] = "deployment.kubernetes.io/desired-replicas";
 constexpr char kHashLabel[] = "pod-template-hash";
 
-const ObjectRef kReplicaSets{"apps", "v1", "replicasets", "", "", ""};
-const ObjectRef kDeployments{"apps", "v1", "deployments", "", "", ""};
-
-ObjectRef In(ObjectRef ref, const std::string& ns, const std::string& name = "",
-             const std::string& subresource = "") {
-  ref.namespace_name = ns;
-  ref.name = name;
-  ref.subresource = subresource;
-  return ref;
-}
-
 // An annotation's value ("" when absent). Not by PathValue: annotation
 // names hold dots.
 std::string AnnotationOf(const json::object& object, const char* name) {
@@ -235,13 +224,9 @@ Status DeploymentController::Reconcile(const std::string& key) {
       return absl::OkStatus();
     }
     auto written =
-        client_.Mutate(In(kReplicaSets, ns, MetaString(rs, "name")), [&](json::object& next) {
+        client_.Mutate(In(kReplicaSetsRef, ns, MetaString(rs, "name")), [&](json::object& next) {
           *PathValue(next, ".spec.replicas", true) = count;
-          json::value& annotations = Metadata(next)["annotations"];
-          if (!annotations.is_object()) {
-            annotations = json::object();
-          }
-          annotations.as_object()[kDesiredReplicas] = std::to_string(replicas);
+          SetAnnotation(next, kDesiredReplicas, std::to_string(replicas));
           return absl::OkStatus();
         });
     if (!written.ok()) {
@@ -254,17 +239,17 @@ Status DeploymentController::Reconcile(const std::string& key) {
   if (!paused) {
     if (!has_new) {
       auto created =
-          client_.Create(In(kReplicaSets, ns), NewReplicaSet(d, hash, max_revision + 1, 0));
+          client_.Create(In(kReplicaSetsRef, ns), NewReplicaSet(d, hash, max_revision + 1, 0));
       if (!created.ok() && ToHttpError(created.status()).code == 409) {
         // Ours, made by a pass the cache has not caught up with: use it.
         // Another template's (a hash collision): a new hash, as Kubernetes does.
-        auto existing = client_.Get(In(kReplicaSets, ns, name + "-" + hash));
+        auto existing = client_.Get(In(kReplicaSetsRef, ns, name + "-" + hash));
         auto owner = existing.ok() ? ControllerOf(*existing) : std::nullopt;
         if (existing.ok() && owner && owner->uid == uid && HashOf(*existing) == hash) {
           created = std::move(existing);
         } else if (existing.ok()) {
           auto bumped =
-              client_.Mutate(In(kDeployments, ns, name, "status"), [&](json::object& next) {
+              client_.Mutate(In(kDeploymentsRef, ns, name, "status"), [&](json::object& next) {
                 *PathValue(next, ".status.collisionCount", true) =
                     IntAt(next, ".status.collisionCount", 0) + 1;
                 return absl::OkStatus();
@@ -280,13 +265,9 @@ Status DeploymentController::Reconcile(const std::string& key) {
       has_new = true;
     } else if (RevisionOf(new_rs) < max_revision) {
       // Back to an older template (rollout undo): it becomes the newest revision.
-      auto moved =
-          client_.Mutate(In(kReplicaSets, ns, MetaString(new_rs, "name")), [&](json::object& next) {
-            json::value& annotations = Metadata(next)["annotations"];
-            if (!annotations.is_object()) {
-              annotations = json::object();
-            }
-            annotations.as_object()[kRevision] = std::to_string(max_revision + 1);
+      auto moved = client_.Mutate(
+          In(kReplicaSetsRef, ns, MetaString(new_rs, "name")), [&](json::object& next) {
+            SetAnnotation(next, kRevision, std::to_string(max_revision + 1));
             return absl::OkStatus();
           });
       if (!moved.ok()) {
@@ -380,7 +361,7 @@ Status DeploymentController::Reconcile(const std::string& key) {
       }
     }
     for (size_t i = 0; i + limit < empty_sets.size(); ++i) {
-      Status deleted = client_.Delete(In(kReplicaSets, ns, MetaString(*empty_sets[i], "name")));
+      Status deleted = client_.Delete(In(kReplicaSetsRef, ns, MetaString(*empty_sets[i], "name")));
       if (!deleted.ok() && ToHttpError(deleted).code != 404) {
         return deleted;
       }
@@ -444,7 +425,7 @@ Status DeploymentController::Reconcile(const std::string& key) {
   }
   const json::value* current = d.if_contains("status");
   if (current == nullptr || !current->is_object() || current->as_object() != status) {
-    auto written = client_.Mutate(In(kDeployments, ns, name, "status"), [&](json::object& next) {
+    auto written = client_.Mutate(In(kDeploymentsRef, ns, name, "status"), [&](json::object& next) {
       next["status"] = status;
       return absl::OkStatus();
     });
@@ -454,12 +435,8 @@ Status DeploymentController::Reconcile(const std::string& key) {
   }
   std::string revision = has_new ? std::to_string(RevisionOf(new_rs)) : "";
   if (has_new && AnnotationOf(d, kRevision) != revision) {
-    auto written = client_.Mutate(In(kDeployments, ns, name), [&](json::object& next) {
-      json::value& annotations = Metadata(next)["annotations"];
-      if (!annotations.is_object()) {
-        annotations = json::object();
-      }
-      annotations.as_object()[kRevision] = revision;
+    auto written = client_.Mutate(In(kDeploymentsRef, ns, name), [&](json::object& next) {
+      SetAnnotation(next, kRevision, revision);
       return absl::OkStatus();
     });
     if (!written.ok() && ToHttpError(written.status()).code != 404) {

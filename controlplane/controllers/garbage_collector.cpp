@@ -77,8 +77,7 @@ StatusOr<bool> GarbageCollector::OwnerLives(const std::string& ns, const json::o
     return true;
   }
   // The cache may lag an owner just made: the API decides.
-  ObjectRef owner_ref{"apps", "v1", kind == "Deployment" ? "deployments" : "replicasets",
-                      ns,     name, ""};
+  ObjectRef owner_ref = In(kind == "Deployment" ? kDeploymentsRef : kReplicaSetsRef, ns, name);
   auto found = client_.Get(owner_ref);
   if (found.ok()) {
     return MetaString(*found, "uid") == uid;

@@ -93,6 +93,14 @@ bool IsPodReady(const json::object& pod) {
   return false;
 }
 
+void SetAnnotation(json::object& object, std::string_view name, std::string_view value) {
+  json::value& annotations = Metadata(object)["annotations"];
+  if (!annotations.is_object()) {
+    annotations = json::object();
+  }
+  annotations.as_object()[name] = value;
+}
+
 int64_t IntAt(const json::object& object, std::string_view path, int64_t missing) {
   return IntOf(PathValue(object, path), missing);
 }

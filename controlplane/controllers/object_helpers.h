@@ -6,9 +6,26 @@
 #include <boost/json/object.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
+#include "controlplane/apiserver/registry/client.h"
+
 namespace bulkhead::controlplane::controllers {
+
+// The collections the controllers work on (every namespace).
+inline const ObjectRef kPodsRef{"", "v1", "pods", "", "", ""};
+inline const ObjectRef kReplicaSetsRef{"apps", "v1", "replicasets", "", "", ""};
+inline const ObjectRef kDeploymentsRef{"apps", "v1", "deployments", "", "", ""};
+
+// `collection` narrowed to a namespace, an object and a subresource.
+inline ObjectRef In(ObjectRef collection, const std::string& ns, const std::string& name = "",
+                    const std::string& subresource = "") {
+  collection.namespace_name = ns;
+  collection.name = name;
+  collection.subresource = subresource;
+  return collection;
+}
 
 // "namespace/name" ("name" for cluster-scoped objects), and back.
 std::string KeyOf(const boost::json::object& object);
@@ -34,6 +51,9 @@ bool IsTerminating(const boost::json::object& object);
 bool IsPodActive(const boost::json::object& pod);
 // status.conditions has Ready=True.
 bool IsPodReady(const boost::json::object& pod);
+
+// Sets metadata.annotations[name] (making the map when there is none).
+void SetAnnotation(boost::json::object& object, std::string_view name, std::string_view value);
 
 // An integer field at `path` (".spec.replicas"), `missing` when absent.
 int64_t IntAt(const boost::json::object& object, std::string_view path, int64_t missing);

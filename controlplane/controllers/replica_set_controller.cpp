@@ -19,17 +19,6 @@ constexpr auto kExpectationTimeout = std::chrono::seconds(30);
 // Pods created or deleted in one pass; the rest in the next.
 constexpr int64_t kBurst = 500;
 
-const ObjectRef kReplicaSets{"apps", "v1", "replicasets", "", "", ""};
-const ObjectRef kPods{"", "v1", "pods", "", "", ""};
-
-ObjectRef In(ObjectRef ref, const std::string& ns, const std::string& name = "",
-             const std::string& subresource = "") {
-  ref.namespace_name = ns;
-  ref.name = name;
-  ref.subresource = subresource;
-  return ref;
-}
-
 json::object PodFor(const json::object& rs) {
   const json::value* template_value = PathValue(rs, ".spec.template");
   json::object pod_template = template_value != nullptr && template_value->is_object()
@@ -120,7 +109,7 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
   if (have < want) {
     Expected expected{{}, {}, std::chrono::steady_clock::now()};
     for (int64_t i = 0; i < std::min(want - have, kBurst); ++i) {
-      auto created = client_.Create(In(kPods, ns), PodFor(*rs));
+      auto created = client_.Create(In(kPodsRef, ns), PodFor(*rs));
       if (!created.ok()) {
         first_error = created.status();
         break;
@@ -140,7 +129,7 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     Expected expected{{}, {}, std::chrono::steady_clock::now()};
     for (int64_t i = 0; i < std::min(have - want, kBurst); ++i) {
       std::string pod_name = MetaString(*active[i], "name");
-      Status deleted = client_.Delete(In(kPods, ns, pod_name));
+      Status deleted = client_.Delete(In(kPodsRef, ns, pod_name));
       if (!deleted.ok() && ToHttpError(deleted).code != 404) {
         first_error = deleted;
         break;
@@ -170,7 +159,7 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     it = (it->value() == 0 && it->key() != "replicas") ? status.erase(it) : it + 1;
   }
   if (current_status != status) {
-    auto written = client_.Mutate(In(kReplicaSets, ns, name, "status"), [&](json::object& next) {
+    auto written = client_.Mutate(In(kReplicaSetsRef, ns, name, "status"), [&](json::object& next) {
       next["status"] = status;
       return absl::OkStatus();
     });
