@@ -42,7 +42,36 @@ struct Flags {
   int64_t write_timeout = 60;
   int64_t compaction_interval = 300;
   int64_t bookmark_interval = 60;
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
 };
+
+// --service-cidr (one CIDR, or an IPv4 and an IPv6 one, comma-separated)
+// and --service-node-port-range.
+StatusOr<ServiceNetwork> ParseServiceNetwork(const Flags& flags) {
+  ServiceNetwork network;
+  for (std::string_view cidr : SplitNonEmpty(flags.service_cidr, ",")) {
+    auto range = IpRange::Parse(cidr);
+    if (!range.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("--service-cidr: {}", range.status().message()));
+    }
+    network.cidrs.push_back(*range);
+  }
+  if (network.cidrs.empty() || network.cidrs.size() > 2 ||
+      (network.cidrs.size() == 2 && network.cidrs[0].ipv6() == network.cidrs[1].ipv6())) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--service-cidr {}: expected one CIDR, or one IPv4 and one IPv6 CIDR separated by a comma",
+        flags.service_cidr));
+  }
+  auto ports = PortRange::Parse(flags.node_port_range);
+  if (!ports.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("--service-node-port-range: {}", ports.status().message()));
+  }
+  network.node_ports = *ports;
+  return network;
+}
 
 StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -92,6 +121,10 @@ int Run(const CLI::App& app, const Flags& flags) {
   if (!credentials.ok()) {
     return fail(credentials.status());
   }
+  auto service_network = ParseServiceNetwork(flags);
+  if (!service_network.ok()) {
+    return fail(service_network.status());
+  }
   SqliteStoreOptions store_options;
   // A page of a watch's backlog fits the watch's writer queue several times.
   store_options.watch_backlog_page_bytes =
@@ -113,6 +146,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   api_options.admin_token = credentials->admin_token;
   api_options.bookmark_interval = std::chrono::seconds(flags.bookmark_interval);
   api_options.max_object_bytes = flags.limits.max_body_bytes;
+  api_options.service_network = *service_network;
   ApiServer api(**store, api_options);
   if (Status status = api.Bootstrap(); !status.ok()) {
     return fail(status);
@@ -207,6 +241,13 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", flags.data_dir,
                  "Directory holding the cluster's store and credentials")
       ->required();
+  app.add_option("--service-cidr", flags.service_cidr,
+                 "Range of Services' cluster IPs: a CIDR, or an IPv4 and an IPv6 CIDR separated "
+                 "by a comma (dual-stack)")
+      ->capture_default_str();
+  app.add_option("--service-node-port-range", flags.node_port_range,
+                 "Range of Services' node ports, FIRST-LAST")
+      ->capture_default_str();
   app.add_option("--listen", flags.listen, "HOST:PORT to serve HTTPS on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--cluster-name", flags.cluster_name, "Cluster and context name in the kubeconfig")

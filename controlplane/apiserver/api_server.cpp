@@ -46,7 +46,7 @@ json::object VersionInfo() {
 
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
     : options_(std::move(options)),
-      objects_(store, registry_, options_.max_object_bytes),
+      objects_(store, registry_, options_.max_object_bytes, options_.service_network),
       watch_events_(std::make_unique<WatchEventCache>()),
       watch_pump_(std::make_unique<WatchPump>()) {}
 

@@ -20,6 +20,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "controlplane/apiserver/registry/kinds/service.h"
 #include "controlplane/apiserver/registry/object_registry.h"
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
@@ -40,6 +41,8 @@ struct ApiServerOptions {
   std::chrono::seconds max_watch_timeout{86400};
   // The largest object stored, after any patch or update (object_limits.h).
   size_t max_object_bytes = size_t{3} << 20;
+  // Where Services' cluster IPs and node ports come from.
+  ServiceNetwork service_network = ServiceNetwork::Default();
 };
 
 class ApiServer {

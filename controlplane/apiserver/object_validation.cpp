@@ -186,4 +186,45 @@ std::vector<StatusCause> ValidateObjectMeta(const ResourceType& type, const json
   return causes;
 }
 
+namespace {
+
+// `path` + where below it the first non-integer number is, or "" for none.
+std::string FindNonInteger(const json::value& value, const std::string& path);
+
+std::string FindNonIntegerIn(const json::object& object, const std::string& path) {
+  for (const auto& [key, field] : object) {
+    std::string found =
+        FindNonInteger(field, path.empty() ? std::string(key) : path + "." + std::string(key));
+    if (!found.empty()) {
+      return found;
+    }
+  }
+  return "";
+}
+
+std::string FindNonInteger(const json::value& value, const std::string& path) {
+  if (value.is_double()) {
+    return path;
+  }
+  if (value.is_object()) {
+    return FindNonIntegerIn(value.as_object(), path);
+  }
+  if (value.is_array()) {
+    const json::array& items = value.as_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string found = FindNonInteger(items[i], fmt::format("{}[{}]", path, i));
+      if (!found.empty()) {
+        return found;
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string NonIntegerNumberPath(const json::object& object) {
+  return FindNonIntegerIn(object, "");
+}
+
 }  // namespace bulkhead::controlplane

@@ -19,6 +19,11 @@ namespace bulkhead::controlplane {
 std::vector<StatusCause> ValidateObjectMeta(const ResourceType& type,
                                             const boost::json::object& object);
 
+// Built-in kinds have no floating-point fields: the path of the first number
+// in `object` that is not an integer within int64 ("spec.ports[0].port"), or
+// empty when there is none.
+std::string NonIntegerNumberPath(const boost::json::object& object);
+
 // Empty when `name` is a valid label value; otherwise why not.
 std::string LabelValueProblem(const std::string& value);
 std::string QualifiedNameProblem(const std::string& key);

@@ -2,54 +2,64 @@
 
 #include <chrono>
 
+#include "controlplane/controllers/deployment_controller.h"
+#include "controlplane/controllers/endpoint_slice_controller.h"
+#include "controlplane/controllers/garbage_collector.h"
 #include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/replica_set_controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
-ControllerManager::ControllerManager(ObjectRegistry& objects)
-    : client_(objects),
-      deployments_(client_, kDeploymentsRef),
-      replica_sets_(client_, kReplicaSetsRef),
-      pods_(client_, kPodsRef) {
+ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects) {
   // Handlers are added before the informers start.
-  deployment_controller_ =
-      std::make_unique<DeploymentController>(client_, deployments_, replica_sets_);
-  replica_set_controller_ = std::make_unique<ReplicaSetController>(client_, replica_sets_, pods_);
-  garbage_collector_ = std::make_unique<GarbageCollector>(
+  Informer& deployments = Shared(kDeploymentsRef);
+  Informer& replica_sets = Shared(kReplicaSetsRef);
+  Informer& pods = Shared(kPodsRef);
+  controllers_.push_back(
+      std::make_unique<DeploymentController>(client_, deployments, replica_sets));
+  controllers_.push_back(std::make_unique<ReplicaSetController>(client_, replica_sets, pods));
+  controllers_.push_back(std::make_unique<EndpointSliceController>(
+      client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
+  controllers_.push_back(std::make_unique<GarbageCollector>(
       client_,
-      std::map<std::string, Informer*>{{"Deployment", &deployments_},
-                                       {"ReplicaSet", &replica_sets_}},
+      std::map<std::string, Informer*>{{"Deployment", &deployments}, {"ReplicaSet", &replica_sets}},
       std::map<std::string, std::pair<ObjectRef, Informer*>>{
-          {"ReplicaSet", {kReplicaSetsRef, &replica_sets_}}, {"Pod", {kPodsRef, &pods_}}});
+          {"ReplicaSet", {kReplicaSetsRef, &replica_sets}}, {"Pod", {kPodsRef, &pods}}}));
 }
 
 ControllerManager::~ControllerManager() { Stop(); }
 
+Informer& ControllerManager::Shared(const ObjectRef& collection) {
+  std::unique_ptr<Informer>& informer = informers_[collection.group + "/" + collection.resource];
+  if (informer == nullptr) {
+    informer = std::make_unique<Informer>(client_, collection);
+  }
+  return *informer;
+}
+
 Status ControllerManager::Start() {
-  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+  for (auto& [name, informer] : informers_) {
     informer->Start();
   }
-  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+  for (auto& [name, informer] : informers_) {
     if (!informer->WaitForSync(std::chrono::seconds(60))) {
       return absl::DeadlineExceededError("the controllers' informers did not sync in 60 s");
     }
   }
-  deployment_controller_->Start();
-  replica_set_controller_->Start();
-  garbage_collector_->Start();
-  started_ = true;
+  for (auto& controller : controllers_) {
+    controller->Start();
+  }
   return absl::OkStatus();
 }
 
 void ControllerManager::Stop() {
   // Controllers first: their workers read the informers' caches.
-  deployment_controller_->Stop();
-  replica_set_controller_->Stop();
-  garbage_collector_->Stop();
-  for (Informer* informer : {&deployments_, &replica_sets_, &pods_}) {
+  for (auto& controller : controllers_) {
+    controller->Stop();
+  }
+  for (auto& [name, informer] : informers_) {
     informer->Stop();
   }
-  started_ = false;
 }
 
 }  // namespace bulkhead::controlplane::controllers

@@ -1,17 +1,17 @@
 // Runs a virtual cluster's controllers in the API server's process, over
 // one in-process client and one shared informer per resource they watch.
-// Today: Deployment, ReplicaSet and the garbage collector of their objects.
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
-#include "controlplane/controllers/deployment_controller.h"
-#include "controlplane/controllers/garbage_collector.h"
-#include "controlplane/controllers/replica_set_controller.h"
+#include "controlplane/controllers/controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
@@ -27,14 +27,12 @@ class ControllerManager {
   void Stop();
 
  private:
+  // The shared informer of `collection` (made on first use, before Start).
+  Informer& Shared(const ObjectRef& collection);
+
   Client client_;
-  Informer deployments_;
-  Informer replica_sets_;
-  Informer pods_;
-  std::unique_ptr<DeploymentController> deployment_controller_;
-  std::unique_ptr<ReplicaSetController> replica_set_controller_;
-  std::unique_ptr<GarbageCollector> garbage_collector_;
-  bool started_ = false;
+  std::map<std::string, std::unique_ptr<Informer>> informers_;  // by "group/resource"
+  std::vector<std::unique_ptr<Controller>> controllers_;
 };
 
 }  // namespace bulkhead::controlplane::controllers

@@ -124,18 +124,7 @@ std::string PodTemplateHash(const json::object& pod_template, int64_t collision_
   if (collision_count > 0) {
     text += std::to_string(collision_count);
   }
-  uint32_t hash = 2166136261U;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 16777619U;
-  }
-  // Kubernetes' SafeEncodeString: no vowels, no look-alike characters.
-  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  for (char digit : std::to_string(hash)) {
-    out += kAlphabet[static_cast<size_t>(digit) % kAlphabet.size()];
-  }
-  return out;
+  return SafeHash(text);
 }
 
 int64_t ScaledValue(const json::value* value, int64_t replicas, bool round_up, int64_t missing) {

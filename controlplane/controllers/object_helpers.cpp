@@ -105,4 +105,18 @@ int64_t IntAt(const json::object& object, std::string_view path, int64_t missing
   return IntOf(PathValue(object, path), missing);
 }
 
+std::string SafeHash(std::string_view text) {
+  uint32_t hash = 2166136261U;  // FNV-1a
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 16777619U;
+  }
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (char digit : std::to_string(hash)) {
+    out += kAlphabet[static_cast<size_t>(digit) % kAlphabet.size()];
+  }
+  return out;
+}
+
 }  // namespace bulkhead::controlplane::controllers

@@ -55,6 +55,10 @@ bool IsPodReady(const boost::json::object& pod);
 // Sets metadata.annotations[name] (making the map when there is none).
 void SetAnnotation(boost::json::object& object, std::string_view name, std::string_view value);
 
+// A short hash of `text` in the letters Kubernetes uses for generated
+// names (SafeEncodeString: no vowels, no look-alike characters).
+std::string SafeHash(std::string_view text);
+
 // An integer field at `path` (".spec.replicas"), `missing` when absent.
 int64_t IntAt(const boost::json::object& object, std::string_view path, int64_t missing);
 

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -15,8 +16,10 @@
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/controllers/controller_manager.h"
 #include "controlplane/controllers/deployment_controller.h"
+#include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/work_queue.h"
+#include "fmt/format.h"
 #include "tests/unit/controlplane_api_harness.h"
 
 namespace bulkhead::controlplane::controllers {
@@ -374,6 +377,162 @@ TEST_F(ControllersTest, AnObjectWhoseOwnersAreGoneIsCollectedAndAGoneOwnerOfMany
   EXPECT_EQ(std::string(
                 PathValue(*got, ".metadata.ownerReferences")->as_array()[0].at("name").as_string()),
             "kept");
+}
+
+// JSON text with every object's keys in order, to compare by value.
+std::string Normal(const std::string& text) {
+  std::function<json::value(const json::value&)> sorted = [&](const json::value& value) {
+    if (value.is_object()) {
+      std::map<std::string, json::value> keys;
+      for (const auto& [key, field] : value.as_object()) {
+        keys[std::string(key)] = sorted(field);
+      }
+      json::object out;
+      for (auto& [key, field] : keys) {
+        out[key] = std::move(field);
+      }
+      return json::value(std::move(out));
+    }
+    if (value.is_array()) {
+      json::array out;
+      for (const auto& item : value.as_array()) {
+        out.push_back(sorted(item));
+      }
+      return json::value(std::move(out));
+    }
+    return value;
+  };
+  return json::serialize(sorted(json::parse(text)));
+}
+
+// The slices of Service `name` in default, by name.
+std::map<std::string, json::object> SlicesOf(Client& client, const std::string& name) {
+  std::map<std::string, json::object> slices;
+  ObjectRef all = kEndpointSlicesRef;
+  all.namespace_name = "default";
+  for (json::object& slice : client.List(all).value_or(std::vector<json::object>{})) {
+    const json::value* service = LabelsOf(slice).if_contains(kServiceNameLabel);
+    if (service != nullptr && *service == name.c_str()) {
+      slices.emplace(MetaString(slice, "name"), std::move(slice));
+    }
+  }
+  return slices;
+}
+
+// The one endpoint of the one slice of `name`, serialized, or why not.
+std::string OnlyEndpoint(Client& client, const std::string& name) {
+  auto slices = SlicesOf(client, name);
+  if (slices.size() != 1) {
+    return fmt::format("{} slices", slices.size());
+  }
+  const json::value* endpoints = PathValue(slices.begin()->second, ".endpoints");
+  if (endpoints == nullptr || !endpoints->is_array() || endpoints->as_array().size() != 1) {
+    return "not one endpoint";
+  }
+  json::object endpoint = endpoints->as_array()[0].as_object();
+  endpoint["ports"] = *PathValue(slices.begin()->second, ".ports");
+  endpoint.erase("targetRef");
+  return Normal(json::serialize(endpoint));
+}
+
+std::string EndpointsSubsets(Client& client, const std::string& name) {
+  auto endpoints = client.Get(In(kEndpointsRef, "default", name));
+  if (!endpoints.ok()) {
+    return "none";
+  }
+  const json::value* subsets = endpoints->if_contains("subsets");
+  if (subsets == nullptr) {
+    return "[]";
+  }
+  json::value copy = json::parse(Normal(json::serialize(*subsets)));
+  for (auto& subset : copy.as_array()) {
+    for (const char* list : {"addresses", "notReadyAddresses"}) {
+      if (auto* addresses = subset.as_object().if_contains(list)) {
+        for (auto& address : addresses->as_array()) {
+          address.as_object().erase("targetRef");
+        }
+      }
+    }
+  }
+  return Normal(json::serialize(copy));
+}
+
+TEST_F(ControllersTest, AServicesEndpointSlicesFollowItsPodsBecomingReadyAndUnready) {
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/default/services",
+                      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
+                          "spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80,
+                          "targetPort":"http"}]}})")
+                .status,
+            201);
+  // A selecting Service has one empty slice and an Endpoints without subsets.
+  ASSERT_TRUE(WaitFor([&] { return SlicesOf(client_, "web").size() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return EndpointsSubsets(client_, "web") == "[]"; }));
+  auto pod = [](const std::string& name, const std::string& app) {
+    return json::parse(fmt::format(R"({{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{}",
+        "labels":{{"app":"{}"}}}},"spec":{{"nodeName":"n1","containers":[{{"name":"c","image":"x",
+        "ports":[{{"name":"http","containerPort":8080}}]}}]}}}})",
+                                   name, app))
+        .as_object();
+  };
+  ASSERT_TRUE(client_.Create(In(kPodsRef, "default"), pod("p1", "web")).ok());
+  ASSERT_TRUE(client_.Create(In(kPodsRef, "default"), pod("p2", "other")).ok());
+  auto set_status = [&](const std::string& name, const std::string& ip, bool ready) {
+    ASSERT_TRUE(client_
+                    .Mutate(In(kPodsRef, "default", name, "status"),
+                            [&](json::object& next) {
+                              next["status"] = json::object{
+                                  {"phase", "Running"},
+                                  {"podIP", ip},
+                                  {"podIPs", json::array{json::object{{"ip", ip}}}},
+                                  {"conditions",
+                                   json::array{json::object{
+                                       {"type", "Ready"}, {"status", ready ? "True" : "False"}}}}};
+                              return absl::OkStatus();
+                            })
+                    .ok());
+  };
+  set_status("p1", "10.1.0.1", false);
+  set_status("p2", "10.1.0.2", true);
+  const std::string not_ready =
+      R"({"addresses":["10.1.0.1"],"conditions":{"ready":false,"serving":false,"terminating":false},"nodeName":"n1","ports":[{"port":8080,"protocol":"TCP","name":"http"}]})";
+  EXPECT_TRUE(WaitFor([&] { return OnlyEndpoint(client_, "web") == Normal(not_ready); }))
+      << OnlyEndpoint(client_, "web");
+  EXPECT_TRUE(WaitFor([&] {
+    return EndpointsSubsets(client_, "web") ==
+           Normal(
+               R"([{"notReadyAddresses":[{"ip":"10.1.0.1","nodeName":"n1"}],"ports":[{"port":8080,"protocol":"TCP","name":"http"}]}])");
+  })) << EndpointsSubsets(client_, "web");
+
+  set_status("p1", "10.1.0.1", true);
+  const std::string ready =
+      R"({"addresses":["10.1.0.1"],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"n1","ports":[{"port":8080,"protocol":"TCP","name":"http"}]})";
+  EXPECT_TRUE(WaitFor([&] { return OnlyEndpoint(client_, "web") == Normal(ready); }))
+      << OnlyEndpoint(client_, "web");
+  EXPECT_TRUE(WaitFor([&] {
+    return EndpointsSubsets(client_, "web") ==
+           Normal(
+               R"([{"addresses":[{"ip":"10.1.0.1","nodeName":"n1"}],"ports":[{"port":8080,"protocol":"TCP","name":"http"}]}])");
+  })) << EndpointsSubsets(client_, "web");
+
+  // Relabelled away: gone from the Service's endpoints.
+  ASSERT_TRUE(client_
+                  .Mutate(In(kPodsRef, "default", "p1"),
+                          [](json::object& next) {
+                            Metadata(next)["labels"] = json::object{{"app", "other"}};
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  EXPECT_TRUE(WaitFor([&] { return OnlyEndpoint(client_, "web") == "not one endpoint"; }));
+  EXPECT_TRUE(WaitFor([&] { return EndpointsSubsets(client_, "web") == "[]"; }));
+
+  // A slice deleted by hand comes back; the Service's delete takes both.
+  std::string slice_name = SlicesOf(client_, "web").begin()->first;
+  ASSERT_TRUE(client_.Delete(In(kEndpointSlicesRef, "default", slice_name)).ok());
+  EXPECT_TRUE(WaitFor([&] { return SlicesOf(client_, "web").count(slice_name) == 1; }));
+  ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/default/services/web").status, 200);
+  EXPECT_TRUE(WaitFor([&] {
+    return SlicesOf(client_, "web").empty() && EndpointsSubsets(client_, "web") == "none";
+  }));
 }
 
 }  // namespace

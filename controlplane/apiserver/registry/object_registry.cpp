@@ -123,8 +123,12 @@ Status StoreError(const Status& status, const ResourceTarget& target, const std:
   }
 }
 
-ObjectRegistry::ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes)
-    : store_(store), types_(types), max_object_bytes_(max_object_bytes) {}
+ObjectRegistry::ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes,
+                               ServiceNetwork service_network)
+    : store_(store),
+      types_(types),
+      max_object_bytes_(max_object_bytes),
+      services_(store, std::move(service_network)) {}
 
 Status ObjectRegistry::Bootstrap() {
   auto namespaces = types_.Find("", "v1", "namespaces");
@@ -164,6 +168,17 @@ Status ObjectRegistry::Bootstrap() {
   }
   Logger(Component::kApiserver)
       .info("bootstrapped revision={} crds={}", store_.Revision(), list.items.size());
+  auto services = types_.Find("", "v1", "services");
+  BH_ASSIGN_OR_RETURN(auto stored, ListAll(services->KeyPrefix()));
+  std::vector<json::object> parsed_services;
+  for (const auto& kv : stored.items) {
+    boost::system::error_code ec;
+    json::value service = ParseJson(kv.value, ec);
+    if (!ec && service.is_object()) {
+      parsed_services.push_back(std::move(service.as_object()));
+    }
+  }
+  BH_RETURN_IF_ERROR(services_.Repair(parsed_services));
   return absl::OkStatus();
 }
 
@@ -258,6 +273,15 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   }
   object["apiVersion"] = type.GroupVersion();
   object["kind"] = type.kind;
+  if (!type.custom) {
+    // As decoding into the kind's integer fields refuses it: 1.5, 1e3 or a
+    // number past int64 (which would not read back as it was written).
+    if (std::string path = NonIntegerNumberPath(object); !path.empty()) {
+      return BadRequest(
+          fmt::format("{} in version \"{}\" cannot be handled as a {}: field {} must be an integer",
+                      type.kind, type.version, type.kind, path));
+    }
+  }
   json::value whole(std::move(object));
   FieldCheck check = PruneUnknownFields(type, whole);
   object = std::move(whole.as_object());
@@ -293,6 +317,10 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
   std::vector<StatusCause> workload = ValidateWorkload(type, object);
   causes.insert(causes.end(), workload.begin(), workload.end());
+  if (IsBuiltinKind(type, "Service")) {
+    auto more = ValidateService(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  }
   if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     auto more = ValidateCrd(object);
     causes.insert(causes.end(), more.begin(), more.end());
@@ -380,6 +408,10 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
     }
   }
   ApplyDefaults(type, object);
+  ServiceAllocations::Reserved reserved;
+  if (IsBuiltinKind(type, "Service")) {
+    BH_ASSIGN_OR_RETURN(reserved, services_.Reserve(nullptr, object, dry_run));
+  }
   auto render = [&](int64_t revision, int64_t) {
     return Render(object, revision, max_object_bytes_);
   };
@@ -399,6 +431,7 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   if (!created.ok()) {
     return StoreError(created.status(), target, name);
   }
+  reserved.Commit();
   if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     OnCrdChanged(&object, name);
   }
@@ -418,6 +451,11 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
     std::string pinned = MetaString(next, "resourceVersion");
     if (!pinned.empty() && pinned != std::to_string(current.mod_revision)) {
       return StoreError(absl::AbortedError("stale"), target, target.name);
+    }
+    const bool service = IsBuiltinKind(*target.type, "Service");
+    ServiceAllocations::Reserved reserved;
+    if (service && target.subresource.empty()) {
+      BH_ASSIGN_OR_RETURN(reserved, services_.Reserve(&parsed.as_object(), next, dry_run));
     }
     if (dry_run) {
       KeyValue kv = current;
@@ -443,6 +481,10 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
         target.Key(), current.mod_revision,
         [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
     if (updated.ok()) {
+      reserved.Commit();
+      if (service) {
+        services_.ReleaseDropped(parsed.as_object(), &next);
+      }
       if (IsBuiltinKind(*target.type, "CustomResourceDefinition")) {
         OnCrdChanged(&next, target.name);
       }
@@ -562,6 +604,7 @@ StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
                ? deleted.status()
                : StoreError(deleted.status(), target, target.name);
   }
+  AfterDelete(*target.type, current.value);
   if (IsBuiltinKind(*target.type, "CustomResourceDefinition")) {
     boost::system::error_code ec;
     json::value crd = ParseJson(current.value, ec);
@@ -574,23 +617,37 @@ StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
 }
 
 Status ObjectRegistry::CascadeNamespace(const std::string& name) {
-  std::vector<std::string> prefixes;
+  // Each stored collection once (a type served at two versions is one).
+  std::map<std::string, ResourceTypePtr> prefixes;
   for (const auto& type : types_.All()) {
-    std::string prefix = type->KeyPrefix() + name + "/";
-    if (type->namespaced && std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end()) {
-      prefixes.push_back(prefix);
+    if (type->namespaced) {
+      prefixes.emplace(type->KeyPrefix() + name + "/", type);
     }
   }
-  for (const auto& prefix : prefixes) {
+  for (const auto& [prefix, type] : prefixes) {
     BH_ASSIGN_OR_RETURN(auto list, store_.List(prefix, "", 0, 0));
     for (const auto& kv : list.items) {
       auto deleted = store_.Delete(kv.key, 0);
       if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
         return deleted.status();
       }
+      if (deleted.ok()) {
+        AfterDelete(*type, kv.value);
+      }
     }
   }
   return absl::OkStatus();
+}
+
+void ObjectRegistry::AfterDelete(const ResourceType& type, const std::string& value) {
+  if (!IsBuiltinKind(type, "Service")) {
+    return;
+  }
+  boost::system::error_code ec;
+  json::value service = ParseJson(value, ec);
+  if (!ec && service.is_object()) {
+    services_.ReleaseDropped(service.as_object(), nullptr);
+  }
 }
 
 Status ObjectRegistry::CascadeCustomResources(const json::object& crd) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "controlplane/apiserver/registry/kinds/service.h"
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
 #include "controlplane/apiserver/selectors.h"
@@ -31,9 +32,13 @@ struct DeletePreconditions {
 class ObjectRegistry {
  public:
   // `max_object_bytes`: the largest object stored (object_limits.h).
-  ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes);
+  // `max_object_bytes`: the largest object stored (object_limits.h);
+  // `service_network`: where Services' cluster IPs and node ports come from.
+  ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes,
+                 ServiceNetwork service_network = ServiceNetwork::Default());
 
-  // Creates the default namespaces on a new store and serves the stored CRDs.
+  // Creates the default namespaces on a new store, serves the stored CRDs
+  // and makes the Services' reserved addresses and ports match the Services.
   Status Bootstrap();
 
   ResourceRegistry& types() { return types_; }
@@ -111,10 +116,13 @@ class ObjectRegistry {
   Status CascadeNamespace(const std::string& name);
   Status CascadeCustomResources(const boost::json::object& crd);
   void OnCrdChanged(const boost::json::object* crd, const std::string& name);
+  // What a kind does once one of its objects (stored as `value`) is gone.
+  void AfterDelete(const ResourceType& type, const std::string& value);
 
   Store& store_;
   ResourceRegistry& types_;
   const size_t max_object_bytes_;
+  ServiceAllocations services_;
 };
 
 // The API error for a store error on `name` (404, 409 AlreadyExists, 409
