@@ -5,6 +5,7 @@
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/garbage_collector.h"
+#include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/replica_set_controller.h"
 
@@ -20,6 +21,7 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   controllers_.push_back(std::make_unique<ReplicaSetController>(client_, replica_sets, pods));
   controllers_.push_back(std::make_unique<EndpointSliceController>(
       client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
+  controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
   controllers_.push_back(std::make_unique<GarbageCollector>(
       client_,
       std::map<std::string, Informer*>{{"Deployment", &deployments}, {"ReplicaSet", &replica_sets}},

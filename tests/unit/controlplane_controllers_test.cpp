@@ -17,6 +17,7 @@
 #include "controlplane/controllers/controller_manager.h"
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
+#include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/work_queue.h"
 #include "fmt/format.h"
@@ -533,6 +534,56 @@ TEST_F(ControllersTest, AServicesEndpointSlicesFollowItsPodsBecomingReadyAndUnre
   EXPECT_TRUE(WaitFor([&] {
     return SlicesOf(client_, "web").empty() && EndpointsSubsets(client_, "web") == "none";
   }));
+}
+
+TEST_F(ControllersTest, ADeletedNamespaceLosesAllItHoldsAndEndsWhenTheLastFinalizerGoes) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces",
+                      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}})")
+                .status,
+            201);
+  ASSERT_EQ(
+      api_.Call("POST", "/apis/apps/v1/namespaces/team/deployments", Deployment(2, "a:1")).status,
+      201);
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/team/configmaps",
+                      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held",
+                          "finalizers":["example.com/hold"]}})")
+                .status,
+            201);
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/default/configmaps",
+                      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"elsewhere"}})")
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return client_.List(In(kPodsRef, "team"))->size() == 2; }));
+  ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/team").status, 200);
+  // Everything but the held config map goes; the namespace says what waits.
+  EXPECT_TRUE(WaitFor([&] {
+    return client_.List(In(kPodsRef, "team"))->empty() &&
+           client_.List(In(kReplicaSetsRef, "team"))->empty() &&
+           client_.List(In(kDeploymentsRef, "team"))->empty();
+  }));
+  EXPECT_TRUE(WaitFor([&] {
+    auto ns = client_.Get(In(kNamespacesRef, "", "team"));
+    return ns.ok() && json::serialize(*ns).find("example.com/hold") != std::string::npos;
+  }));
+  auto held = client_.Get(In(ObjectRef{"", "v1", "configmaps", "", "", ""}, "team", "held"));
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(IsTerminating(*held));
+  // Its finalizer done, the config map goes, then the namespace.
+  (void)client_.Mutate(In(ObjectRef{"", "v1", "configmaps", "", "", ""}, "team", "held"),
+                       [](json::object& next) {
+                         Metadata(next).erase("finalizers");
+                         return absl::OkStatus();
+                       });
+  EXPECT_FALSE(client_.Get(In(ObjectRef{"", "v1", "configmaps", "", "", ""}, "team", "held")).ok());
+  EXPECT_TRUE(WaitFor([&] { return !client_.Get(In(kNamespacesRef, "", "team")).ok(); }));
+  EXPECT_TRUE(
+      client_.Get(In(ObjectRef{"", "v1", "configmaps", "", "", ""}, "default", "elsewhere")).ok());
+  // The name is free again.
+  EXPECT_EQ(api_.Call("POST", "/api/v1/namespaces",
+                      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}})")
+                .status,
+            201);
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ TEST(VerbsTest, AMergePatchChangesOnlyWhatItNamesAndAnUpdateNeedsTheCurrentVersi
   EXPECT_EQ(Field(conflict.Json(), {"reason"}), "Conflict");
 }
 
-TEST(VerbsTest, ADeletedObjectIsGoneAndDeletingANamespaceTakesWhatIsInIt) {
+TEST(VerbsTest, ADeletedNamespaceTerminatesAndTakesNoNewContent) {
   ApiHarness api;
   ASSERT_EQ(api.Call("POST", "/api/v1/namespaces",
                      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}})")
@@ -122,7 +122,18 @@ TEST(VerbsTest, ADeletedObjectIsGoneAndDeletingANamespaceTakesWhatIsInIt) {
   ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("kept")).status, 201);
   Recorded deleted = api.Call("DELETE", "/api/v1/namespaces/team");
   EXPECT_EQ(deleted.status, 200) << deleted.body;
-  EXPECT_EQ(api.Call("GET", "/api/v1/namespaces/team/configmaps/one").status, 404);
+  // No namespace controller runs here: it stays Terminating, holding its content.
+  Recorded got = api.Call("GET", "/api/v1/namespaces/team");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(Field(got.Json(), {"status", "phase"}), "Terminating");
+  EXPECT_FALSE(Field(got.Json(), {"metadata", "deletionTimestamp"}).empty());
+  EXPECT_EQ(Field(got.Json(), {"spec", "finalizers"}), R"(["kubernetes"])");
+  Recorded refused = api.Call("POST", "/api/v1/namespaces/team/configmaps", ConfigMap("two"));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(Field(refused.Json(), {"message"}),
+            "configmaps \"two\" is forbidden: unable to create new content in namespace team "
+            "because it is being terminated");
+  EXPECT_EQ(api.Call("GET", "/api/v1/namespaces/team/configmaps/one").status, 200);
   EXPECT_EQ(api.Call("GET", std::string(kConfigMaps) + "/kept").status, 200);
   // The namespaces a cluster needs cannot be deleted.
   EXPECT_EQ(api.Call("DELETE", "/api/v1/namespaces/default").status, 403);

@@ -56,6 +56,39 @@ bool HasFinalizers(const json::object& object) {
   return finalizers != nullptr && finalizers->is_array() && !finalizers->as_array().empty();
 }
 
+// A namespace also waits for its spec.finalizers ("kubernetes": the
+// namespace controller, once the namespace is empty).
+bool HasFinalizers(const ResourceType& type, const json::object& object) {
+  if (HasFinalizers(object)) {
+    return true;
+  }
+  const auto* finalizers = PathValue(object, ".spec.finalizers");
+  return IsBuiltinKind(type, "Namespace") && finalizers != nullptr && finalizers->is_array() &&
+         !finalizers->as_array().empty();
+}
+
+// What a namespace being deleted becomes: Terminating, with the finalizer
+// that the namespace controller removes once it has emptied it.
+void MarkNamespaceTerminating(json::object& ns) {
+  json::value& spec = ns["spec"];
+  if (!spec.is_object()) {
+    spec = json::object();
+  }
+  json::value& finalizers = spec.as_object()["finalizers"];
+  if (!finalizers.is_array()) {
+    finalizers = json::array();
+  }
+  if (std::find(finalizers.as_array().begin(), finalizers.as_array().end(),
+                json::value("kubernetes")) == finalizers.as_array().end()) {
+    finalizers.as_array().emplace_back("kubernetes");
+  }
+  json::value& status = ns["status"];
+  if (!status.is_object()) {
+    status = json::object();
+  }
+  status.as_object()["phase"] = "Terminating";
+}
+
 // Applies the parts of `incoming` that a write to `target` may change onto
 // `current`: the whole object but status (status subresource: status only),
 // keeping what the server owns in metadata.
@@ -376,6 +409,15 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
     if (!ns.has_value()) {
       return NotFoundError("", "namespaces", target.namespace_name);
     }
+    boost::system::error_code ec;
+    json::value ns_object = ParseJson(ns->value, ec);
+    if (!ec && ns_object.is_object() &&
+        !MetaString(ns_object.as_object(), "deletionTimestamp").empty()) {
+      return ForbiddenError(type.group, type.resource, name,
+                            fmt::format("unable to create new content in namespace {} because it "
+                                        "is being terminated",
+                                        target.namespace_name));
+    }
   }
   std::string now = NowRfc3339();
   json::object& m = Metadata(object);
@@ -393,12 +435,14 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   if (IsBuiltinKind(type, "Pod")) {
     object["status"] = json::object{{"phase", "Pending"}, {"qosClass", "BestEffort"}};
   } else if (IsBuiltinKind(type, "Namespace")) {
-    object["status"] = json::object{{"phase", "Active"}};
     json::value& labels = m["labels"];
     if (!labels.is_object()) {
       labels = json::object();
     }
     labels.as_object()["kubernetes.io/metadata.name"] = name;
+    // After the metadata: a new key may move it (`m` and `labels` with it).
+    object["status"] = json::object{{"phase", "Active"}};
+    object["spec"] = json::object{{"finalizers", json::array{"kubernetes"}}};
   } else if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     object["status"] = CrdStatus(object, now);
   } else if (IsBuiltinKind(type, "Deployment") || IsBuiltinKind(type, "ReplicaSet") ||
@@ -462,7 +506,7 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
       BH_ASSIGN_OR_RETURN(kv.value, Render(next, current.mod_revision, max_object_bytes_));
       return kv;
     }
-    if (!MetaString(next, "deletionTimestamp").empty() && !HasFinalizers(next) &&
+    if (!MetaString(next, "deletionTimestamp").empty() && !HasFinalizers(*target.type, next) &&
         target.subresource.empty()) {
       auto deleted = DeleteKey(target, current);
       if (deleted.ok() || deleted.status().code() != absl::StatusCode::kAborted) {
@@ -536,8 +580,12 @@ StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
     if (dry_run) {
       return current;
     }
-    if (!IsBuiltinKind(*target.type, "Namespace") && HasFinalizers(object.as_object())) {
+    const bool ns = IsBuiltinKind(*target.type, "Namespace") && !object.as_object().empty();
+    if (ns || HasFinalizers(object.as_object())) {
       json::object next = object.as_object();
+      if (ns) {
+        MarkNamespaceTerminating(next);
+      }
       if (MetaString(next, "deletionTimestamp").empty()) {
         Metadata(next)["deletionTimestamp"] = NowRfc3339();
         Metadata(next)["deletionGracePeriodSeconds"] = 0;
