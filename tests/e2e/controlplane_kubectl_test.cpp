@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "nlohmann/json.hpp"
@@ -86,18 +87,20 @@ class TestKubelet {
           ready = ready || (c.value("type", "") == "Ready" && c.value("status", "") == "True");
         }
         if (!ready && !pod["metadata"].contains("deletionTimestamp")) {
-          plane_.Curl(
-              "PATCH",
-              "/api/v1/namespaces/default/pods/" + pod["metadata"]["name"].get<std::string>() +
-                  "/status",
-              R"({"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})",
-              "application/merge-patch+json");
+          plane_.Curl("PATCH",
+                      "/api/v1/namespaces/default/pods/" +
+                          pod["metadata"]["name"].get<std::string>() + "/status",
+                      R"({"status":{"phase":"Running","podIP":"10.244.0.)" +
+                          std::to_string(++pods_made_ % 250 + 1) +
+                          R"(","conditions":[{"type":"Ready","status":"True"}]}})",
+                      "application/merge-patch+json");
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   ControlPlane& plane_;
+  int pods_made_ = 0;  // gives each pod its own address
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -147,6 +150,62 @@ TEST_F(KubectlTest, CreateDeploymentRollsOutAndSetImageRollsBackWithUndo) {
     }
   }
   EXPECT_TRUE(collected) << Json({"get", "replicasets,pods", "-l", "app=web"}).dump();
+}
+
+TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
+  TestKubelet kubelet(*plane_);
+  Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});
+  Ok({"rollout", "status", "deployment/api", "--timeout=60s"});
+  auto exposed = Ok({"expose", "deployment", "api", "--port=80", "--target-port=8080"});
+  EXPECT_NE(exposed.out.find("service/api exposed"), std::string::npos) << exposed.out;
+  json service = Json({"get", "service", "api"});
+  std::string ip = service["spec"].value("clusterIP", "");
+  // In the default --service-cidr, 10.96.0.0/12.
+  int a = 0;
+  int b = 0;
+  ASSERT_EQ(std::sscanf(ip.c_str(), "%d.%d.", &a, &b), 2) << service.dump();
+  EXPECT_EQ(a, 10);
+  EXPECT_TRUE(b >= 96 && b <= 111) << ip;
+  EXPECT_EQ(service["spec"]["clusterIPs"], json::array({ip}));
+  bool two = false;
+  json slices;
+  for (int i = 0; i < 300 && !two; ++i) {
+    slices = Json({"get", "endpointslices", "-l", "kubernetes.io/service-name=api"});
+    two = slices["items"].size() == 1 && slices["items"][0]["endpoints"].size() == 2 &&
+          slices["items"][0]["endpoints"][0]["conditions"].value("ready", false) &&
+          slices["items"][0]["endpoints"][1]["conditions"].value("ready", false);
+    if (!two) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(two) << slices.dump();
+  EXPECT_EQ(slices["items"][0]["ports"][0]["port"], 8080);
+  json endpoints = Json({"get", "endpoints", "api"});
+  EXPECT_EQ(endpoints["subsets"][0]["addresses"].size(), 2U) << endpoints.dump();
+  // Another Service cannot take the address.
+  auto taken = plane_->Kubectl(
+      {"create", "service", "clusterip", "other", "--tcp=80:80", "--clusterip=" + ip});
+  EXPECT_NE(taken.exit_code, 0);
+  EXPECT_NE(taken.err.find("provided IP is already allocated"), std::string::npos) << taken.err;
+  Ok({"delete", "service", "api"});
+  Ok({"delete", "deployment", "api"});
+}
+
+TEST_F(KubectlTest, DeleteNamespaceRemovesWhatIsInItAndEnds) {
+  Ok({"create", "namespace", "gone"});
+  Ok({"create", "configmap", "settings", "-n", "gone", "--from-literal=a=1"});
+  Ok({"create", "deployment", "web", "-n", "gone", "--image=x:1"});
+  // kubectl waits for the namespace to be gone (--wait is its default).
+  auto deleted = Ok({"delete", "namespace", "gone", "--timeout=60s"});
+  EXPECT_NE(deleted.out.find("namespace \"gone\" deleted"), std::string::npos) << deleted.out;
+  auto missing = plane_->Kubectl({"get", "namespace", "gone"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("NotFound"), std::string::npos) << missing.err;
+  auto content = plane_->Kubectl(
+      {"get", "configmaps,deployments,replicasets,pods", "-n", "gone", "-o", "name"});
+  EXPECT_EQ(content.out, "") << content.out;
+  Ok({"create", "namespace", "gone"});
+  Ok({"delete", "namespace", "gone"});
 }
 
 TEST_F(KubectlTest, VersionIs132ThroughTheDispatcherToo) {
