@@ -35,7 +35,7 @@ bool Selects(const json::object& selector, const json::object& pod) {
   });
 }
 
-std::string Text(const json::object& object, std::string_view key, std::string fallback = "") {
+std::string Text(const json::object& object, std::string_view key, const char* fallback = "") {
   const json::value* value = object.if_contains(key);
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : fallback;
 }
@@ -221,7 +221,7 @@ Status EndpointSliceController::Reconcile(const std::string& key) {
   // ---- what the selected pods make: slices by (family, ports), Endpoints subsets by ports
   std::map<std::string, json::object> wanted;  // slice name -> slice
   json::array subsets;
-  if (service != nullptr) {
+  if (service != nullptr && selector != nullptr) {
     const bool publish_not_ready =
         PathValue(*service, ".spec.publishNotReadyAddresses") != nullptr &&
         *PathValue(*service, ".spec.publishNotReadyAddresses") == true;

@@ -17,7 +17,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Text(const json::object& object, std::string_view key, std::string fallback = "") {
+std::string Text(const json::object& object, std::string_view key, const char* fallback = "") {
   const json::value* value = object.if_contains(key);
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : fallback;
 }
