@@ -70,6 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!check.invalid.empty() || !causes.empty()) {
     return 0;  // refused with a 422
   }
+  if (!type.custom && !cp::NonIntegerNumberPath(object).empty()) {
+    return 0;  // refused with a 400, as ObjectRegistry::Admit does
+  }
   cp::ApplyDefaults(type, object);
 
   std::string stored = json::serialize(object);
