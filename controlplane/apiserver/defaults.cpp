@@ -106,9 +106,22 @@ void ApplyDefaults(const ResourceType& type, json::object& object) {
       Default(*spec, "revisionHistoryLimit", 10);
     }
     if (kind == "Job") {
+      // Neither set: one pod to run once. Parallelism alone: a work queue,
+      // with no completions.
+      const auto unset = [&](const char* field) {
+        return !spec->contains(field) || spec->at(field).is_null();
+      };
+      if (unset("completions") && unset("parallelism")) {
+        (*spec)["completions"] = 1;
+      }
+      if (unset("parallelism")) {
+        (*spec)["parallelism"] = 1;
+      }
       Default(*spec, "backoffLimit", 6);
-      Default(*spec, "completions", 1);
-      Default(*spec, "parallelism", 1);
+      Default(*spec, "completionMode", "NonIndexed");
+      Default(*spec, "suspend", false);
+      Default(*spec, "podReplacementPolicy",
+              spec->contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
     }
   } else if (kind == "CronJob" && spec != nullptr) {
     Default(*spec, "concurrencyPolicy", "Allow");

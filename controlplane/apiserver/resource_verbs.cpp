@@ -172,6 +172,52 @@ StatusOr<json::value> ApplyPatch(PatchKind kind, json::value document, const std
   return result;
 }
 
+// DeleteOptions.propagationPolicy (the query parameter wins), or the
+// deprecated orphanDependents; a 422 as Kubernetes words it for anything
+// else or for both at once.
+StatusOr<Propagation> DeletePropagation(const json::object& options, const HttpRequest& request) {
+  const json::value* policy_value = options.if_contains("propagationPolicy");
+  std::optional<std::string> policy;
+  if (policy_value != nullptr && policy_value->is_string()) {
+    policy = std::string(policy_value->as_string());
+  }
+  if (auto query = request.Query("propagationPolicy"); query.has_value()) {
+    policy = std::string(*query);
+  }
+  const json::value* orphan = options.if_contains("orphanDependents");
+  if (orphan != nullptr && orphan->is_null()) {
+    orphan = nullptr;
+  }
+  if (auto query = request.Query("orphanDependents"); query.has_value() && orphan == nullptr) {
+    static const json::value kTrue(true);
+    static const json::value kFalse(false);
+    orphan = *query == "true" ? &kTrue : &kFalse;
+  }
+  if (policy.has_value() && orphan != nullptr) {
+    return InvalidError(
+        "meta.k8s.io", "DeleteOptions", "",
+        {{"FieldValueInvalid", "orphanDependents and deletionPropagation cannot be both set",
+          "propagationPolicy"}});
+  }
+  if (orphan != nullptr) {
+    return orphan->is_bool() && orphan->as_bool() ? Propagation::kOrphan : Propagation::kBackground;
+  }
+  if (!policy.has_value()) {
+    return Propagation::kDefault;
+  }
+  auto parsed = ParsePropagation(*policy);
+  if (!parsed.has_value()) {
+    return InvalidError(
+        "meta.k8s.io", "DeleteOptions", "",
+        {{"FieldValueNotSupported",
+          fmt::format("Unsupported value: \"{}\": supported values: \"Background\", "
+                      "\"Foreground\", \"Orphan\"",
+                      *policy),
+          "propagationPolicy"}});
+  }
+  return *parsed;
+}
+
 }  // namespace
 
 void ApiServer::Get(const ResourceTarget& target, const HttpRequest& request,
@@ -440,25 +486,18 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
       dry_run = dry_run || (flag.is_string() && flag.as_string() == "All");
     }
   }
-  // Dependents are collected in the background after their owner; leaving
-  // them (Orphan) is not done yet, so it is refused rather than ignored.
-  std::string policy = StringField(options, "propagationPolicy");
-  if (auto query = request.Query("propagationPolicy"); query.has_value()) {
-    policy = std::string(*query);
+  DeleteOptions delete_options;
+  if (const auto* pre = options.if_contains("preconditions"); pre != nullptr && pre->is_object()) {
+    delete_options.uid = StringField(pre->as_object(), "uid");
+    delete_options.resource_version = StringField(pre->as_object(), "resourceVersion");
   }
-  if (policy == "Orphan" && !target.type->custom &&
-      (target.type->kind == "Deployment" || target.type->kind == "ReplicaSet")) {
-    SendError(writer, ApiError(422, "Invalid",
-                               "propagationPolicy Orphan is not supported yet: delete with "
-                               "Background (kubectl's default) or Foreground"));
+  auto propagation = DeletePropagation(options, request);
+  if (!propagation.ok()) {
+    SendError(writer, propagation.status());
     return;
   }
-  DeletePreconditions preconditions;
-  if (const auto* pre = options.if_contains("preconditions"); pre != nullptr && pre->is_object()) {
-    preconditions.uid = StringField(pre->as_object(), "uid");
-    preconditions.resource_version = StringField(pre->as_object(), "resourceVersion");
-  }
-  auto deleted = objects_.Delete(target, preconditions, dry_run);
+  delete_options.propagation = *propagation;
+  auto deleted = objects_.Delete(target, delete_options, dry_run);
   if (!deleted.ok()) {
     SendError(writer, deleted.status());
     return;

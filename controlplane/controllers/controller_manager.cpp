@@ -5,6 +5,7 @@
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/garbage_collector.h"
+#include "controlplane/controllers/job_controller.h"
 #include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/replica_set_controller.h"
@@ -22,11 +23,17 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   controllers_.push_back(std::make_unique<EndpointSliceController>(
       client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
   controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
+  Informer& jobs = Shared(kJobsRef);
+  controllers_.push_back(std::make_unique<JobController>(client_, jobs, pods));
+  // Every kind the registry gives the propagation finalizers to
+  // (kCollectedOwnerKinds) is followed here as an owner.
   controllers_.push_back(std::make_unique<GarbageCollector>(
       client_,
-      std::map<std::string, Informer*>{{"Deployment", &deployments}, {"ReplicaSet", &replica_sets}},
-      std::map<std::string, std::pair<ObjectRef, Informer*>>{
-          {"ReplicaSet", {kReplicaSetsRef, &replica_sets}}, {"Pod", {kPodsRef, &pods}}}));
+      std::map<std::string, Followed>{{"apps/Deployment", {kDeploymentsRef, &deployments}},
+                                      {"apps/ReplicaSet", {kReplicaSetsRef, &replica_sets}},
+                                      {"batch/Job", {kJobsRef, &jobs}}},
+      std::map<std::string, Followed>{{"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
+                                      {"Pod", {kPodsRef, &pods}}}));
 }
 
 ControllerManager::~ControllerManager() { Stop(); }

@@ -695,8 +695,10 @@ Status JobController::ExpireFinished(const std::string& key, const json::object&
     EnqueueAfter(key, DelayOf(*fresh_expires - now));
     return absl::OkStatus();
   }
-  Status deleted =
-      client_.Delete(ref, {MetaString(*fresh, "uid"), MetaString(*fresh, "resourceVersion")});
+  // In the background (a Job's own default is to orphan): its pods go too.
+  Status deleted = client_.Delete(
+      ref,
+      {MetaString(*fresh, "uid"), MetaString(*fresh, "resourceVersion"), Propagation::kBackground});
   int code = deleted.ok() ? 200 : ToHttpError(deleted).code;
   // 409: changed since it was read; its event brings it back.
   return code == 200 || code == 404 || code == 409 ? absl::OkStatus() : deleted;

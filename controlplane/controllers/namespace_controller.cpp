@@ -65,7 +65,7 @@ Status NamespaceController::Reconcile(const std::string& key) {
         ObjectRef one = collection;
         one.name = name;
         // Background: what the object owns goes too (and is in here anyway).
-        Status deleted = client_.Delete(one);
+        Status deleted = client_.Delete(one, {"", "", Propagation::kBackground});
         if (!deleted.ok() && ToHttpError(deleted).code != 404) {
           first_error.Update(deleted);
         }

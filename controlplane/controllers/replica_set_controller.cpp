@@ -99,12 +99,14 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
       active.push_back(pod);
     }
   }
-  // Within int32 as admission checks; objects stored before it was checked are cut.
+  const auto have = static_cast<int64_t>(active.size());
+  // Within int32 as admission checks; objects stored before it was checked
+  // are cut. One being deleted neither makes nor deletes pods: what becomes
+  // of them is its propagation policy's (the garbage collector's) to say.
   const int64_t want = IsTerminating(*rs)
-                           ? 0
+                           ? have
                            : std::clamp<int64_t>(IntAt(*rs, ".spec.replicas", 1), 0,
                                                  std::numeric_limits<int32_t>::max());
-  const auto have = static_cast<int64_t>(active.size());
   Status first_error = absl::OkStatus();
   if (have < want) {
     Expected expected{{}, {}, std::chrono::steady_clock::now()};

@@ -152,6 +152,48 @@ TEST_F(KubectlTest, CreateDeploymentRollsOutAndSetImageRollsBackWithUndo) {
   EXPECT_TRUE(collected) << Json({"get", "replicasets,pods", "-l", "app=web"}).dump();
 }
 
+TEST_F(KubectlTest, DeleteWithEachCascadeDoesWhatItSays) {
+  TestKubelet kubelet(*plane_);
+  for (const char* name : {"fg", "or"}) {
+    Ok({"create", "deployment", name, "--image=x:1", "--replicas=2"});
+  }
+  Ok({"rollout", "status", "deployment/fg", "--timeout=60s"});
+  Ok({"rollout", "status", "deployment/or", "--timeout=60s"});
+  // Foreground: kubectl waits for the deployment to be gone, which is only
+  // once its ReplicaSet and pods are.
+  auto foreground = Ok({"delete", "deployment", "fg", "--cascade=foreground", "--timeout=60s"});
+  EXPECT_NE(foreground.out.find("deployment.apps \"fg\" deleted"), std::string::npos)
+      << foreground.out;
+  EXPECT_TRUE(Json({"get", "replicasets,pods", "-l", "app=fg"})["items"].empty());
+  // Orphan: the ReplicaSet stays, no longer owned, with its pods.
+  Ok({"delete", "deployment", "or", "--cascade=orphan", "--timeout=60s"});
+  EXPECT_NE(plane_->Kubectl({"get", "deployment", "or"}).exit_code, 0);
+  json sets = Json({"get", "replicasets", "-l", "app=or"});
+  ASSERT_EQ(sets["items"].size(), 1U) << sets.dump();
+  EXPECT_FALSE(sets["items"][0]["metadata"].contains("ownerReferences")) << sets.dump();
+  EXPECT_EQ(Json({"get", "pods", "-l", "app=or"})["items"].size(), 2U);
+  // A Job deleted by kubectl (Background) takes its pod.
+  Ok({"create", "job", "once", "--image=x:1"});
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    running = Json({"get", "pods", "-l", "job-name=once"})["items"].size() == 1;
+    if (!running) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(running);
+  Ok({"delete", "job", "once", "--timeout=60s"});
+  bool collected = false;
+  for (int i = 0; i < 300 && !collected; ++i) {
+    collected = Json({"get", "pods", "-l", "job-name=once"})["items"].empty();
+    if (!collected) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(collected);
+  Ok({"delete", "replicaset", "-l", "app=or", "--timeout=60s"});
+}
+
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
   TestKubelet kubelet(*plane_);
   Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});

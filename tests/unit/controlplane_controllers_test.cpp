@@ -17,6 +17,7 @@
 #include "controlplane/controllers/controller_manager.h"
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
+#include "controlplane/controllers/job_controller.h"
 #include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/work_queue.h"
@@ -329,6 +330,164 @@ TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {
     auto pods = client_.List(kPods);
     return sets.ok() && sets->empty() && pods.ok() && pods->empty();
   }));
+}
+
+bool HasFinalizer(const json::object& object, const std::string& finalizer) {
+  const json::value* finalizers = PathValue(object, ".metadata.finalizers");
+  if (finalizers == nullptr || !finalizers->is_array()) {
+    return false;
+  }
+  for (const json::value& f : finalizers->as_array()) {
+    if (f.is_string() && f.as_string() == finalizer) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(ControllersTest, AForegroundDeleteKeepsTheDeploymentUntilItsReplicaSetsAndPodsAreGone) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(3, "a:1"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(3); }));
+  auto deleted = api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                           R"({"kind":"DeleteOptions","apiVersion":"v1",
+                               "propagationPolicy":"Foreground"})");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  // Answered with the deployment as marked: it waits for its dependents.
+  json::object marked = deleted.Json().as_object();
+  EXPECT_TRUE(HasFinalizer(marked, "foregroundDeletion")) << deleted.body;
+  EXPECT_FALSE(MetaString(marked, "deletionTimestamp").empty());
+  // The deployment is gone last: never while a pod or ReplicaSet is left.
+  bool gone_first = false;
+  EXPECT_TRUE(WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    auto pods = client_.List(kPods);
+    const bool dependents_left = !sets.ok() || !sets->empty() || !pods.ok() || !pods->empty();
+    const bool deployment_left = client_.Get(kDeployment).ok();
+    gone_first = gone_first || (dependents_left && !deployment_left);
+    return !dependents_left && !deployment_left;
+  }));
+  EXPECT_FALSE(gone_first) << "the deployment went before its dependents";
+}
+
+TEST_F(ControllersTest, AnOrphanDeleteLeavesTheReplicaSetAndPodsRunningWithoutTheOwner) {
+  TestKubelet kubelet(client_);
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(2); }));
+  // As kubectl delete --cascade=orphan asks it.
+  auto deleted =
+      api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"})");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_TRUE(HasFinalizer(deleted.Json().as_object(), "orphan")) << deleted.body;
+  ASSERT_TRUE(WaitFor([&] { return !client_.Get(kDeployment).ok(); }));
+  auto sets = client_.List(kReplicaSets);
+  ASSERT_TRUE(sets.ok());
+  ASSERT_EQ(sets->size(), 1U);
+  EXPECT_EQ(PathValue(sets->front(), ".metadata.ownerReferences"), nullptr)
+      << json::serialize(sets->front());
+  // The pods are still the ReplicaSet's, and stay: nothing collects them.
+  std::this_thread::sleep_for(milliseconds(500));
+  auto pods = ActivePods();
+  ASSERT_EQ(pods.size(), 2U);
+  for (const json::object& pod : pods) {
+    ASSERT_TRUE(ControllerOf(pod).has_value());
+    EXPECT_EQ(ControllerOf(pod)->uid, MetaString(sets->front(), "uid"));
+  }
+  // Deleted again in the background, the ReplicaSet takes its pods.
+  ObjectRef rs = kReplicaSets;
+  rs.name = MetaString(sets->front(), "name");
+  ASSERT_TRUE(client_.Delete(rs).ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto left = client_.List(kPods);
+    return left.ok() && left->empty();
+  }));
+}
+
+TEST_F(ControllersTest, APropagationPolicyThatIsNotOneOfTheThreeIsRefusedAndNothingIsDeleted) {
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(0, "a:1"))
+                .status,
+            201);
+  auto bad = api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                       R"({"propagationPolicy":"Sideways"})");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_NE(bad.body.find("Unsupported value: \\\"Sideways\\\""), std::string::npos) << bad.body;
+  auto query = api_.Call(
+      "DELETE", "/apis/apps/v1/namespaces/default/deployments/web?propagationPolicy=orphan");
+  EXPECT_EQ(query.status, 422) << query.body;
+  auto both = api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                        R"({"propagationPolicy":"Orphan","orphanDependents":true})");
+  EXPECT_EQ(both.status, 422) << both.body;
+  EXPECT_NE(both.body.find("cannot be both set"), std::string::npos) << both.body;
+  auto kept = client_.Get(kDeployment);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_FALSE(IsTerminating(*kept));
+  EXPECT_EQ(PathValue(*kept, ".metadata.finalizers"), nullptr);
+  // The deprecated orphanDependents=true is Orphan.
+  auto orphaning = api_.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                             R"({"orphanDependents":true})");
+  ASSERT_EQ(orphaning.status, 200) << orphaning.body;
+  EXPECT_TRUE(HasFinalizer(orphaning.Json().as_object(), "orphan"));
+  EXPECT_TRUE(WaitFor([&] { return !client_.Get(kDeployment).ok(); }));
+}
+
+// The manager runs Jobs; a Job deleted as batch/v1 does by default
+// (no propagationPolicy: Orphan) leaves its pods, one deleted in the
+// background takes them.
+TEST_F(ControllersTest, AJobRunsUnderTheManagerAndOnlyABackgroundDeleteTakesItsPods) {
+  auto job = [](const std::string& name) {
+    return R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name +
+           R"("},"spec":{"completions":1,"template":{"spec":{"restartPolicy":"Never",)"
+           R"("containers":[{"name":"c","image":"x"}]}}}})";
+  };
+  auto pods_of = [&](const std::string& name) {
+    std::vector<json::object> out;
+    for (const json::object& pod : client_.List(kPods).value_or(std::vector<json::object>{})) {
+      if (LabelsOf(pod).contains("job-name") && LabelsOf(pod).at("job-name") == json::value(name)) {
+        out.push_back(pod);
+      }
+    }
+    return out;
+  };
+  const std::string jobs = "/apis/batch/v1/namespaces/default/jobs";
+  for (const std::string name : {"kept", "taken"}) {
+    ASSERT_EQ(api_.Call("POST", jobs, job(name)).status, 201);
+    ASSERT_TRUE(WaitFor([&] { return pods_of(name).size() == 1U; }));
+    ObjectRef status = kPods;
+    status.name = MetaString(pods_of(name).front(), "name");
+    status.subresource = "status";
+    ASSERT_TRUE(client_
+                    .Mutate(status,
+                            [](json::object& next) {
+                              next["status"] = json::object{{"phase", "Succeeded"}};
+                              return absl::OkStatus();
+                            })
+                    .ok());
+    ASSERT_TRUE(WaitFor([&] {
+      auto got = client_.Get(In(kJobsRef, "default", name));
+      return got.ok() && IntAt(*got, ".status.succeeded", 0) == 1 &&
+             PathValue(*got, ".status.completionTime") != nullptr;
+    })) << name;
+  }
+  auto orphaned = api_.Call("DELETE", jobs + "/kept");
+  ASSERT_EQ(orphaned.status, 200) << orphaned.body;
+  EXPECT_TRUE(HasFinalizer(orphaned.Json().as_object(), "orphan")) << orphaned.body;
+  ASSERT_TRUE(WaitFor([&] { return !client_.Get(In(kJobsRef, "default", "kept")).ok(); }));
+  ASSERT_EQ(pods_of("kept").size(), 1U);
+  EXPECT_EQ(PathValue(pods_of("kept").front(), ".metadata.ownerReferences"), nullptr);
+
+  auto taken = api_.Call("DELETE", jobs + "/taken?propagationPolicy=Background");
+  ASSERT_EQ(taken.status, 200) << taken.body;
+  EXPECT_TRUE(WaitFor([&] {
+    return !client_.Get(In(kJobsRef, "default", "taken")).ok() && pods_of("taken").empty();
+  }));
+  // The orphaned pod is nobody's to collect.
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(pods_of("kept").size(), 1U);
 }
 
 TEST_F(ControllersTest, AnObjectWhoseOwnersAreGoneIsCollectedAndAGoneOwnerOfManyIsDropped) {

@@ -2,7 +2,7 @@
 // weekend, month, year and leap-day boundaries, the day-of-month / day-of-week
 // rule, the descriptors, and errors that name the field for bad input. All
 // times are fixed UTC instants, never the wall clock.
-#include "controlplane/controllers/cron_schedule.h"
+#include "controlplane/apiserver/registry/kinds/cron_schedule.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "fmt/format.h"
 
-namespace bulkhead::controlplane::controllers {
+namespace bulkhead::controlplane {
 namespace {
 
 using std::chrono::system_clock;
@@ -270,4 +270,4 @@ TEST(CronScheduleTest, TimeZonesAndEveryAreRefused) {
 }
 
 }  // namespace
-}  // namespace bulkhead::controlplane::controllers
+}  // namespace bulkhead::controlplane

@@ -98,6 +98,37 @@ TEST(IpRangeTest, AddressesAreNumberedFromTheOneAfterTheNetworkAndReadBack) {
   EXPECT_EQ(PortRange::Parse("30000-30009")->size(), 10U);
 }
 
+// One holder asking again and again gets a new item each time, never one
+// it holds (a Service's second port is not its first), until none is left.
+TEST(RangeAllocatorTest, EachAllocationIsAnItemNobodyHeldUntilTheRangeIsUsedUp) {
+  ApiHarness api;
+  RangeAllocator ports(api.store(), "testports", 8,
+                       [](uint64_t i) { return std::to_string(40000 + i); });
+  std::set<std::string> given;
+  for (int i = 0; i < 8; ++i) {
+    auto item = ports.AllocateNext("uid-a");
+    ASSERT_TRUE(item.ok()) << item.status();
+    EXPECT_TRUE(given.insert(*item).second) << *item << " handed out twice";
+  }
+  EXPECT_EQ(given.size(), 8U);
+  EXPECT_EQ(ports.AllocateNext("uid-a").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ports.AllocateNext("uid-b").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Held(api, "testports").size(), 8U);
+
+  // Asking for an item by name: holding it already is fine, another's is not.
+  EXPECT_TRUE(ports.Allocate("40003", "uid-a").ok());
+  EXPECT_EQ(ports.Allocate("40003", "uid-b").code(), absl::StatusCode::kAlreadyExists);
+  // Only the holder frees it; then the next one asking gets exactly it.
+  EXPECT_TRUE(ports.Release("40003", "uid-b").ok());
+  EXPECT_EQ(*ports.HolderOf("40003"), "uid-a");
+  EXPECT_TRUE(ports.Release("40003", "uid-a").ok());
+  EXPECT_EQ(*ports.HolderOf("40003"), "");
+  auto again = ports.AllocateNext("uid-b");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, "40003");
+  EXPECT_EQ(Held(api, "testports").at("40003"), "uid-b");
+}
+
 TEST(ServicesTest, NumbersThatAreNotIntegersAreRefusedAndNothingIsStored) {
   ApiHarness api;
   int64_t before = api.store().Revision();

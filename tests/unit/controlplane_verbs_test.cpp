@@ -223,22 +223,58 @@ TEST(VerbsTest, WorkloadsAreRefusedAsKubernetesRefusesThem) {
             201);
 }
 
-TEST(VerbsTest, AnOrphaningDeleteOfAnOwnerIsRefusedUntilItIsDone) {
+// Without a garbage collector running, what each propagation policy leaves
+// on an owner: its finalizer, which a later delete may change.
+TEST(VerbsTest, EachPropagationPolicyMarksAnOwnerWithItsFinalizerAndAnyOtherKindGoesAtOnce) {
   ApiHarness api;
   const std::string deployment =
-      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"w"},"spec":{"selector":{"matchLabels":{"app":"w"}},"template":{"metadata":{"labels":{"app":"w"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})";
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"w","finalizers":["example.com/hold"]},"spec":{"selector":{"matchLabels":{"app":"w"}},"template":{"metadata":{"labels":{"app":"w"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})";
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/w";
   ASSERT_EQ(api.Call("POST", "/apis/apps/v1/namespaces/default/deployments", deployment).status,
             201);
-  Recorded orphan =
-      api.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/w",
-               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"})");
-  EXPECT_EQ(orphan.status, 422) << orphan.body;
-  EXPECT_EQ(api.Call("GET", "/apis/apps/v1/namespaces/default/deployments/w").status, 200);
-  EXPECT_EQ(
-      api.Call("DELETE", "/apis/apps/v1/namespaces/default/deployments/w",
-               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"})")
-          .status,
-      200);
+  auto finalizers = [&] {
+    Recorded got = api.Call("GET", path);
+    EXPECT_EQ(got.status, 200) << got.body;
+    std::vector<std::string> names;
+    const json::value body = got.status == 200 ? got.Json() : json::value(json::object());
+    const json::value* list =
+        body.is_object() && body.as_object().contains("metadata")
+            ? body.as_object().at("metadata").as_object().if_contains("finalizers")
+            : nullptr;
+    for (const auto& f : list != nullptr ? list->as_array() : json::array()) {
+      names.emplace_back(f.as_string());
+    }
+    return names;
+  };
+  auto remove = [&](const std::string& options) {
+    Recorded deleted = api.Call("DELETE", path, options);
+    EXPECT_EQ(deleted.status, 200) << deleted.body;
+  };
+  remove(R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"})");
+  EXPECT_EQ(finalizers(), (std::vector<std::string>{"example.com/hold", "orphan"}));
+  Recorded marked = api.Call("GET", path);
+  const std::string revision =
+      std::string(marked.Json().as_object().at("metadata").at("resourceVersion").as_string());
+  // Asked the same again: nothing is written.
+  remove(R"({"propagationPolicy":"Orphan"})");
+  EXPECT_EQ(std::string(api.Call("GET", path)
+                            .Json()
+                            .as_object()
+                            .at("metadata")
+                            .at("resourceVersion")
+                            .as_string()),
+            revision);
+  remove(R"({"propagationPolicy":"Foreground"})");
+  EXPECT_EQ(finalizers(), (std::vector<std::string>{"example.com/hold", "foregroundDeletion"}));
+  // Background takes the garbage collector's finalizers off; the user's stays.
+  remove(R"({"propagationPolicy":"Background"})");
+  EXPECT_EQ(finalizers(), (std::vector<std::string>{"example.com/hold"}));
+
+  // A kind whose dependents nothing follows goes at once, whatever is asked.
+  ASSERT_EQ(api.Call("POST", kConfigMaps, ConfigMap("plain")).status, 201);
+  Recorded plain = api.Call("DELETE", std::string(kConfigMaps) + "/plain?propagationPolicy=Orphan");
+  EXPECT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(api.Call("GET", std::string(kConfigMaps) + "/plain").status, 404);
 }
 
 TEST(VerbsTest, ACustomResourceNamedLikeABuiltInKindGetsNoneOfItsRules) {

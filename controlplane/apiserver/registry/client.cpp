@@ -97,9 +97,9 @@ StatusOr<json::object> Client::Mutate(const ObjectRef& ref,
   return Decode(kv.value, kv.key);
 }
 
-Status Client::Delete(const ObjectRef& ref, const DeletePreconditions& preconditions) {
+Status Client::Delete(const ObjectRef& ref, const DeleteOptions& options) {
   BH_ASSIGN_OR_RETURN(ResourceTarget target, Target(ref));
-  return objects_.Delete(target, preconditions, /*dry_run=*/false).status();
+  return objects_.Delete(target, options, /*dry_run=*/false).status();
 }
 
 StatusOr<std::unique_ptr<WatchStream>> Client::Watch(const ObjectRef& collection,

@@ -48,7 +48,7 @@ class Client {
   // retried on conflicts. `change` may run more than once.
   StatusOr<boost::json::object> Mutate(const ObjectRef& ref,
                                        const std::function<Status(boost::json::object&)>& change);
-  Status Delete(const ObjectRef& ref, const DeletePreconditions& preconditions = {});
+  Status Delete(const ObjectRef& ref, const DeleteOptions& options = {});
   // Events of the collection after `after_revision` (see Store::Watch).
   StatusOr<std::unique_ptr<WatchStream>> Watch(const ObjectRef& collection, int64_t after_revision);
 

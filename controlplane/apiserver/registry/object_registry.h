@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "controlplane/apiserver/registry/kinds/service.h"
+#include "controlplane/apiserver/registry/propagation.h"
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
 #include "controlplane/apiserver/selectors.h"
@@ -24,14 +25,14 @@
 
 namespace bulkhead::controlplane {
 
-struct DeletePreconditions {
-  std::string uid;               // "" : any
-  std::string resource_version;  // "" : any
+struct DeleteOptions {
+  std::string uid;                                  // precondition; "" : any
+  std::string resource_version;                     // precondition; "" : any
+  Propagation propagation = Propagation::kDefault;  // propagation.h
 };
 
 class ObjectRegistry {
  public:
-  // `max_object_bytes`: the largest object stored (object_limits.h).
   // `max_object_bytes`: the largest object stored (object_limits.h);
   // `service_network`: where Services' cluster IPs and node ports come from.
   ObjectRegistry(Store& store, ResourceRegistry& types, size_t max_object_bytes,
@@ -63,9 +64,10 @@ class ObjectRegistry {
   // Checks an incoming object for `target`: apiVersion and kind, unknown
   // fields (`field_validation`: Strict refuses them, Warn adds to
   // `warnings`, Ignore drops them), its metadata and the kind's own rules;
-  // fills in apiVersion, kind and the namespace.
+  // fills in apiVersion, kind and the namespace. `creating`: it is to be
+  // created (some rules differ: a Job's selector may not be sent).
   Status Admit(const ResourceTarget& target, std::string_view field_validation,
-               boost::json::object& object, std::vector<std::string>& warnings);
+               boost::json::object& object, std::vector<std::string>& warnings, bool creating);
 
   // Creates `object` in `target`'s collection: a name from generateName
   // when it has none, admitted, in an existing namespace; uid, creation
@@ -100,9 +102,11 @@ class ObjectRegistry {
   [[nodiscard]] Status CanDelete(const ResourceTarget& target) const;
   // Deletes one object: with finalizers it gets a deletionTimestamp and
   // stays until they are gone; a namespace takes what is in it, a CRD its
-  // custom resources. Returns the value to answer with (the object as it
-  // was, or as marked for deletion).
-  StatusOr<KeyValue> Delete(const ResourceTarget& target, const DeletePreconditions& preconditions,
+  // custom resources. An object of a kind the garbage collector follows as
+  // an owner (CollectsDependentsOf) deleted with kForeground or kOrphan gets
+  // that policy's finalizer. Returns the value to answer with (the object
+  // as it was, or as marked for deletion).
+  StatusOr<KeyValue> Delete(const ResourceTarget& target, const DeleteOptions& options,
                             bool dry_run);
   // Deletes at once every object of the collection that `selectors` match
   // (finalizers are not waited for), but the cluster's own namespaces.

@@ -25,14 +25,16 @@ RangeAllocator::RangeAllocator(Store& store, const std::string& range_name, uint
       size_(size),
       item_of_(std::move(item_of)) {}
 
-Status RangeAllocator::Allocate(const std::string& item, const std::string& holder) {
+Status RangeAllocator::Take(const std::string& item, const std::string& holder) {
   auto created =
       store_.Create(KeyOf(item), [&](int64_t, int64_t) -> StatusOr<std::string> { return holder; });
-  if (created.ok()) {
-    return absl::OkStatus();
-  }
-  if (created.status().code() != absl::StatusCode::kAlreadyExists) {
-    return created.status();
+  return created.ok() ? absl::OkStatus() : created.status();
+}
+
+Status RangeAllocator::Allocate(const std::string& item, const std::string& holder) {
+  Status taken = Take(item, holder);
+  if (taken.code() != absl::StatusCode::kAlreadyExists) {
+    return taken;
   }
   BH_ASSIGN_OR_RETURN(std::string current, HolderOf(item));
   if (current == holder) {
@@ -47,7 +49,9 @@ StatusOr<std::string> RangeAllocator::AllocateNext(const std::string& holder) {
   }
   for (int i = 0; i < kRandomTries; ++i) {
     std::string item = item_of_(RandomBelow(size_));
-    Status allocated = Allocate(item, holder);
+    // Only an item nobody holds: one this holder already has (another port
+    // of the same Service) is not a new one.
+    Status allocated = Take(item, holder);
     if (allocated.ok()) {
       return item;
     }
@@ -67,7 +71,7 @@ StatusOr<std::string> RangeAllocator::AllocateNext(const std::string& holder) {
     if (held.contains(item)) {
       continue;
     }
-    Status allocated = Allocate(item, holder);
+    Status allocated = Take(item, holder);
     if (allocated.ok()) {
       return item;
     }

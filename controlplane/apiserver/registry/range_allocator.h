@@ -21,9 +21,9 @@ class RangeAllocator {
   RangeAllocator(Store& store, const std::string& range_name, uint64_t size,
                  std::function<std::string(uint64_t)> item_of);
 
-  // Reserves a free item for `holder`, picked at random (as Kubernetes
-  // does, so a deleted service's address is not reused at once); a
-  // ResourceExhausted error when every item is held.
+  // Reserves an item nobody holds (not even `holder`) for `holder`, picked
+  // at random (as Kubernetes does, so a deleted service's address is not
+  // reused at once); a ResourceExhausted error when every item is held.
   StatusOr<std::string> AllocateNext(const std::string& holder);
   // Reserves `item` for `holder`: AlreadyExists when another holds it
   // (holding it already is not an error).
@@ -36,6 +36,8 @@ class RangeAllocator {
   StatusOr<std::string> HolderOf(const std::string& item);
 
  private:
+  // Creates the item's key for `holder`; AlreadyExists if anyone holds it.
+  Status Take(const std::string& item, const std::string& holder);
   [[nodiscard]] std::string KeyOf(const std::string& item) const { return prefix_ + item; }
 
   Store& store_;

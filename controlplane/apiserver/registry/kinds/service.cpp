@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_validation.h"
+#include "controlplane/apiserver/registry/kinds/field_checks.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -17,49 +18,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Text(const json::object& object, std::string_view key, const char* fallback = "") {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : fallback;
-}
-
-const json::object* ObjectAt(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* ArrayAt(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_array() ? &value->as_array() : nullptr;
-}
-
 std::string Quoted(const std::string& text) { return json::serialize(json::value(text)); }
-
-StatusCause Unsupported(const std::string& field, const json::value& value,
-                        std::initializer_list<const char*> supported) {
-  std::string list;
-  for (const char* item : supported) {
-    list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", item);
-  }
-  return {"FieldValueNotSupported",
-          fmt::format("Unsupported value: {}: supported values: {}", json::serialize(value), list),
-          field};
-}
-
-// An optional string field that must be one of `supported` (sorted, as
-// Kubernetes lists them).
-void CheckEnum(const json::object& object, std::string_view key, const std::string& field,
-               std::initializer_list<const char*> supported, std::vector<StatusCause>& causes) {
-  const json::value* value = object.if_contains(key);
-  if (value == nullptr || value->is_null()) {
-    return;
-  }
-  for (const char* item : supported) {
-    if (value->is_string() && value->as_string() == item) {
-      return;
-    }
-  }
-  causes.push_back(Unsupported(field, *value, supported));
-}
 
 bool IsIp(const std::string& text, bool* ipv6 = nullptr) {
   unsigned char bytes[16];

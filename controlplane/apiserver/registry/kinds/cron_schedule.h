@@ -15,8 +15,8 @@
 // without a step, or with step 1 ("*/2" is restricted).
 //
 // Times are UTC only: spec.timeZone is not supported here. Fires at second 0.
-#ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_CRON_SCHEDULE_H_
-#define BULKHEAD_CONTROLPLANE_CONTROLLERS_CRON_SCHEDULE_H_
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_CRON_SCHEDULE_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_CRON_SCHEDULE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -25,7 +25,7 @@
 
 #include "common/status.h"
 
-namespace bulkhead::controlplane::controllers {
+namespace bulkhead::controlplane {
 
 class CronSchedule {
  public:
@@ -58,6 +58,6 @@ class CronSchedule {
   bool day_of_week_star_ = false;
 };
 
-}  // namespace bulkhead::controlplane::controllers
+}  // namespace bulkhead::controlplane
 
-#endif  // BULKHEAD_CONTROLPLANE_CONTROLLERS_CRON_SCHEDULE_H_
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_CRON_SCHEDULE_H_

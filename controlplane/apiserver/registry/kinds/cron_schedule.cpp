@@ -1,14 +1,14 @@
 // Parsing a cron line into one bitset per field, and walking the calendar
 // (month, day, hour, minute, each skipped to its next set bit) to the next
 // time it fires.
-#include "controlplane/controllers/cron_schedule.h"
+#include "controlplane/apiserver/registry/kinds/cron_schedule.h"
 
 #include <array>
 #include <bit>
 #include <string>
 #include <vector>
 
-namespace bulkhead::controlplane::controllers {
+namespace bulkhead::controlplane {
 namespace {
 
 using std::chrono::days;
@@ -388,4 +388,4 @@ std::optional<std::chrono::system_clock::time_point> CronSchedule::Next(
   return std::nullopt;
 }
 
-}  // namespace bulkhead::controlplane::controllers
+}  // namespace bulkhead::controlplane
