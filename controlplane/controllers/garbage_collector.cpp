@@ -220,8 +220,10 @@ Status GarbageCollector::ReconcileDependent(const std::string& kind, const std::
     return Settles(deleted) ? absl::OkStatus() : deleted;
   }
   // Some owners live: only the references to the gone ones go.
+  std::string dependent_key = kind;
+  dependent_key.append("|").append(ns).append("/").append(name);
   for (const std::string& owner_uid : gone) {
-    BH_RETURN_IF_ERROR(DropReference(kind + "|" + ns + "/" + name, owner_uid));
+    BH_RETURN_IF_ERROR(DropReference(dependent_key, owner_uid));
   }
   return absl::OkStatus();
 }
