@@ -308,5 +308,43 @@ TEST(VerbsTest, ACustomResourceNamedLikeABuiltInKindGetsNoneOfItsRules) {
   EXPECT_EQ(api.Call("GET", "/api/v1/namespaces/default").status, 200);
 }
 
+TEST(VerbsTest, BatchObjectsAreJudgedAtCreationAndAJobGetsItsSelector) {
+  ApiHarness api;
+  const std::string jobs = "/apis/batch/v1/namespaces/default/jobs";
+  auto job = [](const std::string& spec_extra, const std::string& restart) {
+    return R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{)" +
+           spec_extra + R"("template":{"spec":{"restartPolicy":")" + restart +
+           R"(","containers":[{"name":"c","image":"x"}]}}}})";
+  };
+  Recorded always = api.Call("POST", jobs, job("", "Always"));
+  EXPECT_EQ(always.status, 422) << always.body;
+  EXPECT_NE(always.body.find("spec.template.spec.restartPolicy"), std::string::npos);
+  Recorded selector =
+      api.Call("POST", jobs, job(R"("selector":{"matchLabels":{"a":"b"}},)", "Never"));
+  EXPECT_EQ(selector.status, 422) << selector.body;
+  EXPECT_NE(selector.body.find("will be auto-generated"), std::string::npos) << selector.body;
+  Recorded indexed = api.Call("POST", jobs, job(R"("completionMode":"Indexed",)", "Never"));
+  EXPECT_EQ(indexed.status, 422) << indexed.body;
+  EXPECT_EQ(api.Call("GET", jobs + "/j").status, 404);
+
+  Recorded made = api.Call("POST", jobs, job("", "Never"));
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json::value stored = made.Json();
+  const std::string uid(stored.at("metadata").at("uid").as_string());
+  EXPECT_EQ(
+      stored.at("spec").at("selector").at("matchLabels").at("batch.kubernetes.io/controller-uid"),
+      json::value(uid));
+  EXPECT_EQ(stored.at("spec").at("template").at("metadata").at("labels").at("job-name"),
+            json::value("j"));
+
+  const std::string cronjobs = "/apis/batch/v1/namespaces/default/cronjobs";
+  Recorded cron = api.Call(
+      "POST", cronjobs,
+      R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"c"},"spec":{"schedule":"61 * * * *","jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"x"}]}}}}}})");
+  EXPECT_EQ(cron.status, 422) << cron.body;
+  EXPECT_NE(cron.body.find("spec.schedule"), std::string::npos) << cron.body;
+  EXPECT_EQ(api.Call("GET", cronjobs + "/c").status, 404);
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing
