@@ -184,23 +184,21 @@ StatusOr<Propagation> DeletePropagation(const json::object& options, const HttpR
   if (auto query = request.Query("propagationPolicy"); query.has_value()) {
     policy = std::string(*query);
   }
-  const json::value* orphan = options.if_contains("orphanDependents");
-  if (orphan != nullptr && orphan->is_null()) {
-    orphan = nullptr;
+  std::optional<bool> orphan;
+  if (const json::value* body = options.if_contains("orphanDependents");
+      body != nullptr && !body->is_null()) {
+    orphan = body->is_bool() && body->as_bool();
+  } else if (auto query = request.Query("orphanDependents"); query.has_value()) {
+    orphan = *query == "true";
   }
-  if (auto query = request.Query("orphanDependents"); query.has_value() && orphan == nullptr) {
-    static const json::value kTrue(true);
-    static const json::value kFalse(false);
-    orphan = *query == "true" ? &kTrue : &kFalse;
-  }
-  if (policy.has_value() && orphan != nullptr) {
+  if (policy.has_value() && orphan.has_value()) {
     return InvalidError(
         "meta.k8s.io", "DeleteOptions", "",
         {{"FieldValueInvalid", "orphanDependents and deletionPropagation cannot be both set",
           "propagationPolicy"}});
   }
-  if (orphan != nullptr) {
-    return orphan->is_bool() && orphan->as_bool() ? Propagation::kOrphan : Propagation::kBackground;
+  if (orphan.has_value()) {
+    return *orphan ? Propagation::kOrphan : Propagation::kBackground;
   }
   if (!policy.has_value()) {
     return Propagation::kDefault;
