@@ -42,13 +42,27 @@ std::string StringField(const json::object& object, const char* field) {
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
 }
 
-std::string NowRfc3339() {
-  time_t now = ::time(nullptr);
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
+
+std::string FormatRfc3339(std::chrono::system_clock::time_point time) {
+  time_t now = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
   std::tm tm{};
   ::gmtime_r(&now, &tm);
   std::array<char, 32> buffer{};
   size_t n = std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return {buffer.data(), n};
+}
+
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {
+  std::tm tm{};
+  if (text.size() < 19 || ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return std::nullopt;
+  }
+  time_t seconds = ::timegm(&tm);
+  if (seconds < 0 || seconds > time_t{7258118400}) {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(seconds);
 }
 
 std::string NewUid() {

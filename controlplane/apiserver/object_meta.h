@@ -3,9 +3,10 @@
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_OBJECT_META_H_
 #define BULKHEAD_CONTROLPLANE_APISERVER_OBJECT_META_H_
 
-#include <string>
-
 #include <boost/json/object.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
 
 namespace bulkhead::controlplane {
 
@@ -18,6 +19,12 @@ std::string StringField(const boost::json::object& object, const char* field);
 
 // Now as RFC 3339 in UTC with seconds: "2026-11-21T08:40:00Z".
 std::string NowRfc3339();
+// `time` the same way (whole seconds, rounded down).
+std::string FormatRfc3339(std::chrono::system_clock::time_point time);
+// An RFC 3339 time ("2026-11-21T08:40:00Z"; fractions and offsets after
+// the seconds are ignored); nothing when it does not read or lies outside
+// 1970..2200 (so time arithmetic on it never overflows).
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text);
 // A random (version 4) UUID.
 std::string NewUid();
 // `count` characters from the alphabet Kubernetes uses for generateName.

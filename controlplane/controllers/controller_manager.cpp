@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "controlplane/controllers/cron_job_controller.h"
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/garbage_collector.h"
@@ -25,14 +26,18 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
   Informer& jobs = Shared(kJobsRef);
   controllers_.push_back(std::make_unique<JobController>(client_, jobs, pods));
+  Informer& cron_jobs = Shared(kCronJobsRef);
+  controllers_.push_back(std::make_unique<CronJobController>(client_, cron_jobs, jobs));
   // Every kind the registry gives the propagation finalizers to
   // (kCollectedOwnerKinds) is followed here as an owner.
   controllers_.push_back(std::make_unique<GarbageCollector>(
       client_,
       std::map<std::string, Followed>{{"apps/Deployment", {kDeploymentsRef, &deployments}},
                                       {"apps/ReplicaSet", {kReplicaSetsRef, &replica_sets}},
-                                      {"batch/Job", {kJobsRef, &jobs}}},
+                                      {"batch/Job", {kJobsRef, &jobs}},
+                                      {"batch/CronJob", {kCronJobsRef, &cron_jobs}}},
       std::map<std::string, Followed>{{"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
+                                      {"Job", {kJobsRef, &jobs}},
                                       {"Pod", {kPodsRef, &pods}}}));
 }
 

@@ -42,15 +42,6 @@ bool HasFinalizer(const json::object& object, std::string_view finalizer) {
       [&](const json::value& f) { return f.is_string() && f.as_string() == finalizer; });
 }
 
-// The answer to a write that found its object gone or changed: nothing to do.
-bool Settles(const Status& status) {
-  if (status.ok() || status.code() == absl::StatusCode::kFailedPrecondition) {
-    return true;
-  }
-  const int code = ToHttpError(status).code;
-  return code == 404 || code == 409;
-}
-
 }  // namespace
 
 GarbageCollector::GarbageCollector(Client& client, std::map<std::string, Followed> owners,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <ctime>
 #include <limits>
 
 #include "common/strings.h"
@@ -70,20 +69,6 @@ bool Ended(const json::object& pod) {
 bool CountsAsFailed(const json::object& pod) {
   std::string phase = PhaseOf(pod);
   return phase == "Failed" || (IsTerminating(pod) && phase != "Succeeded");
-}
-
-// An RFC 3339 time ("2026-11-21T08:40:00Z", seconds); nothing when it does
-// not read or lies outside 1970..2200.
-std::optional<SystemClock::time_point> ParseTime(const std::string& text) {
-  std::tm tm{};
-  if (text.size() < 19 || ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
-    return std::nullopt;
-  }
-  time_t seconds = ::timegm(&tm);
-  if (seconds < 0 || seconds > time_t{7258118400}) {
-    return std::nullopt;
-  }
-  return SystemClock::from_time_t(seconds);
 }
 
 // How long to wait for `remaining`: whole milliseconds, rounded up, within
@@ -265,7 +250,7 @@ std::optional<SystemClock::time_point> ExpiresAt(const json::object& job) {
   if (finished == nullptr) {
     return std::nullopt;
   }
-  auto at = ParseTime(StringField(*finished, "lastTransitionTime"));
+  auto at = ParseRfc3339(StringField(*finished, "lastTransitionTime"));
   if (!at.has_value()) {
     return std::nullopt;
   }
@@ -460,7 +445,7 @@ SystemClock::time_point FinishTime(const json::object& pod, SystemClock::time_po
       if (!status.is_object()) {
         continue;
       }
-      auto at = ParseTime(StringAt(status.as_object(), ".state.terminated.finishedAt"));
+      auto at = ParseRfc3339(StringAt(status.as_object(), ".state.terminated.finishedAt"));
       if (at.has_value() && (!latest.has_value() || *at > *latest)) {
         latest = at;
       }
@@ -474,13 +459,13 @@ SystemClock::time_point FinishTime(const json::object& pod, SystemClock::time_po
     for (const auto& condition : conditions->as_array()) {
       if (condition.is_object() && StringField(condition.as_object(), "type") == "Ready" &&
           StringField(condition.as_object(), "status") == "False") {
-        if (auto at = ParseTime(StringField(condition.as_object(), "lastTransitionTime"))) {
+        if (auto at = ParseRfc3339(StringField(condition.as_object(), "lastTransitionTime"))) {
           return *at;
         }
       }
     }
   }
-  if (auto at = ParseTime(MetaString(pod, "deletionTimestamp"))) {
+  if (auto at = ParseRfc3339(MetaString(pod, "deletionTimestamp"))) {
     return *at;
   }
   return now;
@@ -789,7 +774,7 @@ Status JobController::Reconcile(const std::string& key) {
 
   // Started when first seen not suspended; again when resumed.
   std::string start_time = StringAt(job, ".status.startTime");
-  if (!spec.suspend && (start_time.empty() || !ParseTime(start_time).has_value())) {
+  if (!spec.suspend && (start_time.empty() || !ParseRfc3339(start_time).has_value())) {
     start_time = now_text;
   }
   const bool resuming = !spec.suspend && FindTrue(conditions, "Suspended") != nullptr;
@@ -814,7 +799,7 @@ Status JobController::Reconcile(const std::string& key) {
     finish = Finish{"FailureTarget", "Failed", "BackoffLimitExceeded",
                     "Job has reached the specified backoff limit"};
   } else if (spec.active_deadline.has_value() && !spec.suspend) {
-    const auto started = resuming ? now : ParseTime(start_time).value_or(now);
+    const auto started = resuming ? now : ParseRfc3339(start_time).value_or(now);
     const auto deadline = started + std::chrono::seconds(*spec.active_deadline);
     if (now >= deadline) {
       finish = Finish{"FailureTarget", "Failed", "DeadlineExceeded",

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/selectors.h"
@@ -117,6 +118,14 @@ std::string SafeHash(std::string_view text) {
     out += kAlphabet[static_cast<size_t>(digit) % kAlphabet.size()];
   }
   return out;
+}
+
+bool Settles(const Status& status) {
+  if (status.ok() || status.code() == absl::StatusCode::kFailedPrecondition) {
+    return true;
+  }
+  const int code = ToHttpError(status).code;
+  return code == 404 || code == 409;
 }
 
 }  // namespace bulkhead::controlplane::controllers

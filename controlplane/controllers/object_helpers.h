@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/status.h"
 #include "controlplane/apiserver/registry/client.h"
 
 namespace bulkhead::controlplane::controllers {
@@ -58,6 +59,10 @@ void SetAnnotation(boost::json::object& object, std::string_view name, std::stri
 // A short hash of `text` in the letters Kubernetes uses for generated
 // names (SafeEncodeString: no vowels, no look-alike characters).
 std::string SafeHash(std::string_view text);
+
+// Whether a write's answer leaves nothing to do: done, or its object was
+// gone or had changed (404, 409, a failed precondition).
+bool Settles(const Status& status);
 
 // An integer field at `path` (".spec.replicas"), `missing` when absent.
 int64_t IntAt(const boost::json::object& object, std::string_view path, int64_t missing);

@@ -194,6 +194,59 @@ TEST_F(KubectlTest, DeleteWithEachCascadeDoesWhatItSays) {
   Ok({"delete", "replicaset", "-l", "app=or", "--timeout=60s"});
 }
 
+// The CronJob controller on the real clock: a CronJob of every minute has
+// started a Job within a minute; a Job made from it by hand is its too, and
+// deleting it (Background) takes both.
+TEST_F(KubectlTest, ACronJobFiresWithinItsMinuteAndItsJobsGoWithIt) {
+  Ok({"create", "cronjob", "tick", "--image=x:1", "--schedule=* * * * *"});
+  Ok({"create", "job", "by-hand", "--from=cronjob/tick"});
+  json manual = Json({"get", "job", "by-hand"});
+  EXPECT_EQ(manual["metadata"]["ownerReferences"][0].value("kind", ""), "CronJob") << manual.dump();
+  const auto scheduled = [&] {
+    std::vector<std::string> names;
+    const json jobs = Json({"get", "jobs"});
+    for (const json& job : jobs["items"]) {
+      std::string name = job["metadata"].value("name", "");
+      if (name.rfind("tick-", 0) == 0) {
+        names.push_back(name);
+      }
+    }
+    return names;
+  };
+  // The first time is the next minute's start: at most 60 s away.
+  bool fired = false;
+  for (int i = 0; i < 75 && !fired; ++i) {
+    fired = !scheduled().empty();
+    if (!fired) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  ASSERT_TRUE(fired) << "no Job of cronjob tick within 75 s";
+  json job = Json({"get", "job", scheduled().front()});
+  EXPECT_TRUE(
+      job["metadata"]["annotations"].contains("batch.kubernetes.io/cronjob-scheduled-timestamp"))
+      << job.dump();
+  bool listed = false;
+  for (int i = 0; i < 100 && !listed; ++i) {
+    listed = Json({"get", "cronjob", "tick"})["status"].value("active", json::array()).size() == 1;
+    if (!listed) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(listed) << "the Job it started is not in status.active";
+  auto table = Ok({"get", "cronjob", "tick"});
+  EXPECT_EQ(table.out.find("<none>"), std::string::npos) << "no LAST SCHEDULE: " << table.out;
+  Ok({"delete", "cronjob", "tick", "--timeout=60s"});
+  bool collected = false;
+  for (int i = 0; i < 300 && !collected; ++i) {
+    collected = Json({"get", "jobs"})["items"].empty();
+    if (!collected) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(collected) << "the cronjob's Jobs outlived it";
+}
+
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
   TestKubelet kubelet(*plane_);
   Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "controlplane/http/request_target.h"
 
@@ -172,6 +174,32 @@ Recorded ApiHarness::Call(std::string_view method, std::string_view target, std:
   api_->Handle(request, writer);
   EXPECT_NE(writer.result().status, 0) << method << " " << target << ": no answer";
   return std::move(writer.result());
+}
+
+void ApiHarness::Overwrite(const std::string& key, const boost::json::object& fields) {
+  auto current = store_->Get(key);
+  ASSERT_TRUE(current.ok() && current->has_value()) << key;
+  boost::json::object object = boost::json::parse((*current)->value).as_object();
+  for (const auto& field : fields) {
+    object[field.key()] = field.value();
+  }
+  auto written = store_->Update(key, 0, [&](int64_t revision, int64_t) -> StatusOr<std::string> {
+    boost::json::object next = object;
+    next["metadata"].as_object()["resourceVersion"] = std::to_string(revision);
+    return boost::json::serialize(next);
+  });
+  ASSERT_TRUE(written.ok()) << written.status();
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
 }
 
 }  // namespace bulkhead::controlplane::testing

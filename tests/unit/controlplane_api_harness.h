@@ -5,9 +5,11 @@
 #ifndef BULKHEAD_TESTS_UNIT_CONTROLPLANE_API_HARNESS_H_
 #define BULKHEAD_TESTS_UNIT_CONTROLPLANE_API_HARNESS_H_
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,6 +109,11 @@ class ApiHarness {
   Recorded Call(std::string_view method, std::string_view target, std::string body = "",
                 const CallOptions& options = {});
 
+  // Sets top-level `fields` of the object stored at `key`
+  // ("/registry/batch/jobs/default/x") as they are, past the API's checks,
+  // as objects stored before a check existed would be.
+  void Overwrite(const std::string& key, const boost::json::object& fields);
+
   SqliteStore& store() { return *store_; }
   ApiServer& api() { return *api_; }
 
@@ -115,6 +122,10 @@ class ApiHarness {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ApiServer> api_;  // holds Store&: destroyed first
 };
+
+// Waits up to `timeout` for `done` to answer true; its last answer.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 }  // namespace bulkhead::controlplane::testing
 

@@ -30,6 +30,7 @@ namespace {
 namespace json = boost::json;
 using std::chrono::milliseconds;
 using testing::ApiHarness;
+using testing::WaitFor;
 
 TEST(WorkQueueTest, AKeyWaitsOnceAndIsNeverWithTwoWorkers) {
   WorkQueue queue;
@@ -134,17 +135,6 @@ class TestKubelet {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
-
-bool WaitFor(const std::function<bool()>& done, milliseconds timeout = milliseconds(20000)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return done();
-}
 
 std::string Deployment(int replicas, const std::string& image, const std::string& strategy = "") {
   return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":)" +

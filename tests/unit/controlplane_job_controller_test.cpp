@@ -31,6 +31,7 @@ namespace {
 namespace json = boost::json;
 using std::chrono::milliseconds;
 using testing::ApiHarness;
+using testing::WaitFor;
 
 constexpr char kIndexKey[] = "batch.kubernetes.io/job-completion-index";
 
@@ -117,17 +118,6 @@ class JobKubelet {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
-
-bool WaitFor(const std::function<bool()>& done, milliseconds timeout = milliseconds(20000)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return done();
-}
 
 // A Job in "default" of one busybox container; `spec` is more spec fields,
 // each followed by a comma.
@@ -253,19 +243,8 @@ class JobControllerTest : public ::testing::Test {
   // Stores `spec` and `status` into the Job `name` as they are, past the
   // API's checks (as objects stored before a check existed would be).
   void StoreRaw(const std::string& name, const std::string& spec, const std::string& status) {
-    const std::string key = "/registry/batch/jobs/default/" + name;
-    auto current = api_.store().Get(key);
-    ASSERT_TRUE(current.ok() && current->has_value());
-    json::object job = json::parse((*current)->value).as_object();
-    job["spec"] = json::parse(spec);
-    job["status"] = json::parse(status);
-    auto written =
-        api_.store().Update(key, 0, [job](int64_t revision, int64_t) -> StatusOr<std::string> {
-          json::object next = job;
-          Metadata(next)["resourceVersion"] = std::to_string(revision);
-          return json::serialize(next);
-        });
-    ASSERT_TRUE(written.ok()) << written.status();
+    api_.Overwrite("/registry/batch/jobs/default/" + name,
+                   json::object{{"spec", json::parse(spec)}, {"status", json::parse(status)}});
   }
 
   ApiHarness api_;

@@ -33,10 +33,11 @@ struct OwnerKind {
   std::string_view kind;
 };
 // The kinds whose dependents the garbage collector follows.
-inline constexpr std::array<OwnerKind, 3> kCollectedOwnerKinds{{
+inline constexpr std::array<OwnerKind, 4> kCollectedOwnerKinds{{
     {"apps", "Deployment"},
     {"apps", "ReplicaSet"},
     {"batch", "Job"},
+    {"batch", "CronJob"},
 }};
 
 // "Background", "Foreground", "Orphan"; nullopt for anything else.
