@@ -97,8 +97,8 @@ void ApplyDefaults(const ResourceType& type, json::object& object) {
           {"type", "RollingUpdate"},
           {"rollingUpdate", json::object{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}};
     }
-  } else if ((kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" ||
-              kind == "Job") &&
+  } else if ((kind == "ReplicaSet" || kind == "ReplicationController" || kind == "StatefulSet" ||
+              kind == "DaemonSet" || kind == "Job") &&
              spec != nullptr) {
     DefaultTemplate(*spec);
     if (kind == "StatefulSet") {

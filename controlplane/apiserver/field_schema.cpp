@@ -25,6 +25,7 @@ VolumeMount: name readOnly recursiveReadOnly mountPath subPath mountPropagation 
 Volume: name awsElasticBlockStore azureDisk azureFile cephfs cinder configMap csi downwardAPI emptyDir ephemeral fc flexVolume flocker gcePersistentDisk gitRepo glusterfs hostPath image iscsi nfs persistentVolumeClaim photonPersistentDisk portworxVolume projected quobyte rbd scaleIO secret storageos vsphereVolume
 DeploymentSpec: replicas selector template:PodTemplateSpec strategy minReadySeconds revisionHistoryLimit paused progressDeadlineSeconds
 ReplicaSetSpec: replicas minReadySeconds selector template:PodTemplateSpec
+ReplicationControllerSpec: replicas minReadySeconds selector template:PodTemplateSpec
 StatefulSetSpec: replicas selector template:PodTemplateSpec volumeClaimTemplates serviceName podManagementPolicy updateStrategy revisionHistoryLimit minReadySeconds persistentVolumeClaimRetentionPolicy ordinals
 DaemonSetSpec: selector template:PodTemplateSpec updateStrategy minReadySeconds revisionHistoryLimit
 JobSpec: parallelism completions activeDeadlineSeconds podFailurePolicy successPolicy backoffLimit backoffLimitPerIndex maxFailedIndexes selector manualSelector template:PodTemplateSpec ttlSecondsAfterFinished completionMode suspend podReplacementPolicy managedBy
@@ -45,6 +46,7 @@ PersistentVolumeClaim: apiVersion kind metadata:ObjectMeta spec status
 PersistentVolume: apiVersion kind metadata:ObjectMeta spec status
 Deployment: apiVersion kind metadata:ObjectMeta spec:DeploymentSpec status
 ReplicaSet: apiVersion kind metadata:ObjectMeta spec:ReplicaSetSpec status
+ReplicationController: apiVersion kind metadata:ObjectMeta spec:ReplicationControllerSpec status
 StatefulSet: apiVersion kind metadata:ObjectMeta spec:StatefulSetSpec status
 DaemonSet: apiVersion kind metadata:ObjectMeta spec:DaemonSetSpec status
 Job: apiVersion kind metadata:ObjectMeta spec:JobSpec status

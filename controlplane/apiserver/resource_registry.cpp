@@ -39,6 +39,7 @@ const std::vector<Builtin>& Builtins() {
        false,
        false},
       {"", "v1", "persistentvolumes", "PersistentVolume", false, {"pv"}, true, false, false},
+      {"", "v1", "replicationcontrollers", "ReplicationController", true, {"rc"}, true, true, true},
       {"apps", "v1", "deployments", "Deployment", true, {"deploy"}, true, true, true},
       {"apps", "v1", "replicasets", "ReplicaSet", true, {"rs"}, true, true, true},
       {"apps", "v1", "statefulsets", "StatefulSet", true, {"sts"}, true, true, true},

@@ -78,7 +78,9 @@ json::object ScaleOf(const ResourceType& type, const json::object& object) {
         value != nullptr && value->is_string()) {
       selector = std::string(value->as_string());
     }
-  } else if (const auto* labels = PathValue(object, ".spec.selector.matchLabels");
+  } else if (const auto* labels = PathValue(object, type.kind == "ReplicationController"
+                                                        ? ".spec.selector"
+                                                        : ".spec.selector.matchLabels");
              labels != nullptr && labels->is_object()) {
     for (const auto& [key, value] : labels->as_object()) {
       selector += fmt::format("{}{}={}", selector.empty() ? "" : ",", std::string(key),

@@ -203,7 +203,7 @@ std::vector<Column> ColumnsFor(const ResourceType& type) {
       columns.push_back({"Available", "integer", 0, integer("status.availableReplicas")});
     }
     columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "ReplicaSet") {
+  } else if (kind == "ReplicaSet" || kind == "ReplicationController") {
     columns.push_back({"Desired", "integer", 0, integer("spec.replicas")});
     columns.push_back({"Current", "integer", 0, integer("status.replicas")});
     columns.push_back({"Ready", "integer", 0, integer("status.readyReplicas")});

@@ -21,6 +21,10 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   controllers_.push_back(
       std::make_unique<DeploymentController>(client_, deployments, replica_sets));
   controllers_.push_back(std::make_unique<ReplicaSetController>(client_, replica_sets, pods));
+  Informer& replication_controllers = Shared(kReplicationControllersRef);
+  controllers_.push_back(std::make_unique<ReplicaSetController>(
+      client_, replication_controllers, pods,
+      ReplicatedKind{kReplicationControllersRef, "ReplicationController"}));
   controllers_.push_back(std::make_unique<EndpointSliceController>(
       client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
   controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
@@ -32,10 +36,12 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   // (kCollectedOwnerKinds) is followed here as an owner.
   controllers_.push_back(std::make_unique<GarbageCollector>(
       client_,
-      std::map<std::string, Followed>{{"apps/Deployment", {kDeploymentsRef, &deployments}},
-                                      {"apps/ReplicaSet", {kReplicaSetsRef, &replica_sets}},
-                                      {"batch/Job", {kJobsRef, &jobs}},
-                                      {"batch/CronJob", {kCronJobsRef, &cron_jobs}}},
+      std::map<std::string, Followed>{
+          {"apps/Deployment", {kDeploymentsRef, &deployments}},
+          {"apps/ReplicaSet", {kReplicaSetsRef, &replica_sets}},
+          {"batch/Job", {kJobsRef, &jobs}},
+          {"batch/CronJob", {kCronJobsRef, &cron_jobs}},
+          {"/ReplicationController", {kReplicationControllersRef, &replication_controllers}}},
       std::map<std::string, Followed>{{"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
                                       {"Job", {kJobsRef, &jobs}},
                                       {"Pod", {kPodsRef, &pods}}}));

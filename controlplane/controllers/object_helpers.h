@@ -18,6 +18,7 @@ namespace bulkhead::controlplane::controllers {
 inline const ObjectRef kPodsRef{"", "v1", "pods", "", "", ""};
 inline const ObjectRef kReplicaSetsRef{"apps", "v1", "replicasets", "", "", ""};
 inline const ObjectRef kDeploymentsRef{"apps", "v1", "deployments", "", "", ""};
+inline const ObjectRef kReplicationControllersRef{"", "v1", "replicationcontrollers", "", "", ""};
 
 // `collection` narrowed to a namespace, an object and a subresource.
 inline ObjectRef In(ObjectRef collection, const std::string& ns, const std::string& name = "",

@@ -43,12 +43,17 @@ json::object PodFor(const json::object& rs) {
 
 }  // namespace
 
-ReplicaSetController::ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods)
-    : Controller("replicaset", 2), client_(client), replica_sets_(replica_sets), pods_(pods) {
+ReplicaSetController::ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods,
+                                           ReplicatedKind kind)
+    : Controller(kind.kind == "ReplicaSet" ? "replicaset" : "replicationcontroller", 2),
+      client_(client),
+      kind_(std::move(kind)),
+      replica_sets_(replica_sets),
+      pods_(pods) {
   replica_sets_.AddHandler([this](const InformerEvent& event) { Enqueue(KeyOf(*event.object)); });
   pods_.AddHandler([this](const InformerEvent& event) {
     auto owner = ControllerOf(*event.object);
-    if (owner && owner->kind == "ReplicaSet") {
+    if (owner && owner->kind == kind_.kind) {
       Enqueue(MetaString(*event.object, "namespace") + "/" + owner->name);
     }
   });
@@ -91,7 +96,14 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     return absl::OkStatus();
   }
   const std::string uid = MetaString(*rs, "uid");
+  // A ReplicationController's selector is a label map: as a LabelSelector,
+  // its matchLabels.
   const json::value* selector = PathValue(*rs, ".spec.selector");
+  json::value as_label_selector;
+  if (kind_.kind == "ReplicationController" && selector != nullptr) {
+    as_label_selector = json::object{{"matchLabels", *selector}};
+    selector = &as_label_selector;
+  }
   std::vector<ObjectPtr> active;
   for (const ObjectPtr& pod : pods_.List(ns)) {
     auto owner = ControllerOf(*pod);
@@ -161,10 +173,11 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     it = (it->value() == 0 && it->key() != "replicas") ? status.erase(it) : it + 1;
   }
   if (current_status != status) {
-    auto written = client_.Mutate(In(kReplicaSetsRef, ns, name, "status"), [&](json::object& next) {
-      next["status"] = status;
-      return absl::OkStatus();
-    });
+    auto written =
+        client_.Mutate(In(kind_.collection, ns, name, "status"), [&](json::object& next) {
+          next["status"] = status;
+          return absl::OkStatus();
+        });
     if (!written.ok() && ToHttpError(written.status()).code != 404) {
       return written.status();
     }

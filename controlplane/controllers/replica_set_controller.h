@@ -1,4 +1,5 @@
-// ReplicaSet: keeps spec.replicas pods of its template running, counting the
+// ReplicaSet (and v1 ReplicationController, the same with a plain label
+// map for a selector): keeps spec.replicas pods of its template running, counting the
 // pods it controls (its controller owner reference) that have not ended or
 // begun deleting; writes status (replicas, ready, available, observed
 // generation) only when it changes. Until the pod cache shows the pods it
@@ -16,12 +17,20 @@
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
 #include "controlplane/controllers/controller.h"
+#include "controlplane/controllers/object_helpers.h"
 
 namespace bulkhead::controlplane::controllers {
 
+// The kind a ReplicaSetController keeps replicas of.
+struct ReplicatedKind {
+  ObjectRef collection;
+  std::string kind;  // "ReplicaSet" or "ReplicationController"
+};
+
 class ReplicaSetController : public Controller {
  public:
-  ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods);
+  ReplicaSetController(Client& client, Informer& replica_sets, Informer& pods,
+                       ReplicatedKind kind = {kReplicaSetsRef, "ReplicaSet"});
   ~ReplicaSetController() override { Stop(); }
   ReplicaSetController(const ReplicaSetController&) = delete;
   ReplicaSetController& operator=(const ReplicaSetController&) = delete;
@@ -39,6 +48,7 @@ class ReplicaSetController : public Controller {
   bool Settled(const std::string& key, const std::string& ns);
 
   Client& client_;
+  const ReplicatedKind kind_;
   Informer& replica_sets_;
   Informer& pods_;
   std::mutex mu_;

@@ -247,6 +247,61 @@ TEST_F(KubectlTest, ACronJobFiresWithinItsMinuteAndItsJobsGoWithIt) {
   EXPECT_TRUE(collected) << "the cronjob's Jobs outlived it";
 }
 
+// A v1 ReplicationController as the public examples write it (no selector:
+// the template's labels), scaled and listed by kubectl.
+TEST_F(KubectlTest, AReplicationControllerRunsScalesAndListsAsKubectlExpects) {
+  TestKubelet kubelet(*plane_);
+  Ok({"apply", "-f", files_.Write("rc.yaml", R"(apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: redis
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: redis}
+    spec:
+      containers:
+      - name: redis
+        image: redis:7
+        ports:
+        - containerPort: 6379
+)")});
+  json rc = Json({"get", "rc", "redis"});
+  EXPECT_EQ(rc["spec"]["selector"], json::parse(R"({"app":"redis"})")) << rc.dump();
+  Ok({"scale", "rc", "redis", "--replicas=3"});
+  bool ready = false;
+  for (int i = 0; i < 300 && !ready; ++i) {
+    ready = Json({"get", "rc", "redis"})["status"].value("readyReplicas", 0) == 3;
+    if (!ready) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(ready) << Json({"get", "rc", "redis"}).dump();
+  EXPECT_EQ(Json({"get", "pods", "-l", "app=redis"})["items"].size(), 3U);
+  auto table = Ok({"get", "rc", "redis"});
+  EXPECT_NE(table.out.find("DESIRED"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("redis   3         3         3"), std::string::npos) << table.out;
+  // Refused as kube-apiserver refuses it: a selector its template does not match.
+  auto bad = plane_->Kubectl({"apply", "-f", files_.Write("bad-rc.yaml", R"(apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: bad
+spec:
+  selector: {app: other}
+  template:
+    metadata:
+      labels: {app: redis}
+    spec:
+      containers:
+      - {name: c, image: x}
+)")});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("`selector` does not match template `labels`"), std::string::npos)
+      << bad.err;
+  Ok({"delete", "rc", "redis", "--timeout=60s"});
+}
+
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
   TestKubelet kubelet(*plane_);
   Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});
@@ -324,7 +379,8 @@ TEST_F(KubectlTest, ApiResourcesListsTheServedKinds) {
        {"pods", "namespaces", "configmaps", "deployments.apps", "jobs.batch", "cronjobs.batch",
         "roles.rbac.authorization.k8s.io", "ingresses.networking.k8s.io",
         "storageclasses.storage.k8s.io", "leases.coordination.k8s.io",
-        "endpointslices.discovery.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"}) {
+        "endpointslices.discovery.k8s.io", "customresourcedefinitions.apiextensions.k8s.io",
+        "replicationcontrollers"}) {
     EXPECT_NE(result.out.find(std::string(name) + "\n"), std::string::npos) << name;
   }
   auto namespaces = Ok({"get", "namespaces", "-o", "name"});

@@ -308,6 +308,40 @@ TEST_F(ControllersTest, AReplicaSetReplacesADeletedPodAndNeverCreatesTwice) {
   }));
 }
 
+TEST_F(ControllersTest, AReplicationControllerKeepsItsReplicasScalesAndTakesThemWhenDeleted) {
+  TestKubelet kubelet(client_);
+  const std::string rcs = "/api/v1/namespaces/default/replicationcontrollers";
+  ASSERT_EQ(
+      api_.Call(
+              "POST", rcs,
+              R"({"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"rc"},"spec":{"replicas":2,"template":{"metadata":{"labels":{"app":"rc"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+          .status,
+      201);
+  ASSERT_TRUE(WaitFor([&] { return ActivePods().size() == 2U; }));
+  for (const json::object& pod : ActivePods()) {
+    auto owner = ControllerOf(pod);
+    ASSERT_TRUE(owner.has_value());
+    EXPECT_EQ(owner->kind, "ReplicationController");
+    EXPECT_EQ(owner->api_version, "v1");
+  }
+  const ObjectRef rc{"", "v1", "replicationcontrollers", "default", "rc", ""};
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = client_.Get(rc);
+    return now.ok() && IntAt(*now, ".status.readyReplicas", 0) == 2 &&
+           IntAt(*now, ".status.fullyLabeledReplicas", 0) == 2;
+  }));
+  // Scaled through its scale subresource, as kubectl scale does.
+  testing::Recorded scaled = api_.Call("PATCH", rcs + "/rc/scale", R"({"spec":{"replicas":3}})",
+                                       testing::WithContentType("application/merge-patch+json"));
+  ASSERT_EQ(scaled.status, 200) << scaled.body;
+  ASSERT_TRUE(WaitFor([&] { return ActivePods().size() == 3U; }));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(ActivePods().size(), 3U);
+  // Deleted (Background): the garbage collector takes its pods.
+  ASSERT_EQ(api_.Call("DELETE", rcs + "/rc").status, 200);
+  EXPECT_TRUE(WaitFor([&] { return ActivePods().empty() && !client_.Get(rc).ok(); }));
+}
+
 TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {
   TestKubelet kubelet(client_);
   ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))

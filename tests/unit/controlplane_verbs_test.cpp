@@ -346,5 +346,53 @@ TEST(VerbsTest, BatchObjectsAreJudgedAtCreationAndAJobGetsItsSelector) {
   EXPECT_EQ(api.Call("GET", cronjobs + "/c").status, 404);
 }
 
+TEST(VerbsTest, AReplicationControllerTakesItsSelectorFromItsTemplateAndIsJudged) {
+  ApiHarness api;
+  const std::string rcs = "/api/v1/namespaces/default/replicationcontrollers";
+  auto rc = [](const std::string& name, const std::string& spec_extra, const std::string& labels,
+               const std::string& restart) {
+    return R"({"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":")" + name +
+           R"("},"spec":{)" + spec_extra + R"("template":{"metadata":{"labels":)" + labels +
+           R"(},"spec":{)" + restart + R"("containers":[{"name":"c","image":"x"}]}}}})";
+  };
+  // No selector: the template's labels are the selector and the labels.
+  Recorded made = api.Call("POST", rcs, rc("web", "", R"({"app":"web"})", ""));
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json::value stored = made.Json();
+  EXPECT_EQ(stored.at("spec").at("selector"), json::parse(R"({"app":"web"})"));
+  EXPECT_EQ(stored.at("metadata").at("labels"), json::parse(R"({"app":"web"})"));
+  EXPECT_EQ(stored.at("spec").at("replicas"), json::value(1));
+  // Served with its scale subresource, the selector as a label string.
+  Recorded scale = api.Call("GET", rcs + "/web/scale");
+  ASSERT_EQ(scale.status, 200) << scale.body;
+  EXPECT_EQ(scale.Json().at("status").at("selector"), json::value("app=web"));
+
+  // Nothing to select by: refused, as kube-apiserver refuses it.
+  Recorded bare = api.Call("POST", rcs, rc("bare", "", "{}", ""));
+  EXPECT_EQ(bare.status, 422) << bare.body;
+  EXPECT_NE(bare.body.find("spec.selector"), std::string::npos) << bare.body;
+  Recorded other =
+      api.Call("POST", rcs, rc("other", R"("selector":{"app":"db"},)", R"({"app":"web"})", ""));
+  EXPECT_EQ(other.status, 422) << other.body;
+  EXPECT_NE(other.body.find("`selector` does not match template `labels`"), std::string::npos)
+      << other.body;
+  Recorded never =
+      api.Call("POST", rcs, rc("never", "", R"({"app":"web"})", R"("restartPolicy":"Never",)"));
+  EXPECT_EQ(never.status, 422) << never.body;
+  EXPECT_NE(never.body.find(R"(Unsupported value: \"Never\": supported values: \"Always\")"),
+            std::string::npos)
+      << never.body;
+  Recorded negative = api.Call("POST", rcs, rc("neg", R"("replicas":-1,)", R"({"app":"web"})", ""));
+  EXPECT_EQ(negative.status, 422) << negative.body;
+  Recorded no_template = api.Call(
+      "POST", rcs,
+      R"({"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"t"},"spec":{"selector":{"a":"b"}}})");
+  EXPECT_EQ(no_template.status, 422) << no_template.body;
+  EXPECT_NE(no_template.body.find("spec.template"), std::string::npos) << no_template.body;
+  for (const char* name : {"bare", "other", "never", "neg", "t"}) {
+    EXPECT_EQ(api.Call("GET", rcs + "/" + name).status, 404) << name;
+  }
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing

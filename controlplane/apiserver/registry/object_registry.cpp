@@ -13,6 +13,7 @@
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/object_validation.h"
 #include "controlplane/apiserver/registry/kinds/job.h"
+#include "controlplane/apiserver/registry/kinds/replication_controller.h"
 #include "controlplane/apiserver/workload_validation.h"
 #include "fmt/format.h"
 
@@ -349,9 +350,16 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   } else {
     meta.erase("namespace");
   }
+  if (IsBuiltinKind(type, "ReplicationController")) {
+    DefaultReplicationController(object);
+  }
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
   std::vector<StatusCause> workload = ValidateWorkload(type, object);
   causes.insert(causes.end(), workload.begin(), workload.end());
+  if (IsBuiltinKind(type, "ReplicationController")) {
+    auto more = ValidateReplicationController(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  }
   if (IsBuiltinKind(type, "Service")) {
     auto more = ValidateService(object);
     causes.insert(causes.end(), more.begin(), more.end());

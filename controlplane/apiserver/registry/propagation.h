@@ -33,11 +33,12 @@ struct OwnerKind {
   std::string_view kind;
 };
 // The kinds whose dependents the garbage collector follows.
-inline constexpr std::array<OwnerKind, 4> kCollectedOwnerKinds{{
+inline constexpr std::array<OwnerKind, 5> kCollectedOwnerKinds{{
     {"apps", "Deployment"},
     {"apps", "ReplicaSet"},
     {"batch", "Job"},
     {"batch", "CronJob"},
+    {"", "ReplicationController"},
 }};
 
 // "Background", "Foreground", "Orphan"; nullopt for anything else.
