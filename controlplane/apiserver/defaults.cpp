@@ -104,6 +104,17 @@ void ApplyDefaults(const ResourceType& type, json::object& object) {
     if (kind == "StatefulSet") {
       Default(*spec, "podManagementPolicy", "OrderedReady");
       Default(*spec, "revisionHistoryLimit", 10);
+      Default(*spec, "updateStrategy",
+              json::object{{"type", "RollingUpdate"},
+                           {"rollingUpdate", json::object{{"partition", 0}}}});
+      Default(*spec, "persistentVolumeClaimRetentionPolicy",
+              json::object{{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
+    }
+    if (kind == "DaemonSet") {
+      Default(*spec, "revisionHistoryLimit", 10);
+      Default(*spec, "updateStrategy",
+              json::object{{"type", "RollingUpdate"},
+                           {"rollingUpdate", json::object{{"maxUnavailable", 1}, {"maxSurge", 0}}}});
     }
     if (kind == "Job") {
       // Neither set: one pod to run once. Parallelism alone: a work queue,

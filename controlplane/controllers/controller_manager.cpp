@@ -10,6 +10,7 @@
 #include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/replica_set_controller.h"
+#include "controlplane/controllers/stateful_set_controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
@@ -28,6 +29,9 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   controllers_.push_back(std::make_unique<EndpointSliceController>(
       client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
   controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
+  Informer& stateful_sets = Shared(kStatefulSetsRef);
+  controllers_.push_back(std::make_unique<StatefulSetController>(client_, stateful_sets, pods));
+  Informer& claims = Shared(kPersistentVolumeClaimsRef);
   Informer& jobs = Shared(kJobsRef);
   controllers_.push_back(std::make_unique<JobController>(client_, jobs, pods));
   Informer& cron_jobs = Shared(kCronJobsRef);
@@ -41,10 +45,13 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
           {"apps/ReplicaSet", {kReplicaSetsRef, &replica_sets}},
           {"batch/Job", {kJobsRef, &jobs}},
           {"batch/CronJob", {kCronJobsRef, &cron_jobs}},
-          {"/ReplicationController", {kReplicationControllersRef, &replication_controllers}}},
-      std::map<std::string, Followed>{{"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
-                                      {"Job", {kJobsRef, &jobs}},
-                                      {"Pod", {kPodsRef, &pods}}}));
+          {"/ReplicationController", {kReplicationControllersRef, &replication_controllers}},
+          {"apps/StatefulSet", {kStatefulSetsRef, &stateful_sets}}},
+      std::map<std::string, Followed>{
+          {"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
+          {"Job", {kJobsRef, &jobs}},
+          {"Pod", {kPodsRef, &pods}},
+          {"PersistentVolumeClaim", {kPersistentVolumeClaimsRef, &claims}}}));
 }
 
 ControllerManager::~ControllerManager() { Stop(); }

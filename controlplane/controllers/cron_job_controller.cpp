@@ -50,11 +50,6 @@ Outcome OutcomeOf(const json::object& job) {
   return Outcome::kRunning;
 }
 
-std::string StringAt(const json::object& object, std::string_view path) {
-  const json::value* value = PathValue(object, path);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
-}
-
 // startingDeadlineSeconds when set and not negative, cut to 50 years.
 std::optional<int64_t> StartingDeadline(const json::object& cron_job) {
   const json::value* value = PathValue(cron_job, ".spec.startingDeadlineSeconds");

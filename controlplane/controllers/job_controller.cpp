@@ -52,11 +52,6 @@ std::optional<int64_t> OptionalInt(const json::object& object, std::string_view 
   return std::nullopt;
 }
 
-std::string StringAt(const json::object& object, std::string_view path) {
-  const json::value* value = PathValue(object, path);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
-}
-
 std::string PhaseOf(const json::object& pod) { return StringAt(pod, ".status.phase"); }
 
 bool Ended(const json::object& pod) {

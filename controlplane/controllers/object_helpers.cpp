@@ -120,6 +120,11 @@ std::string SafeHash(std::string_view text) {
   return out;
 }
 
+std::string StringAt(const json::object& object, std::string_view path) {
+  const json::value* value = PathValue(object, path);
+  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+}
+
 bool Settles(const Status& status) {
   if (status.ok() || status.code() == absl::StatusCode::kFailedPrecondition) {
     return true;

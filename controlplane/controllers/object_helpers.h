@@ -65,6 +65,9 @@ std::string SafeHash(std::string_view text);
 // gone or had changed (404, 409, a failed precondition).
 bool Settles(const Status& status);
 
+// A string field at `path` (".spec.schedule"), "" when absent or not a string.
+std::string StringAt(const boost::json::object& object, std::string_view path);
+
 // An integer field at `path` (".spec.replicas"), `missing` when absent.
 int64_t IntAt(const boost::json::object& object, std::string_view path, int64_t missing);
 

@@ -2,6 +2,7 @@
 // dispatcher, which picks its kubectl build from the server's version).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -300,6 +301,60 @@ spec:
   EXPECT_NE(bad.err.find("`selector` does not match template `labels`"), std::string::npos)
       << bad.err;
   Ok({"delete", "rc", "redis", "--timeout=60s"});
+}
+
+// A StatefulSet from a manifest: kubectl rollout status waits for its
+// ordered start; each pod has its claim.
+TEST_F(KubectlTest, AStatefulSetRollsOutInOrderWithAClaimPerPod) {
+  TestKubelet kubelet(*plane_);
+  Ok({"apply", "-f", files_.Write("sts.yaml", R"(apiVersion: v1
+kind: Service
+metadata:
+  name: db
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports:
+  - port: 5432
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 3
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: postgres
+        image: postgres:16
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources:
+        requests:
+          storage: 1Gi
+)")});
+  auto status = Ok({"rollout", "status", "statefulset/db", "--timeout=60s"});
+  EXPECT_NE(status.out.find("partitioned roll out complete"), std::string::npos) << status.out;
+  json pods = Json({"get", "pods", "-l", "app=db"});
+  std::vector<std::string> names;
+  for (const json& pod : pods["items"]) {
+    names.push_back(pod["metadata"].value("name", ""));
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"db-0", "db-1", "db-2"}));
+  json claims = Json({"get", "pvc", "-l", "app=db"});
+  EXPECT_EQ(claims["items"].size(), 3U) << claims.dump();
+  auto table = Ok({"get", "statefulset", "db"});
+  EXPECT_NE(table.out.find("3/3"), std::string::npos) << table.out;
 }
 
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {

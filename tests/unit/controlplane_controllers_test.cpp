@@ -342,6 +342,125 @@ TEST_F(ControllersTest, AReplicationControllerKeepsItsReplicasScalesAndTakesThem
   EXPECT_TRUE(WaitFor([&] { return ActivePods().empty() && !client_.Get(rc).ok(); }));
 }
 
+// A StatefulSet's pods as the API has them, by name.
+std::map<std::string, json::object> PodsByName(Client& client, const std::string& prefix) {
+  std::map<std::string, json::object> out;
+  for (const json::object& pod : client.List(kPods).value_or(std::vector<json::object>{})) {
+    if (MetaString(pod, "name").rfind(prefix, 0) == 0 && !IsTerminating(pod)) {
+      out[MetaString(pod, "name")] = pod;
+    }
+  }
+  return out;
+}
+
+std::string StatefulSet(const std::string& name, const std::string& spec_extra,
+                        const std::string& image) {
+  return R"({"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":")" + name +
+         R"("},"spec":{"serviceName":"db",)" + spec_extra +
+         R"("selector":{"matchLabels":{"app":")" + name +
+         R"("}},"template":{"metadata":{"labels":{"app":")" + name +
+         R"("}},"spec":{"containers":[{"name":"c","image":")" + image +
+         R"("}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]}})";
+}
+
+TEST_F(ControllersTest, AStatefulSetStartsItsPodsInOrderWithTheirClaimsAndRollsFromTheTop) {
+  const std::string sets = "/apis/apps/v1/namespaces/default/statefulsets";
+  ASSERT_EQ(api_.Call("POST", sets, StatefulSet("db", R"("replicas":3,)", "x:1")).status, 201);
+  // OrderedReady: db-1 only once db-0 runs and is ready.
+  ASSERT_TRUE(WaitFor([&] { return PodsByName(client_, "db-").size() == 1U; }));
+  std::this_thread::sleep_for(milliseconds(300));
+  auto first = PodsByName(client_, "db-");
+  ASSERT_EQ(first.size(), 1U);
+  const json::object& pod = first.begin()->second;
+  EXPECT_EQ(MetaString(pod, "name"), "db-0");
+  EXPECT_EQ(PathValue(pod, ".spec.hostname")->as_string(), "db-0");
+  EXPECT_EQ(PathValue(pod, ".spec.subdomain")->as_string(), "db");
+  EXPECT_EQ(LabelsOf(pod).at("statefulset.kubernetes.io/pod-name").as_string(), "db-0");
+  EXPECT_EQ(LabelsOf(pod).at("apps.kubernetes.io/pod-index").as_string(), "0");
+  // Its claim was made first and is what its volume "data" mounts.
+  const ObjectRef claims{"", "v1", "persistentvolumeclaims", "default", "", ""};
+  EXPECT_TRUE(client_.Get(In(claims, "default", "data-db-0")).ok());
+  bool mounted = false;
+  for (const auto& volume : PathValue(pod, ".spec.volumes")->as_array()) {
+    mounted = mounted || json::serialize(volume) ==
+                             R"({"name":"data","persistentVolumeClaim":{"claimName":"data-db-0"}})";
+  }
+  EXPECT_TRUE(mounted) << json::serialize(pod);
+
+  {
+    TestKubelet kubelet(client_);
+    const ObjectRef set{"apps", "v1", "statefulsets", "default", "db", ""};
+    const auto settled = [&](int64_t replicas) {
+      auto now = client_.Get(set);
+      return now.ok() && IntAt(*now, ".status.readyReplicas", 0) == replicas &&
+             IntAt(*now, ".status.updatedReplicas", 0) == replicas &&
+             StringAt(*now, ".status.currentRevision") == StringAt(*now, ".status.updateRevision");
+    };
+    ASSERT_TRUE(WaitFor([&] { return settled(3); }));
+    for (const char* claim : {"data-db-0", "data-db-1", "data-db-2"}) {
+      EXPECT_TRUE(client_.Get(In(claims, "default", claim)).ok()) << claim;
+    }
+    const std::string old_revision = StringAt(*client_.Get(set), ".status.currentRevision");
+
+    // A new image rolls from db-2 down; with a partition of 1, db-0 keeps its revision.
+    auto patched = api_.Call(
+        "PATCH", sets + "/db",
+        R"({"spec":{"updateStrategy":{"rollingUpdate":{"partition":1}},"template":{"spec":{"containers":[{"name":"c","image":"x:2"}]}}}})",
+        testing::WithContentType("application/merge-patch+json"));
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    ASSERT_TRUE(WaitFor([&] {
+      auto now = client_.Get(set);
+      return now.ok() && IntAt(*now, ".status.updatedReplicas", 0) == 2 &&
+             IntAt(*now, ".status.readyReplicas", 0) == 3;
+    }));
+    auto pods = PodsByName(client_, "db-");
+    ASSERT_EQ(pods.size(), 3U);
+    EXPECT_EQ(LabelsOf(pods["db-0"]).at("controller-revision-hash").as_string(), old_revision);
+    EXPECT_NE(LabelsOf(pods["db-2"]).at("controller-revision-hash").as_string(), old_revision);
+    EXPECT_EQ(PathValue(pods["db-2"], ".spec.containers")->as_array()[0].at("image"),
+              json::value("x:2"));
+    auto now = client_.Get(set);
+    EXPECT_EQ(StringAt(*now, ".status.currentRevision"), old_revision);
+
+    // Scaled to 1: db-2 and db-1 go, their claims stay.
+    auto scaled = api_.Call("PATCH", sets + "/db/scale", R"({"spec":{"replicas":1}})",
+                            testing::WithContentType("application/merge-patch+json"));
+    ASSERT_EQ(scaled.status, 200) << scaled.body;
+    ASSERT_TRUE(WaitFor([&] {
+      auto left = PodsByName(client_, "db-");
+      return left.size() == 1U && left.begin()->first == "db-0";
+    }));
+    EXPECT_TRUE(client_.Get(In(claims, "default", "data-db-2")).ok());
+  }
+}
+
+TEST_F(ControllersTest, AParallelStatefulSetMakesAllItsPodsAtOnceAndItsClaimsGoWithIt) {
+  const std::string sets = "/apis/apps/v1/namespaces/default/statefulsets";
+  ASSERT_EQ(api_.Call("POST", sets,
+                      StatefulSet("par",
+                                  R"("replicas":3,"podManagementPolicy":"Parallel",
+                                     "persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete"},
+                                     "ordinals":{"start":5},)",
+                                  "x:1"))
+                .status,
+            201);
+  // No kubelet: none is ready, yet all three are made, from ordinal 5.
+  ASSERT_TRUE(WaitFor([&] { return PodsByName(client_, "par-").size() == 3U; }));
+  auto pods = PodsByName(client_, "par-");
+  EXPECT_EQ(pods.begin()->first, "par-5");
+  EXPECT_EQ(pods.rbegin()->first, "par-7");
+  const ObjectRef claims{"", "v1", "persistentvolumeclaims", "default", "", ""};
+  auto claim = client_.Get(In(claims, "default", "data-par-6"));
+  ASSERT_TRUE(claim.ok());
+  EXPECT_EQ(ControllerOf(*claim)->kind, "StatefulSet");
+  // whenDeleted: Delete, so the claims are collected with the set.
+  ASSERT_EQ(api_.Call("DELETE", sets + "/par").status, 200);
+  EXPECT_TRUE(WaitFor([&] {
+    return PodsByName(client_, "par-").empty() &&
+           !client_.Get(In(claims, "default", "data-par-6")).ok();
+  }));
+}
+
 TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {
   TestKubelet kubelet(client_);
   ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))

@@ -33,12 +33,13 @@ struct OwnerKind {
   std::string_view kind;
 };
 // The kinds whose dependents the garbage collector follows.
-inline constexpr std::array<OwnerKind, 5> kCollectedOwnerKinds{{
+inline constexpr std::array<OwnerKind, 6> kCollectedOwnerKinds{{
     {"apps", "Deployment"},
     {"apps", "ReplicaSet"},
     {"batch", "Job"},
     {"batch", "CronJob"},
     {"", "ReplicationController"},
+    {"apps", "StatefulSet"},
 }};
 
 // "Background", "Foreground", "Orphan"; nullopt for anything else.
