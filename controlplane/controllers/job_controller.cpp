@@ -16,7 +16,6 @@ namespace {
 namespace json = boost::json;
 using SystemClock = std::chrono::system_clock;
 
-constexpr auto kExpectationTimeout = std::chrono::seconds(30);
 // Pods created or deleted in one pass; the rest in the next.
 constexpr int64_t kBurst = 500;
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
@@ -540,41 +539,9 @@ JobController::JobController(Client& client, Informer& jobs, Informer& pods,
   });
 }
 
-bool JobController::Settled(const std::string& key, const std::string& ns) {
-  std::lock_guard lock(mu_);
-  auto it = expected_.find(key);
-  if (it == expected_.end()) {
-    return true;
-  }
-  Expected& expected = it->second;
-  std::erase_if(expected.created,
-                [&](const std::string& name) { return pods_.Get(ns, name) != nullptr; });
-  std::erase_if(expected.deleted, [&](const std::string& name) {
-    auto pod = pods_.Get(ns, name);
-    return pod == nullptr || IsTerminating(*pod);
-  });
-  if ((expected.created.empty() && expected.deleted.empty()) ||
-      std::chrono::steady_clock::now() - expected.since > kExpectationTimeout) {
-    expected_.erase(it);
-    return true;
-  }
-  return false;
-}
-
-void JobController::Expect(const std::string& key, Expected expected) {
-  if (expected.created.empty() && expected.deleted.empty()) {
-    return;
-  }
-  std::lock_guard lock(mu_);
-  Expected& current = expected_[key];
-  current.created.merge(expected.created);
-  current.deleted.merge(expected.deleted);
-  current.since = expected.since;
-}
-
 void JobController::Forget(const std::string& key) {
+  expectations_.Forget(key);
   std::lock_guard lock(mu_);
-  expected_.erase(key);
   failures_.erase(key);
 }
 
@@ -627,7 +594,7 @@ std::chrono::milliseconds JobController::PodFailureBackoff(const std::string& ke
 Status JobController::DeletePods(const std::string& key, const std::string& ns,
                                  const std::vector<ObjectPtr>& pods, int64_t& deleted,
                                  int64_t& deleted_ready) {
-  Expected expected{{}, {}, std::chrono::steady_clock::now()};
+  PodExpectations::Pass pass;
   Status first_error = absl::OkStatus();
   for (size_t i = 0; i < pods.size() && static_cast<int64_t>(i) < kBurst; ++i) {
     const json::object& pod = *pods[i];
@@ -642,10 +609,10 @@ Status JobController::DeletePods(const std::string& key, const std::string& ns,
     ++deleted;
     deleted_ready += IsPodReady(pod) ? 1 : 0;
     if (code == 200) {
-      expected.deleted.insert(std::move(pod_name));
+      pass.deleted.insert(std::move(pod_name));
     }
   }
-  Expect(key, std::move(expected));
+  expectations_.Expect(key, std::move(pass));
   return first_error;
 }
 
@@ -716,7 +683,7 @@ Status JobController::Reconcile(const std::string& key) {
   const JobSpec& spec = *parsed;
   const std::string uid = MetaString(job, "uid");
   // Before the pods are read: a pod created after is seen by the next pass.
-  const bool settled = Settled(key, ns);
+  const bool settled = expectations_.Settled(key, ns);
   if (!settled) {
     EnqueueAfter(key, std::chrono::seconds(1));  // in case an event was folded
   }
@@ -863,17 +830,17 @@ Status JobController::Reconcile(const std::string& key) {
           } else {
             indexes.resize(static_cast<size_t>(count));
           }
-          Expected expected{{}, {}, std::chrono::steady_clock::now()};
+          PodExpectations::Pass pass;
           for (const std::optional<int64_t>& index : indexes) {
             auto created = client_.Create(In(kPodsRef, ns), PodFor(job, *spec.pod_template, index));
             if (!created.ok()) {
               first_error = created.status();
               break;
             }
-            expected.created.insert(MetaString(*created, "name"));
+            pass.created.insert(MetaString(*created, "name"));
             ++active_count;
           }
-          Expect(key, std::move(expected));
+          expectations_.Expect(key, std::move(pass));
         }
       }
     }

@@ -53,6 +53,7 @@
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
 #include "controlplane/controllers/controller.h"
+#include "controlplane/controllers/pod_expectations.h"
 
 namespace bulkhead::controlplane::controllers {
 
@@ -85,25 +86,17 @@ class JobController : public Controller {
   Status Reconcile(const std::string& key) override;
 
  private:
-  struct Expected {
-    std::set<std::string> created;  // pod names not in the cache yet
-    std::set<std::string> deleted;  // pod names still in the cache
-    std::chrono::steady_clock::time_point since;
-  };
   struct Failures {
     std::set<std::string> seen;  // uids of the ended pods already looked at
     int64_t after_success = 0;   // failures since the last success
     std::chrono::system_clock::time_point last;
   };
 
-  // Whether the pod cache shows what `key` last did (or the wait expired).
-  bool Settled(const std::string& key, const std::string& ns);
   // Records the pods of `key` that ended since the last pass; how long new
   // pods must still wait.
   std::chrono::milliseconds PodFailureBackoff(const std::string& key,
                                               const std::vector<ObjectPtr>& pods,
                                               std::chrono::system_clock::time_point now);
-  void Expect(const std::string& key, Expected expected);
   void Forget(const std::string& key);
   // Deletes pods (at most a burst); how many went and how many of those were ready.
   Status DeletePods(const std::string& key, const std::string& ns,
@@ -116,8 +109,8 @@ class JobController : public Controller {
   Informer& jobs_;
   Informer& pods_;
   const std::chrono::milliseconds pod_failure_backoff_;
+  PodExpectations expectations_{pods_};
   std::mutex mu_;
-  std::map<std::string, Expected> expected_;
   std::map<std::string, Failures> failures_;
 };
 

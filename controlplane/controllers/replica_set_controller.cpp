@@ -15,7 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr auto kExpectationTimeout = std::chrono::seconds(30);
 // Pods created or deleted in one pass; the rest in the next.
 constexpr int64_t kBurst = 500;
 
@@ -59,27 +58,6 @@ ReplicaSetController::ReplicaSetController(Client& client, Informer& replica_set
   });
 }
 
-bool ReplicaSetController::Settled(const std::string& key, const std::string& ns) {
-  std::lock_guard lock(mu_);
-  auto it = expected_.find(key);
-  if (it == expected_.end()) {
-    return true;
-  }
-  Expected& expected = it->second;
-  std::erase_if(expected.created,
-                [&](const std::string& name) { return pods_.Get(ns, name) != nullptr; });
-  std::erase_if(expected.deleted, [&](const std::string& name) {
-    auto pod = pods_.Get(ns, name);
-    return pod == nullptr || IsTerminating(*pod);
-  });
-  if ((expected.created.empty() && expected.deleted.empty()) ||
-      std::chrono::steady_clock::now() - expected.since > kExpectationTimeout) {
-    expected_.erase(it);
-    return true;
-  }
-  return false;
-}
-
 Status ReplicaSetController::Reconcile(const std::string& key) {
   // Plain strings, not a structured binding: the lambdas below capture them.
   const auto split = SplitKey(key);
@@ -87,11 +65,10 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
   const std::string& name = split.second;
   ObjectPtr rs = replica_sets_.Get(ns, name);
   if (rs == nullptr) {
-    std::lock_guard lock(mu_);
-    expected_.erase(key);
+    expectations_.Forget(key);
     return absl::OkStatus();
   }
-  if (!Settled(key, ns)) {
+  if (!expectations_.Settled(key, ns)) {
     EnqueueAfter(key, std::chrono::seconds(1));  // in case an event was folded
     return absl::OkStatus();
   }
@@ -121,17 +98,16 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
                                                  std::numeric_limits<int32_t>::max());
   Status first_error = absl::OkStatus();
   if (have < want) {
-    Expected expected{{}, {}, std::chrono::steady_clock::now()};
+    PodExpectations::Pass pass;
     for (int64_t i = 0; i < std::min(want - have, kBurst); ++i) {
       auto created = client_.Create(In(kPodsRef, ns), PodFor(*rs));
       if (!created.ok()) {
         first_error = created.status();
         break;
       }
-      expected.created.insert(MetaString(*created, "name"));
+      pass.created.insert(MetaString(*created, "name"));
     }
-    std::lock_guard lock(mu_);
-    expected_[key] = std::move(expected);
+    expectations_.Expect(key, std::move(pass));
   } else if (have > want) {
     // Pods that are not ready go first, then the newest.
     std::sort(active.begin(), active.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
@@ -140,7 +116,7 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
       }
       return MetaString(*a, "creationTimestamp") > MetaString(*b, "creationTimestamp");
     });
-    Expected expected{{}, {}, std::chrono::steady_clock::now()};
+    PodExpectations::Pass pass;
     for (int64_t i = 0; i < std::min(have - want, kBurst); ++i) {
       std::string pod_name = MetaString(*active[i], "name");
       Status deleted = client_.Delete(In(kPodsRef, ns, pod_name));
@@ -148,10 +124,9 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
         first_error = deleted;
         break;
       }
-      expected.deleted.insert(pod_name);
+      pass.deleted.insert(pod_name);
     }
-    std::lock_guard lock(mu_);
-    expected_[key] = std::move(expected);
+    expectations_.Expect(key, std::move(pass));
   }
   // Status from the pods seen now; the next pass counts the new ones.
   int64_t labeled = 0;

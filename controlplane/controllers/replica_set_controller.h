@@ -8,16 +8,13 @@
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
 
-#include <chrono>
-#include <map>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
 #include "controlplane/controllers/controller.h"
 #include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/pod_expectations.h"
 
 namespace bulkhead::controlplane::controllers {
 
@@ -39,20 +36,11 @@ class ReplicaSetController : public Controller {
   Status Reconcile(const std::string& key) override;
 
  private:
-  struct Expected {
-    std::set<std::string> created;  // pod names not in the cache yet
-    std::set<std::string> deleted;  // pod names still in the cache
-    std::chrono::steady_clock::time_point since;
-  };
-  // Whether the pod cache shows what `key` last did (or the wait expired).
-  bool Settled(const std::string& key, const std::string& ns);
-
   Client& client_;
   const ReplicatedKind kind_;
   Informer& replica_sets_;
   Informer& pods_;
-  std::mutex mu_;
-  std::map<std::string, Expected> expected_;
+  PodExpectations expectations_{pods_};
 };
 
 }  // namespace bulkhead::controlplane::controllers
