@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "controlplane/controllers/cron_job_controller.h"
+#include "controlplane/controllers/daemon_set_controller.h"
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/garbage_collector.h"
@@ -32,6 +33,9 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
   Informer& stateful_sets = Shared(kStatefulSetsRef);
   controllers_.push_back(std::make_unique<StatefulSetController>(client_, stateful_sets, pods));
   Informer& claims = Shared(kPersistentVolumeClaimsRef);
+  Informer& daemon_sets = Shared(kDaemonSetsRef);
+  controllers_.push_back(
+      std::make_unique<DaemonSetController>(client_, daemon_sets, pods, Shared(kNodesRef)));
   Informer& jobs = Shared(kJobsRef);
   controllers_.push_back(std::make_unique<JobController>(client_, jobs, pods));
   Informer& cron_jobs = Shared(kCronJobsRef);
@@ -46,7 +50,8 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
           {"batch/Job", {kJobsRef, &jobs}},
           {"batch/CronJob", {kCronJobsRef, &cron_jobs}},
           {"/ReplicationController", {kReplicationControllersRef, &replication_controllers}},
-          {"apps/StatefulSet", {kStatefulSetsRef, &stateful_sets}}},
+          {"apps/StatefulSet", {kStatefulSetsRef, &stateful_sets}},
+          {"apps/DaemonSet", {kDaemonSetsRef, &daemon_sets}}},
       std::map<std::string, Followed>{
           {"ReplicaSet", {kReplicaSetsRef, &replica_sets}},
           {"Job", {kJobsRef, &jobs}},

@@ -357,6 +357,52 @@ spec:
   EXPECT_NE(table.out.find("3/3"), std::string::npos) << table.out;
 }
 
+// A DaemonSet on two test nodes: one pod pinned to each, and kubectl
+// rollout status waits for both.
+TEST_F(KubectlTest, ADaemonSetRunsOnEachOfTwoNodes) {
+  TestKubelet kubelet(*plane_);
+  Ok({"apply", "-f", files_.Write("nodes.yaml", R"(apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-b
+)")});
+  Ok({"apply", "-f", files_.Write("ds.yaml", R"(apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: logs
+spec:
+  selector:
+    matchLabels: {app: logs}
+  template:
+    metadata:
+      labels: {app: logs}
+    spec:
+      containers:
+      - name: fluent
+        image: fluent-bit:3
+)")});
+  auto status = Ok({"rollout", "status", "daemonset/logs", "--timeout=60s"});
+  EXPECT_NE(status.out.find("successfully rolled out"), std::string::npos) << status.out;
+  json pods = Json({"get", "pods", "-l", "app=logs"});
+  std::vector<std::string> nodes;
+  for (const json& pod : pods["items"]) {
+    nodes.push_back(
+        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+           ["nodeSelectorTerms"][0]["matchFields"][0]["values"][0]
+               .get<std::string>());
+  }
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(nodes, (std::vector<std::string>{"node-a", "node-b"})) << pods.dump();
+  auto table = Ok({"get", "daemonset", "logs"});
+  EXPECT_NE(table.out.find("logs   2         2         2       2            2"), std::string::npos)
+      << table.out;
+}
+
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
   TestKubelet kubelet(*plane_);
   Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});

@@ -3,11 +3,13 @@
 // expects, with a test kubelet that makes pods Running and Ready.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/controllers/controller_manager.h"
+#include "controlplane/controllers/daemon_set_controller.h"
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/endpoint_slice_controller.h"
 #include "controlplane/controllers/job_controller.h"
@@ -459,6 +462,91 @@ TEST_F(ControllersTest, AParallelStatefulSetMakesAllItsPodsAtOnceAndItsClaimsGoW
     return PodsByName(client_, "par-").empty() &&
            !client_.Get(In(claims, "default", "data-par-6")).ok();
   }));
+}
+
+// The nodes each daemon pod of `set` is pinned to (active pods only).
+std::multiset<std::string> DaemonNodes(Client& client) {
+  std::multiset<std::string> nodes;
+  for (const json::object& pod : client.List(kPods).value_or(std::vector<json::object>{})) {
+    if (IsPodActive(pod) && !IsTerminating(pod)) {
+      nodes.insert(DaemonPodNode(pod));
+    }
+  }
+  return nodes;
+}
+
+TEST_F(ControllersTest, ADaemonSetRunsOnePodPerFittingNodeAndFollowsTheNodes) {
+  for (
+      const char* node :
+      {R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"pool":"a"}}})",
+       R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n2","labels":{"pool":"a"}}})",
+       R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu","labels":{"pool":"a"}},"spec":{"taints":[{"key":"dedicated","value":"gpu","effect":"NoSchedule"}]}})",
+       R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"other","labels":{"pool":"b"}}})"}) {
+    auto made = api_.Call("POST", "/api/v1/nodes", node);
+    ASSERT_EQ(made.status, 201) << made.body;
+  }
+  TestKubelet kubelet(client_);
+  const std::string sets = "/apis/apps/v1/namespaces/default/daemonsets";
+  auto made = api_.Call(
+      "POST", sets,
+      R"({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent"},"spec":{"selector":{"matchLabels":{"app":"agent"}},"template":{"metadata":{"labels":{"app":"agent"}},"spec":{"nodeSelector":{"pool":"a"},"containers":[{"name":"c","image":"x:1"}]}}}})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  // Not on the tainted node (not tolerated) nor on the other pool.
+  const ObjectRef set{"apps", "v1", "daemonsets", "default", "agent", ""};
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = client_.Get(set);
+    return now.ok() && IntAt(*now, ".status.numberReady", 0) == 2 &&
+           IntAt(*now, ".status.desiredNumberScheduled", 0) == 2 &&
+           IntAt(*now, ".status.updatedNumberScheduled", 0) == 2;
+  }));
+  EXPECT_EQ(DaemonNodes(client_), (std::multiset<std::string>{"n1", "n2"}));
+  const json::object pod = ActivePods().front();
+  bool tolerates_not_ready = false;
+  for (const auto& toleration : PathValue(pod, ".spec.tolerations")->as_array()) {
+    tolerates_not_ready = tolerates_not_ready || StringField(toleration.as_object(), "key") ==
+                                                     "node.kubernetes.io/not-ready";
+  }
+  EXPECT_TRUE(tolerates_not_ready) << json::serialize(pod);
+
+  // A new template replaces each pod, one node at a time.
+  auto patched =
+      api_.Call("PATCH", sets + "/agent",
+                R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"x:2"}]}}}})",
+                testing::WithContentType("application/merge-patch+json"));
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  ASSERT_TRUE(WaitFor([&] {
+    auto pods = ActivePods();
+    return pods.size() == 2U && std::all_of(pods.begin(), pods.end(), [](const json::object& p) {
+             return PathValue(p, ".spec.containers")->as_array()[0].at("image") ==
+                        json::value("x:2") &&
+                    IsPodReady(p);
+           });
+  }));
+  EXPECT_EQ(DaemonNodes(client_), (std::multiset<std::string>{"n1", "n2"}));
+
+  // A node that goes takes its pod; one that joins gets one; a NoExecute
+  // taint evicts.
+  ASSERT_EQ(api_.Call("DELETE", "/api/v1/nodes/n2").status, 200);
+  ASSERT_EQ(
+      api_.Call(
+              "POST", "/api/v1/nodes",
+              R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n4","labels":{"pool":"a"}}})")
+          .status,
+      201);
+  ASSERT_TRUE(WaitFor([&] {
+    return DaemonNodes(client_) == std::multiset<std::string>{"n1", "n4"};
+  }));
+  auto tainted = api_.Call("PATCH", "/api/v1/nodes/n1",
+                           R"({"spec":{"taints":[{"key":"drain","effect":"NoExecute"}]}})",
+                           testing::WithContentType("application/merge-patch+json"));
+  ASSERT_EQ(tainted.status, 200) << tainted.body;
+  ASSERT_TRUE(WaitFor([&] { return DaemonNodes(client_) == std::multiset<std::string>{"n4"}; }));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(DaemonNodes(client_), std::multiset<std::string>{"n4"});
+
+  // Deleted: the garbage collector takes its pods.
+  ASSERT_EQ(api_.Call("DELETE", sets + "/agent").status, 200);
+  EXPECT_TRUE(WaitFor([&] { return ActivePods().empty(); }));
 }
 
 TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {

@@ -33,13 +33,14 @@ struct OwnerKind {
   std::string_view kind;
 };
 // The kinds whose dependents the garbage collector follows.
-inline constexpr std::array<OwnerKind, 6> kCollectedOwnerKinds{{
+inline constexpr std::array<OwnerKind, 7> kCollectedOwnerKinds{{
     {"apps", "Deployment"},
     {"apps", "ReplicaSet"},
     {"batch", "Job"},
     {"batch", "CronJob"},
     {"", "ReplicationController"},
     {"apps", "StatefulSet"},
+    {"apps", "DaemonSet"},
 }};
 
 // "Background", "Foreground", "Orphan"; nullopt for anything else.
