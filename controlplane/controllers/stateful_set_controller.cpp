@@ -108,7 +108,8 @@ Status StatefulSetController::CreatePod(const json::object& set, int64_t ordinal
       if (template_name.empty()) {
         continue;
       }
-      const std::string claim_name = template_name + "-" + pod_name;
+      std::string claim_name = template_name;
+      claim_name.append("-").append(pod_name);
       json::object claim_meta{{"name", claim_name}};
       json::object these_labels =
           ObjectOrEmpty(PathValue(claim_template.as_object(), ".metadata.labels"));
@@ -157,7 +158,10 @@ Status StatefulSetController::CreatePod(const json::object& set, int64_t ordinal
 }
 
 Status StatefulSetController::Reconcile(const std::string& key) {
-  const auto [ns, name] = SplitKey(key);
+  // Plain strings, not a structured binding: the lambdas below capture them.
+  const auto split = SplitKey(key);
+  const std::string& ns = split.first;
+  const std::string& name = split.second;
   ObjectPtr set = sets_.Get(ns, name);
   if (set == nullptr || IsTerminating(*set)) {
     // Its pods are the garbage collector's to take.
@@ -220,12 +224,10 @@ Status StatefulSetController::Reconcile(const std::string& key) {
       continue;
     }
     const json::object& pod = *found->second;
-    if (IsTerminating(pod)) {
-      waiting = !parallel;
-    } else if (!IsPodActive(pod)) {
+    if (!IsTerminating(pod) && !IsPodActive(pod)) {
       BH_RETURN_IF_ERROR(remove(pod));  // ended: made again once it is gone
-      waiting = !parallel;
-    } else if (!RunningAndReady(pod)) {
+    }
+    if (IsTerminating(pod) || !IsPodActive(pod) || !RunningAndReady(pod)) {
       waiting = !parallel;
     }
   }
