@@ -112,9 +112,10 @@ void ApplyDefaults(const ResourceType& type, json::object& object) {
     }
     if (kind == "DaemonSet") {
       Default(*spec, "revisionHistoryLimit", 10);
-      Default(*spec, "updateStrategy",
-              json::object{{"type", "RollingUpdate"},
-                           {"rollingUpdate", json::object{{"maxUnavailable", 1}, {"maxSurge", 0}}}});
+      Default(
+          *spec, "updateStrategy",
+          json::object{{"type", "RollingUpdate"},
+                       {"rollingUpdate", json::object{{"maxUnavailable", 1}, {"maxSurge", 0}}}});
     }
     if (kind == "Job") {
       // Neither set: one pod to run once. Parallelism alone: a work queue,

@@ -62,6 +62,13 @@ StorageClass: apiVersion kind metadata:ObjectMeta provisioner parameters reclaim
 Lease: apiVersion kind metadata:ObjectMeta spec
 EndpointSlice: apiVersion kind metadata:ObjectMeta addressType endpoints ports
 CustomResourceDefinition: apiVersion kind metadata:ObjectMeta spec status
+HorizontalPodAutoscalerSpec: scaleTargetRef minReplicas maxReplicas metrics behavior
+HorizontalPodAutoscaler: apiVersion kind metadata:ObjectMeta spec:HorizontalPodAutoscalerSpec status
+PodDisruptionBudgetSpec: minAvailable selector maxUnavailable unhealthyPodEvictionPolicy
+PodDisruptionBudget: apiVersion kind metadata:ObjectMeta spec:PodDisruptionBudgetSpec status
+APIServiceSpec: service group version insecureSkipTLSVerify caBundle groupPriorityMinimum versionPriority
+APIService: apiVersion kind metadata:ObjectMeta spec:APIServiceSpec status
+PriorityClass: apiVersion kind metadata:ObjectMeta value globalDefault description preemptionPolicy
 )";
 
 struct FieldType {

@@ -352,6 +352,8 @@ std::string PackageOf(const std::string& api_version) {
       {"coordination.k8s.io/v1", "coordination"},
       {"discovery.k8s.io/v1", "discovery"},
       {"policy/v1", "policy"},
+      {"autoscaling/v1", "autoscaling"},
+      {"scheduling.k8s.io/v1", "scheduling"},
       {"authorization.k8s.io/v1", "authorization"},
       {"authentication.k8s.io/v1", "authentication"}};
   auto it = kPackages.find(api_version);

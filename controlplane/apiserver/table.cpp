@@ -167,6 +167,43 @@ json::value JoinStrings(const json::object& object, const char* path, const char
   return json::value(text.empty() ? "<none>" : text);
 }
 
+// An int-or-string field as kubectl prints it, "N/A" when unset.
+std::function<json::value(const json::object&, Clock::time_point)> IntOrStringCell(const char* p) {
+  return [p](const json::object& o, Clock::time_point) {
+    const json::value* value = At(o, p);
+    if (value == nullptr || value->is_null()) {
+      return json::value("N/A");
+    }
+    return json::value(value->is_string() ? std::string(value->as_string())
+                                          : json::serialize(*value));
+  };
+}
+
+// "cpu: <unknown>/80%" per metric of an autoscaler (nothing measures them here).
+json::value HpaTargetsCell(const json::object& o, Clock::time_point) {
+  const json::value* metrics = At(o, "spec.metrics");
+  std::string text;
+  if (metrics != nullptr && metrics->is_array()) {
+    for (const auto& metric : metrics->as_array()) {
+      if (!metric.is_object() || Text(metric.as_object(), "type") != "Resource") {
+        continue;
+      }
+      const json::object& m = metric.as_object();
+      const json::value* utilization = At(m, "resource.target.averageUtilization");
+      std::string target = utilization != nullptr ? json::serialize(*utilization) + "%"
+                                                  : Text(m, "resource.target.averageValue");
+      text += fmt::format("{}{}: <unknown>/{}", text.empty() ? "" : ", ", Text(m, "resource.name"),
+                          target);
+    }
+  }
+  // autoscaling/v1 says only its CPU target.
+  if (const json::value* cpu = At(o, "spec.targetCPUUtilizationPercentage");
+      text.empty() && cpu != nullptr) {
+    text = fmt::format("cpu: <unknown>/{}%", json::serialize(*cpu));
+  }
+  return json::value(text.empty() ? "<none>" : text);
+}
+
 std::vector<Column> ColumnsFor(const ResourceType& type) {
   auto path = [](const char* p, const char* missing = "") {
     return [p, missing](const json::object& o, Clock::time_point) {
@@ -268,6 +305,53 @@ std::vector<Column> ColumnsFor(const ResourceType& type) {
                              fmt::format("{}/{}", IntAt(o, "status.succeeded"),
                                          want == nullptr ? 1 : IntAt(o, "spec.completions")));
                        }});
+    columns.push_back({"Age", "string", 0, AgeCell});
+  } else if (kind == "HorizontalPodAutoscaler") {
+    columns.push_back({"Reference", "string", 0, [](const json::object& o, Clock::time_point) {
+                         return json::value(fmt::format("{}/{}",
+                                                        Text(o, "spec.scaleTargetRef.kind"),
+                                                        Text(o, "spec.scaleTargetRef.name")));
+                       }});
+    columns.push_back({"Targets", "string", 0, HpaTargetsCell});
+    columns.push_back({"MinPods", "string", 0, [](const json::object& o, Clock::time_point) {
+                         return json::value(At(o, "spec.minReplicas") == nullptr
+                                                ? std::string("<unset>")
+                                                : std::to_string(IntAt(o, "spec.minReplicas")));
+                       }});
+    columns.push_back({"MaxPods", "integer", 0, integer("spec.maxReplicas")});
+    columns.push_back({"Replicas", "integer", 0, integer("status.currentReplicas")});
+    columns.push_back({"Age", "string", 0, AgeCell});
+  } else if (kind == "PodDisruptionBudget") {
+    columns.push_back({"Min Available", "string", 0, IntOrStringCell("spec.minAvailable")});
+    columns.push_back({"Max Unavailable", "string", 0, IntOrStringCell("spec.maxUnavailable")});
+    columns.push_back({"Allowed Disruptions", "integer", 0, integer("status.disruptionsAllowed")});
+    columns.push_back({"Age", "string", 0, AgeCell});
+  } else if (kind == "APIService") {
+    columns.push_back({"Service", "string", 0, [](const json::object& o, Clock::time_point) {
+                         const std::string name = Text(o, "spec.service.name");
+                         return json::value(name.empty()
+                                                ? std::string("Local")
+                                                : Text(o, "spec.service.namespace") + "/" + name);
+                       }});
+    columns.push_back({"Available", "string", 0, [](const json::object& o, Clock::time_point) {
+                         const json::value* conditions = At(o, "status.conditions");
+                         if (conditions != nullptr && conditions->is_array()) {
+                           for (const auto& c : conditions->as_array()) {
+                             if (c.is_object() && Text(c.as_object(), "type") == "Available") {
+                               return json::value(Text(c.as_object(), "status"));
+                             }
+                           }
+                         }
+                         return json::value("Unknown");
+                       }});
+    columns.push_back({"Age", "string", 0, AgeCell});
+  } else if (kind == "PriorityClass") {
+    columns.push_back({"Value", "integer", 0, integer("value")});
+    columns.push_back(
+        {"Global-Default", "boolean", 0, [](const json::object& o, Clock::time_point) {
+           const json::value* d = At(o, "globalDefault");
+           return json::value(d != nullptr && d->is_bool() && d->as_bool());
+         }});
     columns.push_back({"Age", "string", 0, AgeCell});
   } else if (kind == "CronJob") {
     columns.push_back({"Schedule", "string", 0, path("spec.schedule")});

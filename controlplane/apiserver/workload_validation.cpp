@@ -46,6 +46,8 @@ void CheckCount(const json::object& object, const char* path, int64_t minimum,
   }
 }
 
+}  // namespace
+
 // maxSurge / maxUnavailable: an int32 >= 0 or "N%". Sets `zero` when 0 or "0%".
 void CheckIntOrPercent(const json::object& object, const char* path,
                        std::vector<StatusCause>& causes, bool& zero) {
@@ -77,8 +79,6 @@ void CheckIntOrPercent(const json::object& object, const char* path,
                                 json::serialize(*value)),
                     field});
 }
-
-}  // namespace
 
 std::vector<StatusCause> ValidateWorkload(const ResourceType& type, const json::object& object) {
   std::vector<StatusCause> causes;

@@ -15,6 +15,11 @@
 
 namespace bulkhead::controlplane {
 
+// An int32 >= 0 or "N%" at `path` (".spec.maxUnavailable"), if set; sets
+// `zero` when it is 0 or "0%".
+void CheckIntOrPercent(const boost::json::object& object, const char* path,
+                       std::vector<StatusCause>& causes, bool& zero);
+
 // Empty for kinds other than the built-in apps workloads.
 std::vector<StatusCause> ValidateWorkload(const ResourceType& type,
                                           const boost::json::object& object);

@@ -403,6 +403,59 @@ spec:
       << table.out;
 }
 
+// Kinds public manifests use beside workloads: stored, validated, listed.
+TEST_F(KubectlTest, AutoscalersBudgetsPriorityClassesAndApiServicesAreServed) {
+  Ok({"create", "deployment", "web", "--image=x:1"});
+  Ok({"autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=60"});
+  json hpa = Json({"get", "hpa", "web"});
+  EXPECT_EQ(hpa.value("apiVersion", ""), "autoscaling/v2") << hpa.dump();
+  EXPECT_EQ(hpa["spec"].value("maxReplicas", 0), 5) << hpa.dump();
+  auto hpas = Ok({"get", "hpa"});
+  EXPECT_NE(hpas.out.find("Deployment/web"), std::string::npos) << hpas.out;
+  EXPECT_NE(hpas.out.find("cpu: <unknown>/60%"), std::string::npos) << hpas.out;
+
+  Ok({"create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"});
+  auto pdbs = Ok({"get", "pdb", "web"});
+  EXPECT_NE(pdbs.out.find("MIN AVAILABLE"), std::string::npos) << pdbs.out;
+  auto both = plane_->Kubectl({"apply", "-f", files_.Write("pdb.yaml", R"(apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: both
+spec:
+  minAvailable: 1
+  maxUnavailable: 1
+  selector:
+    matchLabels: {app: web}
+)")});
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.err.find("minAvailable and maxUnavailable cannot be both set"), std::string::npos)
+      << both.err;
+
+  Ok({"create", "priorityclass", "batch-low", "--value=100", "--description=batch"});
+  auto classes = Ok({"get", "priorityclasses"});
+  for (const char* name : {"batch-low", "system-cluster-critical", "system-node-critical"}) {
+    EXPECT_NE(classes.out.find(name), std::string::npos) << classes.out;
+  }
+  auto reserved = plane_->Kubectl({"create", "priorityclass", "system-mine", "--value=1"});
+  EXPECT_NE(reserved.exit_code, 0);
+  EXPECT_NE(reserved.err.find("'system-' prefix are reserved"), std::string::npos) << reserved.err;
+
+  Ok({"apply", "-f", files_.Write("apiservice.yaml", R"(apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service: {name: metrics-server, namespace: kube-system}
+)")});
+  auto services = Ok({"get", "apiservices"});
+  EXPECT_NE(services.out.find("kube-system/metrics-server"), std::string::npos) << services.out;
+}
+
 TEST_F(KubectlTest, ExposeGivesAClusterIpWhoseEndpointsAreTheReadyPods) {
   TestKubelet kubelet(*plane_);
   Ok({"create", "deployment", "api", "--image=x:1", "--replicas=2", "--port=8080"});

@@ -394,5 +394,94 @@ TEST(VerbsTest, AReplicationControllerTakesItsSelectorFromItsTemplateAndIsJudged
   }
 }
 
+TEST(VerbsTest, AnAutoscalerIsOneObjectInBothVersionsAndV1KeepsWhatItCannotSay) {
+  ApiHarness api;
+  const std::string v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+  const std::string v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+  Recorded made = api.Call(
+      "POST", v2,
+      R"({"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"web"},"spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"web"},"maxReplicas":5,"metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":70}}},{"type":"Resource","resource":{"name":"memory","target":{"type":"AverageValue","averageValue":"500Mi"}}}]}})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.Json().at("spec").at("minReplicas"), json::value(1));
+  // As v1: the CPU target, and the memory metric in an annotation.
+  Recorded old = api.Call("GET", v1 + "/web");
+  ASSERT_EQ(old.status, 200) << old.body;
+  const json::value as_v1 = old.Json();
+  EXPECT_EQ(as_v1.at("apiVersion"), json::value("autoscaling/v1"));
+  EXPECT_EQ(as_v1.at("spec").at("targetCPUUtilizationPercentage"), json::value(70));
+  EXPECT_FALSE(as_v1.at("spec").as_object().contains("metrics"));
+  EXPECT_NE(old.body.find("autoscaling.alpha.kubernetes.io/metrics"), std::string::npos);
+  // Changed through v1: v2 still has both metrics, the CPU one changed.
+  Recorded patched = api.Call("PATCH", v1 + "/web",
+                              R"({"spec":{"maxReplicas":8,"targetCPUUtilizationPercentage":50}})",
+                              WithContentType("application/merge-patch+json"));
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.Json().at("spec").at("maxReplicas"), json::value(8));
+  Recorded now = api.Call("GET", v2 + "/web");
+  ASSERT_EQ(now.status, 200);
+  const json::value as_v2 = now.Json();
+  const json::array& metrics = as_v2.at("spec").at("metrics").as_array();
+  ASSERT_EQ(metrics.size(), 2U) << now.body;
+  EXPECT_EQ(metrics[0].at("resource").at("target").at("averageUtilization"), json::value(50));
+  EXPECT_EQ(metrics[1].at("resource").at("name"), json::value("memory"));
+  EXPECT_EQ(now.body.find("autoscaling.alpha.kubernetes.io"), std::string::npos) << now.body;
+  // Created as v1 with no target: v2's default, 80 % CPU.
+  Recorded plain = api.Call(
+      "POST", v1,
+      R"({"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler","metadata":{"name":"plain"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"},"maxReplicas":3}})");
+  ASSERT_EQ(plain.status, 201) << plain.body;
+  EXPECT_EQ(plain.Json().at("spec").at("targetCPUUtilizationPercentage"), json::value(80));
+  // Refused in either version: maxReplicas below minReplicas, no target.
+  Recorded bad = api.Call(
+      "POST", v1,
+      R"({"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler","metadata":{"name":"bad"},"spec":{"scaleTargetRef":{"kind":"Deployment"},"minReplicas":4,"maxReplicas":3}})");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_NE(bad.body.find("must be greater than or equal to `minReplicas`"), std::string::npos)
+      << bad.body;
+  EXPECT_NE(bad.body.find("spec.scaleTargetRef.name"), std::string::npos) << bad.body;
+}
+
+TEST(VerbsTest, BudgetsPriorityClassesAndApiServicesAreJudged) {
+  ApiHarness api;
+  Recorded system =
+      api.Call("GET", "/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical");
+  ASSERT_EQ(system.status, 200) << system.body;
+  EXPECT_EQ(system.Json().at("value"), json::value(2000001000));
+  Recorded high = api.Call(
+      "POST", "/apis/scheduling.k8s.io/v1/priorityclasses",
+      R"({"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"huge"},"value":1000000001})");
+  EXPECT_EQ(high.status, 422) << high.body;
+  EXPECT_NE(high.body.find("maximum allowed value of a user defined priority"), std::string::npos);
+  Recorded fine = api.Call(
+      "POST", "/apis/scheduling.k8s.io/v1/priorityclasses",
+      R"({"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"fine"},"value":10})");
+  ASSERT_EQ(fine.status, 201) << fine.body;
+  EXPECT_EQ(fine.Json().at("preemptionPolicy"), json::value("PreemptLowerPriority"));
+
+  const std::string pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
+  Recorded percent = api.Call(
+      "POST", pdbs,
+      R"({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"p"},"spec":{"maxUnavailable":"120%"}})");
+  EXPECT_EQ(percent.status, 422) << percent.body;
+  EXPECT_NE(percent.body.find("must not be greater than 100%"), std::string::npos) << percent.body;
+  Recorded policy = api.Call(
+      "POST", pdbs,
+      R"({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"p"},"spec":{"minAvailable":1,"unhealthyPodEvictionPolicy":"Sometimes"}})");
+  EXPECT_EQ(policy.status, 422) << policy.body;
+
+  const std::string services = "/apis/apiregistration.k8s.io/v1/apiservices";
+  Recorded misnamed = api.Call(
+      "POST", services,
+      R"({"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1.wrong"},"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":0}})");
+  EXPECT_EQ(misnamed.status, 422) << misnamed.body;
+  EXPECT_NE(misnamed.body.find("metadata.name"), std::string::npos) << misnamed.body;
+  EXPECT_NE(misnamed.body.find("spec.versionPriority"), std::string::npos) << misnamed.body;
+  Recorded strict = api.Call(
+      "POST", services + "?fieldValidation=Strict",
+      R"({"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"proxy":true}})");
+  EXPECT_EQ(strict.status, 400) << strict.body;
+  EXPECT_NE(strict.body.find("unknown field \\\"spec.proxy\\\""), std::string::npos) << strict.body;
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing

@@ -12,7 +12,11 @@
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/object_validation.h"
+#include "controlplane/apiserver/registry/kinds/api_service.h"
+#include "controlplane/apiserver/registry/kinds/horizontal_pod_autoscaler.h"
 #include "controlplane/apiserver/registry/kinds/job.h"
+#include "controlplane/apiserver/registry/kinds/pod_disruption_budget.h"
+#include "controlplane/apiserver/registry/kinds/priority_class.h"
 #include "controlplane/apiserver/registry/kinds/replication_controller.h"
 #include "controlplane/apiserver/workload_validation.h"
 #include "fmt/format.h"
@@ -166,14 +170,26 @@ ObjectRegistry::ObjectRegistry(Store& store, ResourceRegistry& types, size_t max
       services_(store, std::move(service_network)) {}
 
 Status ObjectRegistry::Bootstrap() {
+  // Writes `object` at `target` unless something is there. Read before
+  // writing: a restart on a full disk writes nothing.
+  const auto create_once = [this](const ResourceTarget& target, json::object object) -> Status {
+    BH_ASSIGN_OR_RETURN(auto existing, store_.Get(target.Key()));
+    if (existing.has_value()) {
+      return absl::OkStatus();
+    }
+    auto created =
+        store_.Create(target.Key(), [&object](int64_t revision, int64_t) -> StatusOr<std::string> {
+          Metadata(object)["resourceVersion"] = std::to_string(revision);
+          return json::serialize(object);
+        });
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return created.status();
+    }
+    return absl::OkStatus();
+  };
   auto namespaces = types_.Find("", "v1", "namespaces");
   for (const char* name : kDefaultNamespaces) {
     ResourceTarget target{namespaces, "", name, ""};
-    // Read before writing: a restart on a full disk writes nothing.
-    BH_ASSIGN_OR_RETURN(auto existing, store_.Get(target.Key()));
-    if (existing.has_value()) {
-      continue;
-    }
     json::object ns{
         {"apiVersion", "v1"},
         {"kind", "Namespace"},
@@ -183,14 +199,15 @@ Status ObjectRegistry::Bootstrap() {
                                   {"labels", json::object{{"kubernetes.io/metadata.name", name}}}}},
         {"spec", json::object{{"finalizers", json::array{"kubernetes"}}}},
         {"status", json::object{{"phase", "Active"}}}};
-    auto created =
-        store_.Create(target.Key(), [&ns](int64_t revision, int64_t) -> StatusOr<std::string> {
-          Metadata(ns)["resourceVersion"] = std::to_string(revision);
-          return json::serialize(ns);
-        });
-    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
-      return created.status();
-    }
+    BH_RETURN_IF_ERROR(create_once(target, std::move(ns)));
+  }
+  auto priority_classes = types_.Find("scheduling.k8s.io", "v1", "priorityclasses");
+  for (json::object priority_class : SystemPriorityClasses()) {
+    ResourceTarget target{priority_classes, "", MetaString(priority_class, "name"), ""};
+    Metadata(priority_class)["uid"] = NewUid();
+    Metadata(priority_class)["creationTimestamp"] = NowRfc3339();
+    Metadata(priority_class)["generation"] = 1;
+    BH_RETURN_IF_ERROR(create_once(target, std::move(priority_class)));
   }
   auto crds = types_.Find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
   BH_ASSIGN_OR_RETURN(auto list, store_.List(crds->KeyPrefix(), "", 0, 0));
@@ -278,6 +295,13 @@ int64_t ObjectRegistry::Revision() { return store_.Revision(); }
 int64_t ObjectRegistry::CompactedRevision() { return store_.CompactedRevision(); }
 
 std::string ObjectRegistry::Present(const ResourceTarget& target, const std::string& value) const {
+  if (IsV1Autoscaler(*target.type)) {
+    boost::system::error_code ec;
+    json::value object = ParseJson(value, ec);
+    return ec || !object.is_object()
+               ? value
+               : json::serialize(AutoscalerToV1(std::move(object.as_object())));
+  }
   if (!target.type->custom ||
       value.find(fmt::format("\"apiVersion\":\"{}\"", target.type->GroupVersion())) !=
           std::string::npos) {
@@ -295,20 +319,27 @@ std::string ObjectRegistry::Present(const ResourceTarget& target, const std::str
 Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view field_validation,
                              json::object& object, std::vector<std::string>& warnings,
                              bool creating) {
-  const ResourceType& type = *target.type;
+  const ResourceType& requested = *target.type;
   std::string api_version = StringField(object, "apiVersion");
   std::string kind = StringField(object, "kind");
-  if (!api_version.empty() && api_version != type.GroupVersion()) {
+  if (!api_version.empty() && api_version != requested.GroupVersion()) {
     return BadRequest(
         fmt::format("the API version in the data ({}) does not match the expected API version ({})",
-                    api_version, type.GroupVersion()));
+                    api_version, requested.GroupVersion()));
   }
-  if (!kind.empty() && kind != type.kind) {
+  if (!kind.empty() && kind != requested.kind) {
     return BadRequest(fmt::format("the kind in the data ({}) does not match the expected kind ({})",
-                                  kind, type.kind));
+                                  kind, requested.kind));
   }
-  object["apiVersion"] = type.GroupVersion();
-  object["kind"] = type.kind;
+  object["apiVersion"] = requested.GroupVersion();
+  object["kind"] = requested.kind;
+  // Judged and stored as the version it is kept in.
+  ResourceTypePtr stored_as = target.type;
+  if (IsV1Autoscaler(requested)) {
+    object = AutoscalerToV2(std::move(object));
+    stored_as = types_.Find("autoscaling", "v2", "horizontalpodautoscalers");
+  }
+  const ResourceType& type = *stored_as;
   if (!type.custom) {
     // As decoding into the kind's integer fields refuses it: 1.5, 1e3 or a
     // number past int64 (which would not read back as it was written).
@@ -352,12 +383,28 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   }
   if (IsBuiltinKind(type, "ReplicationController")) {
     DefaultReplicationController(object);
+  } else if (IsBuiltinKind(type, "HorizontalPodAutoscaler")) {
+    DefaultHorizontalPodAutoscaler(object);
+  } else if (IsBuiltinKind(type, "PriorityClass")) {
+    DefaultPriorityClass(object);
   }
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
   std::vector<StatusCause> workload = ValidateWorkload(type, object);
   causes.insert(causes.end(), workload.begin(), workload.end());
   if (IsBuiltinKind(type, "ReplicationController")) {
     auto more = ValidateReplicationController(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  } else if (IsBuiltinKind(type, "HorizontalPodAutoscaler")) {
+    auto more = ValidateHorizontalPodAutoscaler(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  } else if (IsBuiltinKind(type, "PodDisruptionBudget")) {
+    auto more = ValidatePodDisruptionBudget(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  } else if (IsBuiltinKind(type, "APIService")) {
+    auto more = ValidateApiService(object);
+    causes.insert(causes.end(), more.begin(), more.end());
+  } else if (IsBuiltinKind(type, "PriorityClass")) {
+    auto more = ValidatePriorityClass(object);
     causes.insert(causes.end(), more.begin(), more.end());
   }
   if (IsBuiltinKind(type, "Service")) {
@@ -403,7 +450,9 @@ StatusOr<json::object> ObjectRegistry::PrepareUpdate(const ResourceTarget& targe
                                                      std::vector<std::string>& warnings) {
   BH_RETURN_IF_ERROR(Admit(target, field_validation, incoming, warnings, /*creating=*/false));
   std::string pinned = MetaString(incoming, "resourceVersion");
-  json::object next = MergeWrite(target, current, std::move(incoming));
+  json::object next =
+      MergeWrite(target, IsV1Autoscaler(*target.type) ? AutoscalerToV2(current) : current,
+                 std::move(incoming));
   ApplyDefaults(*target.type, next);
   Metadata(next)["resourceVersion"] = pinned;
   return next;
@@ -515,7 +564,13 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
     if (ec || !parsed.is_object()) {
       return absl::InternalError(fmt::format("stored object {} is not JSON", target.Key()));
     }
-    BH_ASSIGN_OR_RETURN(json::object next, change(parsed.as_object()));
+    // A v1 autoscaler is changed as v1 and kept as v2.
+    const bool v1_autoscaler = IsV1Autoscaler(*target.type);
+    BH_ASSIGN_OR_RETURN(json::object next, change(v1_autoscaler ? AutoscalerToV1(parsed.as_object())
+                                                                : parsed.as_object()));
+    if (v1_autoscaler) {
+      next = AutoscalerToV2(std::move(next));
+    }
     std::string pinned = MetaString(next, "resourceVersion");
     if (!pinned.empty() && pinned != std::to_string(current.mod_revision)) {
       return StoreError(absl::AbortedError("stale"), target, target.name);

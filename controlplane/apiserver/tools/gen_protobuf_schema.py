@@ -25,6 +25,8 @@ PACKAGES = {  # proto package -> short name; one version per group served
     "k8s.io.api.coordination.v1": ("coordination/v1", "coordination"),
     "k8s.io.api.discovery.v1": ("discovery/v1", "discovery"),
     "k8s.io.api.policy.v1": ("policy/v1", "policy"),
+    "k8s.io.api.autoscaling.v1": ("autoscaling/v1", "autoscaling"),
+    "k8s.io.api.scheduling.v1": ("scheduling/v1", "scheduling"),
     "k8s.io.api.authorization.v1": ("authorization/v1", "authorization"),
     "k8s.io.api.authentication.v1": ("authentication/v1", "authentication"),
 }
