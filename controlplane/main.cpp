@@ -44,6 +44,7 @@ struct Flags {
   int64_t bookmark_interval = 60;
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
+  std::string pod_security_floor = "privileged";
 };
 
 // --service-cidr (one CIDR, or an IPv4 and an IPv6 one, comma-separated)
@@ -144,9 +145,12 @@ int Run(const CLI::App& app, const Flags& flags) {
   }
   ApiServerOptions api_options;
   api_options.admin_token = credentials->admin_token;
+  api_options.service_account_key_pem = credentials->service_account_key_pem;
   api_options.bookmark_interval = std::chrono::seconds(flags.bookmark_interval);
   api_options.max_object_bytes = flags.limits.max_body_bytes;
   api_options.service_network = *service_network;
+  api_options.pod_security_floor =
+      ParsePodSecurityLevel(flags.pod_security_floor).value_or(PodSecurityLevel::kRestricted);
   ApiServer api(**store, api_options);
   if (Status status = api.Bootstrap(); !status.ok()) {
     return fail(status);
@@ -165,7 +169,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   http_options.limits.write_timeout = std::chrono::seconds(flags.write_timeout);
   http_options.quick = &ApiServer::Quick;
   auto server = HttpsServer::Start(
-      http_options, [&api](const HttpRequest& request) { return api.Authenticate(request); },
+      http_options, [&api](HttpRequest& request) { return api.Authenticate(request); },
       [&api](HttpRequest& request, ResponseWriter& writer) { api.Handle(request, writer); });
   if (!server.ok()) {
     return fail(server.status());
@@ -185,7 +189,8 @@ int Run(const CLI::App& app, const Flags& flags) {
   }
   // The controllers start once the API serves: a large cluster's first
   // lists never keep its API from answering.
-  controllers::ControllerManager controllers(api.objects());
+  controllers::ControllerManager controllers(api.objects(), credentials->serving_authority.cert_pem,
+                                             &api.tokens());
   if (Status status = controllers.Start(); !status.ok()) {
     return fail(status);
   }
@@ -255,6 +260,12 @@ int main(int argc, char** argv) {
   app.add_option("--tls-san", flags.tls_names,
                  "Extra DNS name or IP for the serving certificate (repeatable; used on first "
                  "start)");
+  app.add_option("--pod-security-floor", flags.pod_security_floor,
+                 "Pod Security level that no namespace's enforce label can lower: every pod is "
+                 "judged at least at this level (the tenant is admin of its cluster, not of the "
+                 "host)")
+      ->check(CLI::IsMember({"privileged", "baseline", "restricted"}))
+      ->capture_default_str();
   app.add_option("--durability", flags.durability,
                  "process-crash: a write is acknowledged once in the WAL (survives kill -9); "
                  "power-loss: also fsync each commit")

@@ -7,11 +7,13 @@
 //
 // Then the controllers: Deployments of 3 replicas created at once, the time
 // until every ReplicaSet and pod object exists, the RSS then and the idle
-// CPU with those objects.
+// CPU with those objects. Last, authorization's cost: a service account's
+// creates and gets under RBAC (100 roles, 1,000 bindings) against the admin's.
 //
 //   bulkhead-controlplane-bench [--binary PATH] [--runs N] [--clients N]
 //                               [--seconds S] [--watchers N] [--writes N]
-//                               [--deployments N]
+//                               [--deployments N] [--rbac-roles N]
+//                               [--rbac-bindings N]
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -493,6 +495,117 @@ DeploymentFigures Deployments(SSL_CTX* ctx, const Server& server, int count, int
   return figures;
 }
 
+// Authorization's cost: creates and gets per second of a service account
+// whose rights come from RBAC (one of `roles` Roles, among `bindings`
+// RoleBindings of other subjects) against the admin (system:masters, no
+// lookup) on the same server, alternating who goes first each round.
+struct AuthorizationFigures {
+  std::vector<double> admin_creates, account_creates, admin_gets, account_gets;
+  std::vector<double> create_ratios, get_ratios;
+  bool ready = false;
+};
+
+AuthorizationFigures Authorization(SSL_CTX* ctx, const Server& server, int roles, int bindings,
+                                   int clients, double seconds, int rounds) {
+  AuthorizationFigures figures;
+  Connection admin(ctx, server.port, server.token);
+  const std::string rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/";
+  int written = 0;
+  // Role 0 is the service account's; the others name one secret each.
+  for (int i = 0; i < roles; ++i) {
+    const std::string rule =
+        i == 0
+            ? R"({"apiGroups":[""],"resources":["configmaps"],"verbs":["get","create"]})"
+            : fmt::format(
+                  R"({{"apiGroups":[""],"resources":["secrets"],"resourceNames":["s{}"],"verbs":["get"]}})",
+                  i);
+    written += admin.Request("POST", rbac + "roles",
+                             fmt::format(R"({{"metadata":{{"name":"role-{}"}},"rules":[{}]}})", i,
+                                         rule)) == 201;
+  }
+  // Bindings of other accounts and groups, and one of the measured account.
+  for (int j = 0; j < bindings; ++j) {
+    const std::string subject =
+        j == 0 ? R"({"kind":"ServiceAccount","name":"bench","namespace":"default"})"
+        : j % 10 == 0
+            ? fmt::format(
+                  R"({{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"group-{}"}})",
+                  j)
+            : fmt::format(R"({{"kind":"ServiceAccount","name":"other-{}","namespace":"default"}})",
+                          j);
+    const int role = j == 0 ? 0 : 1 + (j % std::max(1, roles - 1));
+    written +=
+        admin.Request(
+            "POST", rbac + "rolebindings",
+            fmt::format(
+                R"({{"metadata":{{"name":"binding-{}"}},"roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"role-{}"}},"subjects":[{}]}})",
+                j, role, subject)) == 201;
+  }
+  if (written != roles + bindings) {
+    std::fprintf(stderr, "warning: %d of %d roles and bindings written\n", written,
+                 roles + bindings);
+  }
+  admin.Request("POST", "/api/v1/namespaces/default/serviceaccounts",
+                R"({"metadata":{"name":"bench"}})");
+  std::string answer;
+  admin.Send(
+      "POST", "/api/v1/namespaces/default/serviceaccounts/bench/token",
+      R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":7200}})");
+  admin.Receive(&answer);
+  const size_t at = answer.find("\"token\":\"");
+  if (at == std::string::npos) {
+    std::fprintf(stderr, "warning: no service account token: %s\n", answer.c_str());
+    return figures;
+  }
+  Server account = server;
+  account.token = answer.substr(at + 9, answer.find('"', at + 9) - at - 9);
+  Connection probe(ctx, server.port, account.token);
+  if (probe.Request("GET", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt") != 200 ||
+      probe.Request("GET", "/api/v1/namespaces/default/pods") != 403) {
+    std::fprintf(stderr, "warning: the service account's rights are not as set up\n");
+    return figures;
+  }
+  figures.ready = true;
+  for (int round = 0; round < rounds; ++round) {
+    double admin_creates = 0;
+    double account_creates = 0;
+    double admin_gets = 0;
+    double account_gets = 0;
+    auto creates_by = [&](const Server& who, const char* tag) {
+      return Rate(ctx, who, clients, seconds, [round, tag](int c, int64_t i) {
+        return std::make_tuple(std::string("POST"),
+                               std::string("/api/v1/namespaces/default/configmaps"),
+                               ConfigMap(fmt::format("{}{}-{}-{}", tag, round, c, i)));
+      });
+    };
+    auto gets_by = [&](const Server& who) {
+      return Rate(ctx, who, clients, seconds, [round](int c, int64_t) {
+        return std::make_tuple(
+            std::string("GET"),
+            fmt::format("/api/v1/namespaces/default/configmaps/a{}-{}-0", round, c), std::string());
+      });
+    };
+    if (round % 2 == 0) {
+      admin_creates = creates_by(server, "a");
+      account_creates = creates_by(account, "s");
+      admin_gets = gets_by(server);
+      account_gets = gets_by(account);
+    } else {
+      account_creates = creates_by(account, "s");
+      admin_creates = creates_by(server, "a");
+      account_gets = gets_by(account);
+      admin_gets = gets_by(server);
+    }
+    figures.admin_creates.push_back(admin_creates);
+    figures.account_creates.push_back(account_creates);
+    figures.admin_gets.push_back(admin_gets);
+    figures.account_gets.push_back(account_gets);
+    figures.create_ratios.push_back(account_creates / admin_creates);
+    figures.get_ratios.push_back(account_gets / admin_gets);
+  }
+  return figures;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       "bulkhead-controlplane-bench: start-up, memory, throughput and watch fan-out of "
@@ -519,6 +632,13 @@ int main(int argc, char** argv) {
   int deployments = 1000;
   app.add_option("--deployments", deployments,
                  "Deployments of 3 replicas created at once for the controllers' figure (0: skip)")
+      ->capture_default_str();
+  int rbac_roles = 100;
+  int rbac_bindings = 1000;
+  app.add_option("--rbac-roles", rbac_roles, "Roles for the authorization figure")
+      ->capture_default_str();
+  app.add_option("--rbac-bindings", rbac_bindings,
+                 "RoleBindings for the authorization figure (0: skip it)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
@@ -684,6 +804,13 @@ int main(int argc, char** argv) {
     deployed = Deployments(ctx, server, deployments, clients);
     StopServer(server);
   }
+  AuthorizationFigures authorized;
+  if (rbac_bindings > 0) {
+    Server server = StartServer(binary, ctx, 304);
+    authorized = Authorization(ctx, server, std::max(1, rbac_roles), rbac_bindings, clients,
+                               seconds, std::max(3, runs));
+    StopServer(server);
+  }
   SSL_CTX_free(ctx);
 
   double h = Median(healthz);
@@ -717,6 +844,18 @@ int main(int argc, char** argv) {
         "%.1f MiB; idle CPU %.2f %% of a core (target < 1 %%)\n",
         deployments, deployed.pods, deployed.replica_sets, deployed.seconds, deployed.rss_mib,
         deployed.idle_cpu_percent);
+  }
+  if (rbac_bindings > 0 && authorized.ready) {
+    std::printf(
+        "service account under RBAC (%d roles, %d bindings) vs admin, medians of %zu rounds:\n"
+        "  creates: %8.0f /s vs %.0f /s: ratio %.2f (target >= 0.9)\n"
+        "  gets:    %8.0f /s vs %.0f /s: ratio %.2f (target >= 0.9)\n",
+        std::max(1, rbac_roles), rbac_bindings, authorized.create_ratios.size(),
+        Median(authorized.account_creates), Median(authorized.admin_creates),
+        Median(authorized.create_ratios), Median(authorized.account_gets),
+        Median(authorized.admin_gets), Median(authorized.get_ratios));
+  } else if (rbac_bindings > 0) {
+    std::printf("service account under RBAC: not measured (see the warnings above)\n");
   }
   return 0;
 }

@@ -78,8 +78,16 @@ StatusOr<ApiRequest> RouteResourceRequest(
   }
   if (!target.subresource.empty() &&
       !((target.subresource == "status" && target.type->status_subresource) ||
-        (target.subresource == "scale" && target.type->scale_subresource))) {
+        (target.subresource == "scale" && target.type->scale_subresource) ||
+        (target.subresource == "token" && target.type->token_subresource))) {
     return NoSuchResource();
+  }
+  if (target.subresource == "token") {
+    if (method != "POST") {
+      return MethodNotAllowed();
+    }
+    out.verb = Verb::kCreateToken;
+    return out;
   }
   if (target.type->review) {
     if (method == "POST" && target.name.empty()) {

@@ -28,6 +28,7 @@ enum class Verb {
   kGetScale,
   kUpdateScale,
   kReview,
+  kCreateToken,  // serviceaccounts/token
 };
 
 struct ApiRequest {

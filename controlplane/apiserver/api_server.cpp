@@ -1,18 +1,22 @@
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/object_limits.h"
 
-#include <openssl/crypto.h>
-
 #include <boost/json.hpp>
 
 #include "common/logging.h"
 #include "common/strings.h"
+#include "controlplane/apiserver/admission/limit_range_admission.h"
+#include "controlplane/apiserver/admission/pod_security_admission.h"
+#include "controlplane/apiserver/admission/resource_quota_admission.h"
+#include "controlplane/apiserver/admission/service_account_admission.h"
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/api_request.h"
+#include "controlplane/apiserver/authorization.h"
 #include "controlplane/apiserver/crd.h"
 #include "controlplane/apiserver/discovery.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/responses.h"
+#include "controlplane/auth/bootstrap_policy.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -20,14 +24,28 @@ namespace {
 
 namespace json = boost::json;
 
-bool TokenMatches(const std::string& header, const std::string& token) {
-  std::string_view value = header;
-  if (!ConsumePrefix(value, "Bearer ") && !ConsumePrefix(value, "bearer ")) {
-    return false;
+// Paths anyone may read, credentials or not: what lets systems outside the
+// cluster verify its service account tokens.
+constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
+constexpr std::string_view kKeysPath = "/openid/v1/jwks";
+
+std::unique_ptr<ServiceAccountTokens> MakeTokens(const ApiServerOptions& options) {
+  std::string pem = options.service_account_key_pem;
+  if (pem.empty()) {
+    auto made = Es256Key::GeneratePem();
+    if (!made.ok()) {
+      Logger(Component::kApiserver).error("no service account key: {}", made.status());
+      return nullptr;
+    }
+    pem = *std::move(made);
   }
-  value = TrimSpace(value);
-  return !token.empty() && value.size() == token.size() &&
-         CRYPTO_memcmp(value.data(), token.data(), token.size()) == 0;
+  auto key = Es256Key::FromPrivatePem(pem);
+  if (!key.ok()) {
+    Logger(Component::kApiserver).error("no service account key: {}", key.status());
+    return nullptr;
+  }
+  return std::make_unique<ServiceAccountTokens>(*std::move(key), options.service_account_issuer,
+                                                options.api_audiences);
 }
 
 json::object VersionInfo() {
@@ -47,8 +65,40 @@ json::object VersionInfo() {
 ApiServer::ApiServer(Store& store, ApiServerOptions options)
     : options_(std::move(options)),
       objects_(store, registry_, options_.max_object_bytes, options_.service_network),
+      tokens_(MakeTokens(options_)),
+      authorizer_(std::make_unique<RbacAuthorizer>(objects_)),
       watch_events_(std::make_unique<WatchEventCache>()),
-      watch_pump_(std::make_unique<WatchPump>()) {}
+      watch_pump_(std::make_unique<WatchPump>()) {
+  authenticator_ = std::make_unique<Authenticator>(
+      options_.admin_token, tokens_.get(),
+      [this](std::string_view resource, const std::string& ns,
+             const std::string& name) -> StatusOr<std::string> {
+        ResourceTarget target;
+        target.type = registry_.Find("", "v1", std::string(resource));
+        target.namespace_name = ns;
+        target.name = name;
+        if (target.type == nullptr) {
+          return std::string();
+        }
+        BH_ASSIGN_OR_RETURN(auto found, objects_.Get(target));
+        if (!found.has_value()) {
+          return std::string();
+        }
+        boost::system::error_code ec;
+        json::value object = ParseJson(found->value, ec);
+        return ec || !object.is_object() ? std::string() : MetaString(object.as_object(), "uid");
+      });
+  // Mutating plugins first, then validating ones, as Kubernetes orders them.
+  admission_.Add(std::make_unique<LimitRangeAdmission>());
+  admission_.Add(std::make_unique<ServiceAccountAdmission>());
+  admission_.Add(std::make_unique<PodSecurityAdmission>(options_.pod_security_floor));
+  admission_.Add(std::make_unique<ResourceQuotaAdmission>());
+  objects_.SetAdmission(&admission_);
+  objects_.SetCommitObserver([this](std::string_view key, bool deleted) {
+    authorizer_->Committed(key);
+    authenticator_->Committed(key, deleted);
+  });
+}
 
 ApiServer::~ApiServer() = default;
 
@@ -64,15 +114,38 @@ bool ApiServer::Quick(const HttpRequest& request) {
          !(path.size() >= 6 && path.substr(path.size() - 6) == "/watch");
 }
 
-bool ApiServer::Authenticate(const HttpRequest& request) const {
-  if (request.certificate_error) {
-    return false;  // a verified certificate that names no one user is refused, never a token
+bool ApiServer::Authenticate(HttpRequest& request) {
+  // A verified certificate that names no one user is refused, never a token.
+  auto user = authenticator_->Authenticate(request);
+  if (!user.ok()) {
+    request.authentication_error = MessageOf(user.status());
+    Logger(Component::kApiserver)
+        .warn("authentication refused peer={} method={} path={} reason=\"{}\"", request.peer,
+              request.method, request.path, request.authentication_error);
+    return false;
   }
-  return request.certificate_user.has_value() ||
-         TokenMatches(request.authorization, options_.admin_token);
+  request.user = *std::move(user);
+  return request.user.has_value();
 }
 
-Status ApiServer::Bootstrap() { return objects_.Bootstrap(); }
+Status ApiServer::Bootstrap() {
+  BH_RETURN_IF_ERROR(objects_.Bootstrap());
+  return EnsureBootstrapPolicy(objects_);
+}
+
+bool ApiServer::Allowed(const HttpRequest& request, const RequestAttributes& attributes,
+                        ResponseWriter& writer) {
+  Decision decision = authorizer_->Authorize(*request.user, attributes);
+  if (decision.allowed) {
+    return true;
+  }
+  Logger(Component::kApiserver)
+      .info("forbidden peer={} user={} verb={} resource={} namespace={} path={}", request.peer,
+            request.user->name, attributes.verb, attributes.resource, attributes.namespace_name,
+            request.path);
+  SendError(writer, ForbiddenFor(*request.user, attributes, decision.reason));
+  return false;
+}
 
 void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
   auto parts = SplitNonEmpty(request.path, "/");
@@ -85,14 +158,41 @@ void ApiServer::Handle(HttpRequest& request, ResponseWriter& writer) {
     writer.Send(200, "text/plain; charset=utf-8", "ok");
     return;
   }
-  if (request.certificate_error) {
-    SendError(writer, ApiError(401, "Unauthorized", *request.certificate_error));
+  if (request.authentication_error.empty() &&
+      (request.method == "GET" || request.method == "HEAD") &&
+      (request.path == kDiscoveryPath || request.path == kKeysPath)) {
+    if (tokens_ == nullptr) {
+      SendError(writer, ApiError(503, "ServiceUnavailable", "no service account key"));
+      return;
+    }
+    SendJson(writer, 200,
+             request.path == kDiscoveryPath ? tokens_->DiscoveryDocument() : tokens_->KeySet());
     return;
   }
   // Decided by Authenticate before the body was read (no body is read for
   // a request that fails it).
-  if (!request.authenticated) {
-    SendError(writer, ApiError(401, "Unauthorized", "Unauthorized"));
+  if (!request.authenticated || !request.user.has_value()) {
+    SendError(writer, ApiError(401, "Unauthorized",
+                               request.authentication_error.empty()
+                                   ? std::string("Unauthorized")
+                                   : "Unauthorized: " + request.authentication_error));
+    return;
+  }
+  if (!request.impersonation.empty()) {
+    auto acting = Impersonate(*request.user, request.impersonation, *authorizer_);
+    if (!acting.ok()) {
+      Logger(Component::kApiserver)
+          .info("impersonation refused peer={} user={}: {}", request.peer, request.user->name,
+                MessageOf(acting.status()));
+      SendError(writer, acting.status());
+      return;
+    }
+    request.user = *std::move(acting);
+  }
+  const bool resource_path =
+      (parts.size() > 2 && parts[0] == "api") || (parts.size() > 3 && parts[0] == "apis");
+  if (!resource_path &&
+      !Allowed(request, NonResourceRequestAttributes(request.method, request.path), writer)) {
     return;
   }
   if (parts.empty()) {
@@ -184,10 +284,16 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
     SendError(writer, routed.status());
     return;
   }
+  if (!Allowed(request, ResourceRequestAttributes(*routed, request.method), writer)) {
+    return;
+  }
   const ResourceTarget& target = routed->target;
   switch (routed->verb) {
     case Verb::kReview:
       Review(target, request, writer);
+      return;
+    case Verb::kCreateToken:
+      CreateToken(target, request, writer);
       return;
     case Verb::kWatch:
       if (!routed->watch_name.empty()) {

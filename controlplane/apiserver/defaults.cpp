@@ -1,6 +1,7 @@
 #include "controlplane/apiserver/defaults.h"
 
 #include <boost/json.hpp>
+#include <map>
 
 namespace bulkhead::controlplane {
 namespace {
@@ -77,91 +78,133 @@ void DefaultTemplate(json::object& spec) {
   }
 }
 
+// Each kind's defaults, on the object (`spec` is its spec, when it has one
+// that is an object).
+void DefaultPod(json::object& /*object*/, json::object& spec) { DefaultPodSpec(spec); }
+
+void DefaultDeployment(json::object& /*object*/, json::object& spec) {
+  DefaultTemplate(spec);
+  Default(spec, "revisionHistoryLimit", 10);
+  Default(spec, "progressDeadlineSeconds", 600);
+  if (!spec.contains("strategy") ||
+      (spec.at("strategy").is_object() && spec.at("strategy").as_object().empty())) {
+    spec["strategy"] = json::object{
+        {"type", "RollingUpdate"},
+        {"rollingUpdate", json::object{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}};
+  }
+}
+
+void DefaultReplicated(json::object& /*object*/, json::object& spec) { DefaultTemplate(spec); }
+
+void DefaultStatefulSet(json::object& /*object*/, json::object& spec) {
+  DefaultTemplate(spec);
+  Default(spec, "podManagementPolicy", "OrderedReady");
+  Default(spec, "revisionHistoryLimit", 10);
+  Default(
+      spec, "updateStrategy",
+      json::object{{"type", "RollingUpdate"}, {"rollingUpdate", json::object{{"partition", 0}}}});
+  Default(spec, "persistentVolumeClaimRetentionPolicy",
+          json::object{{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
+}
+
+void DefaultDaemonSet(json::object& /*object*/, json::object& spec) {
+  DefaultTemplate(spec);
+  Default(spec, "revisionHistoryLimit", 10);
+  Default(spec, "updateStrategy",
+          json::object{{"type", "RollingUpdate"},
+                       {"rollingUpdate", json::object{{"maxUnavailable", 1}, {"maxSurge", 0}}}});
+}
+
+void DefaultJob(json::object& /*object*/, json::object& spec) {
+  DefaultTemplate(spec);
+  // Neither set: one pod to run once. Parallelism alone: a work queue,
+  // with no completions.
+  const auto unset = [&](const char* field) {
+    return !spec.contains(field) || spec.at(field).is_null();
+  };
+  if (unset("completions") && unset("parallelism")) {
+    spec["completions"] = 1;
+  }
+  if (unset("parallelism")) {
+    spec["parallelism"] = 1;
+  }
+  Default(spec, "backoffLimit", 6);
+  Default(spec, "completionMode", "NonIndexed");
+  Default(spec, "suspend", false);
+  Default(spec, "podReplacementPolicy",
+          spec.contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
+}
+
+void DefaultCronJob(json::object& /*object*/, json::object& spec) {
+  Default(spec, "concurrencyPolicy", "Allow");
+  Default(spec, "suspend", false);
+  Default(spec, "successfulJobsHistoryLimit", 3);
+  Default(spec, "failedJobsHistoryLimit", 1);
+  if (auto* job = ObjectAt(spec, "jobTemplate")) {
+    if (auto* job_spec = ObjectAt(*job, "spec")) {
+      DefaultTemplate(*job_spec);
+    }
+  }
+}
+
+void DefaultService(json::object& /*object*/, json::object& spec) {
+  Default(spec, "type", "ClusterIP");
+  Default(spec, "sessionAffinity", "None");
+  if (auto* ports = ArrayAt(spec, "ports")) {
+    for (auto& port : *ports) {
+      if (!port.is_object()) {
+        continue;
+      }
+      auto& p = port.as_object();
+      Default(p, "protocol", "TCP");
+      if (const auto* number = p.if_contains("port"); number != nullptr) {
+        Default(p, "targetPort", *number);
+      }
+    }
+  }
+}
+
+struct KindDefaults {
+  void (*apply)(json::object& object, json::object& spec);
+  bool needs_spec;  // applied only when the object has a spec
+};
+
+// By group and kind: a custom resource named like a built-in kind gets
+// none of them.
+const std::map<std::string, KindDefaults>& DefaultsByKind() {
+  static const std::map<std::string, KindDefaults> kDefaults = {
+      {"/Pod", {DefaultPod, true}},
+      {"apps/Deployment", {DefaultDeployment, true}},
+      {"apps/ReplicaSet", {DefaultReplicated, true}},
+      {"/ReplicationController", {DefaultReplicated, true}},
+      {"apps/StatefulSet", {DefaultStatefulSet, true}},
+      {"apps/DaemonSet", {DefaultDaemonSet, true}},
+      {"batch/Job", {DefaultJob, true}},
+      {"batch/CronJob", {DefaultCronJob, true}},
+      {"/Service", {DefaultService, true}},
+      {"/Secret",
+       {[](json::object& object, json::object& /*spec*/) { Default(object, "type", "Opaque"); },
+        false}},
+  };
+  return kDefaults;
+}
+
 }  // namespace
 
 void ApplyDefaults(const ResourceType& type, json::object& object) {
   if (type.custom) {
     return;
   }
+  auto found = DefaultsByKind().find(type.group + "/" + type.kind);
+  if (found == DefaultsByKind().end()) {
+    return;
+  }
   json::object* spec = ObjectAt(object, "spec");
-  const std::string& kind = type.kind;
-  if (kind == "Pod" && spec != nullptr) {
-    DefaultPodSpec(*spec);
-  } else if (kind == "Deployment" && spec != nullptr) {
-    DefaultTemplate(*spec);
-    Default(*spec, "revisionHistoryLimit", 10);
-    Default(*spec, "progressDeadlineSeconds", 600);
-    if (!spec->contains("strategy") ||
-        (spec->at("strategy").is_object() && spec->at("strategy").as_object().empty())) {
-      (*spec)["strategy"] = json::object{
-          {"type", "RollingUpdate"},
-          {"rollingUpdate", json::object{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}};
-    }
-  } else if ((kind == "ReplicaSet" || kind == "ReplicationController" || kind == "StatefulSet" ||
-              kind == "DaemonSet" || kind == "Job") &&
-             spec != nullptr) {
-    DefaultTemplate(*spec);
-    if (kind == "StatefulSet") {
-      Default(*spec, "podManagementPolicy", "OrderedReady");
-      Default(*spec, "revisionHistoryLimit", 10);
-      Default(*spec, "updateStrategy",
-              json::object{{"type", "RollingUpdate"},
-                           {"rollingUpdate", json::object{{"partition", 0}}}});
-      Default(*spec, "persistentVolumeClaimRetentionPolicy",
-              json::object{{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
-    }
-    if (kind == "DaemonSet") {
-      Default(*spec, "revisionHistoryLimit", 10);
-      Default(
-          *spec, "updateStrategy",
-          json::object{{"type", "RollingUpdate"},
-                       {"rollingUpdate", json::object{{"maxUnavailable", 1}, {"maxSurge", 0}}}});
-    }
-    if (kind == "Job") {
-      // Neither set: one pod to run once. Parallelism alone: a work queue,
-      // with no completions.
-      const auto unset = [&](const char* field) {
-        return !spec->contains(field) || spec->at(field).is_null();
-      };
-      if (unset("completions") && unset("parallelism")) {
-        (*spec)["completions"] = 1;
-      }
-      if (unset("parallelism")) {
-        (*spec)["parallelism"] = 1;
-      }
-      Default(*spec, "backoffLimit", 6);
-      Default(*spec, "completionMode", "NonIndexed");
-      Default(*spec, "suspend", false);
-      Default(*spec, "podReplacementPolicy",
-              spec->contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
-    }
-  } else if (kind == "CronJob" && spec != nullptr) {
-    Default(*spec, "concurrencyPolicy", "Allow");
-    Default(*spec, "suspend", false);
-    Default(*spec, "successfulJobsHistoryLimit", 3);
-    Default(*spec, "failedJobsHistoryLimit", 1);
-    if (auto* job = ObjectAt(*spec, "jobTemplate")) {
-      if (auto* job_spec = ObjectAt(*job, "spec")) {
-        DefaultTemplate(*job_spec);
-      }
-    }
-  } else if (kind == "Service" && spec != nullptr) {
-    Default(*spec, "type", "ClusterIP");
-    Default(*spec, "sessionAffinity", "None");
-    if (auto* ports = ArrayAt(*spec, "ports")) {
-      for (auto& port : *ports) {
-        if (!port.is_object()) {
-          continue;
-        }
-        auto& p = port.as_object();
-        Default(p, "protocol", "TCP");
-        if (const auto* number = p.if_contains("port"); number != nullptr) {
-          Default(p, "targetPort", *number);
-        }
-      }
-    }
-  } else if (kind == "Secret") {
-    Default(object, "type", "Opaque");
+  if (spec != nullptr) {
+    found->second.apply(object, *spec);
+  } else if (!found->second.needs_spec) {
+    json::object none;
+    found->second.apply(object, none);
   }
 }
 

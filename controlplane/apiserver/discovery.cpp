@@ -114,6 +114,15 @@ std::optional<json::object> LegacyApiResourceList(const ResourceRegistry& regist
                                        {"kind", type->kind},
                                        {"verbs", json::array{"get", "patch", "update"}}});
     }
+    if (type->token_subresource) {
+      resources.push_back(json::object{{"name", type->resource + "/token"},
+                                       {"singularName", ""},
+                                       {"namespaced", type->namespaced},
+                                       {"group", "authentication.k8s.io"},
+                                       {"version", "v1"},
+                                       {"kind", "TokenRequest"},
+                                       {"verbs", json::array{"create"}}});
+    }
   }
   if (!found) {
     return std::nullopt;
@@ -161,6 +170,12 @@ json::object AggregatedDiscovery(const ResourceRegistry& registry, bool core) {
               json::object{{"subresource", "status"},
                            {"responseKind", ResponseKind(group, version, type->kind)},
                            {"verbs", json::array{"get", "patch", "update"}}});
+        }
+        if (type->token_subresource) {
+          subresources.push_back(json::object{
+              {"subresource", "token"},
+              {"responseKind", ResponseKind("authentication.k8s.io", "v1", "TokenRequest")},
+              {"verbs", json::array{"create"}}});
         }
         if (!subresources.empty()) {
           entry["subresources"] = std::move(subresources);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <cstring>
 #include <random>
 
 #include "fmt/format.h"
@@ -42,6 +43,28 @@ std::string StringField(const json::object& object, const char* field) {
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
 }
 
+std::vector<std::string> StringListField(const json::object& object, const char* field) {
+  std::vector<std::string> out;
+  const json::value* value = object.if_contains(field);
+  if (value != nullptr && value->is_array()) {
+    for (const json::value& item : value->as_array()) {
+      if (item.is_string()) {
+        out.emplace_back(item.as_string());
+      }
+    }
+  }
+  return out;
+}
+
+json::array StringArray(const std::vector<std::string>& values) {
+  json::array out;
+  out.reserve(values.size());
+  for (const std::string& value : values) {
+    out.emplace_back(value);
+  }
+  return out;
+}
+
 std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
 std::string FormatRfc3339(std::chrono::system_clock::time_point time) {
@@ -55,10 +78,31 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point time) {
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {
   std::tm tm{};
-  if (text.size() < 19 || ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+  const char* rest =
+      text.size() < 19 ? nullptr : ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) {
     return std::nullopt;
   }
-  time_t seconds = ::timegm(&tm);
+  // Fractions of a second are dropped; the zone is Z or an offset +hh:mm.
+  if (*rest == '.') {
+    do {
+      ++rest;
+    } while (*rest >= '0' && *rest <= '9');
+  }
+  long offset = 0;
+  if ((*rest == '+' || *rest == '-') && std::strlen(rest) == 6 && rest[3] == ':') {
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(rest[1]) || !digit(rest[2]) || !digit(rest[4]) || !digit(rest[5])) {
+      return std::nullopt;
+    }
+    const long hours = ((rest[1] - '0') * 10) + (rest[2] - '0');
+    const long minutes = ((rest[4] - '0') * 10) + (rest[5] - '0');
+    offset = ((hours * 60) + minutes) * 60;
+    offset = *rest == '-' ? -offset : offset;
+  } else if (!(rest[0] == 'Z' && rest[1] == '\0')) {
+    return std::nullopt;
+  }
+  time_t seconds = ::timegm(&tm) - offset;
   if (seconds < 0 || seconds > time_t{7258118400}) {
     return std::nullopt;
   }

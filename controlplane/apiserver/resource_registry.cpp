@@ -27,6 +27,8 @@ const std::vector<Builtin>& Builtins() {
       {"", "v1", "configmaps", "ConfigMap", true, {"cm"}, false, false, false},
       {"", "v1", "secrets", "Secret", true, {}, false, false, false},
       {"", "v1", "serviceaccounts", "ServiceAccount", true, {"sa"}, false, false, false},
+      {"", "v1", "resourcequotas", "ResourceQuota", true, {"quota"}, true, false, false},
+      {"", "v1", "limitranges", "LimitRange", true, {"limits"}, false, false, false},
       {"", "v1", "events", "Event", true, {"ev"}, false, false, false},
       {"", "v1", "nodes", "Node", false, {"no"}, true, false, false},
       {"",
@@ -160,6 +162,33 @@ const std::vector<Builtin>& Builtins() {
        false,
        false,
        false},
+      {"authorization.k8s.io",
+       "v1",
+       "subjectaccessreviews",
+       "SubjectAccessReview",
+       false,
+       {},
+       false,
+       false,
+       false},
+      {"authorization.k8s.io",
+       "v1",
+       "localsubjectaccessreviews",
+       "LocalSubjectAccessReview",
+       true,
+       {},
+       false,
+       false,
+       false},
+      {"authentication.k8s.io",
+       "v1",
+       "tokenreviews",
+       "TokenReview",
+       false,
+       {},
+       false,
+       false,
+       false},
       {"authentication.k8s.io",
        "v1",
        "selfsubjectreviews",
@@ -215,7 +244,8 @@ ResourceRegistry::ResourceRegistry() {
     }
     type->status_subresource = b.status;
     type->scale_subresource = b.scale;
-    type->review = type->kind.starts_with("SelfSubject");
+    type->review = type->group == "authorization.k8s.io" || type->group == "authentication.k8s.io";
+    type->token_subresource = type->group.empty() && type->resource == "serviceaccounts";
     builtin_.push_back(std::move(type));
   }
 }

@@ -37,8 +37,10 @@ struct ResourceType {
   std::vector<std::string> categories;
   bool status_subresource = false;
   bool scale_subresource = false;
-  // Access reviews: create-only, answered at once, never stored.
+  // Access and token reviews: create-only, answered at once, never stored.
   bool review = false;
+  // serviceaccounts/token: TokenRequest (create only).
+  bool token_subresource = false;
   // Scale paths (custom resources may set their own).
   std::string spec_replicas_path = ".spec.replicas";
   std::string status_replicas_path = ".status.replicas";

@@ -19,6 +19,7 @@
 #include "controlplane/apiserver/registry/object_registry.h"
 #include "controlplane/apiserver/responses.h"
 #include "controlplane/apiserver/selectors.h"
+#include "controlplane/auth/escalation.h"
 #include "controlplane/pki/base64.h"
 #include "fmt/format.h"
 
@@ -391,6 +392,11 @@ void ApiServer::Create(const ResourceTarget& target, const HttpRequest& request,
     SendError(writer, parsed.status());
     return;
   }
+  if (Status admitted = ConfirmNoEscalation(*authorizer_, *request.user, target, *parsed, nullptr);
+      !admitted.ok()) {
+    SendError(writer, admitted);
+    return;
+  }
   std::vector<std::string> warnings;
   bool dry_run = DryRun(request);
   auto created = objects_.Create(target, std::move(parsed).value(), FieldValidation(request),
@@ -423,8 +429,12 @@ void ApiServer::Update(const ResourceTarget& target, const HttpRequest& request,
       target,
       [&](const json::object& current) -> StatusOr<json::object> {
         warnings.clear();
-        return objects_.PrepareUpdate(target, current, incoming, FieldValidation(request),
-                                      warnings);
+        BH_ASSIGN_OR_RETURN(
+            json::object next,
+            objects_.PrepareUpdate(target, current, incoming, FieldValidation(request), warnings));
+        BH_RETURN_IF_ERROR(
+            ConfirmNoEscalation(*authorizer_, *request.user, target, next, &current));
+        return next;
       },
       DryRun(request));
   if (!updated.ok()) {
@@ -450,8 +460,12 @@ void ApiServer::Patch(const ResourceTarget& target, const HttpRequest& request,
                             ApplyPatch(*kind, json::value(current), request.body, target.type->kind,
                                        options_.max_object_bytes));
         warnings.clear();
-        return objects_.PrepareUpdate(target, current, std::move(patched.as_object()),
-                                      FieldValidation(request), warnings);
+        BH_ASSIGN_OR_RETURN(json::object next,
+                            objects_.PrepareUpdate(target, current, std::move(patched.as_object()),
+                                                   FieldValidation(request), warnings));
+        BH_RETURN_IF_ERROR(
+            ConfirmNoEscalation(*authorizer_, *request.user, target, next, &current));
+        return next;
       },
       DryRun(request));
   if (!updated.ok()) {

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <boost/json.hpp>
+#include <map>
 
 #include "common/strings.h"
 #include "controlplane/apiserver/selectors.h"
@@ -92,6 +93,51 @@ json::value Age(const json::object& object, Clock::time_point now, const char* p
 
 json::value AgeCell(const json::object& object, Clock::time_point now) {
   return Age(object, now, "metadata.creationTimestamp");
+}
+
+// Whether condition `type` of the object's status is True.
+bool ConditionIsTrue(const json::object& object, std::string_view type) {
+  const json::value* conditions = At(object, "status.conditions");
+  if (conditions == nullptr || !conditions->is_array()) {
+    return false;
+  }
+  for (const json::value& c : conditions->as_array()) {
+    if (c.is_object() && Text(c.as_object(), "type") == type &&
+        Text(c.as_object(), "status") == "True") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A Job's state in the words kubectl shows, the first that holds.
+json::value JobStatusCell(const json::object& job, Clock::time_point /*now*/) {
+  if (ConditionIsTrue(job, "Complete")) {
+    return "Complete";
+  }
+  if (ConditionIsTrue(job, "Failed")) {
+    return "Failed";
+  }
+  if (At(job, "metadata.deletionTimestamp") != nullptr) {
+    return "Terminating";
+  }
+  for (const char* state : {"FailureTarget", "SuccessCriteriaMet", "Suspended"}) {
+    if (ConditionIsTrue(job, state)) {
+      return state;
+    }
+  }
+  return "Running";
+}
+
+// From startTime to completionTime, or to now while it runs.
+json::value JobDurationCell(const json::object& job, Clock::time_point now) {
+  auto started = ParseTime(Text(job, "status.startTime"));
+  if (!started.has_value()) {
+    return "";
+  }
+  auto completed = ParseTime(Text(job, "status.completionTime"));
+  return json::value(HumanDuration(
+      std::chrono::duration_cast<std::chrono::seconds>(completed.value_or(now) - *started)));
 }
 
 json::value NameCell(const json::object& object, Clock::time_point /*now*/) {
@@ -204,229 +250,326 @@ json::value HpaTargetsCell(const json::object& o, Clock::time_point) {
   return json::value(text.empty() ? "<none>" : text);
 }
 
-std::vector<Column> ColumnsFor(const ResourceType& type) {
-  auto path = [](const char* p, const char* missing = "") {
-    return [p, missing](const json::object& o, Clock::time_point) {
-      return json::value(Text(o, p, missing));
-    };
+using Cell = std::function<json::value(const json::object&, Clock::time_point)>;
+
+// A string at `p` ("" or `missing` when absent), an integer, a count of
+// members or items.
+Cell PathCell(const char* p, const char* missing = "") {
+  return [p, missing](const json::object& o, Clock::time_point) {
+    return json::value(Text(o, p, missing));
   };
-  auto integer = [](const char* p) {
-    return [p](const json::object& o, Clock::time_point) { return json::value(IntAt(o, p)); };
+}
+Cell IntegerCell(const char* p) {
+  return [p](const json::object& o, Clock::time_point) { return json::value(IntAt(o, p)); };
+}
+Cell CountCell(const char* p) {
+  return [p](const json::object& o, Clock::time_point) {
+    return json::value(static_cast<int64_t>(Size(o, p)));
   };
-  auto count = [](const char* p) {
-    return [p](const json::object& o, Clock::time_point) {
-      return json::value(static_cast<int64_t>(Size(o, p)));
-    };
-  };
-  std::vector<Column> columns = {{"Name", "string", 0, NameCell}};
-  // A custom resource named like a built-in kind gets its own columns.
-  const std::string kind = type.custom ? "" : type.kind;
-  if (kind == "Pod") {
-    columns.push_back({"Ready", "string", 0, PodReady});
-    columns.push_back({"Status", "string", 0, PodStatus});
-    columns.push_back({"Restarts", "integer", 0, PodRestarts});
-    columns.push_back({"Age", "string", 0, AgeCell});
-    columns.push_back({"IP", "string", 1, path("status.podIP", "<none>")});
-    columns.push_back({"Node", "string", 1, path("spec.nodeName", "<none>")});
-  } else if (kind == "Deployment" || kind == "StatefulSet") {
-    columns.push_back({"Ready", "string", 0, [](const json::object& o, Clock::time_point) {
-                         const json::value* replicas = At(o, "spec.replicas");
-                         int64_t want = replicas == nullptr ? 1 : IntAt(o, "spec.replicas");
-                         return json::value(
-                             fmt::format("{}/{}", IntAt(o, "status.readyReplicas"), want));
-                       }});
-    if (kind == "Deployment") {
-      columns.push_back({"Up-to-date", "integer", 0, integer("status.updatedReplicas")});
-      columns.push_back({"Available", "integer", 0, integer("status.availableReplicas")});
-    }
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "ReplicaSet" || kind == "ReplicationController") {
-    columns.push_back({"Desired", "integer", 0, integer("spec.replicas")});
-    columns.push_back({"Current", "integer", 0, integer("status.replicas")});
-    columns.push_back({"Ready", "integer", 0, integer("status.readyReplicas")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "DaemonSet") {
-    columns.push_back({"Desired", "integer", 0, integer("status.desiredNumberScheduled")});
-    columns.push_back({"Current", "integer", 0, integer("status.currentNumberScheduled")});
-    columns.push_back({"Ready", "integer", 0, integer("status.numberReady")});
-    columns.push_back({"Up-to-date", "integer", 0, integer("status.updatedNumberScheduled")});
-    columns.push_back({"Available", "integer", 0, integer("status.numberAvailable")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Service") {
-    columns.push_back({"Type", "string", 0, path("spec.type", "ClusterIP")});
-    columns.push_back({"Cluster-IP", "string", 0, path("spec.clusterIP", "<none>")});
-    columns.push_back({"External-IP", "string", 0, [](const json::object& o, Clock::time_point) {
-                         return JoinStrings(o, "spec.externalIPs", "");
-                       }});
-    columns.push_back({"Port(s)", "string", 0, ServicePorts});
-    columns.push_back({"Age", "string", 0, AgeCell});
-    columns.push_back({"Selector", "string", 1, [](const json::object& o, Clock::time_point) {
-                         std::string text;
-                         if (const auto* sel = At(o, "spec.selector"); sel && sel->is_object()) {
-                           for (const auto& [k, v] : sel->as_object()) {
-                             text += fmt::format("{}{}={}", text.empty() ? "" : ",", std::string(k),
-                                                 v.is_string() ? std::string(v.as_string()) : "");
-                           }
+}
+
+// READY of a Deployment or StatefulSet: ready of wanted replicas.
+json::value ReadyOfReplicas(const json::object& o, Clock::time_point /*now*/) {
+  const json::value* replicas = At(o, "spec.replicas");
+  const int64_t want = replicas == nullptr ? 1 : IntAt(o, "spec.replicas");
+  return json::value(fmt::format("{}/{}", IntAt(o, "status.readyReplicas"), want));
+}
+
+void PodColumns(std::vector<Column>& columns) {
+  columns.push_back({"Ready", "string", 0, PodReady});
+  columns.push_back({"Status", "string", 0, PodStatus});
+  columns.push_back({"Restarts", "integer", 0, PodRestarts});
+  columns.push_back({"Age", "string", 0, AgeCell});
+  columns.push_back({"IP", "string", 1, PathCell("status.podIP", "<none>")});
+  columns.push_back({"Node", "string", 1, PathCell("spec.nodeName", "<none>")});
+}
+
+void DeploymentColumns(std::vector<Column>& columns) {
+  columns.push_back({"Ready", "string", 0, ReadyOfReplicas});
+  columns.push_back({"Up-to-date", "integer", 0, IntegerCell("status.updatedReplicas")});
+  columns.push_back({"Available", "integer", 0, IntegerCell("status.availableReplicas")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void StatefulSetColumns(std::vector<Column>& columns) {
+  columns.push_back({"Ready", "string", 0, ReadyOfReplicas});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void ReplicaSetColumns(std::vector<Column>& columns) {
+  columns.push_back({"Desired", "integer", 0, IntegerCell("spec.replicas")});
+  columns.push_back({"Current", "integer", 0, IntegerCell("status.replicas")});
+  columns.push_back({"Ready", "integer", 0, IntegerCell("status.readyReplicas")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void DaemonSetColumns(std::vector<Column>& columns) {
+  columns.push_back({"Desired", "integer", 0, IntegerCell("status.desiredNumberScheduled")});
+  columns.push_back({"Current", "integer", 0, IntegerCell("status.currentNumberScheduled")});
+  columns.push_back({"Ready", "integer", 0, IntegerCell("status.numberReady")});
+  columns.push_back({"Up-to-date", "integer", 0, IntegerCell("status.updatedNumberScheduled")});
+  columns.push_back({"Available", "integer", 0, IntegerCell("status.numberAvailable")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void ServiceColumns(std::vector<Column>& columns) {
+  columns.push_back({"Type", "string", 0, PathCell("spec.type", "ClusterIP")});
+  columns.push_back({"Cluster-IP", "string", 0, PathCell("spec.clusterIP", "<none>")});
+  columns.push_back({"External-IP", "string", 0, [](const json::object& o, Clock::time_point) {
+                       return JoinStrings(o, "spec.externalIPs", "");
+                     }});
+  columns.push_back({"Port(s)", "string", 0, ServicePorts});
+  columns.push_back({"Age", "string", 0, AgeCell});
+  columns.push_back({"Selector", "string", 1, [](const json::object& o, Clock::time_point) {
+                       std::string text;
+                       if (const auto* sel = At(o, "spec.selector"); sel && sel->is_object()) {
+                         for (const auto& [k, v] : sel->as_object()) {
+                           text += fmt::format("{}{}={}", text.empty() ? "" : ",", std::string(k),
+                                               v.is_string() ? std::string(v.as_string()) : "");
                          }
-                         return json::value(text.empty() ? "<none>" : text);
-                       }});
-  } else if (kind == "ConfigMap") {
-    columns.push_back({"Data", "integer", 0, [](const json::object& o, Clock::time_point) {
-                         return json::value(
-                             static_cast<int64_t>(Size(o, "data") + Size(o, "binaryData")));
-                       }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Secret") {
-    columns.push_back({"Type", "string", 0, path("type", "Opaque")});
-    columns.push_back({"Data", "integer", 0, count("data")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Namespace") {
-    columns.push_back({"Status", "string", 0, path("status.phase", "Active")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Node") {
-    columns.push_back(
-        {"Status", "string", 0, [](const json::object& o, Clock::time_point) {
-           std::string status = "Unknown";
-           if (const auto* conds = At(o, "status.conditions"); conds && conds->is_array()) {
-             for (const auto& c : conds->as_array()) {
-               if (c.is_object() && Text(c.as_object(), "type") == "Ready") {
-                 status = Text(c.as_object(), "status") == "True" ? "Ready" : "NotReady";
-               }
+                       }
+                       return json::value(text.empty() ? "<none>" : text);
+                     }});
+}
+
+void ConfigMapColumns(std::vector<Column>& columns) {
+  columns.push_back({"Data", "integer", 0, [](const json::object& o, Clock::time_point) {
+                       return json::value(
+                           static_cast<int64_t>(Size(o, "data") + Size(o, "binaryData")));
+                     }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void SecretColumns(std::vector<Column>& columns) {
+  columns.push_back({"Type", "string", 0, PathCell("type", "Opaque")});
+  columns.push_back({"Data", "integer", 0, CountCell("data")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void NamespaceColumns(std::vector<Column>& columns) {
+  columns.push_back({"Status", "string", 0, PathCell("status.phase", "Active")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void NodeColumns(std::vector<Column>& columns) {
+  columns.push_back(
+      {"Status", "string", 0, [](const json::object& o, Clock::time_point) {
+         std::string status = "Unknown";
+         if (const auto* conds = At(o, "status.conditions"); conds && conds->is_array()) {
+           for (const auto& c : conds->as_array()) {
+             if (c.is_object() && Text(c.as_object(), "type") == "Ready") {
+               status = Text(c.as_object(), "status") == "True" ? "Ready" : "NotReady";
              }
            }
-           return json::value(status);
-         }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-    columns.push_back({"Version", "string", 0, path("status.nodeInfo.kubeletVersion")});
-  } else if (kind == "Job") {
-    columns.push_back({"Completions", "string", 0, [](const json::object& o, Clock::time_point) {
-                         const json::value* want = At(o, "spec.completions");
-                         return json::value(
-                             fmt::format("{}/{}", IntAt(o, "status.succeeded"),
-                                         want == nullptr ? 1 : IntAt(o, "spec.completions")));
-                       }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "HorizontalPodAutoscaler") {
-    columns.push_back({"Reference", "string", 0, [](const json::object& o, Clock::time_point) {
-                         return json::value(fmt::format("{}/{}",
-                                                        Text(o, "spec.scaleTargetRef.kind"),
-                                                        Text(o, "spec.scaleTargetRef.name")));
-                       }});
-    columns.push_back({"Targets", "string", 0, HpaTargetsCell});
-    columns.push_back({"MinPods", "string", 0, [](const json::object& o, Clock::time_point) {
-                         return json::value(At(o, "spec.minReplicas") == nullptr
-                                                ? std::string("<unset>")
-                                                : std::to_string(IntAt(o, "spec.minReplicas")));
-                       }});
-    columns.push_back({"MaxPods", "integer", 0, integer("spec.maxReplicas")});
-    columns.push_back({"Replicas", "integer", 0, integer("status.currentReplicas")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "PodDisruptionBudget") {
-    columns.push_back({"Min Available", "string", 0, IntOrStringCell("spec.minAvailable")});
-    columns.push_back({"Max Unavailable", "string", 0, IntOrStringCell("spec.maxUnavailable")});
-    columns.push_back({"Allowed Disruptions", "integer", 0, integer("status.disruptionsAllowed")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "APIService") {
-    columns.push_back({"Service", "string", 0, [](const json::object& o, Clock::time_point) {
-                         const std::string name = Text(o, "spec.service.name");
-                         return json::value(name.empty()
-                                                ? std::string("Local")
-                                                : Text(o, "spec.service.namespace") + "/" + name);
-                       }});
-    columns.push_back({"Available", "string", 0, [](const json::object& o, Clock::time_point) {
-                         const json::value* conditions = At(o, "status.conditions");
-                         if (conditions != nullptr && conditions->is_array()) {
-                           for (const auto& c : conditions->as_array()) {
-                             if (c.is_object() && Text(c.as_object(), "type") == "Available") {
-                               return json::value(Text(c.as_object(), "status"));
-                             }
+         }
+         return json::value(status);
+       }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+  columns.push_back({"Version", "string", 0, PathCell("status.nodeInfo.kubeletVersion")});
+}
+
+void JobColumns(std::vector<Column>& columns) {
+  columns.push_back({"Status", "string", 0, JobStatusCell});
+  columns.push_back(
+      {"Completions", "string", 0, [](const json::object& o, Clock::time_point) {
+         if (At(o, "spec.completions") != nullptr) {
+           return json::value(
+               fmt::format("{}/{}", IntAt(o, "status.succeeded"), IntAt(o, "spec.completions")));
+         }
+         const int64_t parallelism = IntAt(o, "spec.parallelism");
+         return json::value(
+             parallelism > 1 ? fmt::format("{}/1 of {}", IntAt(o, "status.succeeded"), parallelism)
+                             : fmt::format("{}/1", IntAt(o, "status.succeeded")));
+       }});
+  columns.push_back({"Duration", "string", 0, JobDurationCell});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void HorizontalPodAutoscalerColumns(std::vector<Column>& columns) {
+  columns.push_back({"Reference", "string", 0, [](const json::object& o, Clock::time_point) {
+                       return json::value(fmt::format("{}/{}", Text(o, "spec.scaleTargetRef.kind"),
+                                                      Text(o, "spec.scaleTargetRef.name")));
+                     }});
+  columns.push_back({"Targets", "string", 0, HpaTargetsCell});
+  columns.push_back({"MinPods", "string", 0, [](const json::object& o, Clock::time_point) {
+                       return json::value(At(o, "spec.minReplicas") == nullptr
+                                              ? std::string("<unset>")
+                                              : std::to_string(IntAt(o, "spec.minReplicas")));
+                     }});
+  columns.push_back({"MaxPods", "integer", 0, IntegerCell("spec.maxReplicas")});
+  columns.push_back({"Replicas", "integer", 0, IntegerCell("status.currentReplicas")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void PodDisruptionBudgetColumns(std::vector<Column>& columns) {
+  columns.push_back({"Min Available", "string", 0, IntOrStringCell("spec.minAvailable")});
+  columns.push_back({"Max Unavailable", "string", 0, IntOrStringCell("spec.maxUnavailable")});
+  columns.push_back(
+      {"Allowed Disruptions", "integer", 0, IntegerCell("status.disruptionsAllowed")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void APIServiceColumns(std::vector<Column>& columns) {
+  columns.push_back({"Service", "string", 0, [](const json::object& o, Clock::time_point) {
+                       const std::string name = Text(o, "spec.service.name");
+                       return json::value(name.empty()
+                                              ? std::string("Local")
+                                              : Text(o, "spec.service.namespace") + "/" + name);
+                     }});
+  columns.push_back({"Available", "string", 0, [](const json::object& o, Clock::time_point) {
+                       const json::value* conditions = At(o, "status.conditions");
+                       if (conditions != nullptr && conditions->is_array()) {
+                         for (const auto& c : conditions->as_array()) {
+                           if (c.is_object() && Text(c.as_object(), "type") == "Available") {
+                             return json::value(Text(c.as_object(), "status"));
                            }
                          }
-                         return json::value("Unknown");
+                       }
+                       return json::value("Unknown");
+                     }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void PriorityClassColumns(std::vector<Column>& columns) {
+  columns.push_back({"Value", "integer", 0, IntegerCell("value")});
+  columns.push_back({"Global-Default", "boolean", 0, [](const json::object& o, Clock::time_point) {
+                       const json::value* d = At(o, "globalDefault");
+                       return json::value(d != nullptr && d->is_bool() && d->as_bool());
+                     }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void CronJobColumns(std::vector<Column>& columns) {
+  columns.push_back({"Schedule", "string", 0, PathCell("spec.schedule")});
+  columns.push_back({"Suspend", "boolean", 0, [](const json::object& o, Clock::time_point) {
+                       const json::value* s = At(o, "spec.suspend");
+                       return json::value(s != nullptr && s->is_bool() && s->as_bool());
+                     }});
+  columns.push_back({"Active", "integer", 0, CountCell("status.active")});
+  columns.push_back(
+      {"Last Schedule", "string", 0, [](const json::object& o, Clock::time_point now) {
+         return At(o, "status.lastScheduleTime") == nullptr
+                    ? json::value("<none>")
+                    : Age(o, now, "status.lastScheduleTime");
+       }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void ServiceAccountColumns(std::vector<Column>& columns) {
+  columns.push_back({"Secrets", "integer", 0, CountCell("secrets")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void PersistentVolumeClaimColumns(std::vector<Column>& columns) {
+  columns.push_back({"Status", "string", 0, PathCell("status.phase", "Pending")});
+  columns.push_back({"Volume", "string", 0, PathCell("spec.volumeName")});
+  columns.push_back({"Capacity", "string", 0, PathCell("status.capacity.storage")});
+  columns.push_back({"StorageClass", "string", 0, PathCell("spec.storageClassName", "<unset>")});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void IngressColumns(std::vector<Column>& columns) {
+  columns.push_back({"Class", "string", 0, PathCell("spec.ingressClassName", "<none>")});
+  columns.push_back({"Hosts", "string", 0, [](const json::object& o, Clock::time_point) {
+                       std::string hosts = JoinStrings(o, "spec.rules", "host").as_string().c_str();
+                       return json::value(hosts == "<none>" ? "*" : hosts);
+                     }});
+  columns.push_back({"Age", "string", 0, AgeCell});
+}
+
+void EventColumns(std::vector<Column>& columns) {
+  columns = {{"Last Seen", "string", 0,
+              [](const json::object& o, Clock::time_point now) {
+                return Age(o, now,
+                           At(o, "lastTimestamp") != nullptr ? "lastTimestamp"
+                                                             : "metadata.creationTimestamp");
+              }},
+             {"Type", "string", 0, PathCell("type")},
+             {"Reason", "string", 0, PathCell("reason")},
+             {"Object", "string", 0,
+              [](const json::object& o, Clock::time_point) {
+                std::string kind_name = Text(o, "involvedObject.kind");
+                for (auto& c : kind_name) {
+                  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                }
+                return json::value(kind_name + "/" + Text(o, "involvedObject.name"));
+              }},
+             {"Message", "string", 0, PathCell("message")}};
+}
+
+void CustomResourceDefinitionColumns(std::vector<Column>& columns) {
+  columns.push_back({"Created At", "date", 0, PathCell("metadata.creationTimestamp")});
+}
+
+// The columns of each built-in kind beyond Name, by group and kind (a
+// custom resource named like a built-in kind gets none of them).
+const std::map<std::string, void (*)(std::vector<Column>&)>& KindColumns() {
+  static const std::map<std::string, void (*)(std::vector<Column>&)> kColumns = {
+      {"/Pod", PodColumns},
+      {"apps/Deployment", DeploymentColumns},
+      {"apps/StatefulSet", StatefulSetColumns},
+      {"apps/ReplicaSet", ReplicaSetColumns},
+      {"/ReplicationController", ReplicaSetColumns},
+      {"apps/DaemonSet", DaemonSetColumns},
+      {"/Service", ServiceColumns},
+      {"/ConfigMap", ConfigMapColumns},
+      {"/Secret", SecretColumns},
+      {"/Namespace", NamespaceColumns},
+      {"/Node", NodeColumns},
+      {"batch/Job", JobColumns},
+      {"autoscaling/HorizontalPodAutoscaler", HorizontalPodAutoscalerColumns},
+      {"policy/PodDisruptionBudget", PodDisruptionBudgetColumns},
+      {"apiregistration.k8s.io/APIService", APIServiceColumns},
+      {"scheduling.k8s.io/PriorityClass", PriorityClassColumns},
+      {"batch/CronJob", CronJobColumns},
+      {"/ServiceAccount", ServiceAccountColumns},
+      {"/PersistentVolumeClaim", PersistentVolumeClaimColumns},
+      {"networking.k8s.io/Ingress", IngressColumns},
+      {"/Event", EventColumns},
+      {"apiextensions.k8s.io/CustomResourceDefinition", CustomResourceDefinitionColumns},
+  };
+  return kColumns;
+}
+
+// A custom resource's additionalPrinterColumns.
+void PrinterColumns(const ResourceType& type, std::vector<Column>& columns) {
+  for (const auto& printer : type.printer_columns) {
+    std::string json_path = printer.json_path;
+    bool date = printer.type == "date";
+    columns.push_back({printer.name.c_str(), printer.type.c_str(), printer.priority,
+                       [json_path, date](const json::object& o, Clock::time_point now) {
+                         if (date) {
+                           return At(o, json_path) == nullptr ? json::value("<unknown>")
+                                                              : Age(o, now, json_path.c_str());
+                         }
+                         const json::value* v = At(o, json_path);
+                         return v == nullptr ? json::value(nullptr) : *v;
                        }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "PriorityClass") {
-    columns.push_back({"Value", "integer", 0, integer("value")});
-    columns.push_back(
-        {"Global-Default", "boolean", 0, [](const json::object& o, Clock::time_point) {
-           const json::value* d = At(o, "globalDefault");
-           return json::value(d != nullptr && d->is_bool() && d->as_bool());
-         }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "CronJob") {
-    columns.push_back({"Schedule", "string", 0, path("spec.schedule")});
-    columns.push_back({"Suspend", "boolean", 0, [](const json::object& o, Clock::time_point) {
-                         const json::value* s = At(o, "spec.suspend");
-                         return json::value(s != nullptr && s->is_bool() && s->as_bool());
-                       }});
-    columns.push_back({"Active", "integer", 0, count("status.active")});
-    columns.push_back(
-        {"Last Schedule", "string", 0, [](const json::object& o, Clock::time_point now) {
-           return At(o, "status.lastScheduleTime") == nullptr
-                      ? json::value("<none>")
-                      : Age(o, now, "status.lastScheduleTime");
-         }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "ServiceAccount") {
-    columns.push_back({"Secrets", "integer", 0, count("secrets")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "PersistentVolumeClaim") {
-    columns.push_back({"Status", "string", 0, path("status.phase", "Pending")});
-    columns.push_back({"Volume", "string", 0, path("spec.volumeName")});
-    columns.push_back({"Capacity", "string", 0, path("status.capacity.storage")});
-    columns.push_back({"StorageClass", "string", 0, path("spec.storageClassName", "<unset>")});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Ingress") {
-    columns.push_back({"Class", "string", 0, path("spec.ingressClassName", "<none>")});
-    columns.push_back({"Hosts", "string", 0, [](const json::object& o, Clock::time_point) {
-                         std::string hosts =
-                             JoinStrings(o, "spec.rules", "host").as_string().c_str();
-                         return json::value(hosts == "<none>" ? "*" : hosts);
-                       }});
-    columns.push_back({"Age", "string", 0, AgeCell});
-  } else if (kind == "Event") {
-    columns = {{"Last Seen", "string", 0,
-                [](const json::object& o, Clock::time_point now) {
-                  return Age(o, now,
-                             At(o, "lastTimestamp") != nullptr ? "lastTimestamp"
-                                                               : "metadata.creationTimestamp");
-                }},
-               {"Type", "string", 0, path("type")},
-               {"Reason", "string", 0, path("reason")},
-               {"Object", "string", 0,
-                [](const json::object& o, Clock::time_point) {
-                  std::string kind_name = Text(o, "involvedObject.kind");
-                  for (auto& c : kind_name) {
-                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                  }
-                  return json::value(kind_name + "/" + Text(o, "involvedObject.name"));
-                }},
-               {"Message", "string", 0, path("message")}};
-  } else if (kind == "CustomResourceDefinition") {
-    columns.push_back({"Created At", "date", 0, path("metadata.creationTimestamp")});
-  } else if (type.custom && !type.printer_columns.empty()) {
-    for (const auto& printer : type.printer_columns) {
-      std::string json_path = printer.json_path;
-      bool date = printer.type == "date";
-      columns.push_back({printer.name.c_str(), printer.type.c_str(), printer.priority,
-                         [json_path, date](const json::object& o, Clock::time_point now) {
-                           if (date) {
-                             return At(o, json_path) == nullptr ? json::value("<unknown>")
-                                                                : Age(o, now, json_path.c_str());
-                           }
-                           const json::value* v = At(o, json_path);
-                           return v == nullptr ? json::value(nullptr) : *v;
-                         }});
+  }
+  bool has_age = false;
+  for (const auto& printer : type.printer_columns) {
+    has_age = has_age || printer.name == "Age";
+  }
+  if (!has_age) {
+    columns.push_back({"Age", "date", 0, AgeCell});
+  }
+}
+
+std::vector<Column> ColumnsFor(const ResourceType& type) {
+  std::vector<Column> columns = {{"Name", "string", 0, NameCell}};
+  if (type.custom) {
+    if (!type.printer_columns.empty()) {
+      PrinterColumns(type, columns);
+    } else {
+      columns.push_back({"Age", "string", 0, AgeCell});
     }
-    bool has_age = false;
-    for (const auto& printer : type.printer_columns) {
-      has_age = has_age || printer.name == "Age";
-    }
-    if (!has_age) {
-      columns.push_back({"Age", "date", 0, AgeCell});
-    }
+    return columns;
+  }
+  auto found = KindColumns().find(type.group + "/" + type.kind);
+  if (found == KindColumns().end()) {
+    columns.push_back({"Age", "string", 0, AgeCell});
   } else {
-    columns.push_back({"Age", "string", 0, AgeCell});
+    found->second(columns);
   }
   return columns;
 }

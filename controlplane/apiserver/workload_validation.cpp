@@ -115,7 +115,58 @@ std::vector<StatusCause> ValidateWorkload(const ResourceType& type, const json::
            "spec.template.metadata.labels"});
     }
   }
+  if (type.kind == "StatefulSet") {
+    const json::value* policy = PathValue(object, ".spec.podManagementPolicy");
+    if (policy != nullptr && !policy->is_null() &&
+        !(policy->is_string() &&
+          (policy->as_string() == "OrderedReady" || policy->as_string() == "Parallel"))) {
+      causes.push_back({"FieldValueNotSupported",
+                        fmt::format("Unsupported value: {}: supported values: \"OrderedReady\", "
+                                    "\"Parallel\"",
+                                    json::serialize(*policy)),
+                        "spec.podManagementPolicy"});
+    }
+    CheckCount(object, ".spec.updateStrategy.rollingUpdate.partition", 0, causes);
+    CheckCount(object, ".spec.ordinals.start", 0, causes);
+  }
+  if (type.kind == "StatefulSet" || type.kind == "DaemonSet") {
+    const json::value* strategy = PathValue(object, ".spec.updateStrategy.type");
+    if (strategy != nullptr && !strategy->is_null() &&
+        !(strategy->is_string() &&
+          (strategy->as_string() == "RollingUpdate" || strategy->as_string() == "OnDelete"))) {
+      causes.push_back({"FieldValueNotSupported",
+                        fmt::format("Unsupported value: {}: supported values: \"OnDelete\", "
+                                    "\"RollingUpdate\"",
+                                    json::serialize(*strategy)),
+                        "spec.updateStrategy.type"});
+    }
+  }
+  if (type.kind == "DaemonSet") {
+    bool surge_zero = false;
+    bool unavailable_zero = false;
+    CheckIntOrPercent(object, ".spec.updateStrategy.rollingUpdate.maxSurge", causes, surge_zero);
+    CheckIntOrPercent(object, ".spec.updateStrategy.rollingUpdate.maxUnavailable", causes,
+                      unavailable_zero);
+    if (surge_zero && unavailable_zero) {
+      causes.push_back({"FieldValueInvalid", "Invalid value: 0: may not be 0 when `maxSurge` is 0",
+                        "spec.updateStrategy.rollingUpdate.maxUnavailable"});
+    }
+  }
   if (type.kind == "Deployment") {
+    // Defaulted to 600 when absent, as decoding would.
+    const json::value* deadline = PathValue(object, ".spec.progressDeadlineSeconds");
+    const json::value* min_ready = PathValue(object, ".spec.minReadySeconds");
+    const int64_t deadline_seconds = deadline == nullptr || deadline->is_null() ? 600
+                                     : deadline->is_int64() ? deadline->as_int64()
+                                                            : std::numeric_limits<int64_t>::max();
+    const int64_t min_ready_seconds =
+        min_ready != nullptr && min_ready->is_int64() ? min_ready->as_int64() : 0;
+    if (deadline_seconds <= min_ready_seconds) {
+      causes.push_back(
+          {"FieldValueInvalid",
+           fmt::format("Invalid value: {}: must be greater than minReadySeconds", deadline_seconds),
+           "spec.progressDeadlineSeconds"});
+    }
     bool surge_zero = false;
     bool unavailable_zero = false;
     CheckIntOrPercent(object, ".spec.strategy.rollingUpdate.maxSurge", causes, surge_zero);

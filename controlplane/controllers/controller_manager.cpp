@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "controlplane/controllers/cluster_role_aggregation_controller.h"
 #include "controlplane/controllers/cron_job_controller.h"
 #include "controlplane/controllers/daemon_set_controller.h"
 #include "controlplane/controllers/deployment_controller.h"
@@ -11,11 +12,17 @@
 #include "controlplane/controllers/namespace_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/replica_set_controller.h"
+#include "controlplane/controllers/resource_quota_controller.h"
+#include "controlplane/controllers/root_ca_publisher.h"
+#include "controlplane/controllers/service_account_controller.h"
+#include "controlplane/controllers/service_account_token_controller.h"
 #include "controlplane/controllers/stateful_set_controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
-ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects) {
+ControllerManager::ControllerManager(ObjectRegistry& objects, std::string root_ca_pem,
+                                     const ServiceAccountTokens* tokens)
+    : client_(objects) {
   // Handlers are added before the informers start.
   Informer& deployments = Shared(kDeploymentsRef);
   Informer& replica_sets = Shared(kReplicaSetsRef);
@@ -29,7 +36,22 @@ ControllerManager::ControllerManager(ObjectRegistry& objects) : client_(objects)
       ReplicatedKind{kReplicationControllersRef, "ReplicationController"}));
   controllers_.push_back(std::make_unique<EndpointSliceController>(
       client_, Shared(kServicesRef), pods, Shared(kEndpointSlicesRef), Shared(kEndpointsRef)));
-  controllers_.push_back(std::make_unique<NamespaceController>(client_, Shared(kNamespacesRef)));
+  Informer& namespaces = Shared(kNamespacesRef);
+  controllers_.push_back(std::make_unique<NamespaceController>(client_, namespaces));
+  controllers_.push_back(
+      std::make_unique<ServiceAccountController>(client_, namespaces, Shared(kServiceAccountsRef)));
+  if (tokens != nullptr) {
+    controllers_.push_back(std::make_unique<ServiceAccountTokenController>(
+        client_, Shared(kSecretsRef), Shared(kServiceAccountsRef), *tokens, root_ca_pem));
+  }
+  controllers_.push_back(std::make_unique<RootCaPublisher>(
+      client_, namespaces, Shared(kConfigMapsRef), std::move(root_ca_pem)));
+  controllers_.push_back(
+      std::make_unique<ClusterRoleAggregationController>(client_, Shared(kClusterRolesRef)));
+  controllers_.push_back(std::make_unique<ResourceQuotaController>(
+      client_, Shared(kResourceQuotasRef),
+      std::vector<Informer*>{&pods, &Shared(kConfigMapsRef), &Shared(kServicesRef),
+                             &Shared(kPersistentVolumeClaimsRef), &Shared(kSecretsRef)}));
   Informer& stateful_sets = Shared(kStatefulSetsRef);
   controllers_.push_back(std::make_unique<StatefulSetController>(client_, stateful_sets, pods));
   Informer& claims = Shared(kPersistentVolumeClaimsRef);

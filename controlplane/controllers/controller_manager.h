@@ -11,13 +11,18 @@
 #include "common/status.h"
 #include "controlplane/apiserver/registry/client.h"
 #include "controlplane/apiserver/registry/informer.h"
+#include "controlplane/auth/service_account_token.h"
 #include "controlplane/controllers/controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
 class ControllerManager {
  public:
-  explicit ControllerManager(ObjectRegistry& objects);
+  // `root_ca_pem`: the authority published in every namespace as
+  // kube-root-ca.crt (none when empty); `tokens`: what signs legacy token
+  // Secrets (none are filled without it).
+  explicit ControllerManager(ObjectRegistry& objects, std::string root_ca_pem = "",
+                             const ServiceAccountTokens* tokens = nullptr);
   ~ControllerManager();
   ControllerManager(const ControllerManager&) = delete;
   ControllerManager& operator=(const ControllerManager&) = delete;

@@ -370,7 +370,11 @@ Status CronJobController::Reconcile(const std::string& key) {
       if (!started.ok()) {
         first_error = started.status();
       } else {
-        if (*started) {
+        const bool listed =
+            *started && std::any_of(active.begin(), active.end(), [&](const json::value& ref) {
+              return StringField(ref.as_object(), "uid") == StringField(**started, "uid");
+            });
+        if (*started && !listed) {
           active.push_back(std::move(**started));
         }
         status["lastScheduleTime"] = FormatRfc3339(*run.latest);
@@ -389,7 +393,17 @@ Status CronJobController::Reconcile(const std::string& key) {
   }
   if (status != current_status) {
     auto written = client_.Mutate(In(kCronJobsRef, ns, name, "status"), [&](json::object& next) {
-      next["status"] = status;
+      // Times never go back, whatever the cache this pass read was.
+      json::object fresh = status;
+      for (const char* field : {"lastScheduleTime", "lastSuccessfulTime"}) {
+        const std::string path = std::string(".status.") + field;
+        auto stored = ParseRfc3339(StringAt(next, path));
+        auto ours = ParseRfc3339(StringAt(fresh, std::string(".") + field));
+        if (stored && (!ours || *stored > *ours)) {
+          fresh[field] = FormatRfc3339(*stored);
+        }
+      }
+      next["status"] = std::move(fresh);
       return absl::OkStatus();
     });
     if (!written.ok() && ToHttpError(written.status()).code != 404) {

@@ -13,6 +13,7 @@
 #include "controlplane/controllers/deployment_controller.h"
 #include "controlplane/controllers/node_fit.h"
 #include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/pod_availability.h"
 
 namespace bulkhead::controlplane::controllers {
 namespace {
@@ -110,6 +111,20 @@ std::string DaemonPodNode(const json::object& pod) {
   return "";
 }
 
+std::chrono::milliseconds DaemonSetController::FailureWait(const std::string& node_key) {
+  constexpr auto kFirst = std::chrono::milliseconds(1000);
+  constexpr auto kMost = std::chrono::milliseconds(std::chrono::minutes(15));
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  Backoff& backoff = failed_[node_key];
+  if (now < backoff.until) {
+    return std::chrono::ceil<std::chrono::milliseconds>(backoff.until - now);
+  }
+  backoff.delay = std::clamp(backoff.delay * 2, kFirst, kMost);
+  backoff.until = now + backoff.delay;
+  return std::chrono::milliseconds(0);
+}
+
 DaemonSetController::DaemonSetController(Client& client, Informer& sets, Informer& pods,
                                          Informer& nodes)
     : Controller("daemonset", 2), client_(client), sets_(sets), pods_(pods), nodes_(nodes) {
@@ -133,6 +148,8 @@ Status DaemonSetController::Reconcile(const std::string& key) {
   ObjectPtr set = sets_.Get(ns, name);
   if (set == nullptr) {
     expectations_.Forget(key);
+    std::lock_guard lock(mu_);
+    std::erase_if(failed_, [&](const auto& entry) { return entry.first.starts_with(key + "|"); });
     return absl::OkStatus();
   }
   if (IsTerminating(*set)) {
@@ -161,13 +178,14 @@ Status DaemonSetController::Reconcile(const std::string& key) {
 
   std::vector<ObjectPtr> doomed;
   std::vector<std::string> wanting;  // nodes to make a pod for
-  std::vector<ObjectPtr> outdated_ready;
+  std::vector<ObjectPtr> outdated_available;
   int64_t desired = 0;
   int64_t current = 0;
   int64_t misscheduled = 0;
   int64_t ready = 0;
   int64_t updated = 0;
   int64_t unavailable = 0;
+  AvailabilityCount available(IntAt(*set, ".spec.minReadySeconds", 0));
   std::set<std::string> nodes_seen;
   for (const ObjectPtr& node : nodes_.List()) {
     const std::string node_name = MetaString(*node, "name");
@@ -181,7 +199,16 @@ Status DaemonSetController::Reconcile(const std::string& key) {
     for (const ObjectPtr& pod : by_node[node_name]) {
       if (IsTerminating(*pod)) {
         going = true;
-      } else if (!IsPodActive(*pod) || !(should_run || may_stay)) {
+      } else if (!IsPodActive(*pod) && (should_run || may_stay)) {
+        // Failed: replaced once this node's wait is over.
+        going = true;
+        if (auto wait = FailureWait(std::string(key).append("|").append(node_name));
+            wait.count() > 0) {
+          EnqueueAfter(key, wait);
+        } else {
+          doomed.push_back(pod);
+        }
+      } else if (!(should_run || may_stay) || !IsPodActive(*pod)) {
         doomed.push_back(pod);
         going = true;
       } else {
@@ -213,13 +240,13 @@ Status DaemonSetController::Reconcile(const std::string& key) {
       continue;  // stays (a NoSchedule taint came later), but is not counted
     }
     ++current;
-    const bool pod_ready = IsPodReady(pod);
-    ready += pod_ready ? 1 : 0;
-    unavailable += pod_ready ? 0 : 1;
+    ready += IsPodReady(pod) ? 1 : 0;
+    const bool pod_available = available.Add(pod);
+    unavailable += pod_available ? 0 : 1;
     if (RevisionOf(pod) == hash) {
       ++updated;
-    } else if (pod_ready) {
-      outdated_ready.push_back(active.front());
+    } else if (pod_available) {
+      outdated_available.push_back(active.front());
     } else {
       doomed.push_back(active.front());  // old and unavailable: replaced at no cost
     }
@@ -227,8 +254,8 @@ Status DaemonSetController::Reconcile(const std::string& key) {
   for (const auto& [node_name, pods] : by_node) {
     if (!nodes_seen.contains(node_name)) {
       for (const ObjectPtr& pod : pods) {
-        if (!IsTerminating(*pod)) {
-          doomed.push_back(pod);  // its node is gone
+        if (!IsTerminating(*pod) && StringAt(*pod, ".spec.nodeName").empty()) {
+          doomed.push_back(pod);  // its node is gone and it is bound nowhere
         }
       }
     }
@@ -240,7 +267,7 @@ Status DaemonSetController::Reconcile(const std::string& key) {
             1, ScaledValue(PathValue(*set, ".spec.updateStrategy.rollingUpdate.maxUnavailable"),
                            desired, true, 1)) -
         unavailable;
-    for (const ObjectPtr& pod : outdated_ready) {
+    for (const ObjectPtr& pod : outdated_available) {
       if (budget-- <= 0) {
         break;
       }
@@ -285,11 +312,14 @@ Status DaemonSetController::Reconcile(const std::string& key) {
   if (updated > 0) {
     status["updatedNumberScheduled"] = updated;
   }
-  if (ready > 0) {
-    status["numberAvailable"] = ready;
+  if (available.available() > 0) {
+    status["numberAvailable"] = available.available();
   }
-  if (desired > ready) {
-    status["numberUnavailable"] = desired - ready;
+  if (desired > available.available()) {
+    status["numberUnavailable"] = desired - available.available();
+  }
+  if (auto next = available.next_change()) {
+    EnqueueAfter(key, *next);  // no event says when a pod has been ready long enough
   }
   if (ObjectOrEmpty(set->if_contains("status")) != status) {
     auto written = client_.Mutate(In(kDaemonSetsRef, ns, name, "status"), [&](json::object& next) {

@@ -8,10 +8,14 @@
 // controller-revision-hash (a hash of the template) and
 // pod-template-generation.
 //
+// - A pod that failed is replaced after a wait per node (1 s, doubling
+//   with each failure there, up to 15 min), so a node that cannot run it
+//   is not a create-and-delete loop.
 // - A node that stops fitting loses its pod; a NoSchedule taint added
 //   later does not evict a running one (only an untolerated NoExecute
 //   taint does). A pod that failed is replaced; a second pod on one node
-//   is deleted (the oldest stays); a pod whose node is gone is deleted.
+//   is deleted (the oldest stays); a pod not yet bound whose node is gone is deleted (a bound one
+//   is the pod garbage collector's, as in Kubernetes).
 // - RollingUpdate: pods of an older template are deleted so that at most
 //   maxUnavailable (default 1; a percentage of the nodes, rounded up) of
 //   the nodes that should run one have no available pod; each is then
@@ -19,14 +23,17 @@
 //   the new template.
 // - Status: desiredNumberScheduled, currentNumberScheduled,
 //   numberMisscheduled, numberReady, updatedNumberScheduled,
-//   numberAvailable (ready), numberUnavailable and observedGeneration:
+//   numberAvailable (ready for minReadySeconds), numberUnavailable and observedGeneration:
 //   what `kubectl rollout status daemonset` reads.
 //
-// Not here: maxSurge (pods are replaced, never surged), minReadySeconds,
+// Not here: maxSurge (pods are replaced, never surged),
 // ControllerRevision objects (no `kubectl rollout undo` of a DaemonSet).
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_DAEMON_SET_CONTROLLER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_DAEMON_SET_CONTROLLER_H_
 
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "controlplane/apiserver/registry/client.h"
@@ -54,11 +61,21 @@ class DaemonSetController : public Controller {
   Status Reconcile(const std::string& key) override;
 
  private:
+  // How long a failed pod on the node "namespace/set|node" must wait to be
+  // replaced; zero when it may go now (the next failure then waits longer).
+  std::chrono::milliseconds FailureWait(const std::string& node_key);
+
   Client& client_;
   Informer& sets_;
   Informer& pods_;
   Informer& nodes_;
   PodExpectations expectations_{pods_};
+  struct Backoff {
+    std::chrono::milliseconds delay{0};
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex mu_;
+  std::map<std::string, Backoff> failed_;  // "namespace/set|node"
 };
 
 }  // namespace bulkhead::controlplane::controllers

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "common/strings.h"
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
+#include "controlplane/controllers/controller_ref_manager.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "fmt/format.h"
 
@@ -21,6 +25,14 @@ namespace json = boost::json;
 constexpr char kRevision[] = "deployment.kubernetes.io/revision";
 constexpr char kDesiredReplicas[] = "deployment.kubernetes.io/desired-replicas";
 constexpr char kHashLabel[] = "pod-template-hash";
+
+// The pod counts a rollout's progress is judged by.
+struct RolloutCounts {
+  int64_t updated;
+  int64_t ready;
+  int64_t available;
+  int64_t old;  // pods of the old ReplicaSets
+};
 
 // An annotation's value ("" when absent). Not by PathValue: annotation
 // names hold dots.
@@ -117,6 +129,58 @@ json::object Condition(const json::value* previous_conditions, const std::string
                       {"message", message}};
 }
 
+// The Progressing condition of a rollout under way (not paused, not
+// complete), as Kubernetes' syncRolloutStatus: updated, ready or available
+// pods gained, old pods lost or a new ReplicaSet count as progress and
+// restart the clock (lastUpdateTime); a rollout that makes none within
+// progressDeadlineSeconds has timed out (False, ProgressDeadlineExceeded,
+// what `kubectl rollout status` reports) and stays so until it progresses.
+// `look_again` is told when the deadline would pass.
+json::object RolloutProgress(const json::object& d, const json::value* previous,
+                             const RolloutCounts& now_counts, const std::string& rs_name,
+                             const std::function<void(std::chrono::seconds)>& look_again) {
+  const json::object* last = FindCondition(previous, "Progressing");
+  const RolloutCounts before{
+      IntAt(d, ".status.updatedReplicas", 0), IntAt(d, ".status.readyReplicas", 0),
+      IntAt(d, ".status.availableReplicas", 0),
+      IntAt(d, ".status.replicas", 0) - IntAt(d, ".status.updatedReplicas", 0)};
+  const std::string last_reason = last != nullptr ? StringField(*last, "reason") : "";
+  const std::string quoted_name = fmt::format("\"{}\"", rs_name);
+  // Another new ReplicaSet than the condition names: a new template, whose
+  // rollout starts the clock again (a scale alone does not).
+  const bool new_set =
+      last != nullptr &&
+      (rs_name.empty() || StringField(*last, "message").find(quoted_name) == std::string::npos);
+  const bool progressed = last == nullptr || last_reason == "DeploymentPaused" || new_set ||
+                          now_counts.updated > before.updated || now_counts.ready > before.ready ||
+                          now_counts.available > before.available || now_counts.old < before.old;
+  if (progressed) {
+    json::object c = Condition(previous, "Progressing", "True", "ReplicaSetUpdated",
+                               fmt::format("ReplicaSet {} is progressing.", quoted_name));
+    c["lastUpdateTime"] = NowRfc3339();
+    return c;
+  }
+  // A rollout that completed does not time out when a pod fails later; one
+  // that timed out stays so until it moves.
+  if (last_reason == "NewReplicaSetAvailable" || last_reason == "ProgressDeadlineExceeded") {
+    return *last;
+  }
+  const json::value* deadline_value = PathValue(d, ".spec.progressDeadlineSeconds");
+  auto since = ParseRfc3339(StringField(*last, "lastUpdateTime"));
+  if (deadline_value == nullptr || !deadline_value->is_int64() || !since) {
+    return *last;  // no deadline (or no time to count from)
+  }
+  const auto deadline =
+      *since + std::chrono::seconds(std::clamp<int64_t>(deadline_value->as_int64(), 0,
+                                                        std::numeric_limits<int32_t>::max()));
+  const auto now = std::chrono::system_clock::now();
+  if (now < deadline) {
+    look_again(std::chrono::ceil<std::chrono::seconds>(deadline - now));
+    return *last;
+  }
+  return Condition(previous, "Progressing", "False", "ProgressDeadlineExceeded",
+                   fmt::format("ReplicaSet \"{}\" has timed out progressing.", rs_name));
+}
 }  // namespace
 
 std::string PodTemplateHash(const json::object& pod_template, int64_t collision_count) {
@@ -139,8 +203,11 @@ int64_t ScaledValue(const json::value* value, int64_t replicas, bool round_up, i
     if (!text.empty() && text.back() == '%') {
       auto percent = ParseInteger<int64_t>(text.substr(0, text.size() - 1));
       if (percent.has_value() && *percent >= 0) {
-        double scaled = static_cast<double>(*percent * replicas) / 100.0;
-        return static_cast<int64_t>(round_up ? std::ceil(scaled) : std::floor(scaled));
+        // Past 100 % is 100 % (admission refuses it where Kubernetes does),
+        // so nothing here overflows.
+        const int64_t whole = std::min<int64_t>(*percent, 100);
+        const int64_t of = std::clamp<int64_t>(replicas, 0, std::numeric_limits<int32_t>::max());
+        return round_up ? (whole * of + 99) / 100 : whole * of / 100;
       }
     }
   }
@@ -155,9 +222,17 @@ DeploymentController::DeploymentController(Client& client, Informer& deployments
       replica_sets_(replica_sets) {
   deployments_.AddHandler([this](const InformerEvent& event) { Enqueue(KeyOf(*event.object)); });
   replica_sets_.AddHandler([this](const InformerEvent& event) {
+    const std::string ns = MetaString(*event.object, "namespace");
     auto owner = ControllerOf(*event.object);
     if (owner && owner->kind == "Deployment") {
-      Enqueue(MetaString(*event.object, "namespace") + "/" + owner->name);
+      Enqueue(ns + "/" + owner->name);
+    } else if (!owner) {
+      // An orphan: every Deployment that selects it may adopt it.
+      for (const ObjectPtr& d : deployments_.List(ns)) {
+        if (MayAdopt(PathValue(*d, ".spec.selector"), *event.object)) {
+          Enqueue(KeyOf(*d));
+        }
+      }
     }
   });
 }
@@ -195,11 +270,16 @@ Status DeploymentController::Reconcile(const std::string& key) {
   bool has_new = false;
   std::vector<json::object> old_sets;
   int64_t max_revision = 0;
-  for (const ObjectPtr& rs : replica_sets_.List(ns)) {
-    auto owner = ControllerOf(*rs);
-    if (!owner || owner->uid != uid) {
-      continue;
-    }
+  // Those it controls once it has adopted the orphans it selects (left by
+  // an orphaning delete of an earlier Deployment) and released the rest.
+  Status claim_error = absl::OkStatus();
+  const std::vector<ObjectPtr> claimed = ClaimControlled(
+      client_, {kDeploymentsRef, d, PathValue(d, ".spec.selector"), kReplicaSetsRef},
+      replica_sets_.List(ns), claim_error);
+  if (!claim_error.ok()) {
+    return claim_error;
+  }
+  for (const ObjectPtr& rs : claimed) {
     max_revision = std::max(max_revision, RevisionOf(*rs));
     if (!has_new && HashOf(*rs) == hash) {
       new_rs = *rs;
@@ -263,6 +343,20 @@ Status DeploymentController::Reconcile(const std::string& key) {
         return moved.status();
       }
       new_rs = std::move(*moved);
+    }
+    // minReadySeconds is not part of the template: a change reaches the new
+    // ReplicaSet here.
+    const int64_t min_ready = IntAt(d, ".spec.minReadySeconds", 0);
+    if (IntAt(new_rs, ".spec.minReadySeconds", 0) != min_ready) {
+      auto synced = client_.Mutate(In(kReplicaSetsRef, ns, MetaString(new_rs, "name")),
+                                   [&](json::object& next) {
+                                     *PathValue(next, ".spec.minReadySeconds", true) = min_ready;
+                                     return absl::OkStatus();
+                                   });
+      if (!synced.ok()) {
+        return synced.status();
+      }
+      new_rs = std::move(*synced);
     }
     // Oldest first, for scaling down.
     std::sort(old_sets.begin(), old_sets.end(), [](const json::object& a, const json::object& b) {
@@ -388,16 +482,20 @@ Status DeploymentController::Reconcile(const std::string& key) {
                            : Condition(previous, "Available", "False", "MinimumReplicasUnavailable",
                                        "Deployment does not have minimum availability."));
   std::string rs_name = has_new ? MetaString(new_rs, "name") : "";
+  const bool complete =
+      has_new && updated == replicas && available == replicas && total == replicas;
   if (paused) {
     conditions.push_back(
         Condition(previous, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"));
-  } else if (updated == replicas && available == replicas && total == replicas) {
+  } else if (complete) {
     conditions.push_back(
         Condition(previous, "Progressing", "True", "NewReplicaSetAvailable",
                   fmt::format("ReplicaSet \"{}\" has successfully progressed.", rs_name)));
   } else {
-    conditions.push_back(Condition(previous, "Progressing", "True", "ReplicaSetUpdated",
-                                   fmt::format("ReplicaSet \"{}\" is progressing.", rs_name)));
+    conditions.push_back(RolloutProgress(d, previous, {updated, ready, available, total - updated},
+                                         rs_name, [&](std::chrono::seconds left) {
+                                           EnqueueAfter(key, left + std::chrono::milliseconds(100));
+                                         }));
   }
   json::object status{{"observedGeneration", IntAt(d, ".metadata.generation", 1)},
                       {"replicas", total},

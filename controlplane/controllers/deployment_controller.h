@@ -6,7 +6,11 @@
 // carries its revision (deployment.kubernetes.io/revision), so `kubectl
 // rollout history` and `rollout undo` work; old ReplicaSets with no replicas
 // beyond revisionHistoryLimit are deleted. Status carries the counts and
-// the Available and Progressing conditions `kubectl rollout status` reads.
+// the Available and Progressing conditions `kubectl rollout status` reads:
+// Progressing is True (ReplicaSetUpdated) whenever the rollout moves, and
+// False (ProgressDeadlineExceeded) once it has not moved for
+// progressDeadlineSeconds, until it moves again. Pods count as available
+// once ready for minReadySeconds (pod_availability.h).
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_DEPLOYMENT_CONTROLLER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_DEPLOYMENT_CONTROLLER_H_
 

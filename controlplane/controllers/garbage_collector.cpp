@@ -205,21 +205,25 @@ Status GarbageCollector::ReconcileDependent(const std::string& kind, const std::
   }
   const std::string uid = MetaString(*object, "uid");
   if (gone.size() == refs.size()) {
-    // Every owner is gone: collected, only if it is still the object seen.
-    Status deleted = client_.Delete(In(dependent->second.collection, ns, name),
-                                    {uid, "", Propagation::kBackground});
+    // Every owner is gone: collected, only if it is still the version seen.
+    // The cache may lag a write that released it (an orphaning owner drops
+    // its references before it goes): that write's own event judges again.
+    Status deleted =
+        client_.Delete(In(dependent->second.collection, ns, name),
+                       {uid, MetaString(*object, "resourceVersion"), Propagation::kBackground});
     return Settles(deleted) ? absl::OkStatus() : deleted;
   }
   // Some owners live: only the references to the gone ones go.
   std::string dependent_key = kind;
   dependent_key.append("|").append(ns).append("/").append(name);
   for (const std::string& owner_uid : gone) {
-    BH_RETURN_IF_ERROR(DropReference(dependent_key, owner_uid));
+    BH_RETURN_IF_ERROR(EditReference(dependent_key, owner_uid, ReferenceEdit::kDrop));
   }
   return absl::OkStatus();
 }
 
-Status GarbageCollector::DropReference(const std::string& dependent, const std::string& uid) {
+Status GarbageCollector::EditReference(const std::string& dependent, const std::string& uid,
+                                       ReferenceEdit edit) {
   const size_t bar = dependent.find('|');
   auto followed = dependents_.find(dependent.substr(0, bar));
   if (bar == std::string::npos || followed == dependents_.end()) {
@@ -228,13 +232,29 @@ Status GarbageCollector::DropReference(const std::string& dependent, const std::
   const auto [ns, name] = SplitKey(dependent.substr(bar + 1));
   auto written = client_.Mutate(In(followed->second.collection, ns, name), [&](json::object& next) {
     json::value* refs_value = PathValue(next, ".metadata.ownerReferences", true);
+    if (!refs_value->is_array()) {
+      return absl::FailedPreconditionError("no longer names the owner");
+    }
     json::array kept;
-    for (const auto& r : refs_value->is_array() ? refs_value->as_array() : json::array()) {
+    bool unblocked = false;
+    for (json::value& r : refs_value->as_array()) {
       if (!r.is_object() || StringField(r.as_object(), "uid") != uid) {
+        kept.push_back(r);
+      } else if (edit == ReferenceEdit::kUnblock) {
+        json::value& blocks = r.as_object()["blockOwnerDeletion"];
+        unblocked = unblocked || !(blocks.is_bool() && !blocks.as_bool());
+        blocks = false;
         kept.push_back(r);
       }
     }
-    if (refs_value->is_array() && kept.size() == refs_value->as_array().size()) {
+    if (edit == ReferenceEdit::kUnblock) {
+      if (!unblocked) {
+        return absl::FailedPreconditionError("not blocking");
+      }
+      *refs_value = std::move(kept);
+      return absl::OkStatus();
+    }
+    if (kept.size() == refs_value->as_array().size()) {
       return absl::FailedPreconditionError("no longer names the owner");
     }
     if (kept.empty()) {
@@ -245,6 +265,22 @@ Status GarbageCollector::DropReference(const std::string& dependent, const std::
     return absl::OkStatus();
   });
   return Settles(written.status()) ? absl::OkStatus() : written.status();
+}
+
+bool GarbageCollector::HasDependentDeletingItsOwn(const std::string& owner_uid) const {
+  for (const std::string& dependent : DependentsOf(owner_uid)) {
+    const size_t bar = dependent.find('|');
+    auto followed = dependents_.find(dependent.substr(0, bar));
+    if (followed == dependents_.end()) {
+      continue;
+    }
+    const auto [ns, name] = SplitKey(dependent.substr(bar + 1));
+    ObjectPtr found = followed->second.informer->Get(ns, name);
+    if (found != nullptr && IsTerminating(*found) && HasFinalizer(*found, kForegroundFinalizer)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Status GarbageCollector::ReconcileOwner(const std::string& owner_kind, const std::string& ns,
@@ -264,8 +300,25 @@ Status GarbageCollector::ReconcileOwner(const std::string& owner_kind, const std
   }
   const std::vector<std::string> dependents = DependentsOf(uid);
   if (orphan) {
-    for (const std::string& dependent : dependents) {
-      BH_RETURN_IF_ERROR(DropReference(dependent, uid));
+    // Read from the API, not the index: a dependent made a moment ago that
+    // the index has not seen yet would keep its reference and be collected
+    // once the owner is gone. Orphaning is rare; a list per kind is cheap.
+    for (const auto& [kind, followed] : dependents_) {
+      auto listed = client_.List(In(followed.collection, ns));
+      if (!listed.ok()) {
+        return listed.status();
+      }
+      for (const json::object& dependent : *listed) {
+        const json::array& refs = OwnerReferences(dependent);
+        if (std::any_of(refs.begin(), refs.end(), [&](const json::value& ref) {
+              return ref.is_object() && StringField(ref.as_object(), "uid") == uid;
+            })) {
+          BH_RETURN_IF_ERROR(
+              EditReference(std::string(kind).append("|").append(ns).append("/").append(
+                                MetaString(dependent, "name")),
+                            uid, ReferenceEdit::kDrop));
+        }
+      }
     }
   } else {
     bool waiting = false;
@@ -278,16 +331,24 @@ Status GarbageCollector::ReconcileOwner(const std::string& owner_kind, const std
       if (found == nullptr) {
         continue;
       }
+      bool blocks_this = false;
       for (const auto& ref : OwnerReferences(*found)) {
         if (!ref.is_object() || StringField(ref.as_object(), "uid") != uid) {
           continue;
         }
         const json::value* blocks = ref.as_object().if_contains("blockOwnerDeletion");
-        waiting = waiting || (blocks != nullptr && blocks->is_bool() && blocks->as_bool());
+        blocks_this = blocks_this || (blocks != nullptr && blocks->is_bool() && blocks->as_bool());
       }
       if (IsTerminating(*found)) {
+        if (blocks_this && HasFinalizer(*found, kForegroundFinalizer) &&
+            HasDependentDeletingItsOwn(MetaString(*found, "uid"))) {
+          BH_RETURN_IF_ERROR(EditReference(dependent, uid, ReferenceEdit::kUnblock));
+          blocks_this = false;
+        }
+        waiting = waiting || blocks_this;
         continue;
       }
+      waiting = waiting || blocks_this;
       // A dependent that owns others goes in the foreground too, so this
       // owner waits for the whole tree.
       const bool owns = owners_.contains(followed.collection.group + "/" + kind);

@@ -59,8 +59,16 @@ class GarbageCollector : public Controller {
                         const std::string& name);
   // Whether the owner `ref` names (in `ns`) exists with its uid.
   StatusOr<bool> OwnerLives(const std::string& ns, const boost::json::object& ref);
-  // Takes `uid` out of the dependent's ownerReferences.
-  Status DropReference(const std::string& dependent, const std::string& uid);
+  // kDrop takes `uid` out of the dependent's ownerReferences; kUnblock
+  // clears blockOwnerDeletion on its reference to `uid`.
+  enum class ReferenceEdit { kDrop, kUnblock };
+  Status EditReference(const std::string& dependent, const std::string& uid, ReferenceEdit edit);
+  // Whether any dependent of `owner_uid` is itself waiting in the
+  // foreground for its own dependents: a dependent of an owner waiting on
+  // it, such as the two halves of an ownerReference cycle, would otherwise
+  // wait forever (Kubernetes breaks it the same way, with the same false
+  // positives: a longer chain of foreground owners may lose its order).
+  [[nodiscard]] bool HasDependentDeletingItsOwn(const std::string& owner_uid) const;
   // The index: what `object` (a dependent's key) names as owners.
   void Index(const std::string& dependent, const boost::json::object* object);
   [[nodiscard]] std::vector<std::string> DependentsOf(const std::string& owner_uid) const;

@@ -52,6 +52,28 @@ std::optional<OwnerRef> ControllerOf(const json::object& object) {
   return std::nullopt;
 }
 
+std::string_view ControllerUid(const json::object& object) {
+  const json::value* meta = object.if_contains("metadata");
+  const json::value* refs = meta != nullptr && meta->is_object()
+                                ? meta->as_object().if_contains("ownerReferences")
+                                : nullptr;
+  if (refs == nullptr || !refs->is_array()) {
+    return {};
+  }
+  for (const auto& ref : refs->as_array()) {
+    if (!ref.is_object()) {
+      continue;
+    }
+    const json::value* controller = ref.as_object().if_contains("controller");
+    if (controller != nullptr && controller->is_bool() && controller->as_bool()) {
+      const json::value* uid = ref.as_object().if_contains("uid");
+      return uid != nullptr && uid->is_string() ? std::string_view(uid->as_string())
+                                                : std::string_view("?");
+    }
+  }
+  return {};
+}
+
 json::object ControllerReference(const json::object& owner) {
   return json::object{{"apiVersion", StringField(owner, "apiVersion")},
                       {"kind", StringField(owner, "kind")},
@@ -81,17 +103,21 @@ bool IsPodActive(const json::object& pod) {
   return !ended && !IsTerminating(pod);
 }
 
-bool IsPodReady(const json::object& pod) {
-  const json::value* conditions = PathValue(pod, ".status.conditions");
+const json::object* FindCondition(const json::value* conditions, std::string_view type) {
   if (conditions == nullptr || !conditions->is_array()) {
-    return false;
+    return nullptr;
   }
-  for (const auto& condition : conditions->as_array()) {
-    if (condition.is_object() && StringField(condition.as_object(), "type") == "Ready") {
-      return StringField(condition.as_object(), "status") == "True";
+  for (const auto& c : conditions->as_array()) {
+    if (c.is_object() && StringField(c.as_object(), "type") == type) {
+      return &c.as_object();
     }
   }
-  return false;
+  return nullptr;
+}
+
+bool IsPodReady(const json::object& pod) {
+  const json::object* ready = FindCondition(PathValue(pod, ".status.conditions"), "Ready");
+  return ready != nullptr && StringField(*ready, "status") == "True";
 }
 
 void SetAnnotation(json::object& object, std::string_view name, std::string_view value) {

@@ -41,6 +41,9 @@ struct OwnerRef {
 };
 // The owner reference with controller: true, if any.
 std::optional<OwnerRef> ControllerOf(const boost::json::object& object);
+// The uid its controller reference names, without copying: "" when it has
+// none ("?" when that reference has no uid). For scans over many objects.
+std::string_view ControllerUid(const boost::json::object& object);
 // An owner reference to `owner` (controller, blocking its deletion).
 boost::json::object ControllerReference(const boost::json::object& owner);
 
@@ -51,6 +54,10 @@ const boost::json::object& LabelsOf(const boost::json::object& object);
 bool IsTerminating(const boost::json::object& object);
 // A pod that has ended (Succeeded or Failed) no longer counts as a replica.
 bool IsPodActive(const boost::json::object& pod);
+// The condition of type `type` in `conditions` (a status.conditions
+// array), if any.
+const boost::json::object* FindCondition(const boost::json::value* conditions,
+                                         std::string_view type);
 // status.conditions has Ready=True.
 bool IsPodReady(const boost::json::object& pod);
 

@@ -1,8 +1,29 @@
 #include "controlplane/controllers/pod_expectations.h"
 
+#include "controlplane/apiserver/object_meta.h"
 #include "controlplane/controllers/object_helpers.h"
 
 namespace bulkhead::controlplane::controllers {
+
+PodExpectations::PodExpectations(Informer& pods, std::chrono::seconds timeout)
+    : pods_(pods), timeout_(timeout) {
+  pods_.AddHandler([this](const InformerEvent& event) { Observe(event); });
+}
+
+void PodExpectations::Observe(const InformerEvent& event) {
+  const std::string ns = MetaString(*event.object, "namespace");
+  const std::string name = MetaString(*event.object, "name");
+  std::lock_guard lock(mu_);
+  for (auto& [key, waiting] : waiting_) {
+    if (SplitKey(key).first != ns) {
+      continue;
+    }
+    waiting.pods.created.erase(name);  // seen (and perhaps gone already)
+    if (event.type == InformerEvent::Type::kDeleted || IsTerminating(*event.object)) {
+      waiting.pods.deleted.erase(name);
+    }
+  }
+}
 
 void PodExpectations::Expect(const std::string& key, Pass pass) {
   if (pass.created.empty() && pass.deleted.empty()) {

@@ -21,8 +21,9 @@ class PodExpectations {
  public:
   static constexpr std::chrono::seconds kDefaultTimeout{30};
 
-  explicit PodExpectations(Informer& pods, std::chrono::seconds timeout = kDefaultTimeout)
-      : pods_(pods), timeout_(timeout) {}
+  // Made before `pods` starts: it follows its events, so a pod created and
+  // deleted before a pass looks settles the wait too.
+  explicit PodExpectations(Informer& pods, std::chrono::seconds timeout = kDefaultTimeout);
 
   // What one pass of `key` did: pod names created and deleted (in `ns`).
   struct Pass {
@@ -40,6 +41,8 @@ class PodExpectations {
     Pass pods;
     std::chrono::steady_clock::time_point since;
   };
+
+  void Observe(const InformerEvent& event);
 
   Informer& pods_;
   const std::chrono::seconds timeout_;

@@ -8,7 +8,9 @@
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
+#include "controlplane/controllers/controller_ref_manager.h"
 #include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/pod_availability.h"
 
 namespace bulkhead::controlplane::controllers {
 namespace {
@@ -51,11 +53,32 @@ ReplicaSetController::ReplicaSetController(Client& client, Informer& replica_set
       pods_(pods) {
   replica_sets_.AddHandler([this](const InformerEvent& event) { Enqueue(KeyOf(*event.object)); });
   pods_.AddHandler([this](const InformerEvent& event) {
+    const std::string ns = MetaString(*event.object, "namespace");
     auto owner = ControllerOf(*event.object);
     if (owner && owner->kind == kind_.kind) {
-      Enqueue(MetaString(*event.object, "namespace") + "/" + owner->name);
+      Enqueue(ns + "/" + owner->name);
+    } else if (!owner && IsPodActive(*event.object)) {
+      // An orphan: every one of ours that selects it may adopt it.
+      for (const ObjectPtr& rs : replica_sets_.List(ns)) {
+        json::value storage;
+        if (MayAdopt(SelectorOf(*rs, storage), *event.object)) {
+          Enqueue(KeyOf(*rs));
+        }
+      }
     }
   });
+}
+
+const json::value* ReplicaSetController::SelectorOf(const json::object& rs,
+                                                    json::value& storage) const {
+  // A ReplicationController's selector is a label map: as a LabelSelector,
+  // its matchLabels.
+  const json::value* selector = PathValue(rs, ".spec.selector");
+  if (kind_.kind == "ReplicationController" && selector != nullptr) {
+    storage = json::object{{"matchLabels", *selector}};
+    return &storage;
+  }
+  return selector;
 }
 
 Status ReplicaSetController::Reconcile(const std::string& key) {
@@ -72,21 +95,25 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     EnqueueAfter(key, std::chrono::seconds(1));  // in case an event was folded
     return absl::OkStatus();
   }
+  json::value storage;
+  const json::value* selector = SelectorOf(*rs, storage);
+  // Its own pods and the orphans (the rest are skipped cheaply: a
+  // namespace may hold thousands of other pods).
   const std::string uid = MetaString(*rs, "uid");
-  // A ReplicationController's selector is a label map: as a LabelSelector,
-  // its matchLabels.
-  const json::value* selector = PathValue(*rs, ".spec.selector");
-  json::value as_label_selector;
-  if (kind_.kind == "ReplicationController" && selector != nullptr) {
-    as_label_selector = json::object{{"matchLabels", *selector}};
-    selector = &as_label_selector;
-  }
-  std::vector<ObjectPtr> active;
+  std::vector<ObjectPtr> candidates;
   for (const ObjectPtr& pod : pods_.List(ns)) {
-    auto owner = ControllerOf(*pod);
-    if (owner && owner->uid == uid && IsPodActive(*pod)) {
-      active.push_back(pod);
+    const std::string_view controller = ControllerUid(*pod);
+    if ((controller.empty() || controller == uid) && IsPodActive(*pod)) {
+      candidates.push_back(pod);
     }
+  }
+  // The pods it controls, once it has adopted the orphans it selects and
+  // released the pods it no longer does.
+  Status first_error = absl::OkStatus();
+  std::vector<ObjectPtr> active = ClaimControlled(
+      client_, {kind_.collection, *rs, selector, kPodsRef}, candidates, first_error);
+  if (!first_error.ok()) {
+    return first_error;  // counted wrong, it would make or delete pods it should not
   }
   const auto have = static_cast<int64_t>(active.size());
   // Within int32 as admission checks; objects stored before it was checked
@@ -96,7 +123,6 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
                            ? have
                            : std::clamp<int64_t>(IntAt(*rs, ".spec.replicas", 1), 0,
                                                  std::numeric_limits<int32_t>::max());
-  Status first_error = absl::OkStatus();
   if (have < want) {
     PodExpectations::Pass pass;
     for (int64_t i = 0; i < std::min(want - have, kBurst); ++i) {
@@ -119,8 +145,10 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
     PodExpectations::Pass pass;
     for (int64_t i = 0; i < std::min(have - want, kBurst); ++i) {
       std::string pod_name = MetaString(*active[i], "name");
-      Status deleted = client_.Delete(In(kPodsRef, ns, pod_name));
-      if (!deleted.ok() && ToHttpError(deleted).code != 404) {
+      // Only the pod seen: another one by its name is not ours to delete.
+      Status deleted =
+          client_.Delete(In(kPodsRef, ns, pod_name), {MetaString(*active[i], "uid"), ""});
+      if (!Settles(deleted)) {
         first_error = deleted;
         break;
       }
@@ -131,14 +159,19 @@ Status ReplicaSetController::Reconcile(const std::string& key) {
   // Status from the pods seen now; the next pass counts the new ones.
   int64_t labeled = 0;
   int64_t ready = 0;
+  AvailabilityCount available(IntAt(*rs, ".spec.minReadySeconds", 0));
   for (const ObjectPtr& pod : active) {
     labeled += SelectorMatches(selector, LabelsOf(*pod)) ? 1 : 0;
     ready += IsPodReady(*pod) ? 1 : 0;
+    available.Add(*pod);
+  }
+  if (auto next = available.next_change()) {
+    EnqueueAfter(key, *next);  // no event says when a pod has been ready long enough
   }
   json::object status{{"replicas", have},
                       {"fullyLabeledReplicas", labeled},
                       {"readyReplicas", ready},
-                      {"availableReplicas", ready},
+                      {"availableReplicas", available.available()},
                       {"observedGeneration", IntAt(*rs, ".metadata.generation", 1)}};
   const json::value* current = rs->if_contains("status");
   json::object current_status =

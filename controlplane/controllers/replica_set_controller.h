@@ -1,13 +1,16 @@
 // ReplicaSet (and v1 ReplicationController, the same with a plain label
-// map for a selector): keeps spec.replicas pods of its template running, counting the
-// pods it controls (its controller owner reference) that have not ended or
-// begun deleting; writes status (replicas, ready, available, observed
-// generation) only when it changes. Until the pod cache shows the pods it
-// last created or deleted, a ReplicaSet is not resized again (so a slow
-// cache never makes it create twice); that wait ends after 30 s.
+// map for a selector): keeps spec.replicas pods of its template running,
+// counting the pods it controls (its controller owner reference) that have
+// not ended or begun deleting; writes status (replicas, ready, available
+// once ready for minReadySeconds, observed generation) only when it
+// changes. Until the pod cache shows the pods it last created or deleted, a
+// ReplicaSet is not resized again (so a slow cache never makes it create
+// twice); that wait ends after 30 s.
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_REPLICA_SET_CONTROLLER_H_
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <string>
 
 #include "controlplane/apiserver/registry/client.h"
@@ -36,6 +39,10 @@ class ReplicaSetController : public Controller {
   Status Reconcile(const std::string& key) override;
 
  private:
+  // Its selector as a LabelSelector (`storage` holds a converted one).
+  const boost::json::value* SelectorOf(const boost::json::object& rs,
+                                       boost::json::value& storage) const;
+
   Client& client_;
   const ReplicatedKind kind_;
   Informer& replica_sets_;

@@ -14,6 +14,7 @@
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/registry/propagation.h"
 #include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/pod_availability.h"
 
 namespace bulkhead::controlplane::controllers {
 namespace {
@@ -34,7 +35,8 @@ std::optional<int64_t> OrdinalOf(const std::string& set, const std::string& pod)
     return std::nullopt;
   }
   const std::string digits = pod.substr(set.size() + 1);
-  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit) ||
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       (digits.size() > 1 && digits[0] == '0')) {
     return std::nullopt;
   }
@@ -150,9 +152,20 @@ Status StatefulSetController::CreatePod(const json::object& set, int64_t ordinal
                    {"metadata", std::move(meta)},
                    {"spec", std::move(spec)}};
   auto created = client_.Create(In(kPodsRef, ns), std::move(pod));
-  // A pod of that name already: the cache had not shown it yet.
-  if (!created.ok() && ToHttpError(created.status()).code != 409) {
+  if (created.ok() || ToHttpError(created.status()).code != 409) {
     return created.status();
+  }
+  // A pod of that name already: ours when the cache had not shown it yet;
+  // anyone else's is in the way (no pod is adopted), said and retried.
+  auto existing = client_.Get(In(kPodsRef, ns, pod_name));
+  if (!existing.ok()) {
+    return existing.status();
+  }
+  auto owner = ControllerOf(*existing);
+  if (!owner || owner->uid != MetaString(set, "uid")) {
+    return absl::AlreadyExistsError(
+        "pod \"" + pod_name + "\" is in the way of statefulset \"" + MetaString(set, "name") +
+        "\": it is not the set's; delete it to let the set make its own");
   }
   return absl::OkStatus();
 }
@@ -207,6 +220,14 @@ Status StatefulSetController::Reconcile(const std::string& key) {
     return Settles(gone) ? absl::OkStatus() : gone;
   };
   // OrderedReady: each step waits for the one before to be Running and Ready.
+  // A failed step stops the pass, but its status is still written.
+  Status first_error = absl::OkStatus();
+  const auto failed = [&first_error](Status status) {
+    if (!status.ok() && first_error.ok()) {
+      first_error = std::move(status);
+    }
+    return !first_error.ok();
+  };
   bool waiting = false;
   int64_t created = 0;
   for (int64_t index = 0; index < replicas && !waiting; ++index) {
@@ -218,17 +239,20 @@ Status StatefulSetController::Reconcile(const std::string& key) {
         waiting = true;
         break;
       }
-      BH_RETURN_IF_ERROR(CreatePod(*set, ordinal, revision));
+      if (failed(CreatePod(*set, ordinal, revision))) {
+        waiting = true;
+        break;
+      }
       ++created;
       waiting = !parallel;
       continue;
     }
     const json::object& pod = *found->second;
     if (!IsTerminating(pod) && !IsPodActive(pod)) {
-      BH_RETURN_IF_ERROR(remove(pod));  // ended: made again once it is gone
+      waiting = failed(remove(pod));  // ended: made again once it is gone
     }
     if (IsTerminating(pod) || !IsPodActive(pod) || !RunningAndReady(pod)) {
-      waiting = !parallel;
+      waiting = waiting || !parallel;
     }
   }
   // Surplus pods, from the highest ordinal.
@@ -236,8 +260,9 @@ Status StatefulSetController::Reconcile(const std::string& key) {
             [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = 0; i < surplus.size() && !waiting; ++i) {
     const json::object& pod = *surplus[i].second;
-    if (!IsTerminating(pod)) {
-      BH_RETURN_IF_ERROR(remove(pod));
+    if (!IsTerminating(pod) && failed(remove(pod))) {
+      waiting = true;
+      break;
     }
     waiting = !parallel;
   }
@@ -251,7 +276,7 @@ Status StatefulSetController::Reconcile(const std::string& key) {
       const json::object& pod = *found->second;
       if (RevisionOf(pod) != revision) {
         if (!IsTerminating(pod)) {
-          BH_RETURN_IF_ERROR(remove(pod));
+          failed(remove(pod));
         }
         break;
       }
@@ -270,10 +295,14 @@ Status StatefulSetController::Reconcile(const std::string& key) {
   int64_t ready = 0;
   int64_t current = 0;
   int64_t updated = 0;
+  AvailabilityCount available(IntAt(*set, ".spec.minReadySeconds", 0));
   for (const ObjectPtr& pod : owned) {
     const bool made = !StringAt(*pod, ".status.phase").empty();
     count += made ? 1 : 0;
-    ready += RunningAndReady(*pod) ? 1 : 0;
+    if (RunningAndReady(*pod)) {
+      ++ready;
+      available.Add(*pod);
+    }
     if (made && !IsTerminating(*pod)) {
       current += RevisionOf(*pod) == current_revision ? 1 : 0;
       updated += RevisionOf(*pod) == revision ? 1 : 0;
@@ -287,11 +316,14 @@ Status StatefulSetController::Reconcile(const std::string& key) {
                       {"readyReplicas", ready},
                       {"currentReplicas", current},
                       {"updatedReplicas", updated},
-                      {"availableReplicas", ready},
+                      {"availableReplicas", available.available()},
                       {"currentRevision", current_revision},
                       {"updateRevision", revision},
                       {"collisionCount", 0},
                       {"observedGeneration", IntAt(*set, ".metadata.generation", 1)}};
+  if (auto next = available.next_change()) {
+    EnqueueAfter(key, *next);  // no event says when a pod has been ready long enough
+  }
   // Kubernetes leaves zero counts out, but for these.
   for (auto it = status.begin(); it != status.end();) {
     const bool kept = it->key() == "replicas" || it->key() == "availableReplicas" ||
@@ -308,7 +340,7 @@ Status StatefulSetController::Reconcile(const std::string& key) {
       return written.status();
     }
   }
-  return absl::OkStatus();
+  return first_error;
 }
 
 }  // namespace bulkhead::controlplane::controllers

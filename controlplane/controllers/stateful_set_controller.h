@@ -17,7 +17,8 @@
 //   one at a time, each after the ones above it run the new revision and
 //   are Ready; they are recreated from the template. OnDelete: a pod gets
 //   the new template only when someone deletes it.
-// - Status: replicas, readyReplicas, availableReplicas (ready),
+// - Status: replicas, readyReplicas, availableReplicas (ready for
+//   minReadySeconds),
 //   currentReplicas, updatedReplicas, currentRevision and updateRevision
 //   (the revision is "<set>-<hash of the template>"), observedGeneration:
 //   what `kubectl rollout status statefulset` reads.
@@ -25,7 +26,7 @@
 // Not here: ControllerRevision objects (so no `kubectl rollout undo` of a
 // StatefulSet, and a pod below the partition that is recreated gets the new
 // template, where Kubernetes gives it the old one), whenScaled: Delete,
-// minReadySeconds, maxUnavailable.
+// maxUnavailable; OrderedReady waits on ready pods, not available ones.
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_STATEFUL_SET_CONTROLLER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_STATEFUL_SET_CONTROLLER_H_
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "controlplane/auth/user_info.h"
+
 namespace bulkhead::controlplane {
 
 struct HttpRequest {
@@ -33,6 +35,14 @@ struct HttpRequest {
   // Why a verified client certificate names no user (no CN, or two): the
   // request is refused with it, never served as someone.
   std::optional<std::string> certificate_error;
+  // Impersonate-User, -Group, -Uid and -Extra-* headers, as sent.
+  std::vector<std::pair<std::string, std::string>> impersonation;
+  // The client's address, for logs.
+  std::string peer;
+  // Set by the authenticator: who the request is from (nullopt: anonymous),
+  // or why its credentials were refused.
+  std::optional<UserInfo> user;
+  std::string authentication_error;
 
   // The first value of a query parameter.
   [[nodiscard]] std::optional<std::string_view> Query(std::string_view name) const {

@@ -342,7 +342,8 @@ class Writer : public ResponseWriter {
 
 class BeastHttpsServer : public HttpsServer {
  public:
-  BeastHttpsServer(HttpsServerOptions options, Authenticator authenticate, RequestHandler handler)
+  BeastHttpsServer(HttpsServerOptions options, RequestAuthenticator authenticate,
+                   RequestHandler handler)
       : options_(std::move(options)),
         authenticate_(std::move(authenticate)),
         handler_(std::move(handler)),
@@ -454,7 +455,7 @@ class BeastHttpsServer : public HttpsServer {
     }
     std::abort();  // a connection runs on one of this server's loops
   }
-  bool Authenticate(const HttpRequest& request) const { return authenticate_(request); }
+  bool Authenticate(HttpRequest& request) const { return authenticate_(request); }
   const RequestHandler& handler() const { return handler_; }
   bool IsProven(const Connection& connection) {
     std::lock_guard lock(mu_);
@@ -608,7 +609,7 @@ class BeastHttpsServer : public HttpsServer {
 
  private:
   HttpsServerOptions options_;
-  Authenticator authenticate_;
+  RequestAuthenticator authenticate_;
   RequestHandler handler_;
   ssl::context tls_;
   std::mutex mu_;
@@ -759,6 +760,13 @@ void Connection::OnHeader(beast::error_code ec) {
   request_.certificate_user = identity_.certificate_user;
   request_.certificate_groups = identity_.certificate_groups;
   request_.certificate_error = identity_.certificate_error;
+  request_.peer = client_;
+  for (const auto& field : message) {
+    const std::string_view name(field.name_string().data(), field.name_string().size());
+    if (name.size() > 12 && beast::iequals(name.substr(0, 12), "impersonate-")) {
+      request_.impersonation.emplace_back(std::string(name), std::string(field.value()));
+    }
+  }
   request_.authenticated = server_.Authenticate(request_);
   if (request_.authenticated && first_authenticated_) {
     first_authenticated_ = false;
@@ -1123,7 +1131,7 @@ void Connection::CloseStream() {
 }  // namespace
 
 StatusOr<std::unique_ptr<HttpsServer>> HttpsServer::Start(const HttpsServerOptions& options,
-                                                          Authenticator authenticate,
+                                                          RequestAuthenticator authenticate,
                                                           RequestHandler handler) {
   auto server =
       std::make_unique<BeastHttpsServer>(options, std::move(authenticate), std::move(handler));

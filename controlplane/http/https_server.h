@@ -59,7 +59,7 @@ struct HttpsServerLimits {
 };
 
 // Runs on an IO thread once a request's headers are in; must not block.
-using Authenticator = std::function<bool(const HttpRequest&)>;
+using RequestAuthenticator = std::function<bool(HttpRequest&)>;
 // Runs with the whole request: on the IO thread when the request is quick,
 // else on a handler thread.
 using RequestHandler = std::function<void(HttpRequest&, ResponseWriter&)>;
@@ -81,7 +81,7 @@ class HttpsServer {
  public:
   // Binds and starts the IO and handler threads.
   static StatusOr<std::unique_ptr<HttpsServer>> Start(const HttpsServerOptions& options,
-                                                      Authenticator authenticate,
+                                                      RequestAuthenticator authenticate,
                                                       RequestHandler handler);
   virtual ~HttpsServer() = default;
   virtual uint16_t port() const = 0;

@@ -1,5 +1,7 @@
 #include "controlplane/pki/cluster_credentials.h"
 
+#include "controlplane/auth/jwt.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -119,6 +121,15 @@ StatusOr<ClusterCredentials> EnsureClusterCredentials(const std::string& data_di
   }
   if (credentials.admin_token.empty()) {
     return absl::FailedPreconditionError(fmt::format("{} is empty", token_path));
+  }
+  std::string signing_path = dir + "/service-account.key";
+  if (std::filesystem::exists(signing_path)) {
+    BH_ASSIGN_OR_RETURN(credentials.service_account_key_pem, ReadFile(signing_path));
+  } else {
+    BH_ASSIGN_OR_RETURN(credentials.service_account_key_pem, Es256Key::GeneratePem());
+    BH_RETURN_IF_ERROR(
+        WriteFileAtomically(signing_path, credentials.service_account_key_pem, 0600));
+    created = true;
   }
   return credentials;
 }

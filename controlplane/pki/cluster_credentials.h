@@ -5,6 +5,7 @@
 //   DIR/pki/client-ca.{crt,key}   authority that signs client certificates
 //   DIR/pki/admin.{crt,key}       the admin's client certificate (CN=admin, O=system:masters)
 //   DIR/pki/admin.token           the admin's bearer token
+//   DIR/pki/service-account.key   ES256 key that signs service account tokens
 //   DIR/kubeconfig                written at every start with the address served
 //
 // Made on first start; read back on later starts, so the same cluster keeps
@@ -26,6 +27,7 @@ struct ClusterCredentials {
   KeyPair client_authority;
   KeyPair admin;
   std::string admin_token;
+  std::string service_account_key_pem;
   bool created = false;  // made by this start
 };
 

@@ -106,6 +106,45 @@ class TestKubelet {
   std::thread thread_;
 };
 
+// With no node to run its pods, a rollout with a short progress deadline
+// times out: `kubectl rollout status` says so and fails; once pods become
+// ready it completes.
+TEST_F(KubectlTest, RolloutStatusFailsOnceTheProgressDeadlinePassesAndRecovers) {
+  Ok({"apply", "-f", files_.Write("stuck.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 2
+  selector:
+    matchLabels: {app: stuck}
+  template:
+    metadata:
+      labels: {app: stuck}
+    spec:
+      containers:
+      - {name: app, image: busybox, ports: [{containerPort: 8080, protocol: TCP}]}
+)")});
+  auto stuck = plane_->Kubectl({"rollout", "status", "deployment/stuck", "--timeout=60s"});
+  EXPECT_NE(stuck.exit_code, 0) << stuck.out << stuck.err;
+  EXPECT_NE(stuck.err.find("deployment \"stuck\" exceeded its progress deadline"),
+            std::string::npos)
+      << stuck.out << stuck.err;
+  auto deployment = Json({"get", "deployment", "stuck"});
+  std::string reason;
+  for (const json& c : deployment["status"].value("conditions", json::array())) {
+    if (c.value("type", "") == "Progressing") {
+      reason = c.value("reason", "");
+    }
+  }
+  EXPECT_EQ(reason, "ProgressDeadlineExceeded") << deployment.dump();
+
+  TestKubelet kubelet(*plane_);
+  auto rolled = Ok({"rollout", "status", "deployment/stuck", "--timeout=60s"});
+  EXPECT_NE(rolled.out.find("deployment \"stuck\" successfully rolled out"), std::string::npos)
+      << rolled.out;
+}
+
 TEST_F(KubectlTest, CreateDeploymentRollsOutAndSetImageRollsBackWithUndo) {
   TestKubelet kubelet(*plane_);
   auto created = Ok({"create", "deployment", "web", "--image=nginx:1.25", "--replicas=3"});
@@ -198,6 +237,73 @@ TEST_F(KubectlTest, DeleteWithEachCascadeDoesWhatItSays) {
 // The CronJob controller on the real clock: a CronJob of every minute has
 // started a Job within a minute; a Job made from it by hand is its too, and
 // deleting it (Background) takes both.
+// A Job whose pod succeeds completes; one whose pods keep failing uses up
+// its backoffLimit and fails. kubectl waits on both and lists them.
+TEST_F(KubectlTest, AJobCompletesAndOneThatKeepsFailingExhaustsItsBackoff) {
+  Ok({"create", "job", "done", "--image=busybox", "--", "true"});
+  Ok({"apply", "-f", files_.Write("bad.yaml", R"(apiVersion: batch/v1
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: app, image: busybox, command: ["false"]}
+)")});
+  // Plays the node: the pods of "done" exit 0, those of "bad" exit 1.
+  std::atomic<bool> stop{false};
+  std::thread node([&] {
+    while (!stop) {
+      json pods = json::parse(HttpBody(plane_->Curl("GET", "/api/v1/namespaces/default/pods")),
+                              nullptr, false);
+      for (const json& pod :
+           pods.is_object() ? pods.value("items", json::array()) : json::array()) {
+        const std::string phase = pod["status"].value("phase", "Pending");
+        if (phase != "Pending" || pod["metadata"].contains("deletionTimestamp")) {
+          continue;
+        }
+        const bool good = pod["metadata"]["labels"].value("job-name", "") == "done";
+        plane_->Curl(
+            "PATCH",
+            "/api/v1/namespaces/default/pods/" + pod["metadata"]["name"].get<std::string>() +
+                "/status",
+            std::string(R"({"status":{"phase":")") + (good ? "Succeeded" : "Failed") +
+                R"(","containerStatuses":[{"name":"c","ready":false,"restartCount":0,"image":"busybox","imageID":"","state":{"terminated":{"exitCode":)" +
+                (good ? "0" : "1") + "}}}]}}",
+            "application/merge-patch+json");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  Ok({"wait", "--for=condition=Complete", "job/done", "--timeout=60s"});
+  // Two failures (the second after the controller's 10 s back-off) are one
+  // more than backoffLimit allows.
+  Ok({"wait", "--for=condition=Failed", "job/bad", "--timeout=90s"});
+  stop = true;
+  node.join();
+  json bad = Json({"get", "job", "bad"});
+  std::string reason;
+  for (const json& c : bad["status"].value("conditions", json::array())) {
+    if (c.value("type", "") == "Failed") {
+      reason = c.value("reason", "");
+    }
+  }
+  EXPECT_EQ(reason, "BackoffLimitExceeded") << bad.dump();
+  EXPECT_EQ(bad["status"].value("failed", 0), 2) << bad.dump();
+  auto table = Ok({"get", "jobs"});
+  EXPECT_NE(table.out.find("STATUS"), std::string::npos) << table.out;
+  for (const char* line : {"done", "bad"}) {
+    const size_t at = table.out.find(std::string("\n") + line);
+    ASSERT_NE(at, std::string::npos) << table.out;
+    const std::string row = table.out.substr(at + 1, table.out.find('\n', at + 1) - at - 1);
+    EXPECT_NE(row.find(std::string_view(line) == "done" ? "Complete" : "Failed"), std::string::npos)
+        << row;
+    EXPECT_NE(row.find(std::string_view(line) == "done" ? "1/1" : "0/1"), std::string::npos) << row;
+  }
+}
+
 TEST_F(KubectlTest, ACronJobFiresWithinItsMinuteAndItsJobsGoWithIt) {
   Ok({"create", "cronjob", "tick", "--image=x:1", "--schedule=* * * * *"});
   Ok({"create", "job", "by-hand", "--from=cronjob/tick"});
@@ -555,7 +661,7 @@ TEST_F(KubectlTest, CreateGetYamlJsonAndTable) {
   EXPECT_FALSE(doc["metadata"]["creationTimestamp"].get<std::string>().empty());
   auto yaml = Ok({"get", "cm", "settings", "-o", "yaml"});
   EXPECT_NE(yaml.out.find("color: blue"), std::string::npos) << yaml.out;
-  auto table = Ok({"get", "configmaps"});
+  auto table = Ok({"get", "configmap", "settings"});
   EXPECT_NE(table.out.find("DATA"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("settings   2"), std::string::npos) << table.out;
   auto again = plane_->Kubectl({"create", "-f", file});

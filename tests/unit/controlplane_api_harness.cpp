@@ -166,7 +166,16 @@ Recorded ApiHarness::Call(std::string_view method, std::string_view target, std:
   request.query = std::move(parsed.query);
   request.accept = options.accept;
   request.content_type = body.empty() ? "" : options.content_type;
-  request.authorization = options.authenticated ? std::string("Bearer ") + kToken : "";
+  request.authorization = !options.authenticated  ? ""
+                          : options.token.empty() ? std::string("Bearer ") + kToken
+                                                  : "Bearer " + options.token;
+  if (options.certificate_user.has_value()) {
+    request.authorization.clear();
+    request.certificate_user = options.certificate_user;
+    request.certificate_groups = options.certificate_groups;
+  }
+  request.impersonation = options.impersonation;
+  request.peer = "harness";
   request.user_agent = "api-harness";
   request.body = std::move(body);
   request.authenticated = api_->Authenticate(request);

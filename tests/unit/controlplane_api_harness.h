@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,7 +86,27 @@ struct CallOptions {
   std::string content_type = "application/json";
   std::string accept;
   bool authenticated = true;
+  // A bearer token sent instead of the admin's.
+  std::string token;
+  // A client certificate's identity instead (as the server reads it).
+  std::optional<std::string> certificate_user;
+  std::vector<std::string> certificate_groups;
+  // Impersonate-* headers.
+  std::vector<std::pair<std::string, std::string>> impersonation;
 };
+
+// As a client certificate with CN `user` and O `groups`.
+inline CallOptions AsUser(std::string user, std::vector<std::string> groups = {}) {
+  CallOptions options;
+  options.certificate_user = std::move(user);
+  options.certificate_groups = std::move(groups);
+  return options;
+}
+inline CallOptions WithToken(std::string token) {
+  CallOptions options;
+  options.token = std::move(token);
+  return options;
+}
 
 inline CallOptions Anonymous() {
   CallOptions options;

@@ -205,6 +205,132 @@ TEST_F(ControllersTest, ADeploymentRunsItsReplicasThroughAReplicaSetAndRollsOut)
   EXPECT_EQ(api_.store().Revision(), settled);
 }
 
+// The Progressing condition's reason, "" when there is none.
+std::string ProgressingReason(const json::object& deployment) {
+  const json::value* conditions = PathValue(deployment, ".status.conditions");
+  if (conditions != nullptr && conditions->is_array()) {
+    for (const auto& c : conditions->as_array()) {
+      if (c.is_object() && StringField(c.as_object(), "type") == "Progressing") {
+        return StringField(c.as_object(), "reason");
+      }
+    }
+  }
+  return "";
+}
+
+TEST_F(ControllersTest, ARolloutThatMakesNoProgressWithinItsDeadlineTimesOutUntilItDoes) {
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments",
+                      Deployment(2, "a:1", R"(,"progressDeadlineSeconds":1)"))
+                .status,
+            201);
+  // No node runs the pods: after a second without progress the rollout has
+  // timed out, and says so in the condition kubectl rollout status reads.
+  ASSERT_TRUE(WaitFor([&] {
+    auto d = client_.Get(kDeployment);
+    return d.ok() && ProgressingReason(*d) == "ProgressDeadlineExceeded";
+  }));
+  auto d = client_.Get(kDeployment);
+  ASSERT_TRUE(d.ok());
+  std::string conditions = json::serialize(*PathValue(*d, ".status.conditions"));
+  EXPECT_NE(conditions.find(R"("status":"False","lastUpdateTime")"), std::string::npos)
+      << conditions;
+  EXPECT_NE(conditions.find("has timed out progressing."), std::string::npos) << conditions;
+  // Timed out is a state, not a loop: nothing more is written while nothing changes.
+  int64_t settled = api_.store().Revision();
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(api_.store().Revision(), settled);
+  // Pods coming up are progress again, and the rollout completes.
+  {
+    TestKubelet kubelet(client_);
+    ASSERT_TRUE(WaitFor([&] { return RolledOut(2); }));
+    EXPECT_TRUE(WaitFor([&] {
+      auto done = client_.Get(kDeployment);
+      return done.ok() && ProgressingReason(*done) == "NewReplicaSetAvailable";
+    }));
+  }
+  // A completed rollout does not time out when a pod fails later.
+  auto pods = ActivePods();
+  ASSERT_FALSE(pods.empty());
+  ObjectRef failing = kPods;
+  failing.name = MetaString(pods.front(), "name");
+  failing.subresource = "status";
+  ASSERT_TRUE(client_
+                  .Mutate(failing,
+                          [](json::object& next) {
+                            next["status"] = json::object{
+                                {"phase", "Running"},
+                                {"conditions", json::array{json::object{{"type", "Ready"},
+                                                                        {"status", "False"}}}}};
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = client_.Get(kDeployment);
+    return got.ok() && IntAt(*got, ".status.availableReplicas", 0) == 1;
+  }));
+  std::this_thread::sleep_for(milliseconds(1500));
+  auto after = client_.Get(kDeployment);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(ProgressingReason(*after), "NewReplicaSetAvailable")
+      << json::serialize(*PathValue(*after, ".status.conditions"));
+
+  // minReadySeconds must stay below the deadline, and a change of it
+  // reaches the ReplicaSet (it is not part of the template).
+  testing::CallOptions merge;
+  merge.content_type = "application/merge-patch+json";
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/web";
+  auto too_long = api_.Call("PATCH", path, R"({"spec":{"minReadySeconds":5}})", merge);
+  EXPECT_EQ(too_long.status, 422) << too_long.body;
+  EXPECT_NE(too_long.body.find("must be greater than minReadySeconds"), std::string::npos)
+      << too_long.body;
+  auto fine = api_.Call("PATCH", path,
+                        R"({"spec":{"minReadySeconds":5,"progressDeadlineSeconds":30}})", merge);
+  ASSERT_EQ(fine.status, 200) << fine.body;
+  EXPECT_TRUE(WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    return sets.ok() && sets->size() == 1U && IntAt(sets->front(), ".spec.minReadySeconds", 0) == 5;
+  }));
+}
+
+TEST_F(ControllersTest, APodCountsAsAvailableOnlyOnceReadyForMinReadySeconds) {
+  ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments",
+                      Deployment(2, "a:1", R"(,"minReadySeconds":3)"))
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return ActivePods().size() == 2U; }));
+  // Ready from now: available three seconds on, when nothing else happens.
+  const std::string since = NowRfc3339();
+  for (const json::object& pod : ActivePods()) {
+    ObjectRef ref = kPods;
+    ref.name = MetaString(pod, "name");
+    ref.subresource = "status";
+    ASSERT_TRUE(
+        client_
+            .Mutate(ref,
+                    [&](json::object& next) {
+                      next["status"] = json::object{
+                          {"phase", "Running"},
+                          {"conditions", json::array{json::object{{"type", "Ready"},
+                                                                  {"status", "True"},
+                                                                  {"lastTransitionTime", since}}}}};
+                      return absl::OkStatus();
+                    })
+            .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    auto d = client_.Get(kDeployment);
+    return d.ok() && IntAt(*d, ".status.readyReplicas", 0) == 2;
+  }));
+  auto d = client_.Get(kDeployment);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(IntAt(*d, ".status.availableReplicas", 0), 0) << json::serialize(*d);
+  EXPECT_TRUE(WaitFor([&] { return RolledOut(2); }));
+  auto sets = client_.List(kReplicaSets);
+  ASSERT_TRUE(sets.ok());
+  ASSERT_EQ(sets->size(), 1U);
+  EXPECT_EQ(IntAt(sets->front(), ".status.availableReplicas", 0), 2);
+}
+
 TEST_F(ControllersTest, ANewTemplateRollsWithinSurgeAndAScaleDownRemovesPods) {
   TestKubelet kubelet(client_);
   ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(4, "a:1"))
@@ -549,6 +675,54 @@ TEST_F(ControllersTest, ADaemonSetRunsOnePodPerFittingNodeAndFollowsTheNodes) {
   EXPECT_TRUE(WaitFor([&] { return ActivePods().empty(); }));
 }
 
+TEST_F(ControllersTest, AFailedDaemonPodIsReplacedAfterAWaitThatGrows) {
+  ASSERT_EQ(api_.Call("POST", "/api/v1/nodes",
+                      R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}})")
+                .status,
+            201);
+  ASSERT_EQ(
+      api_.Call(
+              "POST", "/apis/apps/v1/namespaces/default/daemonsets",
+              R"({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"crash"},"spec":{"selector":{"matchLabels":{"app":"crash"}},"template":{"metadata":{"labels":{"app":"crash"}},"spec":{"containers":[{"name":"c","image":"x:1"}]}}}})")
+          .status,
+      201);
+  const auto fail_the_pod = [&]() -> std::string {
+    std::string name;
+    if (!WaitFor([&] { return ActivePods().size() == 1U; })) {
+      return "";
+    }
+    name = MetaString(ActivePods().front(), "name");
+    ObjectRef ref = kPods;
+    ref.name = name;
+    ref.subresource = "status";
+    auto failed = client_.Mutate(ref, [](json::object& next) {
+      next["status"] = json::object{{"phase", "Failed"}};
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(failed.ok()) << failed.status();
+    return name;
+  };
+  const std::string first = fail_the_pod();
+  ASSERT_FALSE(first.empty());
+  // The first failure is replaced at once.
+  ASSERT_TRUE(WaitFor([&] {
+    auto pods = ActivePods();
+    return pods.size() == 1U && MetaString(pods.front(), "name") != first;
+  }));
+  const std::string second = fail_the_pod();
+  ASSERT_FALSE(second.empty());
+  // The next one waits (2 s): no create-and-delete loop.
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_TRUE(ActivePods().empty());
+  auto pods = client_.List(kPods);
+  ASSERT_TRUE(pods.ok());
+  EXPECT_EQ(pods->size(), 1U) << "the failed pod stays until its wait is over";
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = ActivePods();
+    return now.size() == 1U && MetaString(now.front(), "name") != second;
+  }));
+}
+
 TEST_F(ControllersTest, DeletingADeploymentCollectsItsReplicaSetsAndTheirPods) {
   TestKubelet kubelet(client_);
   ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))
@@ -603,6 +777,63 @@ TEST_F(ControllersTest, AForegroundDeleteKeepsTheDeploymentUntilItsReplicaSetsAn
   EXPECT_FALSE(gone_first) << "the deployment went before its dependents";
 }
 
+// Two ReplicaSets that own each other, each blocking the other's deletion:
+// a foreground delete of one must not wait forever on the other (the
+// collector drops the block of a dependent that is itself waiting), and a
+// background delete takes both.
+TEST_F(ControllersTest, AnOwnerReferenceCycleNeitherHangsAForegroundDeleteNorStopsTheCollector) {
+  auto replica_set = [](const std::string& name) {
+    return json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":")" +
+                       name + R"("},"spec":{"replicas":0,"selector":{"matchLabels":{"app":")" +
+                       name + R"("}},"template":{"metadata":{"labels":{"app":")" + name +
+                       R"("}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+        .as_object();
+  };
+  for (const std::string policy : {"Foreground", "Background"}) {
+    SCOPED_TRACE(policy);
+    auto a = client_.Create(kReplicaSets, replica_set("a"));
+    auto b = client_.Create(kReplicaSets, replica_set("b"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    const auto own = [&](const std::string& name, const json::object& owner) {
+      ObjectRef ref = kReplicaSets;
+      ref.name = name;
+      return client_
+          .Mutate(ref,
+                  [&](json::object& next) {
+                    next["metadata"].as_object()["ownerReferences"] =
+                        json::array{json::object{{"apiVersion", "apps/v1"},
+                                                 {"kind", "ReplicaSet"},
+                                                 {"name", MetaString(owner, "name")},
+                                                 {"uid", MetaString(owner, "uid")},
+                                                 {"blockOwnerDeletion", true}}};
+                    return absl::OkStatus();
+                  })
+          .ok();
+    };
+    ASSERT_TRUE(own("a", *b));
+    ASSERT_TRUE(own("b", *a));
+    auto deleted = api_.Call("DELETE", "/apis/apps/v1/namespaces/default/replicasets/a",
+                             R"({"propagationPolicy":")" + policy + R"("})");
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_TRUE(WaitFor([&] {
+      auto sets = client_.List(kReplicaSets);
+      return sets.ok() && sets->empty();
+    })) << "the cycle was not collected";
+  }
+  // The collector still serves everything else.
+  ASSERT_TRUE(
+      client_
+          .Create(kPods, json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"late",
+                      "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"gone",
+                      "uid":"gone-uid"}]},"spec":{"containers":[{"name":"c","image":"x"}]}})")
+                             .as_object())
+          .ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto pods = client_.List(kPods);
+    return pods.ok() && pods->empty();
+  }));
+}
+
 TEST_F(ControllersTest, AnOrphanDeleteLeavesTheReplicaSetAndPodsRunningWithoutTheOwner) {
   TestKubelet kubelet(client_);
   ASSERT_EQ(api_.Call("POST", "/apis/apps/v1/namespaces/default/deployments", Deployment(2, "a:1"))
@@ -637,6 +868,123 @@ TEST_F(ControllersTest, AnOrphanDeleteLeavesTheReplicaSetAndPodsRunningWithoutTh
     auto left = client_.List(kPods);
     return left.ok() && left->empty();
   }));
+}
+
+// An orphan pod the selector matches is adopted (one pod fewer to make); a
+// pod relabelled out of the selector is released and replaced.
+TEST_F(ControllersTest, AReplicaSetAdoptsTheOrphansItSelectsAndReleasesAPodRelabelledAway) {
+  ASSERT_TRUE(
+      client_
+          .Create(kPods, json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"stray",
+                      "labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"x"}]}})")
+                             .as_object())
+          .ok());
+  // The controller's pod cache must have seen "stray" before the ReplicaSet
+  // looks (or it rightly makes two pods and deletes one later): a pod made
+  // after it, once adopted by another ReplicaSet, shows that it has (one
+  // watch, in revision order).
+  ASSERT_TRUE(
+      client_
+          .Create(kPods, json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"marker",
+                      "labels":{"app":"marker"}},"spec":{"containers":[{"name":"c","image":"x"}]}})")
+                             .as_object())
+          .ok());
+  ASSERT_TRUE(client_
+                  .Create(kReplicaSets, json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet",
+      "metadata":{"name":"marker"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"marker"}},
+      "template":{"metadata":{"labels":{"app":"marker"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+                                            .as_object())
+                  .ok());
+  ObjectRef marker = kPods;
+  marker.name = "marker";
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = client_.Get(marker);
+    return !got.ok() || ControllerOf(*got).has_value();
+  }));
+  auto rs = client_.Create(kReplicaSets, json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet",
+      "metadata":{"name":"x"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"x"}},
+      "template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+                                             .as_object());
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  const std::string uid = MetaString(*rs, "uid");
+  // Its pods and the one relabelled away (not the marker's).
+  const auto app_pods = [&] {
+    size_t n = 0;
+    for (const json::object& pod : ActivePods()) {
+      const json::value* app = PathValue(pod, ".metadata.labels.app");
+      n += app != nullptr && app->is_string() && app->as_string() != "marker" ? 1 : 0;
+    }
+    return n;
+  };
+  const auto owned = [&] {
+    std::vector<json::object> mine;
+    for (const json::object& pod : ActivePods()) {
+      if (auto owner = ControllerOf(pod); owner && owner->uid == uid) {
+        mine.push_back(pod);
+      }
+    }
+    return mine;
+  };
+  ASSERT_TRUE(WaitFor([&] { return owned().size() == 2U; }));
+  ObjectRef stray = kPods;
+  stray.name = "stray";
+  auto adopted = client_.Get(stray);
+  ASSERT_TRUE(adopted.ok());
+  ASSERT_TRUE(ControllerOf(*adopted).has_value()) << json::serialize(*adopted);
+  EXPECT_EQ(ControllerOf(*adopted)->uid, uid);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(app_pods(), 2U) << "the adopted pod was made again";
+
+  ASSERT_TRUE(
+      client_
+          .Mutate(stray,
+                  [](json::object& next) {
+                    next["metadata"].as_object()["labels"] = json::object{{"app", "elsewhere"}};
+                    return absl::OkStatus();
+                  })
+          .ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto released = client_.Get(stray);
+    return released.ok() && PathValue(*released, ".metadata.ownerReferences") == nullptr &&
+           owned().size() == 2U;
+  }));
+  EXPECT_EQ(app_pods(), 3U);
+}
+
+// `kubectl delete deployment --cascade=orphan`, then the same Deployment
+// again: it takes its ReplicaSet back, and no pod is made or lost.
+TEST_F(ControllersTest, ADeploymentMadeAgainAfterAnOrphaningDeleteAdoptsItsReplicaSet) {
+  TestKubelet kubelet(client_);
+  const std::string deployments = "/apis/apps/v1/namespaces/default/deployments";
+  ASSERT_EQ(api_.Call("POST", deployments, Deployment(2, "a:1")).status, 201);
+  ASSERT_TRUE(WaitFor([&] { return RolledOut(2); }));
+  std::set<std::string> pod_names;
+  for (const json::object& pod : ActivePods()) {
+    pod_names.insert(MetaString(pod, "name"));
+  }
+  ASSERT_EQ(api_.Call("DELETE", deployments + "/web", R"({"propagationPolicy":"Orphan"})").status,
+            200);
+  ASSERT_TRUE(WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    return !client_.Get(kDeployment).ok() && sets.ok() && sets->size() == 1U &&
+           PathValue(sets->front(), ".metadata.ownerReferences") == nullptr;
+  }));
+  auto again = api_.Call("POST", deployments, Deployment(2, "a:1"));
+  ASSERT_EQ(again.status, 201) << again.body;
+  const std::string uid = MetaString(again.Json().as_object(), "uid");
+  EXPECT_TRUE(WaitFor([&] {
+    auto sets = client_.List(kReplicaSets);
+    if (!sets.ok() || sets->size() != 1U) {
+      return false;
+    }
+    auto owner = ControllerOf(sets->front());
+    return owner && owner->uid == uid && RolledOut(2);
+  }));
+  std::set<std::string> after;
+  for (const json::object& pod : ActivePods()) {
+    after.insert(MetaString(pod, "name"));
+  }
+  EXPECT_EQ(after, pod_names);
 }
 
 TEST_F(ControllersTest, APropagationPolicyThatIsNotOneOfTheThreeIsRefusedAndNothingIsDeleted) {

@@ -41,6 +41,18 @@ SystemClock::time_point At(const std::string& text) {
   return at.value_or(SystemClock::time_point());
 }
 
+TEST(Rfc3339Test, ZonesAndFractionsReadAndAnythingElseIsRefused) {
+  EXPECT_EQ(FormatRfc3339(At("2026-12-03T10:40:00Z")), "2026-12-03T10:40:00Z");
+  EXPECT_EQ(FormatRfc3339(At("2026-12-03T12:40:00.123+02:00")), "2026-12-03T10:40:00Z");
+  EXPECT_EQ(FormatRfc3339(At("2026-12-03T05:10:00-05:30")), "2026-12-03T10:40:00Z");
+  for (const char* bad :
+       {"2026-12-03T10:40:00", "2026-12-03T10:40:00Zjunk", "2026-12-03T10:40:00+2:00",
+        "2026-12-03T10:40:00+0a:00", "9999-99-99T99:99:99Z", "1969-12-31T23:59:59Z",
+        "2300-01-01T00:00:00Z", ""}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+}
+
 TEST(MostRecentMissedRunTest, TheLatestTimeBetweenTheLastRunAndNow) {
   auto every_five = CronSchedule::Parse("*/5 * * * *");
   ASSERT_TRUE(every_five.ok());
@@ -91,6 +103,19 @@ std::string CronJobJson(const std::string& name, const std::string& spec) {
          R"("},"spec":{"schedule":"* * * * *",)" + spec +
          R"("jobTemplate":{"metadata":{"labels":{"team":"a"}},"spec":{"template":{"spec":{
              "restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1"}]}}}}}})";
+}
+
+// Now, but not in the last 5 s of a minute (it waits the minute out): the
+// controller's clock starts here while the API stamps creations with the
+// real one, and a minute passing between the two would move every
+// CronJob's first time a minute on.
+SystemClock::time_point AwayFromAMinutesEnd() {
+  const auto now = SystemClock::now();
+  const auto into = now.time_since_epoch() % minutes(1);
+  if (into > seconds(55)) {
+    std::this_thread::sleep_for(minutes(1) - into + milliseconds(100));
+  }
+  return SystemClock::now();
 }
 
 class CronJobControllerTest : public ::testing::Test {
@@ -175,7 +200,7 @@ class CronJobControllerTest : public ::testing::Test {
   Client client_{api_.api().objects()};
   Informer cron_jobs_{client_, kCronJobsRef};
   Informer jobs_{client_, kJobsRef};
-  const SystemClock::time_point start_ = SystemClock::now();
+  const SystemClock::time_point start_ = AwayFromAMinutesEnd();
   std::atomic<int64_t> ahead_{0};
   std::unique_ptr<CronJobController> controller_;
 };
@@ -303,15 +328,17 @@ TEST_F(CronJobControllerTest, SuspendedOrPastItsStartingDeadlineNothingStarts) {
 TEST_F(CronJobControllerTest, AJobOfItsNameThatIsNotItsBlocksOnlyThatCronJob) {
   Create(CronJobJson("blocked", ""));
   Create(CronJobJson("free", ""));
-  ahead_ += 60;
-  const auto minute = std::chrono::duration_cast<minutes>(Now().time_since_epoch()).count();
-  // Someone else's Job holds the name "blocked" wants for this minute.
+  // Someone else's Job holds the name "blocked" will want a minute from
+  // now, taken before the clock moves (the controller may look at once).
+  const auto minute =
+      std::chrono::duration_cast<minutes>((Now() + seconds(60)).time_since_epoch()).count();
   auto taken = api_.Call("POST", "/apis/batch/v1/namespaces/default/jobs",
                          R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"blocked-)" +
                              std::to_string(minute) +
                              R"("},"spec":{"template":{"spec":{"restartPolicy":"Never",
                                "containers":[{"name":"c","image":"x"}]}}}})");
   ASSERT_EQ(taken.status, 201) << taken.body;
+  ahead_ += 60;
   controller_->Enqueue("default/blocked");
   controller_->Enqueue("default/free");
   ASSERT_TRUE(WaitFor([&] { return ActiveOf("free").size() == 1U; }));

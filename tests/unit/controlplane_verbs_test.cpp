@@ -6,6 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fmt/format.h"
@@ -481,6 +482,346 @@ TEST(VerbsTest, BudgetsPriorityClassesAndApiServicesAreJudged) {
       R"({"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},"spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,"proxy":true}})");
   EXPECT_EQ(strict.status, 400) << strict.body;
   EXPECT_NE(strict.body.find("unknown field \\\"spec.proxy\\\""), std::string::npos) << strict.body;
+}
+
+TEST(VerbsTest, StatefulSetAndDaemonSetStrategiesAreJudged) {
+  ApiHarness api;
+  auto workload = [](const std::string& kind, const std::string& spec_extra) {
+    return R"({"apiVersion":"apps/v1","kind":")" + kind + R"(","metadata":{"name":"w"},"spec":{)" +
+           spec_extra +
+           R"("selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})";
+  };
+  const std::string sets = "/apis/apps/v1/namespaces/default/statefulsets";
+  const std::string daemons = "/apis/apps/v1/namespaces/default/daemonsets";
+  for (
+      const auto& [path, body, field] :
+      std::vector<std::tuple<std::string, std::string, std::string>>{
+          {sets, workload("StatefulSet", R"("podManagementPolicy":"Sometimes",)"),
+           "spec.podManagementPolicy"},
+          {sets, workload("StatefulSet", R"("updateStrategy":{"type":"RollingUpdte"},)"),
+           "spec.updateStrategy.type"},
+          {sets,
+           workload(
+               "StatefulSet",
+               R"("updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":-1}},)"),
+           "spec.updateStrategy.rollingUpdate.partition"},
+          {sets, workload("StatefulSet", R"("ordinals":{"start":-3},)"), "spec.ordinals.start"},
+          {daemons,
+           workload(
+               "DaemonSet",
+               R"("updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"9223372036854775807%"}},)"),
+           "spec.updateStrategy.rollingUpdate.maxUnavailable"},
+          {daemons,
+           workload(
+               "DaemonSet",
+               R"("updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":0,"maxSurge":0}},)"),
+           "spec.updateStrategy.rollingUpdate.maxUnavailable"},
+      }) {
+    Recorded refused = api.Call("POST", path, body);
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_NE(refused.body.find(field), std::string::npos) << field << ": " << refused.body;
+  }
+  EXPECT_EQ(api.Call("GET", sets + "/w").status, 404);
+  EXPECT_EQ(api.Call("GET", daemons + "/w").status, 404);
+  Recorded fine = api.Call("POST", daemons, workload("DaemonSet", ""));
+  ASSERT_EQ(fine.status, 201) << fine.body;
+  EXPECT_EQ(fine.Json().at("spec").at("updateStrategy").at("rollingUpdate").at("maxUnavailable"),
+            json::value(1));
+}
+
+std::string PodSpecWith(const std::string& container_extra, const std::string& spec_extra = "") {
+  return R"({)" + spec_extra + R"("containers":[{"name":"c","image":"x")" + container_extra +
+         R"(}]})";
+}
+
+TEST(VerbsTest, PodSpecsAreJudgedInPodsAndInEveryTemplate) {
+  ApiHarness api;
+  const std::string pods = "/api/v1/namespaces/default/pods";
+  const std::string deployments = "/apis/apps/v1/namespaces/default/deployments";
+  const std::string cron_jobs = "/apis/batch/v1/namespaces/default/cronjobs";
+  auto pod = [](const std::string& spec) {
+    return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":)" + spec + "}";
+  };
+  auto deployment = [](const std::string& spec) {
+    return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":)" +
+           spec + "}}}";
+  };
+  auto cron_job = [](const std::string& spec) {
+    return R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"c"},"spec":{"schedule":"* * * * *","jobTemplate":{"spec":{"template":{"spec":)" +
+           spec + "}}}}}";
+  };
+  const std::string lower_tcp = R"(,"ports":[{"containerPort":80,"protocol":"tcp"}])";
+  for (
+      const auto& [path, body, field, message] :
+      std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+          {pods, pod(PodSpecWith(lower_tcp)), "spec.containers[0].ports[0].protocol",
+           R"(Unsupported value: \"tcp\": supported values: \"SCTP\", \"TCP\", \"UDP\")"},
+          {deployments, deployment(PodSpecWith(lower_tcp)),
+           "spec.template.spec.containers[0].ports[0].protocol", R"(Unsupported value: \"tcp\")"},
+          {cron_jobs, cron_job(PodSpecWith(lower_tcp, R"("restartPolicy":"Never",)")),
+           "spec.jobTemplate.spec.template.spec.containers[0].ports[0].protocol",
+           R"(Unsupported value: \"tcp\")"},
+          {pods, pod(PodSpecWith(R"(,"ports":[{"containerPort":70000}])")),
+           "spec.containers[0].ports[0].containerPort", "must be between 1 and 65535, inclusive"},
+          {pods, pod(PodSpecWith(R"(,"ports":[{"protocol":"TCP"}])")),
+           "spec.containers[0].ports[0].containerPort", "Required value"},
+          {pods, pod(R"({"containers":[{"name":"c"}]})"), "spec.containers[0].image",
+           "Required value"},
+          {pods, pod(R"({"containers":[]})"), "spec.containers", "Required value"},
+          {pods,
+           pod(R"({"initContainers":[{"name":"c","image":"x"}],"containers":[{"name":"c","image":"x"}]})"),
+           "spec.initContainers[0].name", R"(Duplicate value: \"c\")"},
+          {pods, pod(PodSpecWith(R"(,"volumeMounts":[{"name":"data","mountPath":"/d"}])")),
+           "spec.containers[0].volumeMounts[0].name", R"(Not found: \"data\")"},
+          {pods, pod(PodSpecWith(R"(,"imagePullPolicy":"Sometimes")")),
+           "spec.containers[0].imagePullPolicy", R"(Unsupported value: \"Sometimes\")"},
+          {pods, pod(PodSpecWith("", R"("dnsPolicy":"clusterFirst",)")), "spec.dnsPolicy",
+           R"(Unsupported value: \"clusterFirst\")"},
+          {deployments, deployment(PodSpecWith("", R"("restartPolicy":"Never",)")),
+           "spec.template.spec.restartPolicy",
+           R"(Unsupported value: \"Never\": supported values: \"Always\")"},
+      }) {
+    Recorded refused = api.Call("POST", path, body);
+    EXPECT_EQ(refused.status, 422) << body << ": " << refused.body;
+    EXPECT_NE(refused.body.find(field), std::string::npos) << field << ": " << refused.body;
+    EXPECT_NE(refused.body.find(message), std::string::npos) << message << ": " << refused.body;
+  }
+  EXPECT_EQ(api.Call("GET", pods + "/p").status, 404);
+  EXPECT_EQ(api.Call("GET", deployments + "/d").status, 404);
+  EXPECT_EQ(api.Call("GET", cron_jobs + "/c").status, 404);
+  Recorded fine = api.Call(
+      "POST", pods,
+      pod(PodSpecWith(
+          R"(,"ports":[{"name":"http","containerPort":80,"protocol":"TCP"}],"volumeMounts":[{"name":"data","mountPath":"/d"}])",
+          R"("volumes":[{"name":"data","emptyDir":{}}],)")));
+  EXPECT_EQ(fine.status, 201) << fine.body;
+  // "" is an enum left to its default, as decoding takes it.
+  Recorded defaulted = api.Call(
+      "POST", pods,
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"restartPolicy":"","containers":[{"name":"c","image":"x","imagePullPolicy":"","ports":[{"containerPort":80,"protocol":""}]}]}})");
+  EXPECT_EQ(defaulted.status, 201) << defaulted.body;
+  // A StatefulSet's template mounts what its claim templates make.
+  Recorded set = api.Call(
+      "POST", "/apis/apps/v1/namespaces/default/statefulsets",
+      R"({"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"web"},"spec":{"serviceName":"web","selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x","volumeMounts":[{"name":"www","mountPath":"/w"}]}]}},"volumeClaimTemplates":[{"metadata":{"name":"www"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]}})");
+  EXPECT_EQ(set.status, 201) << set.body;
+
+  // The pod made above as stored before these rules (put past them): it
+  // still takes status writes and metadata edits; a change to its spec is
+  // judged.
+  api.Overwrite("/registry/core/pods/default/p",
+                json::parse(std::string(R"({"spec":)") + PodSpecWith(lower_tcp) + "}").as_object());
+  CallOptions merge;
+  merge.content_type = "application/merge-patch+json";
+  Recorded status =
+      api.Call("PATCH", pods + "/p/status", R"({"status":{"phase":"Running"}})", merge);
+  EXPECT_EQ(status.status, 200) << status.body;
+  Recorded labelled =
+      api.Call("PATCH", pods + "/p", R"({"metadata":{"labels":{"seen":"yes"}}})", merge);
+  EXPECT_EQ(labelled.status, 200) << labelled.body;
+  Recorded respecced =
+      api.Call("PATCH", pods + "/p", R"({"spec":{"activeDeadlineSeconds":5}})", merge);
+  EXPECT_EQ(respecced.status, 422) << respecced.body;
+
+  // Unknown fields are found inside a volume source too.
+  Recorded deep = api.Call(
+      "POST", pods + "?fieldValidation=Strict",
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"deep"},"spec":{"containers":[{"name":"c","image":"x"}],"volumes":[{"name":"v","rbd":{"monitors":["m"],"image":"i","keyrin":"k"}}]}})");
+  EXPECT_EQ(deep.status, 400) << deep.body;
+  EXPECT_NE(deep.body.find(R"(unknown field \"spec.volumes[0].rbd.keyrin\")"), std::string::npos)
+      << deep.body;
+}
+
+// A workload's selector is fixed once made (a new one would release all it
+// has), in apps/v1 as in Kubernetes; a ReplicationController's may change.
+TEST(VerbsTest, AnAppsWorkloadKeepsItsSelector) {
+  ApiHarness api;
+  const std::string deployments = "/apis/apps/v1/namespaces/default/deployments";
+  auto deployment = [](const std::string& app) {
+    return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"app":")" +
+           app + R"("}},"template":{"metadata":{"labels":{"app":")" + app +
+           R"("}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})";
+  };
+  ASSERT_EQ(api.Call("POST", deployments, deployment("a")).status, 201);
+  Recorded moved = api.Call("PUT", deployments + "/d", deployment("b"));
+  EXPECT_EQ(moved.status, 422) << moved.body;
+  EXPECT_NE(moved.body.find("spec.selector"), std::string::npos) << moved.body;
+  EXPECT_NE(moved.body.find("field is immutable"), std::string::npos) << moved.body;
+  Recorded same = api.Call("PUT", deployments + "/d", deployment("a"));
+  EXPECT_EQ(same.status, 200) << same.body;
+}
+
+TEST(VerbsTest, StorageIsJudgedAndWhatIsFixedAtCreationStaysFixed) {
+  ApiHarness api;
+  const std::string volumes = "/api/v1/persistentvolumes";
+  const std::string claims = "/api/v1/namespaces/default/persistentvolumeclaims";
+  const std::string classes = "/apis/storage.k8s.io/v1/storageclasses";
+  auto volume = [](const std::string& source) {
+    return R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"v"},"spec":{"capacity":{"storage":"1Gi"},"accessModes":["ReadWriteOnce"])" +
+           source + "}}";
+  };
+  const std::string nfs = R"(,"nfs":{"server":"nfs.example","path":"/a"})";
+  for (
+      const auto& [body, field, message] :
+      std::vector<std::tuple<std::string, std::string, std::string>>{
+          {volume(""), "\"spec\"", "must specify a volume type"},
+          {volume(nfs + R"(,"hostPath":{"path":"/b"})"), "spec.", "may not specify more than 1"},
+          {volume(R"(,"hostPath":{"type":""})"), "spec.hostPath.path", "Required value"},
+          {R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"v"},"spec":{"accessModes":["readwriteonce"])" +
+               nfs + "}}",
+           "spec.capacity", "Required value"},
+      }) {
+    Recorded refused = api.Call("POST", volumes, body);
+    EXPECT_EQ(refused.status, 422) << body << ": " << refused.body;
+    EXPECT_NE(refused.body.find(field), std::string::npos) << field << ": " << refused.body;
+    EXPECT_NE(refused.body.find(message), std::string::npos) << message << ": " << refused.body;
+  }
+  // Unknown fields are found at every depth, and a volume type a PV cannot
+  // have (gitRepo is a pod volume only) is one of them.
+  for (const std::string& extra : {std::string(R"(,"nfs":{"server":"s","path":"/a","sever":"t"})"),
+                                   std::string(R"(,"gitRepo":{"repository":"r"})")}) {
+    Recorded strict = api.Call("POST", volumes + "?fieldValidation=Strict", volume(extra));
+    EXPECT_EQ(strict.status, 400) << strict.body;
+    EXPECT_NE(strict.body.find("unknown field"), std::string::npos) << strict.body;
+  }
+  EXPECT_EQ(api.Call("GET", volumes + "/v").status, 404);
+
+  Recorded made = api.Call("POST", volumes, volume(nfs));
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.Json().at("spec").at("persistentVolumeReclaimPolicy"), json::value("Retain"));
+  EXPECT_EQ(made.Json().at("spec").at("volumeMode"), json::value("Filesystem"));
+  Recorded moved =
+      api.Call("PUT", volumes + "/v", volume(R"(,"nfs":{"server":"other","path":"/a"})"));
+  EXPECT_EQ(moved.status, 422) << moved.body;
+  EXPECT_NE(moved.body.find("spec.persistentvolumesource is immutable after creation"),
+            std::string::npos)
+      << moved.body;
+  Recorded relabelled = api.Call(
+      "PUT", volumes + "/v",
+      R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"v","labels":{"tier":"a"}},"spec":{"capacity":{"storage":"2Gi"},"accessModes":["ReadWriteOnce"])" +
+          nfs + "}}");
+  EXPECT_EQ(relabelled.status, 200) << relabelled.body;
+
+  auto claim = [](const std::string& modes, const std::string& storage) {
+    return R"({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"c"},"spec":{"accessModes":)" +
+           modes + R"(,"resources":{"requests":{)" + storage + "}}}}";
+  };
+  Recorded no_size = api.Call("POST", claims, claim(R"(["ReadWriteOnce"])", ""));
+  EXPECT_EQ(no_size.status, 422) << no_size.body;
+  EXPECT_NE(no_size.body.find("spec.resources[storage]"), std::string::npos) << no_size.body;
+  Recorded no_mode = api.Call("POST", claims, claim("[]", R"("storage":"1Gi")"));
+  EXPECT_EQ(no_mode.status, 422) << no_mode.body;
+  EXPECT_NE(no_mode.body.find("at least 1 access mode is required"), std::string::npos)
+      << no_mode.body;
+  ASSERT_EQ(api.Call("POST", claims, claim(R"(["ReadWriteOnce"])", R"("storage":"1Gi")")).status,
+            201);
+  // Unbound, a claim keeps the size it asked for; bound, it may grow.
+  Recorded early =
+      api.Call("PUT", claims + "/c", claim(R"(["ReadWriteOnce"])", R"("storage":"2Gi")"));
+  EXPECT_EQ(early.status, 422) << early.body;
+  CallOptions merge;
+  merge.content_type = "application/merge-patch+json";
+  Recorded bound =
+      api.Call("PATCH", claims + "/c/status", R"({"status":{"phase":"Bound"}})", merge);
+  ASSERT_EQ(bound.status, 200) << bound.body;
+  Recorded grown = api.Call("PATCH", claims + "/c",
+                            R"({"spec":{"resources":{"requests":{"storage":"2Gi"}}}})", merge);
+  EXPECT_EQ(grown.status, 200) << grown.body;
+  Recorded remoded =
+      api.Call("PATCH", claims + "/c", R"({"spec":{"accessModes":["ReadWriteMany"]}})", merge);
+  EXPECT_EQ(remoded.status, 422) << remoded.body;
+  EXPECT_NE(remoded.body.find("spec is immutable after creation"), std::string::npos)
+      << remoded.body;
+
+  auto storage_class = [](const std::string& rest) {
+    return R"({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"fast"})" +
+           rest + "}";
+  };
+  Recorded no_provisioner = api.Call("POST", classes, storage_class(""));
+  EXPECT_EQ(no_provisioner.status, 422) << no_provisioner.body;
+  Recorded bad_mode =
+      api.Call("POST", classes, storage_class(R"(,"provisioner":"p","volumeBindingMode":"Later")"));
+  EXPECT_EQ(bad_mode.status, 422) << bad_mode.body;
+  Recorded sc =
+      api.Call("POST", classes, storage_class(R"(,"provisioner":"p","parameters":{"a":"1"})"));
+  ASSERT_EQ(sc.status, 201) << sc.body;
+  EXPECT_EQ(sc.Json().at("reclaimPolicy"), json::value("Delete"));
+  EXPECT_EQ(sc.Json().at("volumeBindingMode"), json::value("Immediate"));
+  for (
+      const auto& [rest, message] : std::vector<std::pair<std::string, std::string>>{
+          {R"(,"provisioner":"p","parameters":{"a":"2"})", "updates to parameters are forbidden."},
+          {R"(,"provisioner":"q","parameters":{"a":"1"})", "updates to provisioner are forbidden."},
+          {R"(,"provisioner":"p","parameters":{"a":"1"},"reclaimPolicy":"Retain")",
+           "updates to reclaimPolicy are forbidden."},
+          {R"(,"provisioner":"p","parameters":{"a":"1"},"volumeBindingMode":"WaitForFirstConsumer")",
+           R"(Invalid value: \"WaitForFirstConsumer\": field is immutable)"},
+      }) {
+    Recorded changed = api.Call("PUT", classes + "/fast", storage_class(rest));
+    EXPECT_EQ(changed.status, 422) << changed.body;
+    EXPECT_NE(changed.body.find(message), std::string::npos) << message << ": " << changed.body;
+  }
+  Recorded kept = api.Call("GET", classes + "/fast");
+  EXPECT_EQ(kept.Json().at("parameters"), json::parse(R"({"a":"1"})"));
+  EXPECT_EQ(
+      api.Call("PUT", classes + "/fast",
+               storage_class(
+                   R"(,"provisioner":"p","parameters":{"a":"1"},"allowVolumeExpansion":true)"))
+          .status,
+      200);
+  // A class stored before its defaults existed still takes an annotation.
+  api.Overwrite("/registry/storage.k8s.io/storageclasses/fast",
+                json::parse(R"({"reclaimPolicy":null,"volumeBindingMode":null})").as_object());
+  Recorded annotated = api.Call(
+      "PATCH", classes + "/fast",
+      R"({"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}})",
+      merge);
+  EXPECT_EQ(annotated.status, 200) << annotated.body;
+}
+
+TEST(VerbsTest, SecretsAreJudgedByTypeAndStringDataIsWrittenIntoData) {
+  ApiHarness api;
+  const std::string secrets = "/api/v1/namespaces/default/secrets";
+  auto secret = [](const std::string& name, const std::string& rest) {
+    return R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" + name + R"("})" + rest +
+           "}";
+  };
+  for (const auto& [body, field] : std::vector<std::pair<std::string, std::string>>{
+           {secret("t", R"(,"type":"kubernetes.io/service-account-token")"),
+            "metadata.annotations[kubernetes.io/service-account.name]"},
+           {secret("t", R"(,"type":"kubernetes.io/tls","data":{"tls.crt":"YQ=="})"),
+            "data[tls.key]"},
+           {secret("t", R"(,"type":"kubernetes.io/dockerconfigjson")"), "data[.dockerconfigjson]"},
+           {secret("t", R"(,"data":{"a/b":"YQ=="})"), "data[a/b]"},
+           {secret("t", R"(,"stringData":{"n":5})"), "stringData[n]"},
+       }) {
+    Recorded refused = api.Call("POST", secrets, body);
+    EXPECT_EQ(refused.status, 422) << body << ": " << refused.body;
+    EXPECT_NE(refused.body.find(field), std::string::npos) << field << ": " << refused.body;
+  }
+  EXPECT_EQ(api.Call("GET", secrets + "/t").status, 404);
+
+  Recorded made = api.Call("POST", secrets, secret("s", R"(,"stringData":{"password":"hunter2"})"));
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.Json().at("data").at("password"), json::value("aHVudGVyMg=="));
+  EXPECT_FALSE(made.Json().as_object().contains("stringData")) << made.body;
+  EXPECT_EQ(made.Json().at("type"), json::value("Opaque"));
+  Recorded retyped = api.Call("PUT", secrets + "/s",
+                              secret("s", R"(,"type":"kubernetes.io/basic-auth","data":{})"));
+  EXPECT_EQ(retyped.status, 422) << retyped.body;
+  EXPECT_NE(retyped.body.find("field is immutable"), std::string::npos) << retyped.body;
+
+  ASSERT_EQ(
+      api.Call("POST", secrets, secret("fixed", R"(,"immutable":true,"data":{"a":"YQ=="})")).status,
+      201);
+  Recorded changed = api.Call("PUT", secrets + "/fixed",
+                              secret("fixed", R"(,"immutable":true,"data":{"a":"Yg=="})"));
+  EXPECT_EQ(changed.status, 422) << changed.body;
+  EXPECT_NE(changed.body.find("field is immutable when `immutable` is set"), std::string::npos)
+      << changed.body;
+  Recorded labelled = api.Call(
+      "PUT", secrets + "/fixed",
+      R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"fixed","labels":{"a":"b"}},"immutable":true,"data":{"a":"YQ=="}})");
+  EXPECT_EQ(labelled.status, 200) << labelled.body;
 }
 
 }  // namespace

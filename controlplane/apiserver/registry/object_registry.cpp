@@ -12,13 +12,9 @@
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/object_validation.h"
-#include "controlplane/apiserver/registry/kinds/api_service.h"
 #include "controlplane/apiserver/registry/kinds/horizontal_pod_autoscaler.h"
-#include "controlplane/apiserver/registry/kinds/job.h"
-#include "controlplane/apiserver/registry/kinds/pod_disruption_budget.h"
+#include "controlplane/apiserver/registry/kinds/kind_strategy.h"
 #include "controlplane/apiserver/registry/kinds/priority_class.h"
-#include "controlplane/apiserver/registry/kinds/replication_controller.h"
-#include "controlplane/apiserver/workload_validation.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -37,6 +33,22 @@ constexpr const char* kDefaultNamespaces[] = {"default", "kube-system", "kube-pu
 // namespace cascade, CRD registration, pod status).
 bool IsBuiltinKind(const ResourceType& type, std::string_view kind) {
   return !type.custom && type.kind == kind;
+}
+
+// Whether everything but metadata and status is the same in both (no
+// copies: this runs on every update).
+bool SameBeyondMetadata(const json::object& a, const json::object& b) {
+  const auto judged = [](std::string_view key) { return key != "metadata" && key != "status"; };
+  const auto count = [&](const json::object& o) {
+    return std::count_if(o.begin(), o.end(), [&](const auto& m) { return judged(m.key()); });
+  };
+  if (count(a) != count(b)) {
+    return false;
+  }
+  return std::all_of(a.begin(), a.end(), [&](const auto& m) {
+    const json::value* other = b.if_contains(m.key());
+    return !judged(m.key()) || (other != nullptr && *other == m.value());
+  });
 }
 
 // Namespaces the cluster itself needs (Kubernetes' NamespaceLifecycle).
@@ -185,6 +197,9 @@ Status ObjectRegistry::Bootstrap() {
     if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
       return created.status();
     }
+    if (created.ok()) {
+      Told(target.Key(), false);
+    }
     return absl::OkStatus();
   };
   auto namespaces = types_.Find("", "v1", "namespaces");
@@ -318,7 +333,7 @@ std::string ObjectRegistry::Present(const ResourceTarget& target, const std::str
 
 Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view field_validation,
                              json::object& object, std::vector<std::string>& warnings,
-                             bool creating) {
+                             bool creating, const json::object* current) {
   const ResourceType& requested = *target.type;
   std::string api_version = StringField(object, "apiVersion");
   std::string kind = StringField(object, "kind");
@@ -381,45 +396,12 @@ Status ObjectRegistry::Admit(const ResourceTarget& target, std::string_view fiel
   } else {
     meta.erase("namespace");
   }
-  if (IsBuiltinKind(type, "ReplicationController")) {
-    DefaultReplicationController(object);
-  } else if (IsBuiltinKind(type, "HorizontalPodAutoscaler")) {
-    DefaultHorizontalPodAutoscaler(object);
-  } else if (IsBuiltinKind(type, "PriorityClass")) {
-    DefaultPriorityClass(object);
-  }
+  const KindStrategy& strategy = StrategyFor(type);
+  strategy.Default(object);
   std::vector<StatusCause> causes = ValidateObjectMeta(type, object);
-  std::vector<StatusCause> workload = ValidateWorkload(type, object);
-  causes.insert(causes.end(), workload.begin(), workload.end());
-  if (IsBuiltinKind(type, "ReplicationController")) {
-    auto more = ValidateReplicationController(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  } else if (IsBuiltinKind(type, "HorizontalPodAutoscaler")) {
-    auto more = ValidateHorizontalPodAutoscaler(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  } else if (IsBuiltinKind(type, "PodDisruptionBudget")) {
-    auto more = ValidatePodDisruptionBudget(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  } else if (IsBuiltinKind(type, "APIService")) {
-    auto more = ValidateApiService(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  } else if (IsBuiltinKind(type, "PriorityClass")) {
-    auto more = ValidatePriorityClass(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  }
-  if (IsBuiltinKind(type, "Service")) {
-    auto more = ValidateService(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-  }
-  // Batch kinds are judged when created: a stored Job from before these checks must still take
-  // its controller's status writes.
-  if (creating && IsBuiltinKind(type, "Job") && type.group == "batch") {
-    auto more = ValidateJob(object, creating);
-    causes.insert(causes.end(), more.begin(), more.end());
-  }
-  if (creating && IsBuiltinKind(type, "CronJob") && type.group == "batch") {
-    auto more = ValidateCronJob(object);
-    causes.insert(causes.end(), more.begin(), more.end());
+  if (current == nullptr ||
+      (target.subresource != "status" && !SameBeyondMetadata(object, *current))) {
+    strategy.Validate(object, creating, causes);
   }
   if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     auto more = ValidateCrd(object);
@@ -448,12 +430,26 @@ StatusOr<json::object> ObjectRegistry::PrepareUpdate(const ResourceTarget& targe
                                                      json::object incoming,
                                                      std::string_view field_validation,
                                                      std::vector<std::string>& warnings) {
-  BH_RETURN_IF_ERROR(Admit(target, field_validation, incoming, warnings, /*creating=*/false));
+  BH_RETURN_IF_ERROR(
+      Admit(target, field_validation, incoming, warnings, /*creating=*/false, &current));
   std::string pinned = MetaString(incoming, "resourceVersion");
   json::object next =
       MergeWrite(target, IsV1Autoscaler(*target.type) ? AutoscalerToV2(current) : current,
                  std::move(incoming));
   ApplyDefaults(*target.type, next);
+  std::vector<StatusCause> causes;
+  // Against the stored object as decoding would default it now: one stored
+  // before a default existed has not got it.
+  const KindStrategy& strategy = StrategyFor(*target.type);
+  if (strategy.validate_update) {
+    json::object defaulted = current;
+    strategy.Default(defaulted);
+    strategy.ValidateUpdate(defaulted, next, causes);
+  }
+  if (!causes.empty()) {
+    return InvalidError(target.type->group, target.type->kind, MetaString(next, "name"),
+                        std::move(causes));
+  }
   Metadata(next)["resourceVersion"] = pinned;
   return next;
 }
@@ -515,16 +511,12 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
     object["spec"] = json::object{{"finalizers", json::array{"kubernetes"}}};
   } else if (IsBuiltinKind(type, "CustomResourceDefinition")) {
     object["status"] = CrdStatus(object, now);
-  } else if (IsBuiltinKind(type, "Deployment") || IsBuiltinKind(type, "ReplicaSet") ||
-             IsBuiltinKind(type, "StatefulSet")) {
-    if (auto* replicas = PathValue(object, ".spec.replicas", true); replicas->is_null()) {
-      *replicas = 1;
-    }
   }
-  if (IsBuiltinKind(type, "Job") && type.group == "batch") {
-    GenerateJobSelector(object, uid);
-  }
+  StrategyFor(type).PrepareForCreate(object, uid);
   ApplyDefaults(type, object);
+  if (admission_ != nullptr) {
+    BH_RETURN_IF_ERROR(admission_->AdmitCreate(*this, target, object, dry_run, warnings));
+  }
   ServiceAllocations::Reserved reserved;
   if (IsBuiltinKind(type, "Service")) {
     BH_ASSIGN_OR_RETURN(reserved, services_.Reserve(nullptr, object, dry_run));
@@ -544,6 +536,9 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
     name = generate.substr(0, 58) + RandomNameSuffix(5);
     Metadata(object)["name"] = name;
     created = store_.Create(target.KeyOf(name), render);
+  }
+  if (created.ok()) {
+    Told(target.KeyOf(name), false);
   }
   if (!created.ok()) {
     return StoreError(created.status(), target, name);
@@ -604,6 +599,7 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
         target.Key(), current.mod_revision,
         [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
     if (updated.ok()) {
+      Told(target.Key(), false);
       reserved.Commit();
       if (service) {
         services_.ReleaseDropped(parsed.as_object(), &next);
@@ -678,6 +674,9 @@ StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
       auto updated = store_.Update(
           target.Key(), current.mod_revision,
           [&](int64_t revision, int64_t) { return Render(next, revision, max_object_bytes_); });
+      if (updated.ok()) {
+        Told(target.Key(), false);
+      }
       if (updated.ok() || updated.status().code() != absl::StatusCode::kAborted) {
         return updated;
       }
@@ -737,6 +736,7 @@ StatusOr<KeyValue> ObjectRegistry::DeleteKey(const ResourceTarget& target,
                ? deleted.status()
                : StoreError(deleted.status(), target, target.name);
   }
+  Told(target.Key(), true);
   AfterDelete(*target.type, current.value);
   if (IsBuiltinKind(*target.type, "CustomResourceDefinition")) {
     boost::system::error_code ec;
@@ -765,6 +765,7 @@ Status ObjectRegistry::CascadeNamespace(const std::string& name) {
         return deleted.status();
       }
       if (deleted.ok()) {
+        Told(kv.key, true);
         AfterDelete(*type, kv.value);
       }
     }
@@ -795,6 +796,9 @@ Status ObjectRegistry::CascadeCustomResources(const json::object& crd) {
     auto deleted = store_.Delete(kv.key, 0);
     if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
       return deleted.status();
+    }
+    if (deleted.ok()) {
+      Told(kv.key, true);
     }
   }
   return absl::OkStatus();

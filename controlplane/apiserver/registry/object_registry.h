@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "controlplane/apiserver/admission/admission.h"
 #include "controlplane/apiserver/registry/kinds/service.h"
 #include "controlplane/apiserver/registry/propagation.h"
 #include "controlplane/apiserver/resource_registry.h"
@@ -42,6 +43,15 @@ class ObjectRegistry {
   // and makes the Services' reserved addresses and ports match the Services.
   Status Bootstrap();
 
+  // Told after every committed write: the key, and whether it was a delete
+  // (authentication drops tokens of deleted objects; RBAC re-reads its
+  // objects). Set before the registry serves; called on the writer's thread
+  // after the store's lock is released, so it must be quick and never write.
+  using CommitObserver = std::function<void(std::string_view key, bool deleted)>;
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+  // Runs on every create (admission/admission.h); set before serving.
+  void SetAdmission(const AdmissionChain* admission) { admission_ = admission; }
+
   ResourceRegistry& types() { return types_; }
   [[nodiscard]] const ResourceRegistry& types() const { return types_; }
 
@@ -66,8 +76,13 @@ class ObjectRegistry {
   // `warnings`, Ignore drops them), its metadata and the kind's own rules;
   // fills in apiVersion, kind and the namespace. `creating`: it is to be
   // created (some rules differ: a Job's selector may not be sent).
+  // `current`: the object it replaces; a status write, or a write that
+  // leaves all but metadata and status as stored, is not judged by the
+  // kind's rules again (as Kubernetes ratchets them), so an object stored
+  // before a rule existed still takes its controllers' writes.
   Status Admit(const ResourceTarget& target, std::string_view field_validation,
-               boost::json::object& object, std::vector<std::string>& warnings, bool creating);
+               boost::json::object& object, std::vector<std::string>& warnings, bool creating,
+               const boost::json::object* current = nullptr);
 
   // Creates `object` in `target`'s collection: a name from generateName
   // when it has none, admitted, in an existing namespace; uid, creation
@@ -122,11 +137,18 @@ class ObjectRegistry {
   void OnCrdChanged(const boost::json::object* crd, const std::string& name);
   // What a kind does once one of its objects (stored as `value`) is gone.
   void AfterDelete(const ResourceType& type, const std::string& value);
+  void Told(std::string_view key, bool deleted) const {
+    if (observer_) {
+      observer_(key, deleted);
+    }
+  }
 
   Store& store_;
   ResourceRegistry& types_;
   const size_t max_object_bytes_;
   ServiceAllocations services_;
+  CommitObserver observer_;
+  const AdmissionChain* admission_ = nullptr;
 };
 
 // The API error for a store error on `name` (404, 409 AlreadyExists, 409

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <limits>
+#include <optional>
 
 #include "fmt/format.h"
 
@@ -22,6 +23,34 @@ const json::object* ObjectAt(const json::object& object, std::string_view key) {
 const json::array* ArrayAt(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
   return value != nullptr && value->is_array() ? &value->as_array() : nullptr;
+}
+
+std::string Quoted(const std::string& text) { return json::serialize(json::value(text)); }
+
+bool IsPortName(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name.front() == '-' || name.back() == '-' ||
+      name.find("--") != std::string::npos) {
+    return false;
+  }
+  bool letter = false;
+  for (char c : name) {
+    if (c >= 'a' && c <= 'z') {
+      letter = true;
+    } else if (!(c >= '0' && c <= '9') && c != '-') {
+      return false;
+    }
+  }
+  return letter;
+}
+
+std::optional<int64_t> PortNumber(const json::value& value) {
+  if (value.is_int64() && value.as_int64() >= 1 && value.as_int64() <= 65535) {
+    return value.as_int64();
+  }
+  if (value.is_uint64() && value.as_uint64() >= 1 && value.as_uint64() <= 65535) {
+    return static_cast<int64_t>(value.as_uint64());
+  }
+  return std::nullopt;
 }
 
 StatusCause Unsupported(const std::string& field, const json::value& value,
@@ -47,6 +76,16 @@ void CheckEnum(const json::object& object, std::string_view key, const std::stri
     }
   }
   causes.push_back(Unsupported(field, *value, supported));
+}
+
+void CheckDefaultedEnum(const json::object& object, std::string_view key, const std::string& field,
+                        std::initializer_list<const char*> supported,
+                        std::vector<StatusCause>& causes) {
+  const json::value* value = object.if_contains(key);
+  if (value != nullptr && value->is_string() && value->as_string().empty()) {
+    return;
+  }
+  CheckEnum(object, key, field, supported, causes);
 }
 
 void CheckAtLeast(const json::object& object, std::string_view key, const std::string& field,

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,14 @@ std::string Text(const boost::json::object& object, std::string_view key,
 const boost::json::object* ObjectAt(const boost::json::object& object, std::string_view key);
 const boost::json::array* ArrayAt(const boost::json::object& object, std::string_view key);
 
+// `text` as a JSON string, as Kubernetes quotes values in its messages.
+std::string Quoted(const std::string& text);
+// An IANA service name, as a named port: 1-15 characters of [a-z0-9-], a
+// letter among them, no '-' at either end or twice in a row.
+bool IsPortName(const std::string& name);
+// An integer port within [1, 65535], or nullopt.
+std::optional<int64_t> PortNumber(const boost::json::value& value);
+
 // FieldValueNotSupported: `value` is none of `supported` (sorted, as
 // Kubernetes lists them).
 StatusCause Unsupported(const std::string& field, const boost::json::value& value,
@@ -28,6 +37,10 @@ StatusCause Unsupported(const std::string& field, const boost::json::value& valu
 // An optional string member that must be one of `supported`.
 void CheckEnum(const boost::json::object& object, std::string_view key, const std::string& field,
                std::initializer_list<const char*> supported, std::vector<StatusCause>& causes);
+// The same for a member decoding defaults when absent or "": "" is absent.
+void CheckDefaultedEnum(const boost::json::object& object, std::string_view key,
+                        const std::string& field, std::initializer_list<const char*> supported,
+                        std::vector<StatusCause>& causes);
 // An optional integer member of at least `minimum` (and within int32).
 void CheckAtLeast(const boost::json::object& object, std::string_view key, const std::string& field,
                   int64_t minimum, std::vector<StatusCause>& causes);

@@ -18,8 +18,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Quoted(const std::string& text) { return json::serialize(json::value(text)); }
-
 bool IsIp(const std::string& text, bool* ipv6 = nullptr) {
   unsigned char bytes[16];
   if (text.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET, text.c_str(), bytes) == 1) {
@@ -35,35 +33,6 @@ bool IsIp(const std::string& text, bool* ipv6 = nullptr) {
     return true;
   }
   return false;
-}
-
-// An IANA service name, as a named targetPort: 1-15 characters of [a-z0-9-],
-// a letter among them, no '-' at either end or twice in a row.
-bool IsPortName(const std::string& name) {
-  if (name.empty() || name.size() > 15 || name.front() == '-' || name.back() == '-' ||
-      name.find("--") != std::string::npos) {
-    return false;
-  }
-  bool letter = false;
-  for (char c : name) {
-    if (c >= 'a' && c <= 'z') {
-      letter = true;
-    } else if (!(c >= '0' && c <= '9') && c != '-') {
-      return false;
-    }
-  }
-  return letter;
-}
-
-// An integer port within [1, 65535], or nullopt.
-std::optional<int64_t> PortNumber(const json::value& value) {
-  if (value.is_int64() && value.as_int64() >= 1 && value.as_int64() <= 65535) {
-    return value.as_int64();
-  }
-  if (value.is_uint64() && value.as_uint64() >= 1 && value.as_uint64() <= 65535) {
-    return static_cast<int64_t>(value.as_uint64());
-  }
-  return std::nullopt;
 }
 
 constexpr const char* kPortRangeMessage = "must be between 1 and 65535, inclusive";

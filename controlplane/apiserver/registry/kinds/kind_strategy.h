@@ -1,0 +1,63 @@
+// What a built-in kind adds to the generic registry's create and update:
+// the defaults its decoder gives, what a new one gets (a Job's selector),
+// the validation kube-apiserver runs on it, and what may not change once
+// it exists. The registry asks the type's
+// strategy instead of comparing kinds; a custom resource, and a built-in
+// kind with no rules of its own, get one that adds nothing.
+#ifndef BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_KIND_STRATEGY_H_
+#define BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_KIND_STRATEGY_H_
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "controlplane/apiserver/api_errors.h"
+#include "controlplane/apiserver/resource_registry.h"
+
+namespace bulkhead::controlplane {
+
+struct KindStrategy {
+  // Fills what decoding defaults, before validation (on every write).
+  std::function<void(boost::json::object& object)> defaults;
+  // What a new object gets once admitted, knowing its uid.
+  std::function<void(boost::json::object& object, const std::string& uid)> prepare_for_create;
+  // The causes to refuse `object` as written; `creating` on create.
+  std::function<void(const boost::json::object& object, bool creating,
+                     std::vector<StatusCause>& causes)>
+      validate;
+  // The causes to refuse `next` replacing `current` (both defaulted).
+  std::function<void(const boost::json::object& current, const boost::json::object& next,
+                     std::vector<StatusCause>& causes)>
+      validate_update;
+
+  void Default(boost::json::object& object) const {
+    if (defaults) {
+      defaults(object);
+    }
+  }
+  void PrepareForCreate(boost::json::object& object, const std::string& uid) const {
+    if (prepare_for_create) {
+      prepare_for_create(object, uid);
+    }
+  }
+  void Validate(const boost::json::object& object, bool creating,
+                std::vector<StatusCause>& causes) const {
+    if (validate) {
+      validate(object, creating, causes);
+    }
+  }
+  void ValidateUpdate(const boost::json::object& current, const boost::json::object& next,
+                      std::vector<StatusCause>& causes) const {
+    if (validate_update) {
+      validate_update(current, next, causes);
+    }
+  }
+};
+
+// The strategy of `type`: by its group and kind for built-in types.
+const KindStrategy& StrategyFor(const ResourceType& type);
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_KIND_STRATEGY_H_
