@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -45,6 +46,8 @@ struct Flags {
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
   std::string pod_security_floor = "privileged";
+  bool host_mode = false;
+  int64_t node_monitor_grace = 40;
 };
 
 // --service-cidr (one CIDR, or an IPv4 and an IPv6 one, comma-separated)
@@ -189,8 +192,12 @@ int Run(const CLI::App& app, const Flags& flags) {
   }
   // The controllers start once the API serves: a large cluster's first
   // lists never keep its API from answering.
-  controllers::ControllerManager controllers(api.objects(), credentials->serving_authority.cert_pem,
-                                             &api.tokens());
+  controllers::ControllerOptions controller_options;
+  controller_options.root_ca_pem = credentials->serving_authority.cert_pem;
+  controller_options.tokens = &api.tokens();
+  controller_options.host_mode = flags.host_mode;
+  controller_options.node_monitor_grace = std::chrono::seconds(flags.node_monitor_grace);
+  controllers::ControllerManager controllers(api.objects(), controller_options);
   if (Status status = controllers.Start(); !status.ok()) {
     return fail(status);
   }
@@ -265,6 +272,14 @@ int main(int argc, char** argv) {
                  "judged at least at this level (the tenant is admin of its cluster, not of the "
                  "host)")
       ->check(CLI::IsMember({"privileged", "baseline", "restricted"}))
+      ->capture_default_str();
+  app.add_flag("--host-mode", flags.host_mode,
+               "Serve a host cluster rather than a virtual one: also run the scheduler, which "
+               "binds pods to Ready nodes, and the node lifecycle controller");
+  app.add_option("--node-monitor-grace-period", flags.node_monitor_grace,
+                 "Seconds a node may go without a heartbeat (its Lease or Ready condition) "
+                 "before it is marked NotReady (host mode)")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   app.add_option("--durability", flags.durability,
                  "process-crash: a write is acknowledged once in the WAL (survives kill -9); "

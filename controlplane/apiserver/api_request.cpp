@@ -79,14 +79,15 @@ StatusOr<ApiRequest> RouteResourceRequest(
   if (!target.subresource.empty() &&
       !((target.subresource == "status" && target.type->status_subresource) ||
         (target.subresource == "scale" && target.type->scale_subresource) ||
-        (target.subresource == "token" && target.type->token_subresource))) {
+        (target.subresource == "token" && target.type->token_subresource) ||
+        (target.subresource == "binding" && target.type->binding_subresource))) {
     return NoSuchResource();
   }
-  if (target.subresource == "token") {
+  if (target.subresource == "token" || target.subresource == "binding") {
     if (method != "POST") {
       return MethodNotAllowed();
     }
-    out.verb = Verb::kCreateToken;
+    out.verb = target.subresource == "token" ? Verb::kCreateToken : Verb::kBind;
     return out;
   }
   if (target.type->review) {

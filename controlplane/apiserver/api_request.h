@@ -29,6 +29,7 @@ enum class Verb {
   kUpdateScale,
   kReview,
   kCreateToken,  // serviceaccounts/token
+  kBind,         // pods/binding
 };
 
 struct ApiRequest {

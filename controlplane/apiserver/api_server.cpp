@@ -295,6 +295,9 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
     case Verb::kCreateToken:
       CreateToken(target, request, writer);
       return;
+    case Verb::kBind:
+      Bind(target, request, writer);
+      return;
     case Verb::kWatch:
       if (!routed->watch_name.empty()) {
         // A watch of one object: the collection filtered by name.

@@ -101,6 +101,8 @@ class ApiServer {
   // Access reviews (review_verbs.cpp): who the caller is and what it may do.
   void Review(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   // TokenRequest (token_request.cpp): serviceaccounts/<name>/token.
+  // pods/NAME/binding (binding.cpp).
+  void Bind(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   void CreateToken(const ResourceTarget& target, const HttpRequest& request,
                    ResponseWriter& writer);
   // The RBAC decision for `attributes`; false after answering 403.

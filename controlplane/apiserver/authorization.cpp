@@ -27,6 +27,7 @@ std::string VerbOf(const ApiRequest& routed, std::string_view method) {
     case Verb::kCreate:
     case Verb::kReview:
     case Verb::kCreateToken:
+    case Verb::kBind:
       return "create";
     case Verb::kUpdate:
       return "update";

@@ -123,6 +123,13 @@ std::optional<json::object> LegacyApiResourceList(const ResourceRegistry& regist
                                        {"kind", "TokenRequest"},
                                        {"verbs", json::array{"create"}}});
     }
+    if (type->binding_subresource) {
+      resources.push_back(json::object{{"name", type->resource + "/binding"},
+                                       {"singularName", ""},
+                                       {"namespaced", type->namespaced},
+                                       {"kind", "Binding"},
+                                       {"verbs", json::array{"create"}}});
+    }
   }
   if (!found) {
     return std::nullopt;
@@ -176,6 +183,11 @@ json::object AggregatedDiscovery(const ResourceRegistry& registry, bool core) {
               {"subresource", "token"},
               {"responseKind", ResponseKind("authentication.k8s.io", "v1", "TokenRequest")},
               {"verbs", json::array{"create"}}});
+        }
+        if (type->binding_subresource) {
+          subresources.push_back(json::object{{"subresource", "binding"},
+                                              {"responseKind", ResponseKind("", "v1", "Binding")},
+                                              {"verbs", json::array{"create"}}});
         }
         if (!subresources.empty()) {
           entry["subresources"] = std::move(subresources);

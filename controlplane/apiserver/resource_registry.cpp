@@ -246,6 +246,7 @@ ResourceRegistry::ResourceRegistry() {
     type->scale_subresource = b.scale;
     type->review = type->group == "authorization.k8s.io" || type->group == "authentication.k8s.io";
     type->token_subresource = type->group.empty() && type->resource == "serviceaccounts";
+    type->binding_subresource = type->group.empty() && type->resource == "pods";
     builtin_.push_back(std::move(type));
   }
 }

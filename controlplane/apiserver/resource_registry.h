@@ -41,6 +41,8 @@ struct ResourceType {
   bool review = false;
   // serviceaccounts/token: TokenRequest (create only).
   bool token_subresource = false;
+  // pods/binding: a scheduler's Binding (create only).
+  bool binding_subresource = false;
   // Scale paths (custom resources may set their own).
   std::string spec_replicas_path = ".spec.replicas";
   std::string status_replicas_path = ".status.replicas";

@@ -17,6 +17,7 @@
 #include "controlplane/apiserver/patch.h"
 #include "controlplane/apiserver/protobuf_body.h"
 #include "controlplane/apiserver/registry/object_registry.h"
+#include "controlplane/apiserver/request_body.h"
 #include "controlplane/apiserver/responses.h"
 #include "controlplane/apiserver/selectors.h"
 #include "controlplane/auth/escalation.h"
@@ -28,26 +29,6 @@ namespace {
 
 namespace json = boost::json;
 using Clock = std::chrono::system_clock;
-
-StatusOr<json::object> ParseObject(const HttpRequest& request, const char* what) {
-  const std::string& body = request.body;
-  if (request.content_type.starts_with(kProtobufContentType)) {
-    auto decoded = DecodeProtobufObject(body);
-    if (!decoded.ok()) {
-      return BadRequest(fmt::format("{}: {}", what, MessageOf(decoded.status())));
-    }
-    return decoded;
-  }
-  boost::system::error_code ec;
-  json::value value = ParseJson(body, ec);
-  if (ec) {
-    return BadRequest(fmt::format("{}: json parse error: {}", what, ec.message()));
-  }
-  if (!value.is_object()) {
-    return BadRequest(fmt::format("{}: the body must be a JSON object", what));
-  }
-  return std::move(value.as_object());
-}
 
 bool DryRun(const HttpRequest& request) {
   for (const auto& [key, value] : request.query) {
@@ -387,7 +368,7 @@ void ApiServer::Create(const ResourceTarget& target, const HttpRequest& request,
                                "the server does not allow this method on the requested resource"));
     return;
   }
-  auto parsed = ParseObject(request, "couldn't get version/kind");
+  auto parsed = ParseRequestObject(request, "couldn't get version/kind");
   if (!parsed.ok()) {
     SendError(writer, parsed.status());
     return;
@@ -411,7 +392,7 @@ void ApiServer::Create(const ResourceTarget& target, const HttpRequest& request,
 
 void ApiServer::Update(const ResourceTarget& target, const HttpRequest& request,
                        ResponseWriter& writer) {
-  auto parsed = ParseObject(request, "couldn't get version/kind");
+  auto parsed = ParseRequestObject(request, "couldn't get version/kind");
   if (!parsed.ok()) {
     SendError(writer, parsed.status());
     return;
@@ -487,7 +468,7 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
   // DeleteOptions sent as protobuf (meta.k8s.io, outside the served groups)
   // are not read; kubectl sends them as JSON.
   if (!TrimSpace(request.body).empty() && !request.content_type.starts_with(kProtobufContentType)) {
-    auto parsed = ParseObject(request, "error decoding DeleteOptions");
+    auto parsed = ParseRequestObject(request, "error decoding DeleteOptions");
     if (!parsed.ok()) {
       SendError(writer, parsed.status());
       return;
@@ -584,7 +565,7 @@ void ApiServer::UpdateScale(const ResourceTarget& target, const HttpRequest& req
                                          options_.max_object_bytes));
           wanted = std::move(patched.as_object());
         } else {
-          BH_ASSIGN_OR_RETURN(wanted, ParseObject(request, "couldn't get version/kind"));
+          BH_ASSIGN_OR_RETURN(wanted, ParseRequestObject(request, "couldn't get version/kind"));
         }
         const json::value* replicas = PathValue(wanted, ".spec.replicas", false);
         if (replicas == nullptr || !(replicas->is_int64() || replicas->is_uint64()) ||

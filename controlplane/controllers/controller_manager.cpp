@@ -10,18 +10,19 @@
 #include "controlplane/controllers/garbage_collector.h"
 #include "controlplane/controllers/job_controller.h"
 #include "controlplane/controllers/namespace_controller.h"
+#include "controlplane/controllers/node_lifecycle_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/replica_set_controller.h"
 #include "controlplane/controllers/resource_quota_controller.h"
 #include "controlplane/controllers/root_ca_publisher.h"
+#include "controlplane/controllers/scheduler.h"
 #include "controlplane/controllers/service_account_controller.h"
 #include "controlplane/controllers/service_account_token_controller.h"
 #include "controlplane/controllers/stateful_set_controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
-ControllerManager::ControllerManager(ObjectRegistry& objects, std::string root_ca_pem,
-                                     const ServiceAccountTokens* tokens)
+ControllerManager::ControllerManager(ObjectRegistry& objects, const ControllerOptions& options)
     : client_(objects) {
   // Handlers are added before the informers start.
   Informer& deployments = Shared(kDeploymentsRef);
@@ -40,12 +41,19 @@ ControllerManager::ControllerManager(ObjectRegistry& objects, std::string root_c
   controllers_.push_back(std::make_unique<NamespaceController>(client_, namespaces));
   controllers_.push_back(
       std::make_unique<ServiceAccountController>(client_, namespaces, Shared(kServiceAccountsRef)));
-  if (tokens != nullptr) {
+  if (options.tokens != nullptr) {
     controllers_.push_back(std::make_unique<ServiceAccountTokenController>(
-        client_, Shared(kSecretsRef), Shared(kServiceAccountsRef), *tokens, root_ca_pem));
+        client_, Shared(kSecretsRef), Shared(kServiceAccountsRef), *options.tokens,
+        options.root_ca_pem));
   }
   controllers_.push_back(std::make_unique<RootCaPublisher>(
-      client_, namespaces, Shared(kConfigMapsRef), std::move(root_ca_pem)));
+      client_, namespaces, Shared(kConfigMapsRef), options.root_ca_pem));
+  if (options.host_mode) {
+    Informer& nodes = Shared(kNodesRef);
+    controllers_.push_back(std::make_unique<Scheduler>(client_, pods, nodes));
+    controllers_.push_back(std::make_unique<NodeLifecycleController>(
+        client_, nodes, Shared(kLeasesRef), pods, options.node_monitor_grace));
+  }
   controllers_.push_back(
       std::make_unique<ClusterRoleAggregationController>(client_, Shared(kClusterRolesRef)));
   controllers_.push_back(std::make_unique<ResourceQuotaController>(

@@ -3,6 +3,7 @@
 #ifndef BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 #define BULKHEAD_CONTROLPLANE_CONTROLLERS_CONTROLLER_MANAGER_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,13 +17,21 @@
 
 namespace bulkhead::controlplane::controllers {
 
+struct ControllerOptions {
+  // The authority published in every namespace as kube-root-ca.crt (none
+  // when empty).
+  std::string root_ca_pem;
+  // What signs legacy token Secrets (none are filled without it).
+  const ServiceAccountTokens* tokens = nullptr;
+  // A host's controllers too: the scheduler and the node lifecycle.
+  bool host_mode = false;
+  // How long a node may go without a heartbeat before it is NotReady.
+  std::chrono::seconds node_monitor_grace{40};
+};
+
 class ControllerManager {
  public:
-  // `root_ca_pem`: the authority published in every namespace as
-  // kube-root-ca.crt (none when empty); `tokens`: what signs legacy token
-  // Secrets (none are filled without it).
-  explicit ControllerManager(ObjectRegistry& objects, std::string root_ca_pem = "",
-                             const ServiceAccountTokens* tokens = nullptr);
+  explicit ControllerManager(ObjectRegistry& objects, const ControllerOptions& options = {});
   ~ControllerManager();
   ControllerManager(const ControllerManager&) = delete;
   ControllerManager& operator=(const ControllerManager&) = delete;

@@ -131,8 +131,8 @@ bool NodeSelectionMatches(const json::object& pod_spec, const json::object& node
   return false;
 }
 
-bool ToleratesTaints(const json::array& tolerations, const json::object& node,
-                     std::string_view effect) {
+const json::object* UntoleratedTaint(const json::array& tolerations, const json::object& node,
+                                     std::string_view effect) {
   for (const auto& taint : ArrayOrEmpty(PathValue(node, ".spec.taints"))) {
     if (!taint.is_object()) {
       continue;
@@ -150,10 +150,15 @@ bool ToleratesTaints(const json::array& tolerations, const json::object& node,
                   (toleration.is_object() && Tolerates(toleration.as_object(), taint.as_object()));
     }
     if (!tolerated) {
-      return false;
+      return &taint.as_object();
     }
   }
-  return true;
+  return nullptr;
+}
+
+bool ToleratesTaints(const json::array& tolerations, const json::object& node,
+                     std::string_view effect) {
+  return UntoleratedTaint(tolerations, node, effect) == nullptr;
 }
 
 void AddDaemonTolerations(json::object& pod_spec) {

@@ -22,6 +22,10 @@ bool NodeSelectionMatches(const boost::json::object& pod_spec, const boost::json
 // NoSchedule and NoExecute taint) is tolerated by one of `tolerations`.
 bool ToleratesTaints(const boost::json::array& tolerations, const boost::json::object& node,
                      std::string_view effect = "");
+// The first of those taints that none of `tolerations` tolerates, or null.
+const boost::json::object* UntoleratedTaint(const boost::json::array& tolerations,
+                                            const boost::json::object& node,
+                                            std::string_view effect = "");
 
 // The tolerations Kubernetes gives every DaemonSet pod (node not ready,
 // unreachable, under disk, memory or PID pressure, unschedulable; and,

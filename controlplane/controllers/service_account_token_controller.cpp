@@ -80,7 +80,9 @@ ServiceAccountTokenController::ServiceAccountTokenController(Client& client, Inf
 }
 
 Status ServiceAccountTokenController::Reconcile(const std::string& key) {
-  const auto [ns, name] = SplitKey(key);
+  const auto parts = SplitKey(key);
+  const std::string& ns = parts.first;
+  const std::string& name = parts.second;
   ObjectPtr secret = secrets_.Get(ns, name);
   if (secret == nullptr || !IsTokenSecret(*secret) || HasToken(*secret) || IsTerminating(*secret)) {
     return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/apiserver/admission/pod_resources.h"
 #include "controlplane/apiserver/admission/pod_security.h"
 #include "controlplane/apiserver/admission/quantity.h"
 #include "tests/unit/controlplane_api_harness.h"
@@ -25,6 +26,7 @@ TEST(PodSecurityTest, BaselineRefusesWhatBreaksOutOfTheContainerAndSaysWhere) {
       {"name":"b","image":"x","securityContext":{"privileged":true}}],
       "volumes":[{"name":"root","hostPath":{"path":"/"}}]})");
   std::vector<std::string> got = PodSecurityViolations(PodSecurityLevel::kBaseline, spec, nullptr);
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma): long messages split in two
   EXPECT_EQ(got, (std::vector<std::string>{
                      "host namespaces (hostNetwork=true)",
                      "privileged (containers \"a\", \"b\" must not set "
@@ -33,6 +35,7 @@ TEST(PodSecurityTest, BaselineRefusesWhatBreaksOutOfTheContainerAndSaysWhere) {
                      "securityContext.capabilities.add)",
                      "hostPath volumes (volume \"root\")",
                      "hostPort (container \"a\" uses hostPort 8080)"}));
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   EXPECT_TRUE(PodSecurityViolations(PodSecurityLevel::kPrivileged, spec, nullptr).empty());
   EXPECT_TRUE(PodSecurityViolations(PodSecurityLevel::kBaseline,
                                     Spec(R"({"containers":[{"name":"c","image":"x"}]})"), nullptr)
@@ -322,6 +325,26 @@ TEST(ResourceQuotaAdmissionTest, APodOverTheQuotaIsRefusedAndUseIsChargedAsItGoe
   // Another namespace is not bound by it.
   EXPECT_EQ(api.Call("POST", "/api/v1/namespaces/kube-system/pods", SizedPod("free", "5")).status,
             201);
+}
+
+TEST(PodResourcesTest, TheQosClassIsComputedAsKubernetesComputesIt) {
+  auto qos = [](const std::string& containers) {
+    return QosClassOf(json::parse(R"({"containers":)" + containers + "}").as_object());
+  };
+  EXPECT_EQ(qos(R"([{"name":"a"}])"), "BestEffort");
+  EXPECT_EQ(qos(R"([{"name":"a","resources":{"requests":{"cpu":"1"}}}])"), "Burstable");
+  EXPECT_EQ(qos(R"([{"name":"a","resources":{"limits":{"cpu":"1","memory":"1Gi"}}}])"),
+            "Guaranteed");
+  EXPECT_EQ(
+      qos(R"([{"name":"a","resources":{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"500m"}}}])"),
+      "Burstable");
+  EXPECT_EQ(qos(R"([{"name":"a","resources":{"limits":{"cpu":"1","memory":"1Gi"}}},{"name":"b"}])"),
+            "Burstable");
+  // Created, a pod carries it; a LimitRange default counts.
+  ApiHarness api;
+  auto made = api.Call("POST", "/api/v1/namespaces/default/pods", SizedPod("p", "250m"));
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.Json().at("status").at("qosClass"), json::value("Burstable"));
 }
 
 }  // namespace

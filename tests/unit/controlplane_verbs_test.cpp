@@ -824,5 +824,42 @@ TEST(VerbsTest, SecretsAreJudgedByTypeAndStringDataIsWrittenIntoData) {
   EXPECT_EQ(labelled.status, 200) << labelled.body;
 }
 
+TEST(VerbsTest, ABindingAssignsAPodToANodeOnce) {
+  ApiHarness api;
+  ASSERT_EQ(api.Call("POST", "/api/v1/namespaces/default/pods",
+                     R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+                         "spec":{"containers":[{"name":"c","image":"x"}]}})")
+                .status,
+            201);
+  const std::string path = "/api/v1/namespaces/default/pods/p/binding";
+  auto binding = [](const std::string& target) {
+    return R"({"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":)" + target +
+           "}";
+  };
+  Recorded wrong_kind = api.Call("POST", path, binding(R"({"kind":"Pod","name":"n1"})"));
+  EXPECT_EQ(wrong_kind.status, 422) << wrong_kind.body;
+  EXPECT_NE(wrong_kind.body.find("must be empty or 'Node'"), std::string::npos) << wrong_kind.body;
+  Recorded no_name = api.Call("POST", path, binding(R"({"kind":"Node"})"));
+  EXPECT_EQ(no_name.status, 422) << no_name.body;
+  EXPECT_EQ(api.Call("GET", path).status, 405);
+  Recorded bound = api.Call("POST", path, binding(R"({"kind":"Node","name":"n1"})"));
+  ASSERT_EQ(bound.status, 201) << bound.body;
+  EXPECT_EQ(bound.Json().at("status"), json::value("Success"));
+  Recorded pod = api.Call("GET", "/api/v1/namespaces/default/pods/p");
+  EXPECT_EQ(pod.Json().at("spec").at("nodeName"), json::value("n1"));
+  EXPECT_NE(
+      json::serialize(pod.Json().at("status")).find(R"("type":"PodScheduled","status":"True")"),
+      std::string::npos)
+      << pod.body;
+  Recorded again = api.Call("POST", path, binding(R"({"kind":"Node","name":"n2"})"));
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_NE(again.body.find(R"(pod p is already assigned to node \"n1\")"), std::string::npos)
+      << again.body;
+  EXPECT_EQ(api.Call("POST", "/api/v1/namespaces/default/pods/gone/binding",
+                     R"({"target":{"kind":"Node","name":"n1"}})")
+                .status,
+            404);
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing

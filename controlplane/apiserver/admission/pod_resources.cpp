@@ -63,3 +63,55 @@ ResourceList PodResources(const json::object& spec, const char* field) {
 }
 
 }  // namespace bulkhead::controlplane
+
+namespace bulkhead::controlplane {
+
+std::string QosClassOf(const json::object& spec) {
+  ResourceList requests;
+  ResourceList limits;
+  bool guaranteed = true;
+  for (const char* list_name : {"initContainers", "containers"}) {
+    const json::value* list = spec.if_contains(list_name);
+    if (list == nullptr || !list->is_array()) {
+      continue;
+    }
+    for (const json::value& c : list->as_array()) {
+      if (!c.is_object()) {
+        continue;
+      }
+      const ResourceList limit = ContainerResources(c.as_object(), "limits");
+      ResourceList request = ContainerResources(c.as_object(), "requests");
+      int limited = 0;
+      for (const char* name : {"cpu", "memory"}) {
+        auto l = limit.find(name);
+        auto r = request.find(name);
+        if (r == request.end() && l != limit.end()) {
+          r = request.emplace(name, l->second).first;  // a request defaults to its limit
+        }
+        if (r != request.end() && r->second.milli != 0) {
+          requests[name] += r->second;
+        }
+        if (l != limit.end() && l->second.milli != 0) {
+          limits[name] += l->second;
+          ++limited;
+        }
+      }
+      guaranteed = guaranteed && limited == 2;
+    }
+  }
+  if (requests.empty() && limits.empty()) {
+    return "BestEffort";
+  }
+  if (guaranteed) {
+    for (const char* name : {"cpu", "memory"}) {
+      auto r = requests.find(name);
+      auto l = limits.find(name);
+      if (r == requests.end() || l == limits.end() || r->second.milli != l->second.milli) {
+        guaranteed = false;
+      }
+    }
+  }
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+}  // namespace bulkhead::controlplane

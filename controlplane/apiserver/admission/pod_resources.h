@@ -25,6 +25,11 @@ ResourceList ContainerResources(const boost::json::object& container, const char
 // The pod's effective `field` totals.
 ResourceList PodResources(const boost::json::object& pod_spec, const char* field);
 
+// status.qosClass as Kubernetes computes it from cpu and memory: Guaranteed
+// when every container limits both and requests what it limits, BestEffort
+// when none requests or limits either, else Burstable.
+std::string QosClassOf(const boost::json::object& pod_spec);
+
 }  // namespace bulkhead::controlplane
 
 #endif  // BULKHEAD_CONTROLPLANE_APISERVER_ADMISSION_POD_RESOURCES_H_

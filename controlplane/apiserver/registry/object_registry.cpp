@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "common/logging.h"
+#include "controlplane/apiserver/admission/pod_resources.h"
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/crd.h"
 #include "controlplane/apiserver/defaults.h"
@@ -495,7 +496,9 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   if (object.contains("spec") || IsBuiltinKind(type, "Pod")) {
     m["generation"] = 1;
   }
-  if (type.status_subresource) {
+  // A kubelet registers its Node with its status (capacity, conditions);
+  // of every other kind with a status subresource, status is the server's.
+  if (type.status_subresource && !IsBuiltinKind(type, "Node")) {
     object.erase("status");
   }
   if (IsBuiltinKind(type, "Pod")) {
@@ -516,6 +519,12 @@ StatusOr<KeyValue> ObjectRegistry::Create(const ResourceTarget& target, json::ob
   ApplyDefaults(type, object);
   if (admission_ != nullptr) {
     BH_RETURN_IF_ERROR(admission_->AdmitCreate(*this, target, object, dry_run, warnings));
+  }
+  if (IsBuiltinKind(type, "Pod")) {
+    // From the resources as admitted (a LimitRange may have set them).
+    const json::value* spec = object.if_contains("spec");
+    object["status"].as_object()["qosClass"] =
+        QosClassOf(spec != nullptr && spec->is_object() ? spec->as_object() : json::object());
   }
   ServiceAllocations::Reserved reserved;
   if (IsBuiltinKind(type, "Service")) {

@@ -1,0 +1,227 @@
+#include "controlplane/controllers/scheduler.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <set>
+#include <vector>
+
+#include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/controllers/daemon_set_controller.h"
+#include "controlplane/controllers/object_helpers.h"
+#include "controlplane/controllers/scheduling.h"
+#include "fmt/format.h"
+
+namespace bulkhead::controlplane::controllers {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto kRetry = std::chrono::seconds(30);
+
+bool Ended(const json::object& pod) {
+  const std::string phase = StringAt(pod, ".status.phase");
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+// A pod this scheduler is to place.
+bool Waiting(const json::object& pod) {
+  if (!StringAt(pod, ".spec.nodeName").empty() || IsTerminating(pod) || Ended(pod)) {
+    return false;
+  }
+  const std::string scheduler = StringAt(pod, ".spec.schedulerName");
+  return scheduler.empty() || scheduler == kDefaultScheduler;
+}
+
+// Sets the PodScheduled condition; whether anything changed.
+bool SetScheduled(json::object& pod, const std::string& status, const std::string& reason,
+                  const std::string& message) {
+  json::value* conditions = PathValue(pod, ".status.conditions", true);
+  if (!conditions->is_array()) {
+    *conditions = json::array();
+  }
+  json::object condition{{"type", "PodScheduled"},
+                         {"status", status},
+                         {"lastProbeTime", nullptr},
+                         {"lastTransitionTime", NowRfc3339()}};
+  if (!reason.empty()) {
+    condition["reason"] = reason;
+    condition["message"] = message;
+  }
+  for (auto& existing : conditions->as_array()) {
+    if (existing.is_object() && StringField(existing.as_object(), "type") == "PodScheduled") {
+      json::object& current = existing.as_object();
+      if (StringField(current, "status") == status && StringField(current, "reason") == reason &&
+          StringField(current, "message") == message) {
+        return false;
+      }
+      if (StringField(current, "status") == status) {
+        condition["lastTransitionTime"] = current["lastTransitionTime"];
+      }
+      current = std::move(condition);
+      return true;
+    }
+  }
+  conditions->as_array().emplace_back(std::move(condition));
+  return true;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Client& client, Informer& pods, Informer& nodes)
+    : Controller("scheduler", 1),
+      client_(client),
+      pods_(pods),
+      nodes_(nodes),
+      events_(client, kDefaultScheduler) {
+  pods_.AddHandler([this](const InformerEvent& event) {
+    const json::object& pod = *event.object;
+    const std::string key = KeyOf(pod);
+    const bool bound = !StringAt(pod, ".spec.nodeName").empty();
+    const int64_t generation = IntAt(pod, ".metadata.generation", 0);
+    bool tried = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (event.type == InformerEvent::Type::kDeleted || bound) {
+        assumed_.erase(key);
+        unschedulable_.erase(key);
+      }
+      // Its own Unschedulable write comes back as a change: nothing new to
+      // try until the spec changes or room comes.
+      auto found = unschedulable_.find(key);
+      tried = event.type == InformerEvent::Type::kModified && found != unschedulable_.end() &&
+              found->second == generation;
+    }
+    if (event.type != InformerEvent::Type::kDeleted && Waiting(pod) && !tried) {
+      Enqueue(key);
+    } else if (bound && (event.type == InformerEvent::Type::kDeleted || Ended(pod))) {
+      RetryWaiting();  // room made on its node
+    }
+  });
+  nodes_.AddHandler([this](const InformerEvent& /*event*/) { RetryWaiting(); });
+}
+
+void Scheduler::RetryWaiting() {
+  for (const ObjectPtr& pod : pods_.List()) {
+    if (Waiting(*pod)) {
+      Enqueue(KeyOf(*pod));
+    }
+  }
+}
+
+Status Scheduler::MarkUnschedulable(const json::object& pod, const std::string& message) {
+  const std::string ns = MetaString(pod, "namespace");
+  const std::string name = MetaString(pod, "name");
+  const std::string uid = MetaString(pod, "uid");
+  auto written = client_.Mutate(In(kPodsRef, ns, name, "status"), [&](json::object& next) {
+    if (MetaString(next, "uid") == uid && Waiting(next)) {
+      SetScheduled(next, "False", "Unschedulable", message);
+    }
+    return absl::OkStatus();
+  });
+  if (!Settles(written.status())) {
+    return written.status();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    unschedulable_[KeyOf(pod)] = IntAt(pod, ".metadata.generation", 0);
+  }
+  events_.Record(pod, "Warning", "FailedScheduling", message);
+  EnqueueAfter(KeyOf(pod), kRetry);
+  return absl::OkStatus();
+}
+
+Status Scheduler::Reconcile(const std::string& key) {
+  const auto parts = SplitKey(key);
+  const std::string& ns = parts.first;
+  const std::string& name = parts.second;
+  ObjectPtr pod = pods_.Get(ns, name);
+  if (pod == nullptr || !Waiting(*pod)) {
+    return absl::OkStatus();
+  }
+  std::map<std::string, NodeLoad> loads;
+  std::set<std::string> counted;
+  for (const ObjectPtr& other : pods_.List()) {
+    const std::string node = StringAt(*other, ".spec.nodeName");
+    if (!node.empty() && !Ended(*other)) {
+      AddToLoad(*other, loads[node]);
+      counted.insert(KeyOf(*other));
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (assumed_.contains(key)) {
+      return absl::OkStatus();  // bound; the cache has not shown it yet
+    }
+    for (auto it = assumed_.begin(); it != assumed_.end();) {
+      const auto other_key = SplitKey(it->first);
+      ObjectPtr other = pods_.Get(other_key.first, other_key.second);
+      if (other == nullptr) {
+        it = assumed_.erase(it);
+        continue;
+      }
+      if (!counted.contains(it->first)) {
+        AddToLoad(*other, loads[it->second]);
+      }
+      ++it;
+    }
+  }
+  const std::vector<ObjectPtr> nodes = nodes_.List();
+  std::map<std::string, int> reasons;
+  std::string best;
+  double best_score = -1;
+  for (const ObjectPtr& node : nodes) {
+    const std::string node_name = MetaString(*node, "name");
+    const NodeLoad& load = loads[node_name];
+    std::vector<std::string> why = UnfitReasons(*pod, *node, load);
+    if (!why.empty()) {
+      for (const std::string& reason : why) {
+        ++reasons[reason];
+      }
+      continue;
+    }
+    const double score = Score(*pod, *node, load);
+    if (score > best_score || (score == best_score && node_name < best)) {
+      best_score = score;
+      best = node_name;
+    }
+  }
+  if (best.empty()) {
+    return MarkUnschedulable(*pod, UnschedulableMessage(nodes.size(), reasons));
+  }
+  const std::string uid = MetaString(*pod, "uid");
+  bool placed = false;
+  auto bound = client_.Mutate(In(kPodsRef, ns, name), [&](json::object& next) {
+    placed = false;
+    if (MetaString(next, "uid") == uid && Waiting(next)) {
+      *PathValue(next, ".spec.nodeName", true) = best;
+      placed = true;
+    }
+    return absl::OkStatus();
+  });
+  if (!bound.ok()) {
+    return Settles(bound.status()) ? absl::OkStatus() : bound.status();
+  }
+  if (!placed) {
+    return absl::OkStatus();  // bound, deleted or replaced meanwhile
+  }
+  {
+    std::lock_guard lock(mutex_);
+    assumed_[key] = best;
+  }
+  auto condition = client_.Mutate(In(kPodsRef, ns, name, "status"), [&](json::object& next) {
+    if (MetaString(next, "uid") == uid) {
+      SetScheduled(next, "True", "", "");
+    }
+    return absl::OkStatus();
+  });
+  if (!Settles(condition.status())) {
+    return condition.status();
+  }
+  events_.Record(*bound, "Normal", "Scheduled",
+                 fmt::format("Successfully assigned {}/{} to {}", ns, name, best));
+  return absl::OkStatus();
+}
+
+}  // namespace bulkhead::controlplane::controllers
