@@ -78,9 +78,43 @@ void DefaultTemplate(json::object& spec) {
   }
 }
 
+// A pod's containers request what they limit where they request nothing
+// of that resource (Kubernetes' SetDefaults_Pod; templates keep theirs).
+void DefaultRequestsFromLimits(json::object& spec, const char* field) {
+  auto* containers = ArrayAt(spec, field);
+  if (containers == nullptr) {
+    return;
+  }
+  for (auto& item : *containers) {
+    auto* resources = item.is_object() ? ObjectAt(item.as_object(), "resources") : nullptr;
+    const auto* limits = resources != nullptr ? ObjectAt(*resources, "limits") : nullptr;
+    if (limits == nullptr || limits->empty()) {
+      continue;
+    }
+    // A copy: adding "requests" may move the members `limits` points into.
+    const json::object limited = *limits;
+    json::value& requests = (*resources)["requests"];
+    if (requests.is_null()) {
+      requests = json::object();
+    }
+    if (!requests.is_object()) {
+      continue;  // validation refuses it
+    }
+    for (const auto& [name, quantity] : limited) {
+      if (!requests.as_object().contains(name)) {
+        requests.as_object()[name] = quantity;
+      }
+    }
+  }
+}
+
 // Each kind's defaults, on the object (`spec` is its spec, when it has one
 // that is an object).
-void DefaultPod(json::object& /*object*/, json::object& spec) { DefaultPodSpec(spec); }
+void DefaultPod(json::object& /*object*/, json::object& spec) {
+  DefaultPodSpec(spec);
+  DefaultRequestsFromLimits(spec, "containers");
+  DefaultRequestsFromLimits(spec, "initContainers");
+}
 
 void DefaultDeployment(json::object& /*object*/, json::object& spec) {
   DefaultTemplate(spec);

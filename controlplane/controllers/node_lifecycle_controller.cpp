@@ -37,12 +37,13 @@ bool IsManagedTaint(const json::value& taint) {
          (effect == "NoSchedule" || effect == "NoExecute");
 }
 
-// The keys of the managed taints `ready` calls for.
+// The key of the managed taints `ready` calls for ("": none; a node that
+// has not posted its status yet is judged not ready by the scheduler).
 std::string WantedTaintKey(const std::string& ready) {
-  if (ready == "True") {
-    return "";
+  if (ready == "False") {
+    return kNotReady;
   }
-  return ready == "False" ? kNotReady : kUnreachable;
+  return ready == "Unknown" ? kUnreachable : "";
 }
 
 }  // namespace
@@ -91,7 +92,8 @@ Status NodeLifecycleController::Reconcile(const std::string& key) {
   }
   const SystemClock::time_point last = heartbeat.value_or(first_seen);
   const bool stale = now - last > grace_;
-  std::string status = ready != nullptr ? StringField(*ready, "status") : "Unknown";
+  // "" while the node has never posted a Ready condition.
+  std::string status = ready != nullptr ? StringField(*ready, "status") : "";
   if (stale && status != "Unknown") {
     const std::string stamp = NowRfc3339();
     const std::string message = ready == nullptr ? "Kubelet never posted node status."
@@ -126,6 +128,10 @@ Status NodeLifecycleController::Reconcile(const std::string& key) {
     status = "Unknown";
     events_.Record(*written, "Normal", "NodeNotReady",
                    fmt::format("Node {} status is now: NodeNotReady", key));
+  }
+  if (status == "Unknown") {
+    // Again on every pass while it lasts: a pass that failed part way
+    // leaves no pod Ready on a node nobody hears from.
     BH_RETURN_IF_ERROR(MarkPodsNotReady(key));
   }
   // The taints the Ready condition calls for.

@@ -25,9 +25,13 @@ bool Ended(const json::object& pod) {
   return phase == "Succeeded" || phase == "Failed";
 }
 
-// A pod this scheduler is to place.
+// A pod this scheduler is to place (not one held by scheduling gates).
 bool Waiting(const json::object& pod) {
   if (!StringAt(pod, ".spec.nodeName").empty() || IsTerminating(pod) || Ended(pod)) {
+    return false;
+  }
+  if (const json::value* gates = PathValue(pod, ".spec.schedulingGates");
+      gates != nullptr && gates->is_array() && !gates->as_array().empty()) {
     return false;
   }
   const std::string scheduler = StringAt(pod, ".spec.schedulerName");
@@ -83,8 +87,12 @@ Scheduler::Scheduler(Client& client, Informer& pods, Informer& nodes)
     bool tried = false;
     {
       std::lock_guard lock(mutex_);
-      if (event.type == InformerEvent::Type::kDeleted || bound) {
+      // An assumed pod leaves assumed_ in Reconcile, once the cache shows
+      // it bound (so no pass can miss it in between).
+      if (event.type == InformerEvent::Type::kDeleted) {
         assumed_.erase(key);
+      }
+      if (event.type == InformerEvent::Type::kDeleted || bound) {
         unschedulable_.erase(key);
       }
       // Its own Unschedulable write comes back as a change: nothing new to
@@ -141,32 +149,33 @@ Status Scheduler::Reconcile(const std::string& key) {
     return absl::OkStatus();
   }
   std::map<std::string, NodeLoad> loads;
-  std::set<std::string> counted;
+  std::unique_lock lock(mutex_);
+  if (assumed_.contains(key)) {
+    return absl::OkStatus();  // bound; the cache has not shown it yet
+  }
+  std::set<std::string> bound;
   for (const ObjectPtr& other : pods_.List()) {
     const std::string node = StringAt(*other, ".spec.nodeName");
-    if (!node.empty() && !Ended(*other)) {
-      AddToLoad(*other, loads[node]);
-      counted.insert(KeyOf(*other));
+    if (!node.empty()) {
+      bound.insert(KeyOf(*other));
+      if (!Ended(*other)) {
+        AddToLoad(*other, loads[node]);
+      }
     }
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (assumed_.contains(key)) {
-      return absl::OkStatus();  // bound; the cache has not shown it yet
+  // Pods bound here that the cache still shows unbound count where they
+  // went; once it shows them bound (or gone) they are no longer assumed.
+  for (auto it = assumed_.begin(); it != assumed_.end();) {
+    const auto other_key = SplitKey(it->first);
+    ObjectPtr other = pods_.Get(other_key.first, other_key.second);
+    if (other == nullptr || bound.contains(it->first)) {
+      it = assumed_.erase(it);
+      continue;
     }
-    for (auto it = assumed_.begin(); it != assumed_.end();) {
-      const auto other_key = SplitKey(it->first);
-      ObjectPtr other = pods_.Get(other_key.first, other_key.second);
-      if (other == nullptr) {
-        it = assumed_.erase(it);
-        continue;
-      }
-      if (!counted.contains(it->first)) {
-        AddToLoad(*other, loads[it->second]);
-      }
-      ++it;
-    }
+    AddToLoad(*other, loads[it->second]);
+    ++it;
   }
+  lock.unlock();
   const std::vector<ObjectPtr> nodes = nodes_.List();
   std::map<std::string, int> reasons;
   std::string best;
@@ -191,8 +200,13 @@ Status Scheduler::Reconcile(const std::string& key) {
     return MarkUnschedulable(*pod, UnschedulableMessage(nodes.size(), reasons));
   }
   const std::string uid = MetaString(*pod, "uid");
+  {
+    // Assumed before the write, so that no pass after it can miss it.
+    std::lock_guard assume(mutex_);
+    assumed_[key] = best;
+  }
   bool placed = false;
-  auto bound = client_.Mutate(In(kPodsRef, ns, name), [&](json::object& next) {
+  auto written = client_.Mutate(In(kPodsRef, ns, name), [&](json::object& next) {
     placed = false;
     if (MetaString(next, "uid") == uid && Waiting(next)) {
       *PathValue(next, ".spec.nodeName", true) = best;
@@ -200,15 +214,15 @@ Status Scheduler::Reconcile(const std::string& key) {
     }
     return absl::OkStatus();
   });
-  if (!bound.ok()) {
-    return Settles(bound.status()) ? absl::OkStatus() : bound.status();
+  if (!written.ok() || !placed) {
+    std::lock_guard forget(mutex_);
+    assumed_.erase(key);
+  }
+  if (!written.ok()) {
+    return Settles(written.status()) ? absl::OkStatus() : written.status();
   }
   if (!placed) {
     return absl::OkStatus();  // bound, deleted or replaced meanwhile
-  }
-  {
-    std::lock_guard lock(mutex_);
-    assumed_[key] = best;
   }
   auto condition = client_.Mutate(In(kPodsRef, ns, name, "status"), [&](json::object& next) {
     if (MetaString(next, "uid") == uid) {
@@ -219,7 +233,7 @@ Status Scheduler::Reconcile(const std::string& key) {
   if (!Settles(condition.status())) {
     return condition.status();
   }
-  events_.Record(*bound, "Normal", "Scheduled",
+  events_.Record(*written, "Normal", "Scheduled",
                  fmt::format("Successfully assigned {}/{} to {}", ns, name, best));
   return absl::OkStatus();
 }

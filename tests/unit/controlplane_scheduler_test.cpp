@@ -169,13 +169,18 @@ TEST_F(HostControllersTest, APodIsBoundWhereItFitsAndOneThatFitsNowhereWaitsForR
   // Room comes: the first pod goes, and the waiting one is placed at once.
   ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/default/pods/fits").status, 200);
   ASSERT_TRUE(WaitFor([&] { return NodeOf("big") == "small"; })) << NodeOf("big");
-  // A pod for another scheduler is left alone.
+  // A pod held by a scheduling gate waits, as one for another scheduler does.
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/default/pods",
+                      PodJson("gated", "0", R"(,"schedulingGates":[{"name":"example.com/wait"}])"))
+                .status,
+            201);
   ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/default/pods",
                       PodJson("other", "0", R"(,"schedulerName":"elsewhere")"))
                 .status,
             201);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(NodeOf("other"), "");
+  EXPECT_EQ(NodeOf("gated"), "");
 }
 
 TEST_F(NodeLifecycleTest, ANodeWithoutHeartbeatsIsUnknownTaintedAndItsPodsNotReady) {

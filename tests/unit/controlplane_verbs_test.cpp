@@ -861,5 +861,36 @@ TEST(VerbsTest, ABindingAssignsAPodToANodeOnce) {
             404);
 }
 
+TEST(VerbsTest, APodsResourcesAreQuantitiesNoneNegativeAndRequestsDefaultToLimits) {
+  ApiHarness api;
+  auto pod = [](const std::string& name, const std::string& resources) {
+    return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+           R"("},"spec":{"containers":[{"name":"c","image":"x","resources":)" + resources + "}]}}";
+  };
+  const std::string pods = "/api/v1/namespaces/default/pods";
+  for (const auto& [resources, field, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {R"({"requests":{"cpu":"-1"}})", "spec.containers[0].resources.requests[cpu]",
+            "must be greater than or equal to 0"},
+           {R"({"limits":{"memory":"lots"}})", "spec.containers[0].resources.limits[memory]",
+            "quantities must match the regular expression"},
+           {R"({"limits":{"cpu":"1"},"requests":{"cpu":"2"}})",
+            "spec.containers[0].resources.requests",
+            "must be less than or equal to cpu limit of 1"},
+       }) {
+    Recorded refused = api.Call("POST", pods, pod("bad", resources));
+    EXPECT_EQ(refused.status, 422) << resources << ": " << refused.body;
+    EXPECT_NE(refused.body.find(field), std::string::npos) << field << ": " << refused.body;
+    EXPECT_NE(refused.body.find(message), std::string::npos) << message << ": " << refused.body;
+  }
+  EXPECT_EQ(api.Call("GET", pods + "/bad").status, 404);
+  Recorded limited =
+      api.Call("POST", pods, pod("l", R"({"limits":{"cpu":"500m","memory":"1Gi"}})"));
+  ASSERT_EQ(limited.status, 201) << limited.body;
+  EXPECT_EQ(json::serialize(limited.Json().at("spec").at("containers").at(0).at("resources")),
+            R"({"limits":{"cpu":"500m","memory":"1Gi"},"requests":{"cpu":"500m","memory":"1Gi"}})");
+  EXPECT_EQ(limited.Json().at("status").at("qosClass"), json::value("Guaranteed"));
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::testing

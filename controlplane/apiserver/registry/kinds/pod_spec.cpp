@@ -1,9 +1,12 @@
 #include "controlplane/apiserver/registry/kinds/pod_spec.h"
 
 #include <boost/json.hpp>
+#include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 
+#include "controlplane/apiserver/admission/quantity.h"
 #include "controlplane/apiserver/object_validation.h"
 #include "controlplane/apiserver/registry/kinds/field_checks.h"
 #include "fmt/format.h"
@@ -73,10 +76,59 @@ void CheckPort(const json::object& port, const std::string& at, std::set<std::st
   }
 }
 
+// A container's requests and limits: quantities, none negative, no
+// request above its limit.
+void CheckResources(const json::object& container, const std::string& at,
+                    std::vector<StatusCause>& causes) {
+  const json::object* resources = ObjectAt(container, "resources");
+  if (resources == nullptr) {
+    return;
+  }
+  std::map<std::string, Quantity> limits;
+  for (const char* field : {"limits", "requests"}) {
+    const json::object* list = ObjectAt(*resources, field);
+    if (list == nullptr) {
+      continue;
+    }
+    for (const auto& [name, value] : *list) {
+      const std::string where = fmt::format("{}.resources.{}[{}]", at, field, std::string(name));
+      const std::string text =
+          value.is_string() ? std::string(value.as_string()) : json::serialize(value);
+      std::optional<Quantity> quantity = Quantity::Parse(text);
+      if (!quantity) {
+        causes.push_back({"FieldValueInvalid",
+                          fmt::format("Invalid value: {}: quantities must match the regular "
+                                      "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                                      Quoted(text)),
+                          where});
+        continue;
+      }
+      if (quantity->milli < 0) {
+        causes.push_back(
+            {"FieldValueInvalid",
+             fmt::format("Invalid value: {}: must be greater than or equal to 0", Quoted(text)),
+             where});
+        continue;
+      }
+      if (std::string_view(field) == "limits") {
+        limits[std::string(name)] = *quantity;
+      } else if (auto limit = limits.find(std::string(name));
+                 limit != limits.end() && *quantity > limit->second) {
+        causes.push_back({"FieldValueInvalid",
+                          fmt::format("Invalid value: {}: must be less than or equal to {} limit "
+                                      "of {}",
+                                      Quoted(text), std::string(name), limit->second.ToString()),
+                          fmt::format("{}.resources.requests", at)});
+      }
+    }
+  }
+}
+
 void CheckContainer(const json::object& container, const std::string& at,
                     const std::set<std::string>& volumes, std::set<std::string>& names,
                     std::vector<StatusCause>& causes) {
   CheckName(container, at + ".name", names, causes);
+  CheckResources(container, at, causes);
   if (Absent(container.if_contains("image"))) {
     causes.push_back(Required(at + ".image"));
   }

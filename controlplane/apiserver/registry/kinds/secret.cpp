@@ -46,28 +46,28 @@ const json::value& Member(const json::object& object, std::string_view key) {
 }  // namespace
 
 void DefaultSecret(json::object& secret) {
-  json::value* written = secret.if_contains("stringData");
-  if (written == nullptr) {
+  const json::value* found = secret.if_contains("stringData");
+  if (found == nullptr || !found->is_object()) {
     return;
   }
-  if (written->is_object()) {
-    json::value& data = secret["data"];
-    if (!data.is_object()) {
-      data = json::object();
+  // A copy: adding "data" below may move the object's members.
+  const json::object written = found->as_object();
+  json::value& data = secret["data"];
+  if (!data.is_object()) {
+    data = json::object();
+  }
+  bool all_strings = true;
+  for (const auto& [key, value] : written) {
+    if (value.is_string()) {
+      data.as_object()[key] = Base64Encode(value.as_string());
+    } else {
+      all_strings = false;
     }
-    for (const auto& [key, value] : written->as_object()) {
-      if (value.is_string()) {
-        data.as_object()[key] = Base64Encode(value.as_string());
-      }
-    }
-    // Written only: what was given is in data now.
-    bool all_strings = true;
-    for (const auto& [key, value] : written->as_object()) {
-      all_strings = all_strings && value.is_string();
-    }
-    if (all_strings) {
-      secret.erase("stringData");
-    }
+  }
+  // Written only: what was given is in data now (a value that is not a
+  // string stays, for validation to refuse).
+  if (all_strings) {
+    secret.erase("stringData");
   }
 }
 
