@@ -8,7 +8,7 @@
 #include "controlplane/apiserver/api_errors.h"
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/object_meta.h"
-#include "controlplane/apiserver/object_paths.h"
+#include "controlplane/apiserver/registry/pod_binding.h"
 #include "controlplane/apiserver/request_body.h"
 #include "controlplane/apiserver/responses.h"
 #include "fmt/format.h"
@@ -20,24 +20,6 @@ namespace json = boost::json;
 
 Status Invalid(const std::string& name, const std::string& field, const std::string& message) {
   return InvalidError("", "Binding", name, {{"FieldValueInvalid", message, field}});
-}
-
-void SetScheduledTrue(json::object& pod) {
-  json::value* conditions = PathValue(pod, ".status.conditions", true);
-  if (!conditions->is_array()) {
-    *conditions = json::array();
-  }
-  json::object condition{{"type", "PodScheduled"},
-                         {"status", "True"},
-                         {"lastProbeTime", nullptr},
-                         {"lastTransitionTime", NowRfc3339()}};
-  for (auto& existing : conditions->as_array()) {
-    if (existing.is_object() && StringField(existing.as_object(), "type") == "PodScheduled") {
-      existing = std::move(condition);
-      return;
-    }
-  }
-  conditions->as_array().emplace_back(std::move(condition));
 }
 
 }  // namespace
@@ -74,31 +56,7 @@ void ApiServer::Bind(const ResourceTarget& target, const HttpRequest& request,
   }
   ResourceTarget pod = target;
   pod.subresource.clear();
-  const std::string uid = MetaString(*binding, "uid");
-  auto bound = objects_.GuaranteedUpdate(
-      pod,
-      [&](const json::object& current) -> StatusOr<json::object> {
-        if (!uid.empty() && MetaString(current, "uid") != uid) {
-          return ConflictError("", "pods", target.name,
-                               "the UID in the binding does not match the pod's");
-        }
-        if (!MetaString(current, "deletionTimestamp").empty()) {
-          return ConflictError(
-              "", "pods", target.name,
-              fmt::format("pod {} is being deleted, cannot be assigned to a host", target.name));
-        }
-        const json::value* assigned = PathValue(current, ".spec.nodeName");
-        if (assigned != nullptr && assigned->is_string() && !assigned->as_string().empty()) {
-          return ConflictError("", "pods", target.name,
-                               fmt::format("pod {} is already assigned to node {}", target.name,
-                                           json::serialize(*assigned)));
-        }
-        json::object next = current;
-        *PathValue(next, ".spec.nodeName", true) = node;
-        SetScheduledTrue(next);
-        return next;
-      },
-      /*dry_run=*/false);
+  auto bound = BindPod(objects_, pod, MetaString(*binding, "uid"), node);
   if (!bound.ok()) {
     SendError(writer, bound.status());
     return;

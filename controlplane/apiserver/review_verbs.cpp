@@ -9,7 +9,7 @@
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/object_meta.h"
-#include "controlplane/apiserver/protobuf_body.h"
+#include "controlplane/apiserver/request_body.h"
 #include "controlplane/apiserver/responses.h"
 #include "fmt/format.h"
 
@@ -72,23 +72,12 @@ StatusOr<RequestAttributes> ReviewAttributes(const json::object& spec, const std
 
 void ApiServer::Review(const ResourceTarget& target, const HttpRequest& request,
                        ResponseWriter& writer) {
-  json::object review;
-  if (request.content_type.starts_with(kProtobufContentType)) {
-    auto decoded = DecodeProtobufObject(request.body);
-    if (!decoded.ok()) {
-      SendError(writer, BadRequest(MessageOf(decoded.status())));
-      return;
-    }
-    review = std::move(decoded).value();
-  } else {
-    boost::system::error_code ec;
-    json::value body = ParseJson(request.body, ec);
-    if (ec || !body.is_object()) {
-      SendError(writer, BadRequest(fmt::format("the body must be a JSON {}", target.type->kind)));
-      return;
-    }
-    review = std::move(body.as_object());
+  auto parsed = ParseRequestObject(request, "the body must be a review");
+  if (!parsed.ok()) {
+    SendError(writer, parsed.status());
+    return;
   }
+  json::object review = std::move(parsed).value();
   review["apiVersion"] = target.type->GroupVersion();
   review["kind"] = target.type->kind;
   if (!review.contains("metadata") || !review["metadata"].is_object()) {

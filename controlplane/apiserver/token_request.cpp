@@ -10,7 +10,7 @@
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/object_meta.h"
-#include "controlplane/apiserver/protobuf_body.h"
+#include "controlplane/apiserver/request_body.h"
 #include "controlplane/apiserver/responses.h"
 #include "fmt/format.h"
 
@@ -36,24 +36,13 @@ void ApiServer::CreateToken(const ResourceTarget& target, const HttpRequest& req
     SendError(writer, ApiError(503, "ServiceUnavailable", "no service account key"));
     return;
   }
-  boost::system::error_code ec;
-  json::value body;
-  if (request.content_type.starts_with(kProtobufContentType)) {
-    // kubectl create token sends protobuf.
-    auto decoded = DecodeProtobufObject(request.body);
-    if (!decoded.ok()) {
-      SendError(writer, BadRequest(MessageOf(decoded.status())));
-      return;
-    }
-    body = std::move(decoded).value();
-  } else {
-    body = ParseJson(request.body, ec);
-  }
-  if (ec || !body.is_object()) {
-    SendError(writer, BadRequest("the body must be a TokenRequest (JSON or protobuf)"));
+  auto decoded = ParseRequestObject(request, "the body must be a TokenRequest");
+  if (!decoded.ok()) {
+    SendError(writer, decoded.status());
     return;
   }
-  json::object& token_request = body.as_object();
+  boost::system::error_code ec;
+  json::object& token_request = *decoded;
   if (!token_request.contains("spec") || !token_request["spec"].is_object()) {
     token_request["spec"] = json::object();
   }

@@ -15,11 +15,6 @@ namespace {
 constexpr auto kAggregation = std::chrono::minutes(10);
 constexpr size_t kRemembered = 4096;
 
-std::string Text(const json::object& object, const char* key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
-}
-
 }  // namespace
 
 void EventRecorder::Record(const json::object& involved, const std::string& type,
@@ -57,8 +52,8 @@ void EventRecorder::Record(const json::object& involved, const std::string& type
                      {"kind", "Event"},
                      {"metadata", json::object{{"name", name}, {"namespace", ns}}},
                      {"involvedObject",
-                      json::object{{"apiVersion", Text(involved, "apiVersion")},
-                                   {"kind", Text(involved, "kind")},
+                      json::object{{"apiVersion", StringField(involved, "apiVersion")},
+                                   {"kind", StringField(involved, "kind")},
                                    {"namespace", MetaString(involved, "namespace")},
                                    {"name", MetaString(involved, "name")},
                                    {"uid", uid},

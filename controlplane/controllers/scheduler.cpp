@@ -7,6 +7,7 @@
 
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
+#include "controlplane/apiserver/registry/pod_binding.h"
 #include "controlplane/controllers/daemon_set_controller.h"
 #include "controlplane/controllers/object_helpers.h"
 #include "controlplane/controllers/scheduling.h"
@@ -36,39 +37,6 @@ bool Waiting(const json::object& pod) {
   }
   const std::string scheduler = StringAt(pod, ".spec.schedulerName");
   return scheduler.empty() || scheduler == kDefaultScheduler;
-}
-
-// Sets the PodScheduled condition; whether anything changed.
-bool SetScheduled(json::object& pod, const std::string& status, const std::string& reason,
-                  const std::string& message) {
-  json::value* conditions = PathValue(pod, ".status.conditions", true);
-  if (!conditions->is_array()) {
-    *conditions = json::array();
-  }
-  json::object condition{{"type", "PodScheduled"},
-                         {"status", status},
-                         {"lastProbeTime", nullptr},
-                         {"lastTransitionTime", NowRfc3339()}};
-  if (!reason.empty()) {
-    condition["reason"] = reason;
-    condition["message"] = message;
-  }
-  for (auto& existing : conditions->as_array()) {
-    if (existing.is_object() && StringField(existing.as_object(), "type") == "PodScheduled") {
-      json::object& current = existing.as_object();
-      if (StringField(current, "status") == status && StringField(current, "reason") == reason &&
-          StringField(current, "message") == message) {
-        return false;
-      }
-      if (StringField(current, "status") == status) {
-        condition["lastTransitionTime"] = current["lastTransitionTime"];
-      }
-      current = std::move(condition);
-      return true;
-    }
-  }
-  conditions->as_array().emplace_back(std::move(condition));
-  return true;
 }
 
 }  // namespace
@@ -124,7 +92,7 @@ Status Scheduler::MarkUnschedulable(const json::object& pod, const std::string& 
   const std::string uid = MetaString(pod, "uid");
   auto written = client_.Mutate(In(kPodsRef, ns, name, "status"), [&](json::object& next) {
     if (MetaString(next, "uid") == uid && Waiting(next)) {
-      SetScheduled(next, "False", "Unschedulable", message);
+      SetPodScheduled(next, "False", "Unschedulable", message);
     }
     return absl::OkStatus();
   });
@@ -205,35 +173,16 @@ Status Scheduler::Reconcile(const std::string& key) {
     std::lock_guard assume(mutex_);
     assumed_[key] = best;
   }
-  bool placed = false;
-  auto written = client_.Mutate(In(kPodsRef, ns, name), [&](json::object& next) {
-    placed = false;
-    if (MetaString(next, "uid") == uid && Waiting(next)) {
-      *PathValue(next, ".spec.nodeName", true) = best;
-      placed = true;
-    }
-    return absl::OkStatus();
-  });
-  if (!written.ok() || !placed) {
+  auto target = client_.Target(In(kPodsRef, ns, name));
+  auto written = target.ok() ? BindPod(client_.objects(), *target, uid, best)
+                             : StatusOr<KeyValue>(target.status());
+  if (!written.ok()) {
     std::lock_guard forget(mutex_);
     assumed_.erase(key);
-  }
-  if (!written.ok()) {
+    // Bound, deleted or replaced meanwhile: nothing left to do.
     return Settles(written.status()) ? absl::OkStatus() : written.status();
   }
-  if (!placed) {
-    return absl::OkStatus();  // bound, deleted or replaced meanwhile
-  }
-  auto condition = client_.Mutate(In(kPodsRef, ns, name, "status"), [&](json::object& next) {
-    if (MetaString(next, "uid") == uid) {
-      SetScheduled(next, "True", "", "");
-    }
-    return absl::OkStatus();
-  });
-  if (!Settles(condition.status())) {
-    return condition.status();
-  }
-  events_.Record(*written, "Normal", "Scheduled",
+  events_.Record(*pod, "Normal", "Scheduled",
                  fmt::format("Successfully assigned {}/{} to {}", ns, name, best));
   return absl::OkStatus();
 }
