@@ -139,7 +139,11 @@ spec:
   }
   EXPECT_EQ(reason, "ProgressDeadlineExceeded") << deployment.dump();
 
+  // `rollout status` fails at once while the condition still says the
+  // deadline passed, as it does against Kubernetes: wait until the controller
+  // has seen the pods become available before asking again.
   TestKubelet kubelet(*plane_);
+  Ok({"wait", "--for=condition=Available", "deployment/stuck", "--timeout=60s"});
   auto rolled = Ok({"rollout", "status", "deployment/stuck", "--timeout=60s"});
   EXPECT_NE(rolled.out.find("deployment \"stuck\" successfully rolled out"), std::string::npos)
       << rolled.out;
