@@ -69,11 +69,11 @@ StatusOr<std::unique_ptr<budgets::BudgetEnforcer>> MakeBudgets(const RunOptions&
 
 // The host API from --kubeconfig, else from the pod's service account;
 // NOT_FOUND when there is neither.
-StatusOr<hostapi::HostApiConfig> HostApi(const RunOptions& options) {
+StatusOr<::bulkhead::hostapi::HostApiConfig> HostApi(const RunOptions& options) {
   if (!options.kubeconfig.empty()) {
-    return hostapi::LoadKubeconfig(options.kubeconfig);
+    return ::bulkhead::hostapi::LoadKubeconfig(options.kubeconfig);
   }
-  return hostapi::InClusterConfig();
+  return ::bulkhead::hostapi::InClusterConfig();
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
-#include "agent/hostapi/https_client.h"
+#include "common/hostapi/https_client.h"
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 namespace bulkhead::agent::hostapi {
+
+using ::bulkhead::hostapi::HttpsRequest;
+using ::bulkhead::hostapi::HttpsResponse;
 namespace {
 
 // A Node name is a DNS subdomain: it becomes part of the request path.

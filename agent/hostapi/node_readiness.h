@@ -20,10 +20,12 @@
 #include <string_view>
 #include <thread>
 
-#include "agent/hostapi/host_config.h"
+#include "common/hostapi/host_config.h"
 #include "common/status.h"
 
 namespace bulkhead::agent::hostapi {
+
+using ::bulkhead::hostapi::HostApiConfig;
 
 inline constexpr std::string_view kAgentNotReadyTaint = "bulkhead.io/agent-not-ready";
 

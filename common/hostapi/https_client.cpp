@@ -1,4 +1,4 @@
-#include "agent/hostapi/https_client.h"
+#include "common/hostapi/https_client.h"
 
 #include <netdb.h>
 #include <openssl/err.h>
@@ -21,7 +21,7 @@
 #include "common/unique_fd.h"
 #include "fmt/format.h"
 
-namespace bulkhead::agent::hostapi {
+namespace bulkhead::hostapi {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -337,4 +337,4 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
   return ParseResponse(raw);
 }
 
-}  // namespace bulkhead::agent::hostapi
+}  // namespace bulkhead::hostapi

@@ -3,14 +3,14 @@
 // the service account a pod gets (in-cluster). Only what the agent needs:
 // the server, the CA that signs it, and a bearer token or a client
 // certificate.
-#ifndef BULKHEAD_AGENT_HOSTAPI_HOST_CONFIG_H_
-#define BULKHEAD_AGENT_HOSTAPI_HOST_CONFIG_H_
+#ifndef BULKHEAD_COMMON_HOSTAPI_HOST_CONFIG_H_
+#define BULKHEAD_COMMON_HOSTAPI_HOST_CONFIG_H_
 
 #include <string>
 
 #include "common/status.h"
 
-namespace bulkhead::agent::hostapi {
+namespace bulkhead::hostapi {
 
 struct HostApiConfig {
   std::string host;  // name or address, no brackets
@@ -37,6 +37,6 @@ StatusOr<HostApiConfig> LoadKubeconfig(const std::string& path);
 StatusOr<HostApiConfig> InClusterConfig(
     const std::string& account_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-}  // namespace bulkhead::agent::hostapi
+}  // namespace bulkhead::hostapi
 
-#endif  // BULKHEAD_AGENT_HOSTAPI_HOST_CONFIG_H_
+#endif  // BULKHEAD_COMMON_HOSTAPI_HOST_CONFIG_H_

@@ -3,16 +3,16 @@
 // client certificate, a deadline for the whole exchange, and a bounded
 // response. One connection per request ("Connection: close"): the agent
 // makes a handful of calls at start, not a stream.
-#ifndef BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
-#define BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
+#ifndef BULKHEAD_COMMON_HOSTAPI_HTTPS_CLIENT_H_
+#define BULKHEAD_COMMON_HOSTAPI_HTTPS_CLIENT_H_
 
 #include <chrono>
 #include <string>
 
-#include "agent/hostapi/host_config.h"
+#include "common/hostapi/host_config.h"
 #include "common/status.h"
 
-namespace bulkhead::agent::hostapi {
+namespace bulkhead::hostapi {
 
 struct HttpsResponse {
   int status = 0;
@@ -29,6 +29,6 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
                                      std::string_view body = "",
                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-}  // namespace bulkhead::agent::hostapi
+}  // namespace bulkhead::hostapi
 
-#endif  // BULKHEAD_AGENT_HOSTAPI_HTTPS_CLIENT_H_
+#endif  // BULKHEAD_COMMON_HOSTAPI_HTTPS_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "agent/hostapi/host_config.h"
+#include "common/hostapi/host_config.h"
 
 #include <openssl/evp.h>
 
@@ -11,7 +11,7 @@
 #include "fmt/format.h"
 #include "yaml-cpp/yaml.h"
 
-namespace bulkhead::agent::hostapi {
+namespace bulkhead::hostapi {
 namespace {
 
 StatusOr<std::string> DecodeBase64(std::string_view what, std::string_view text) {
@@ -176,4 +176,4 @@ StatusOr<HostApiConfig> InClusterConfig(const std::string& account_dir) {
   return config;
 }
 
-}  // namespace bulkhead::agent::hostapi
+}  // namespace bulkhead::hostapi
