@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/hostapi/host_config.h"
+#include "common/hostapi/host_config.h"
 
-namespace bulkhead::agent::hostapi {
+namespace bulkhead::hostapi {
 namespace {
 
 class HostConfigTest : public ::testing::Test {
@@ -122,4 +122,4 @@ TEST_F(HostConfigTest, InClusterFromTheServiceAccount) {
 }
 
 }  // namespace
-}  // namespace bulkhead::agent::hostapi
+}  // namespace bulkhead::hostapi
