@@ -20,6 +20,7 @@ constexpr std::array kComponents = {
     Component::kAgent,    Component::kNetpol,       Component::kBudget, Component::kFlows,
     Component::kIdentity, Component::kControlplane, Component::kStore,  Component::kApiserver,
     Component::kSyncer,   Component::kCli,          Component::kLibbpf, Component::kGrpc,
+    Component::kNode,
 };
 
 std::mutex g_init_mutex;
@@ -106,6 +107,8 @@ std::string_view ComponentName(Component component) {
       return "libbpf";
     case Component::kGrpc:
       return "grpc";
+    case Component::kNode:
+      return "node";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Component {
   kCli,
   kLibbpf,
   kGrpc,
+  kNode,
 };
 
 std::string_view ComponentName(Component component);

@@ -1,10 +1,10 @@
-#include "controlplane/apiserver/admission/quantity.h"
+#include "common/quantity.h"
 
 #include <array>
 #include <limits>
 #include <utility>
 
-namespace bulkhead::controlplane {
+namespace bulkhead {
 namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
@@ -173,4 +173,4 @@ Quantity operator-(Quantity a, const Quantity& b) {
   return a;
 }
 
-}  // namespace bulkhead::controlplane
+}  // namespace bulkhead

@@ -3,15 +3,15 @@
 // figure and for memory up to 8 PiB (larger values saturate), which is all
 // LimitRange and ResourceQuota arithmetic needs. Printed in Kubernetes'
 // canonical form ("1500m", "2", "128Mi", "1k").
-#ifndef BULKHEAD_CONTROLPLANE_APISERVER_ADMISSION_QUANTITY_H_
-#define BULKHEAD_CONTROLPLANE_APISERVER_ADMISSION_QUANTITY_H_
+#ifndef BULKHEAD_COMMON_QUANTITY_H_
+#define BULKHEAD_COMMON_QUANTITY_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace bulkhead::controlplane {
+namespace bulkhead {
 
 struct Quantity {
   int64_t milli = 0;
@@ -28,6 +28,6 @@ struct Quantity {
   friend bool operator<=(const Quantity& a, const Quantity& b) { return a.milli <= b.milli; }
 };
 
-}  // namespace bulkhead::controlplane
+}  // namespace bulkhead
 
-#endif  // BULKHEAD_CONTROLPLANE_APISERVER_ADMISSION_QUANTITY_H_
+#endif  // BULKHEAD_COMMON_QUANTITY_H_

@@ -20,6 +20,7 @@ struct HostApiConfig {
   std::string token_file;  // read again on every request (service account tokens rotate)
   std::string client_cert_pem;
   std::string client_key_pem;
+  std::string user_agent = "bulkhead-agent";
 };
 
 // "https://host:port" (port default 443, "[v6]:port" accepted).

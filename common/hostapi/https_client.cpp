@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -260,45 +261,53 @@ StatusOr<HttpsResponse> ParseResponse(const std::string& raw) {
   return response;
 }
 
-}  // namespace
 
-StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_view method,
-                                     std::string_view path, std::string_view content_type,
-                                     std::string_view body, std::chrono::milliseconds timeout) {
-  const Clock::time_point deadline = Clock::now() + timeout;
+
+// One TLS connection to the server with the request sent.
+struct Session {
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx;
+  UniqueFd fd;
+  std::unique_ptr<SSL, SslFree> ssl;
+};
+
+StatusOr<Session> SendRequest(const HostApiConfig& config, std::string_view method,
+                              std::string_view path, std::string_view content_type,
+                              std::string_view body, Clock::time_point deadline) {
   std::string token = config.token;
   if (token.empty() && !config.token_file.empty()) {
     BH_ASSIGN_OR_RETURN(std::string text, ReadFile(config.token_file));
     token = std::string(TrimSpace(text));
   }
-  BH_ASSIGN_OR_RETURN(auto ctx, MakeContext(config));
-  BH_ASSIGN_OR_RETURN(UniqueFd fd, Connect(config, deadline));
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
-  if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) {
+  Session session;
+  BH_ASSIGN_OR_RETURN(session.ctx, MakeContext(config));
+  BH_ASSIGN_OR_RETURN(session.fd, Connect(config, deadline));
+  session.ssl.reset(SSL_new(session.ctx.get()));
+  SSL* ssl = session.ssl.get();
+  const int fd = session.fd.get();
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
     return absl::InternalError(fmt::format("TLS session: {}", OpensslError()));
   }
   // The server's certificate must name the host we asked for.
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   if (X509_VERIFY_PARAM_set1_ip_asc(param, config.host.c_str()) != 1) {
     ERR_clear_error();
     // SNI (SSL_set_tlsext_host_name without its C cast).
-    SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(config.host.c_str()));
-    if (SSL_set1_host(ssl.get(), config.host.c_str()) != 1) {
+    if (SSL_set1_host(ssl, config.host.c_str()) != 1) {
       return absl::InternalError(fmt::format("TLS host check: {}", OpensslError()));
     }
   }
-  BH_RETURN_IF_ERROR(Drive(ssl.get(), fd.get(), deadline, config, "handshake", [&] {
-                       return SSL_connect(ssl.get());
-                     }).status());
+  BH_RETURN_IF_ERROR(
+      Drive(ssl, fd, deadline, config, "handshake", [&] { return SSL_connect(ssl); }).status());
 
   std::string host = config.host.find(':') != std::string::npos
                          ? fmt::format("[{}]:{}", config.host, config.port)
                          : fmt::format("{}:{}", config.host, config.port);
   std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: bulkhead-agent\r\nAccept: application/json\r\n"
+      "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: application/json\r\n"
       "Connection: close\r\nContent-Length: {}\r\n",
-      method, path, host, body.size());
+      method, path, host, config.user_agent, body.size());
   if (!token.empty()) {
     request += fmt::format("Authorization: Bearer {}\r\n", token);
   }
@@ -308,8 +317,8 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
   request += "\r\n";
   request.append(body);
   for (size_t sent = 0; sent < request.size();) {
-    BH_ASSIGN_OR_RETURN(int n, Drive(ssl.get(), fd.get(), deadline, config, "write", [&] {
-                          return SSL_write(ssl.get(), request.data() + sent,
+    BH_ASSIGN_OR_RETURN(int n, Drive(ssl, fd, deadline, config, "write", [&] {
+                          return SSL_write(ssl, request.data() + sent,
                                            static_cast<int>(request.size() - sent));
                         }));
     if (n == 0) {
@@ -317,11 +326,76 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
     }
     sent += static_cast<size_t>(n);
   }
+  return session;
+}
+
+// Decodes a chunked body as it arrives.
+class ChunkedDecoder {
+ public:
+  // Appends what `data` completes to `out`; false when malformed.
+  bool Feed(std::string_view data, std::string& out) {
+    pending_.append(data);
+    while (!done_) {
+      if (left_ == 0) {
+        size_t end = pending_.find("\r\n");
+        if (end == std::string::npos) {
+          return pending_.size() < 64;
+        }
+        std::string_view line(pending_.data(), end);
+        if (skip_crlf_) {
+          if (end != 0) {
+            return false;
+          }
+          pending_.erase(0, 2);
+          skip_crlf_ = false;
+          continue;
+        }
+        line = line.substr(0, line.find(';'));
+        auto size = ParseInteger<size_t>(TrimSpace(line), 16);
+        if (!size) {
+          return false;
+        }
+        pending_.erase(0, end + 2);
+        if (*size == 0) {
+          done_ = true;
+          return true;
+        }
+        left_ = *size;
+      }
+      size_t take = std::min(left_, pending_.size());
+      if (take == 0) {
+        return true;
+      }
+      out.append(pending_, 0, take);
+      pending_.erase(0, take);
+      left_ -= take;
+      skip_crlf_ = left_ == 0;
+    }
+    return true;
+  }
+  bool done() const { return done_; }
+
+ private:
+  std::string pending_;
+  size_t left_ = 0;
+  bool skip_crlf_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_view method,
+                                     std::string_view path, std::string_view content_type,
+                                     std::string_view body, std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  BH_ASSIGN_OR_RETURN(Session session,
+                      SendRequest(config, method, path, content_type, body, deadline));
+  SSL* ssl = session.ssl.get();
   std::string raw;
   char buffer[16384];
   while (true) {
-    BH_ASSIGN_OR_RETURN(int n, Drive(ssl.get(), fd.get(), deadline, config, "read",
-                                     [&] { return SSL_read(ssl.get(), buffer, sizeof(buffer)); }));
+    BH_ASSIGN_OR_RETURN(int n, Drive(ssl, session.fd.get(), deadline, config, "read",
+                                     [&] { return SSL_read(ssl, buffer, sizeof(buffer)); }));
     if (n == 0) {
       break;
     }
@@ -335,6 +409,104 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
     }
   }
   return ParseResponse(raw);
+}
+
+StatusOr<int> HttpsStreamLines(const HostApiConfig& config, std::string_view path,
+                               const std::function<bool(std::string_view line)>& on_line,
+                               const std::atomic<bool>& stop,
+                               std::chrono::milliseconds idle_timeout) {
+  BH_ASSIGN_OR_RETURN(Session session,
+                      SendRequest(config, "GET", path, "", "", Clock::now() + idle_timeout));
+  SSL* ssl = session.ssl.get();
+  const int fd = session.fd.get();
+  std::string head;
+  std::string body;
+  std::optional<ChunkedDecoder> chunked;
+  bool have_head = false;
+  int status = 0;
+  char buffer[16384];
+  auto idle_deadline = Clock::now() + idle_timeout;
+  while (!stop.load()) {
+    // Wake at least every 200 ms to look at `stop`.
+    auto slice = std::min(idle_deadline, Clock::now() + std::chrono::milliseconds(200));
+    int n = 0;
+    if (SSL_pending(ssl) == 0) {
+      pollfd p{fd, POLLIN, 0};
+      int ready = ::poll(&p, 1, RemainingMs(slice));
+      if (ready < 0 && errno != EINTR) {
+        return ErrnoError(errno, "poll");
+      }
+      if (ready <= 0) {
+        if (Clock::now() >= idle_deadline) {
+          return Timeout(config);
+        }
+        continue;
+      }
+    }
+    BH_ASSIGN_OR_RETURN(n, Drive(ssl, fd, idle_deadline, config, "read",
+                                 [&] { return SSL_read(ssl, buffer, sizeof(buffer)); }));
+    if (n == 0) {
+      break;
+    }
+    idle_deadline = Clock::now() + idle_timeout;
+    std::string_view data(buffer, static_cast<size_t>(n));
+    if (!have_head) {
+      head.append(data);
+      size_t end = head.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (head.size() > 65536) {
+          return absl::UnavailableError("the host API's answer has no end of headers");
+        }
+        continue;
+      }
+      BH_ASSIGN_OR_RETURN(HttpsResponse parsed, ParseResponse(head.substr(0, end + 4)));
+      status = parsed.status;
+      std::string lower;
+      for (char c : std::string_view(head.data(), end)) {
+        lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      }
+      if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+        chunked.emplace();
+      }
+      data = std::string_view(head).substr(end + 4);
+      have_head = true;
+    }
+    if (chunked) {
+      if (!chunked->Feed(data, body)) {
+        return absl::UnavailableError("malformed chunked response");
+      }
+    } else {
+      body.append(data);
+    }
+    if (status != 200) {
+      if (body.size() > kMaxResponseBytes) {
+        break;
+      }
+      continue;  // an error answer: read it whole, hand it over as one line
+    }
+    size_t from = 0;
+    for (size_t nl = body.find('\n'); nl != std::string::npos; nl = body.find('\n', from)) {
+      std::string_view line(body.data() + from, nl - from);
+      from = nl + 1;
+      if (!line.empty() && !on_line(line)) {
+        return status;
+      }
+    }
+    body.erase(0, from);
+    if (body.size() > kMaxResponseBytes) {
+      return absl::ResourceExhaustedError(
+          fmt::format("a line of the host API's stream is larger than {} bytes",
+                      kMaxResponseBytes));
+    }
+    if (chunked && chunked->done()) {
+      break;
+    }
+    head.clear();
+  }
+  if (!body.empty()) {
+    on_line(body);
+  }
+  return status;
 }
 
 }  // namespace bulkhead::hostapi

@@ -1,4 +1,4 @@
-// One HTTPS request to the host API server: TLS with the server verified
+// HTTPS requests to the host API server: TLS with the server verified
 // against the configured CA (and its name or address), a bearer token or a
 // client certificate, a deadline for the whole exchange, and a bounded
 // response. One connection per request ("Connection: close"): the agent
@@ -6,7 +6,9 @@
 #ifndef BULKHEAD_COMMON_HOSTAPI_HTTPS_CLIENT_H_
 #define BULKHEAD_COMMON_HOSTAPI_HTTPS_CLIENT_H_
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "common/hostapi/host_config.h"
@@ -28,6 +30,16 @@ StatusOr<HttpsResponse> HttpsRequest(const HostApiConfig& config, std::string_vi
                                      std::string_view path, std::string_view content_type = "",
                                      std::string_view body = "",
                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A GET whose answer is a stream of lines (a watch): `on_line` is called for
+// each complete line as it arrives, until it returns false, the server ends
+// the answer, `stop` is set (looked at every 200 ms) or nothing arrives for
+// `idle_timeout`. Returns the HTTP status; an answer other than 200 is read
+// whole and handed to `on_line` as one line.
+StatusOr<int> HttpsStreamLines(const HostApiConfig& config, std::string_view path,
+                               const std::function<bool(std::string_view line)>& on_line,
+                               const std::atomic<bool>& stop,
+                               std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
 
 }  // namespace bulkhead::hostapi
 

@@ -9,7 +9,7 @@
 
 #include "controlplane/apiserver/admission/pod_resources.h"
 #include "controlplane/apiserver/admission/pod_security.h"
-#include "controlplane/apiserver/admission/quantity.h"
+#include "common/quantity.h"
 #include "tests/unit/controlplane_api_harness.h"
 
 namespace bulkhead::controlplane::testing {

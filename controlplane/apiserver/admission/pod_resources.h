@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "controlplane/apiserver/admission/quantity.h"
+#include "common/quantity.h"
 
 namespace bulkhead::controlplane {
 

@@ -6,7 +6,7 @@
 #include <set>
 #include <string_view>
 
-#include "controlplane/apiserver/admission/quantity.h"
+#include "common/quantity.h"
 #include "controlplane/apiserver/object_validation.h"
 #include "controlplane/apiserver/registry/kinds/field_checks.h"
 #include "fmt/format.h"
