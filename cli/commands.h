@@ -34,8 +34,10 @@ struct Command {
 std::vector<Command> AddCertsCommands(CLI::App& root);
 // `bulkhead flows`.
 std::vector<Command> AddFlowsCommands(CLI::App& root);
-// `bulkhead node status`.
+// `bulkhead node status|import`.
 std::vector<Command> AddNodeCommands(CLI::App& root);
+// `bulkhead node import` under `node` (node_import_command.cpp).
+Command AddNodeImportCommand(CLI::App& node);
 // `bulkhead tenant apply|budget|bounds`.
 std::vector<Command> AddTenantCommands(CLI::App& root);
 

@@ -1,4 +1,5 @@
 // `bulkhead node status`: what one agent enforces, as the caller may see it.
+// (`bulkhead node import` is in node_import_command.cpp.)
 #include <iostream>
 #include <memory>
 
@@ -131,9 +132,12 @@ int RunStatus(const CLI::App& app, const StatusFlags& flags) {
 }  // namespace
 
 std::vector<Command> AddNodeCommands(CLI::App& root) {
-  auto* node = root.add_subcommand("node", "Ask a node's agent about its state");
+  auto* node = root.add_subcommand(
+      "node", "Ask a node's agent about its state; import images into a node's containerd");
   node->require_subcommand(1);
-  node->footer("Example:\n  bulkhead node status --agent 10.0.0.5:9443");
+  node->footer(
+      "Example:\n  bulkhead node status --agent 10.0.0.5:9443\n"
+      "  bulkhead node import app.tar --name example.org/app");
   auto flags = std::make_shared<StatusFlags>();
   auto* status = node->add_subcommand(
       "status",
@@ -147,7 +151,8 @@ std::vector<Command> AddNodeCommands(CLI::App& root) {
   status->footer(
       "Example:\n  BULKHEAD_CERT=admin.crt BULKHEAD_KEY=admin.key BULKHEAD_CA=ca.crt \\\n"
       "    bulkhead node status --agent 127.0.0.1:9443 -o json");
-  return {{status, [status, flags]() { return RunStatus(*status, *flags); }}};
+  return {{status, [status, flags]() { return RunStatus(*status, *flags); }},
+          AddNodeImportCommand(*node)};
 }
 
 }  // namespace bulkhead::cli
