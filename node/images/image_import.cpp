@@ -6,16 +6,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <memory>
 
 #include "common/file.h"
+#include "common/logging.h"
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "node/images/builtin_images.h"
 #include "node/images/oci_archive.h"
 #include "node/images/run_program.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
-#include "spdlog/spdlog.h"
 
 namespace bulkhead::node::images {
 namespace {
@@ -23,17 +21,6 @@ namespace {
 // Importing a large archive unpacks every layer; a generous bound.
 constexpr int kImportTimeoutSeconds = 600;
 constexpr int kListTimeoutSeconds = 60;
-
-spdlog::logger& Log() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("node"); existing != nullptr) {
-      return existing;
-    }
-    return std::make_shared<spdlog::logger>(
-        "node", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  }();
-  return *logger;
-}
 
 // ctr's error, without its "ctr: " prefix.
 std::string CtrMessage(const ProgramResult& result) {
@@ -181,8 +168,9 @@ Status ImportBuiltinImages(const std::string& containerd_socket, const std::stri
       ImportImageArchive(containerd_socket, pause_path, std::string(kPauseImage), ctr));
   BH_RETURN_IF_ERROR(
       ImportImageArchive(containerd_socket, busybox_path, std::string(kBusyboxImage), ctr));
-  Log().info("builtin images imported images={},{} build_ms={} import_ms={} bytes={}", kPauseImage,
-             kBusyboxImage, built, ms_since(import_start), pause.size() + busybox.size());
+  Logger(Component::kNode)
+      .info("builtin images imported images={},{} build_ms={} import_ms={} bytes={}", kPauseImage,
+            kBusyboxImage, built, ms_since(import_start), pause.size() + busybox.size());
   return absl::OkStatus();
 }
 
