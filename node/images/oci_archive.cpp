@@ -69,7 +69,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr);
   std::string hex;
-  hex.reserve(2 * length);
+  hex.reserve(size_t{2} * length);
   for (unsigned int i = 0; i < length; ++i) {
     hex += fmt::format("{:02x}", digest[i]);
   }
@@ -215,7 +215,8 @@ StatusOr<ArchiveContents> InspectImageArchive(const std::string& path) {
     if (std::memcmp(header.data() + 257, "ustar", 5) == 0) {
       std::string prefix = FieldString(header.data() + 345, 155);
       if (!prefix.empty()) {
-        name = prefix + "/" + name;
+        prefix += '/';
+        name.insert(0, prefix);
       }
     }
     bool wanted = type == 'x' || type == 'L';
