@@ -38,7 +38,9 @@ constexpr Field kGname{297, 32};
 constexpr Field kPrefix{345, 155};
 
 void Put(std::array<char, kBlock>& header, Field field, std::string_view value) {
-  std::memcpy(header.data() + field.offset, value.data(), std::min(value.size(), field.size));
+  if (!value.empty()) {
+    std::memcpy(header.data() + field.offset, value.data(), std::min(value.size(), field.size));
+  }
 }
 
 // Zero-padded octal filling the field but its last byte (a NUL).
