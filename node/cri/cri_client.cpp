@@ -30,6 +30,12 @@ std::string WithoutScheme(const std::string& socket) {
   return socket;
 }
 
+// The CRI makes stops and removals idempotent, but containerd 1.6 answers
+// NOT_FOUND for a sandbox or container it no longer knows: that is done too.
+Status IgnoreNotFound(Status status) {
+  return absl::IsNotFound(status) ? absl::OkStatus() : status;
+}
+
 }  // namespace
 
 struct CriClient::Impl {
@@ -137,16 +143,17 @@ Status CriClient::StopPodSandbox(const std::string& id) {
   v1::StopPodSandboxRequest request;
   request.set_pod_sandbox_id(id);
   v1::StopPodSandboxResponse response;
-  return impl_->Runtime("StopPodSandbox", &v1::RuntimeService::Stub::StopPodSandbox, request,
-                        &response, kSandboxDeadline);
+  return IgnoreNotFound(impl_->Runtime("StopPodSandbox", &v1::RuntimeService::Stub::StopPodSandbox,
+                                       request, &response, kSandboxDeadline));
 }
 
 Status CriClient::RemovePodSandbox(const std::string& id) {
   v1::RemovePodSandboxRequest request;
   request.set_pod_sandbox_id(id);
   v1::RemovePodSandboxResponse response;
-  return impl_->Runtime("RemovePodSandbox", &v1::RuntimeService::Stub::RemovePodSandbox, request,
-                        &response, kSandboxDeadline);
+  return IgnoreNotFound(impl_->Runtime("RemovePodSandbox",
+                                       &v1::RuntimeService::Stub::RemovePodSandbox, request,
+                                       &response, kSandboxDeadline));
 }
 
 StatusOr<v1::PodSandboxStatus> CriClient::PodSandboxStatus(const std::string& id) {
@@ -196,8 +203,9 @@ Status CriClient::StopContainer(const std::string& id, int64_t timeout_seconds) 
   request.set_timeout(timeout_seconds);
   v1::StopContainerResponse response;
   auto deadline = std::chrono::seconds(std::max<int64_t>(timeout_seconds, 0)) + kStopGrace;
-  return impl_->Runtime("StopContainer", &v1::RuntimeService::Stub::StopContainer, request,
-                        &response, std::max<std::chrono::milliseconds>(deadline, impl_->timeout));
+  return IgnoreNotFound(
+      impl_->Runtime("StopContainer", &v1::RuntimeService::Stub::StopContainer, request, &response,
+                     std::max<std::chrono::milliseconds>(deadline, impl_->timeout)));
 }
 
 Status CriClient::RemoveContainer(const std::string& id) {
@@ -205,8 +213,9 @@ Status CriClient::RemoveContainer(const std::string& id) {
   request.set_container_id(id);
   v1::RemoveContainerResponse response;
   // Removing a running container kills it first.
-  return impl_->Runtime("RemoveContainer", &v1::RuntimeService::Stub::RemoveContainer, request,
-                        &response, std::max<std::chrono::milliseconds>(kStopGrace, impl_->timeout));
+  return IgnoreNotFound(
+      impl_->Runtime("RemoveContainer", &v1::RuntimeService::Stub::RemoveContainer, request,
+                     &response, std::max<std::chrono::milliseconds>(kStopGrace, impl_->timeout)));
 }
 
 StatusOr<std::vector<v1::Container>> CriClient::ListContainers(const v1::ContainerFilter& filter) {
@@ -316,8 +325,8 @@ Status CriClient::RemoveImage(const std::string& image) {
   v1::RemoveImageRequest request;
   request.mutable_image()->set_image(image);
   v1::RemoveImageResponse response;
-  return impl_->Image("RemoveImage", &v1::ImageService::Stub::RemoveImage, request, &response,
-                      impl_->timeout);
+  return IgnoreNotFound(impl_->Image("RemoveImage", &v1::ImageService::Stub::RemoveImage, request,
+                                     &response, impl_->timeout));
 }
 
 }  // namespace bulkhead::node::cri

@@ -41,9 +41,10 @@ class CriClient {
   // network (CNI), so its deadline is long.
   StatusOr<std::string> RunPodSandbox(const runtime::v1::PodSandboxConfig& config,
                                       const std::string& runtime_handler = "");
-  // Stops the sandbox's containers and releases its network. Idempotent.
+  // Stops the sandbox's containers and releases its network. Stops and
+  // removals (of sandboxes, containers, images) are idempotent: an id the
+  // runtime does not know (NOT_FOUND) is OK.
   Status StopPodSandbox(const std::string& id);
-  // Idempotent: removing an absent sandbox is OK.
   Status RemovePodSandbox(const std::string& id);
   StatusOr<runtime::v1::PodSandboxStatus> PodSandboxStatus(const std::string& id);
   StatusOr<std::vector<runtime::v1::PodSandbox>> ListPodSandbox(
@@ -81,7 +82,6 @@ class CriClient {
   StatusOr<std::string> PullImage(const std::string& image,
                                   const runtime::v1::PodSandboxConfig& sandbox_config);
   StatusOr<std::vector<runtime::v1::Image>> ListImages();
-  // Idempotent: removing an absent image is OK.
   Status RemoveImage(const std::string& image);
 
  private:
