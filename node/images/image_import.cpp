@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "common/file.h"
 #include "common/logging.h"
@@ -153,8 +154,10 @@ Status ImportBuiltinImages(const std::string& containerd_socket, const std::stri
                                                                  from)
         .count();
   };
-  if (::mkdir(work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError(errno, fmt::format("mkdir {}", work_dir));
+  std::error_code made;
+  std::filesystem::create_directories(work_dir, made);
+  if (made) {
+    return ErrnoError(made.value(), fmt::format("create directory {}", work_dir));
   }
   BH_ASSIGN_OR_RETURN(std::string pause, PauseImageArchive(pause_binary));
   BH_ASSIGN_OR_RETURN(std::string busybox, BusyboxImageArchive(std::string(kBusyboxPath)));

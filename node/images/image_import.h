@@ -46,9 +46,10 @@ StatusOr<std::vector<std::string>> ListImages(const std::string& containerd_sock
                                               const std::string& ctr = std::string(kCtrPath));
 
 // Builds the pause (from `pause_binary`) and busybox (/bin/busybox) images,
-// writes them to work_dir/pause.tar and work_dir/busybox.tar and imports
-// them as kPauseImage and kBusyboxImage. Idempotent: the same files give the
-// same digests, and importing an image again changes nothing.
+// writes them to work_dir/pause.tar and work_dir/busybox.tar (work_dir is
+// created when missing) and imports them as kPauseImage and kBusyboxImage.
+// Idempotent: the same files give the same digests, and importing an image
+// again changes nothing. Logs the time taken (node component).
 Status ImportBuiltinImages(const std::string& containerd_socket, const std::string& work_dir,
                            const std::string& pause_binary,
                            const std::string& ctr = std::string(kCtrPath));
