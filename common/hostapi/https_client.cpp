@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/file.h"
@@ -261,8 +261,6 @@ StatusOr<HttpsResponse> ParseResponse(const std::string& raw) {
   return response;
 }
 
-
-
 // One TLS connection to the server with the request sent.
 struct Session {
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx;
@@ -459,8 +457,15 @@ StatusOr<int> HttpsStreamLines(const HostApiConfig& config, std::string_view pat
         }
         continue;
       }
-      BH_ASSIGN_OR_RETURN(HttpsResponse parsed, ParseResponse(head.substr(0, end + 4)));
-      status = parsed.status;
+      std::vector<std::string_view> status_line =
+          SplitNonEmpty(std::string_view(head).substr(0, head.find("\r\n")), " ");
+      auto code = status_line.size() >= 2 && head.starts_with("HTTP/1.")
+                      ? ParseInteger<int>(status_line[1])
+                      : std::nullopt;
+      if (!code) {
+        return absl::UnavailableError("the host API's answer is not HTTP");
+      }
+      status = *code;
       std::string lower;
       for (char c : std::string_view(head.data(), end)) {
         lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
@@ -494,9 +499,8 @@ StatusOr<int> HttpsStreamLines(const HostApiConfig& config, std::string_view pat
     }
     body.erase(0, from);
     if (body.size() > kMaxResponseBytes) {
-      return absl::ResourceExhaustedError(
-          fmt::format("a line of the host API's stream is larger than {} bytes",
-                      kMaxResponseBytes));
+      return absl::ResourceExhaustedError(fmt::format(
+          "a line of the host API's stream is larger than {} bytes", kMaxResponseBytes));
     }
     if (chunked && chunked->done()) {
       break;

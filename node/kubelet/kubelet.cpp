@@ -1,0 +1,147 @@
+#include "node/kubelet/kubelet.h"
+
+#include <set>
+#include <thread>
+
+#include "common/logging.h"
+#include "fmt/format.h"
+
+namespace bulkhead::node {
+namespace {
+
+std::string Uid(const json& pod) { return pod["metadata"].value("uid", ""); }
+
+bool Terminal(const json& pod) {
+  std::string phase = pod.value("/status/phase"_json_pointer, "");
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+}  // namespace
+
+Kubelet::Kubelet(const HostClient& host, cri::CriClient& cri, KubeletOptions options)
+    : host_(host), cri_(cri), options_(std::move(options)) {}
+
+Kubelet::~Kubelet() {
+  std::lock_guard lock(mutex_);
+  workers_.clear();
+}
+
+void Kubelet::OnList(const std::vector<json>& pods) {
+  std::set<std::string> listed;
+  {
+    std::lock_guard lock(mutex_);
+    for (const json& pod : pods) {
+      std::string uid = Uid(pod);
+      listed.insert(uid);
+      auto it = workers_.find(uid);
+      if (it != workers_.end()) {
+        it->second->Update(pod);
+      } else {
+        workers_[uid] = std::make_unique<PodWorker>(host_, cri_, options_, pod);
+      }
+    }
+    for (auto& [uid, worker] : workers_) {
+      if (listed.count(uid) == 0) {
+        worker->Gone();
+      }
+    }
+    listed_ = true;
+  }
+  // Sandboxes of pods that are gone from the host API (deleted while the
+  // node was down): a worker that only ends them.
+  auto sandboxes = cri_.ListPodSandbox();
+  if (!sandboxes.ok()) {
+    Logger(Component::kNode).warn("listing sandboxes: {}", MessageOf(sandboxes.status()));
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& sandbox : *sandboxes) {
+    auto uid = sandbox.labels().find(kPodUidLabel);
+    if (uid == sandbox.labels().end() || listed.count(uid->second) > 0 ||
+        workers_.count(uid->second) > 0) {
+      continue;
+    }
+    json stub = {{"metadata",
+                  {{"uid", uid->second},
+                   {"name", sandbox.metadata().name()},
+                   {"namespace", sandbox.metadata().namespace_()}}},
+                 {"spec", {{"terminationGracePeriodSeconds", 30}}}};
+    auto labels = sandbox.labels();
+    Logger(Component::kNode)
+        .info("pod {}/{} is gone from the host API: removing its sandbox",
+              sandbox.metadata().namespace_(), sandbox.metadata().name());
+    auto worker = std::make_unique<PodWorker>(host_, cri_, options_, stub);
+    worker->Gone();
+    workers_[uid->second] = std::move(worker);
+  }
+}
+
+void Kubelet::OnEvent(const std::string& type, const json& pod) {
+  std::lock_guard lock(mutex_);
+  std::string uid = Uid(pod);
+  auto it = workers_.find(uid);
+  if (type == "DELETED") {
+    if (it != workers_.end()) {
+      it->second->Gone();
+    }
+    return;
+  }
+  if (it != workers_.end()) {
+    it->second->Update(pod);
+  } else if (!Terminal(pod) || true) {
+    workers_[uid] = std::make_unique<PodWorker>(host_, cri_, options_, pod);
+  }
+}
+
+void Kubelet::Relist() {
+  auto containers = cri_.ListContainers();
+  std::lock_guard lock(mutex_);
+  if (containers.ok()) {
+    std::map<std::string, int> states;
+    std::set<std::string> changed;
+    for (const auto& c : *containers) {
+      int state = static_cast<int>(c.state());
+      states[c.id()] = state;
+      auto before = container_states_.find(c.id());
+      if (before == container_states_.end() || before->second != state) {
+        auto uid = c.labels().find(kPodUidLabel);
+        if (uid != c.labels().end()) {
+          changed.insert(uid->second);
+        }
+      }
+    }
+    container_states_ = std::move(states);
+    for (const std::string& uid : changed) {
+      if (auto it = workers_.find(uid); it != workers_.end()) {
+        it->second->Wake();
+      }
+    }
+  }
+  // Workers whose pod has ended and is cleaned up.
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    it = it->second->done() ? workers_.erase(it) : std::next(it);
+  }
+}
+
+void Kubelet::Run(const std::atomic<bool>& stop) {
+  std::thread relist([&] {
+    while (!stop.load()) {
+      for (auto waited = std::chrono::milliseconds(0);
+           waited < options_.relist_period && !stop.load();
+           waited += std::chrono::milliseconds(50)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      Relist();
+    }
+  });
+  HostClient::WatchHandlers handlers;
+  handlers.on_list = [&](const std::vector<json>& pods) { OnList(pods); };
+  handlers.on_event = [&](const std::string& type, const json& pod) { OnEvent(type, pod); };
+  host_.ListWatch("/api/v1/pods", "fieldSelector=spec.nodeName%3D" + options_.node_name, handlers,
+                  stop);
+  relist.join();
+  std::lock_guard lock(mutex_);
+  workers_.clear();
+}
+
+}  // namespace bulkhead::node

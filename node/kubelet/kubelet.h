@@ -1,0 +1,46 @@
+// The node's pod manager: watches the pods the host API binds to this node,
+// keeps one worker per pod, tells workers when the runtime's view of their
+// containers changes (one ListContainers per relist period, as a kubelet's
+// pod lifecycle event generator does), and removes sandboxes whose pod no
+// longer exists (deleted while the node was down).
+#ifndef BULKHEAD_NODE_KUBELET_KUBELET_H_
+#define BULKHEAD_NODE_KUBELET_KUBELET_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "node/kubelet/pod_worker.h"
+
+namespace bulkhead::node {
+
+class Kubelet {
+ public:
+  Kubelet(const HostClient& host, cri::CriClient& cri, KubeletOptions options);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Blocks until `stop` is set. Workers stop with it; containers keep
+  // running (a restarted node adopts them).
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  void OnList(const std::vector<json>& pods);
+  void OnEvent(const std::string& type, const json& pod);
+  void Relist();
+
+  const HostClient& host_;
+  cri::CriClient& cri_;
+  const KubeletOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<PodWorker>> workers_;  // by pod uid
+  std::map<std::string, int> container_states_;                // by container id
+  bool listed_ = false;
+};
+
+}  // namespace bulkhead::node
+
+#endif  // BULKHEAD_NODE_KUBELET_KUBELET_H_
