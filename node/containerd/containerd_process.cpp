@@ -472,55 +472,60 @@ ContainerdPaths::ContainerdPaths(const std::string& state_dir)
 
 std::string ContainerdConfig(const ContainerdOptions& options, bool restrict_oom_score_adj) {
   ContainerdPaths paths(options.state_dir);
-  constexpr std::string_view kCri = R"("io.containerd.grpc.v1.cri")";
-  std::string out;
-  out += "# Written by bulkhead-node for its own containerd; rewritten on every start.\n";
-  out += "version = 2\n";
-  out += fmt::format("root = {}\n", Toml(paths.root));
-  out += fmt::format("state = {}\n", Toml(paths.state));
-  // Snapshotters and runtimes this node does not use: fewer plugins to load.
-  out += "disabled_plugins = [\n";
-  for (std::string_view plugin :
-       {"io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-        "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
-        "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"}) {
-    out += fmt::format("  {},\n", Toml(plugin));
-  }
-  out += "]\n\n";
-  out += "[grpc]\n";
-  out += fmt::format("  address = {}\n\n", Toml(paths.socket));
-  out += "[ttrpc]\n";
-  out += fmt::format("  address = {}\n\n", Toml(paths.socket + ".ttrpc"));
-  out += "[plugins]\n";
-  out += R"(  [plugins."io.containerd.internal.v1.opt"])"
-         "\n";
-  out += fmt::format("    path = {}\n", Toml(paths.opt));
-  out += fmt::format("  [plugins.{}]\n", kCri);
-  out += fmt::format("    sandbox_image = {}\n", Toml(options.sandbox_image));
-  out += fmt::format("    restrict_oom_score_adj = {}\n", restrict_oom_score_adj);
-  out += "    netns_mounts_under_state_dir = true\n";
-  out += "    enable_selinux = false\n";
-  out += "    disable_tcp_service = true\n";
-  out += R"(    stream_server_address = "127.0.0.1")"
-         "\n";
-  out += R"(    stream_server_port = "0")"
-         "\n";
-  out += fmt::format("    [plugins.{}.cni]\n", kCri);
-  out += fmt::format("      bin_dir = {}\n", Toml(options.cni_bin_dir));
-  out += fmt::format("      conf_dir = {}\n", Toml(paths.cni_conf_dir));
-  out += "      max_conf_num = 1\n";
-  out += fmt::format("    [plugins.{}.containerd]\n", kCri);
-  out += R"(      snapshotter = "overlayfs")"
-         "\n";
-  out += R"(      default_runtime_name = "runc")"
-         "\n";
-  out += fmt::format("      [plugins.{}.containerd.runtimes.runc]\n", kCri);
-  out += R"(        runtime_type = "io.containerd.runc.v2")"
-         "\n";
-  out += fmt::format("        [plugins.{}.containerd.runtimes.runc.options]\n", kCri);
-  out += fmt::format("          Root = {}\n", Toml(paths.runc_root));
-  out += "          SystemdCgroup = false\n";
-  return out;
+  // Key names as `containerd config default` prints them; only what differs
+  // from the defaults, or must not be host-wide, is set. The snapshotters
+  // and tracing plugins this node does not use are not loaded.
+  return fmt::format(
+      R"(# Written by bulkhead-node for its own containerd; rewritten on every start.
+version = 2
+root = {root}
+state = {state}
+disabled_plugins = [
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+
+[grpc]
+  address = {socket}
+
+[ttrpc]
+  address = {ttrpc}
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = {opt}
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = {sandbox_image}
+    restrict_oom_score_adj = {restrict_oom_score_adj}
+    netns_mounts_under_state_dir = true
+    enable_selinux = false
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = {cni_bin_dir}
+      conf_dir = {cni_conf_dir}
+      max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          Root = {runc_root}
+          SystemdCgroup = false
+)",
+      fmt::arg("root", Toml(paths.root)), fmt::arg("state", Toml(paths.state)),
+      fmt::arg("socket", Toml(paths.socket)), fmt::arg("ttrpc", Toml(paths.socket + ".ttrpc")),
+      fmt::arg("opt", Toml(paths.opt)), fmt::arg("sandbox_image", Toml(options.sandbox_image)),
+      fmt::arg("restrict_oom_score_adj", restrict_oom_score_adj),
+      fmt::arg("cni_bin_dir", Toml(options.cni_bin_dir)),
+      fmt::arg("cni_conf_dir", Toml(paths.cni_conf_dir)),
+      fmt::arg("runc_root", Toml(paths.runc_root)));
 }
 
 std::string CniConflist(const ContainerdOptions& options) {
@@ -676,8 +681,10 @@ Status Teardown(const ContainerdOptions& options) {
     return absl::InvalidArgumentError(
         fmt::format("refusing to tear down containerd state dir \"{}\"", options.state_dir));
   }
+  // Processes and files are named by the path containerd was given; mounts
+  // by the canonical one.
   const std::string state_dir = canonical.string();
-  ContainerdPaths paths(state_dir);
+  ContainerdPaths paths(options.state_dir);
   FirstError errors;
 
   const std::set<std::string> sandboxes = SandboxIds(options, paths);
