@@ -267,6 +267,135 @@ TEST_F(ContainerdTest, RunPodSandboxGetsAPodIpInTheCidr) {
   EXPECT_TRUE(again.ok()) << again;
 }
 
+// A busybox container through its whole life: the fields of ContainerConfig
+// reach runc (command, env, working dir, a read-only host mount, resources,
+// security context), its log, ExecSync, the streaming URLs, Stop with a
+// grace period and the exit status, Remove.
+TEST_F(ContainerdTest, ContainerLifecycle) {
+  Status imported = ImportBuiltinImages(*shared_);
+  ASSERT_TRUE(imported.ok()) << imported;
+  auto images = client_->ListImages();
+  ASSERT_TRUE(images.ok()) << images.status();
+  bool listed_busybox = false;
+  for (const auto& image : *images) {
+    for (const auto& tag : image.repo_tags()) {
+      listed_busybox = listed_busybox || tag == node::images::kBusyboxImage;
+    }
+  }
+  EXPECT_TRUE(listed_busybox);
+
+  const std::string log_dir = shared_->options.state_dir + "/pods/default_life";
+  const std::string host_dir = shared_->options.state_dir + "/hostdata";
+  ASSERT_TRUE(fs::create_directories(log_dir));
+  ASSERT_TRUE(fs::create_directories(host_dir));
+  ASSERT_TRUE(WriteFileAtomically(host_dir + "/greeting", "from the host\n", 0644).ok());
+  v1::PodSandboxConfig sandbox_config = TestSandboxConfig("life", log_dir);
+  auto sandbox = client_->RunPodSandbox(sandbox_config);
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+
+  v1::ContainerConfig config;
+  config.mutable_metadata()->set_name("main");
+  config.mutable_image()->set_image(std::string(node::images::kBusyboxImage));
+  config.add_command("sh");
+  config.add_args("-c");
+  config.add_args(
+      "echo started $GREETING in $(pwd); trap 'exit 3' TERM; while :; do sleep 1; done");
+  config.set_working_dir("/tmp");
+  auto* env = config.add_envs();
+  env->set_key("GREETING");
+  env->set_value("hello");
+  auto* mount = config.add_mounts();
+  mount->set_container_path("/data");
+  mount->set_host_path(host_dir);
+  mount->set_readonly(true);
+  (*config.mutable_labels())["bulkhead.io/container"] = "main";
+  config.set_log_path("main/0.log");
+  auto* resources = config.mutable_linux()->mutable_resources();
+  resources->set_cpu_period(100000);
+  resources->set_cpu_quota(50000);
+  resources->set_cpu_shares(512);
+  resources->set_memory_limit_in_bytes(64 << 20);
+  resources->set_oom_score_adj(-100);  // clamped to 0 without CAP_SYS_RESOURCE
+  auto* security = config.mutable_linux()->mutable_security_context();
+  security->mutable_run_as_user()->set_value(0);
+  security->set_no_new_privs(true);
+  security->mutable_capabilities()->add_drop_capabilities("NET_RAW");
+  security->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  security->mutable_seccomp()->set_profile_type(v1::SecurityProfile::RuntimeDefault);
+
+  auto start = Clock::now();
+  auto id = client_->CreateContainer(*sandbox, config, sandbox_config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  long long create_ms = MsSince(start);
+  start = Clock::now();
+  Status started = client_->StartContainer(*id);
+  ASSERT_TRUE(started.ok()) << started;
+  std::printf("CreateContainer in %lld ms, StartContainer in %lld ms\n", create_ms, MsSince(start));
+
+  auto status = client_->ContainerStatus(*id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::CONTAINER_RUNNING);
+  EXPECT_GT(status->started_at(), 0);
+  EXPECT_EQ(status->metadata().name(), "main");
+  EXPECT_EQ(status->labels().at("bulkhead.io/container"), "main");
+  EXPECT_EQ(status->log_path(), log_dir + "/main/0.log");
+  ASSERT_EQ(status->mounts_size(), 1);
+  EXPECT_EQ(status->mounts(0).container_path(), "/data");
+  EXPECT_TRUE(status->mounts(0).readonly());
+
+  v1::ContainerFilter filter;
+  filter.set_pod_sandbox_id(*sandbox);
+  auto containers = client_->ListContainers(filter);
+  ASSERT_TRUE(containers.ok()) << containers.status();
+  ASSERT_EQ(containers->size(), 1U);
+  EXPECT_EQ(containers->front().id(), *id);
+
+  auto exec = client_->ExecSync(*id, {"cat", "/data/greeting", "/proc/self/oom_score_adj"},
+                                std::chrono::seconds(10));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->exit_code(), 0) << exec->stderr();
+  EXPECT_EQ(exec->stdout(), "from the host\n0\n");
+  exec = client_->ExecSync(*id, {"sh", "-c", "touch /data/x"}, std::chrono::seconds(10));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_NE(exec->exit_code(), 0) << "the mount is read-only";
+  exec = client_->ExecSync(*id, {"cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"},
+                           std::chrono::seconds(10));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->stdout(), "50000\n") << exec->stderr();
+
+  v1::ExecRequest exec_request;
+  exec_request.set_container_id(*id);
+  exec_request.add_cmd("sh");
+  exec_request.set_stdout(true);
+  auto url = client_->Exec(exec_request);
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_TRUE(url->starts_with("http://127.0.0.1:")) << *url;
+  url = client_->PortForward(*sandbox, {80});
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_TRUE(url->starts_with("http://127.0.0.1:")) << *url;
+
+  // The trap makes SIGTERM an exit with code 3, well within the grace period.
+  start = Clock::now();
+  Status stopped = client_->StopContainer(*id, 10);
+  ASSERT_TRUE(stopped.ok()) << stopped;
+  std::printf("StopContainer (SIGTERM honoured) in %lld ms\n", MsSince(start));
+  status = client_->ContainerStatus(*id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(status->exit_code(), 3);
+  EXPECT_GT(status->finished_at(), 0);
+  auto log = ReadFile(log_dir + "/main/0.log");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_NE(log->find("stdout F started hello in /tmp"), std::string::npos) << *log;
+
+  Status removed = client_->RemoveContainer(*id);
+  ASSERT_TRUE(removed.ok()) << removed;
+  EXPECT_EQ(client_->ContainerStatus(*id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(client_->RemoveContainer(*id).ok());
+  EXPECT_TRUE(client_->StopPodSandbox(*sandbox).ok());
+  EXPECT_TRUE(client_->RemovePodSandbox(*sandbox).ok());
+}
+
 // A socket path nobody serves: absent, and a bound socket nobody accepts on.
 TEST(CriClient, ConnectToASocketNobodyServesIsUnavailable) {
   std::string dir = fmt::format("/tmp/bulkhead-cri-nobody-{}", ::getpid());
