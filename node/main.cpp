@@ -20,6 +20,7 @@
 #include "node/images/image_import.h"
 #include "node/kubelet/kubelet.h"
 #include "node/kubelet/node_status.h"
+#include "node/kubelet/pod_cgroups.h"
 
 namespace {
 
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--bridge", containerd.bridge, "Name of the pod network's bridge")
       ->capture_default_str();
+  app.add_option("--network-name", containerd.network_name,
+                 "Name of the pod network (CNI), which also names its files under "
+                 "/var/lib/cni/results")
+      ->capture_default_str();
   app.add_option("--cgroup-root", kubelet.cgroup_root,
                  "cgroup under which the node makes kubepods/ (the agent's kubelet budget mode "
                  "reads this layout)")
@@ -110,8 +115,26 @@ int main(int argc, char** argv) {
                  "to five minutes")
       ->check(CLI::Range(10, 300000))
       ->capture_default_str();
+  bool uninstall = false;
+  app.add_flag("--uninstall", uninstall,
+               "Remove everything of this node instead of running it: every pod sandbox and "
+               "container, containerd and its shims, the bridge, CNI files, mounts, the state "
+               "directory and the kubepods cgroups under --cgroup-root");
   if (int rc = ParseCli(app, argc, argv); rc >= 0) {
     return rc;
+  }
+  containerd.state_dir = state_dir;
+  if (uninstall) {
+    Status removed = Teardown(containerd);
+    RemoveCgroupTree(kubelet.cgroup_root + "/kubepods");
+    if (kubelet.cgroup_root != "/") {
+      RemoveCgroupTree(kubelet.cgroup_root);
+    }
+    if (!removed.ok()) {
+      PrintError(app, fmt::format("uninstall: {}", MessageOf(removed)));
+      return kExitFailure;
+    }
+    return kExitOk;
   }
   kubelet.restart_backoff = std::chrono::milliseconds(backoff_ms);
   auto host_config = hostapi::LoadKubeconfig(kubeconfig);
@@ -134,7 +157,6 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   auto& log = Logger(Component::kNode);
 
-  containerd.state_dir = state_dir;
   auto started = std::chrono::steady_clock::now();
   auto runtime = Containerd::StartOrFind(containerd);
   if (!runtime.ok()) {

@@ -172,12 +172,79 @@ json::value PodRestarts(const json::object& pod, Clock::time_point /*now*/) {
   return restarts;
 }
 
+// What kubectl prints as a pod's STATUS: the phase, or the reason a
+// container waits or ended with, or the init container being run.
 json::value PodStatus(const json::object& pod, Clock::time_point /*now*/) {
   if (At(pod, "metadata.deletionTimestamp") != nullptr) {
     return "Terminating";
   }
   std::string reason = Text(pod, "status.reason");
-  return json::value(reason.empty() ? Text(pod, "status.phase", "Pending") : reason);
+  if (reason.empty()) {
+    reason = Text(pod, "status.phase", "Pending");
+  }
+  auto state_reason = [](const json::object& status, std::string& out) {
+    if (const auto* waiting = At(status, "state.waiting"); waiting && waiting->is_object()) {
+      out = Text(waiting->as_object(), "reason");
+      return !out.empty();
+    }
+    if (const auto* done = At(status, "state.terminated"); done && done->is_object()) {
+      out = Text(done->as_object(), "reason");
+      if (out.empty()) {
+        int64_t signal = IntAt(done->as_object(), "signal");
+        out = signal != 0 ? fmt::format("Signal:{}", signal)
+                          : fmt::format("ExitCode:{}", IntAt(done->as_object(), "exitCode"));
+      }
+      return true;
+    }
+    return false;
+  };
+  bool initializing = false;
+  if (const auto* inits = At(pod, "status.initContainerStatuses"); inits && inits->is_array()) {
+    const size_t count = inits->as_array().size();
+    for (size_t i = 0; i < count; ++i) {
+      const json::value& item = inits->as_array()[i];
+      if (!item.is_object()) {
+        continue;
+      }
+      const json::object& status = item.as_object();
+      const auto* done = At(status, "state.terminated");
+      if (done && done->is_object() && IntAt(done->as_object(), "exitCode") == 0) {
+        continue;
+      }
+      std::string why;
+      if (state_reason(status, why) && why != "PodInitializing") {
+        reason = "Init:" + why;
+      } else {
+        reason = fmt::format("Init:{}/{}", i, count);
+      }
+      initializing = true;
+      break;
+    }
+  }
+  if (!initializing) {
+    bool running = false;
+    if (const auto* statuses = At(pod, "status.containerStatuses");
+        statuses && statuses->is_array()) {
+      const auto& list = statuses->as_array();
+      for (auto it = list.rbegin(); it != list.rend(); ++it) {
+        if (!it->is_object()) {
+          continue;
+        }
+        const json::object& status = it->as_object();
+        std::string why;
+        if (state_reason(status, why)) {
+          reason = why;
+        } else if (At(status, "state.running") != nullptr) {
+          const auto* ready = status.if_contains("ready");
+          running = running || (ready != nullptr && ready->is_bool() && ready->as_bool());
+        }
+      }
+    }
+    if (reason == "Completed" && running) {
+      reason = "Running";
+    }
+  }
+  return json::value(reason);
 }
 
 json::value ServicePorts(const json::object& service, Clock::time_point /*now*/) {

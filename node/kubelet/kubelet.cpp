@@ -1,5 +1,6 @@
 #include "node/kubelet/kubelet.h"
 
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -66,7 +67,10 @@ void Kubelet::OnList(const std::vector<json>& pods) {
                    {"name", sandbox.metadata().name()},
                    {"namespace", sandbox.metadata().namespace_()}}},
                  {"spec", {{"terminationGracePeriodSeconds", 30}}}};
-    auto labels = sandbox.labels();
+    if (auto grace = sandbox.annotations().find(kGracePeriodAnnotation);
+        grace != sandbox.annotations().end()) {
+      stub["spec"]["terminationGracePeriodSeconds"] = std::atoll(grace->second.c_str());
+    }
     Logger(Component::kNode)
         .info("pod {}/{} is gone from the host API: removing its sandbox",
               sandbox.metadata().namespace_(), sandbox.metadata().name());

@@ -220,6 +220,14 @@ StatusOr<runtime::v1::PodSandboxConfig> SandboxConfig(const json& pod,
     }
   }
 
+  // Kept with the sandbox: how long to wait for its containers when the
+  // pod is gone from the API before the node could look (a restart).
+  if (spec.contains("terminationGracePeriodSeconds") &&
+      spec["terminationGracePeriodSeconds"].is_number_integer()) {
+    annotations[kGracePeriodAnnotation] =
+        std::to_string(spec["terminationGracePeriodSeconds"].get<int64_t>());
+  }
+
   auto* linux = config.mutable_linux();
   linux->set_cgroup_parent(PodCgroupParent(inputs.cgroup_root, pod));
   auto* security = linux->mutable_security_context();

@@ -26,6 +26,7 @@ inline constexpr char kPodNamespaceLabel[] = "io.kubernetes.pod.namespace";
 inline constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
 inline constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
 inline constexpr char kInitContainerAnnotation[] = "io.bulkhead.container.init";
+inline constexpr char kGracePeriodAnnotation[] = "io.kubernetes.pod.terminationGracePeriod";
 
 // Guaranteed, Burstable or BestEffort (status.qosClass, else BestEffort).
 std::string QosClass(const json& pod);

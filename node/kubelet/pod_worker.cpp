@@ -10,6 +10,7 @@
 #include "fmt/chrono.h"
 #include "fmt/format.h"
 #include "node/kubelet/node_status.h"
+#include "node/kubelet/pod_cgroups.h"
 
 namespace bulkhead::node {
 namespace {
@@ -101,41 +102,6 @@ json Condition(const json& previous, const std::string& type, bool value,
 std::string Rfc3339FromNanos(int64_t nanos) {
   std::time_t seconds = static_cast<std::time_t>(nanos / 1000000000);
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(seconds));
-}
-
-void RemovePodCgroups(const std::string& cgroup_parent) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::vector<std::string> roots;
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream words(line);
-    std::string source;
-    std::string target;
-    std::string type;
-    words >> source >> target >> type;
-    if (type == "cgroup" || type == "cgroup2") {
-      roots.push_back(target);
-    }
-  }
-  for (const std::string& root : roots) {
-    fs::path dir = fs::path(root) / fs::path(cgroup_parent).relative_path();
-    std::error_code error;
-    if (!fs::is_directory(dir, error)) {
-      continue;
-    }
-    // Containers' cgroups first (the runtime normally removed them).
-    std::vector<fs::path> children;
-    for (const auto& entry : fs::directory_iterator(dir, error)) {
-      if (entry.is_directory(error)) {
-        children.push_back(entry.path());
-      }
-    }
-    for (const fs::path& child : children) {
-      ::rmdir(child.c_str());
-    }
-    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
-      Log().warn("removing cgroup {}: {}", dir.string(), std::strerror(errno));
-    }
-  }
 }
 
 PodWorker::PodWorker(const HostClient& host, cri::CriClient& cri, const KubeletOptions& options,
@@ -613,6 +579,9 @@ void PodWorker::Sync() {
       terminal_phase_ = all_succeeded ? "Succeeded" : "Failed";
     }
   }
+  if (terminal_phase_.empty()) {
+    Probe(pod);
+  }
   if (!terminal_phase_.empty()) {
     // A pod that has ended keeps no running process: its sandbox stops.
     for (auto* records : {&init_, &containers_}) {
@@ -647,6 +616,88 @@ void PodWorker::RestartContainer(const json& pod, const json& container, Contain
                                : std::min(record.restart_backoff * 2, options_.restart_backoff_max);
   record.restart_at = Clock::now() + record.restart_backoff;
   StartContainer(pod, container, record, init);
+}
+
+void PodWorker::Probe(const json& pod) {
+  const auto now = Clock::now();
+  for (const json& container : Field(pod["spec"], "containers")) {
+    auto found = containers_.find(Str(container, "name"));
+    if (found == containers_.end()) {
+      continue;
+    }
+    ContainerRecord& record = found->second;
+    if (record.id.empty() || !Running(record.status)) {
+      continue;
+    }
+    if (record.probed_id != record.id) {
+      record.probed_id = record.id;
+      record.started = now;
+      record.startup_done = !container.contains("startupProbe");
+      record.startup.reset();
+      record.liveness.reset();
+      record.readiness.reset();
+      if (container.contains("startupProbe")) {
+        record.startup.emplace(container["startupProbe"], true);
+      }
+      if (container.contains("livenessProbe")) {
+        record.liveness.emplace(container["livenessProbe"], true);
+      }
+      if (container.contains("readinessProbe")) {
+        record.readiness.emplace(container["readinessProbe"], false);
+      }
+    }
+    const std::string id = record.id;
+    ProbeExec exec = [this, id](
+                         const std::vector<std::string>& command,
+                         std::chrono::seconds timeout) -> StatusOr<std::pair<int, std::string>> {
+      BH_ASSIGN_OR_RETURN(runtime::v1::ExecSyncResponse answer,
+                          cri_.ExecSync(id, command, timeout));
+      return std::make_pair(answer.exit_code(), answer.stdout() + answer.stderr());
+    };
+    auto run = [&](ProbeTracker& tracker, const std::string& kind) {
+      if (!tracker.Due(now, record.started)) {
+        WakeAt(tracker.next_due(record.started));
+        return;
+      }
+      ProbeOutcome outcome = RunProbe(tracker.probe(), container, pod_ip_, exec);
+      tracker.Record(outcome, now);
+      if (outcome.result == ProbeResult::kFailure) {
+        Event(pod, "Warning", "Unhealthy", ProbeEventMessage(kind, outcome));
+      } else if (kind == "Startup") {
+        record.startup_done = true;
+      }
+      WakeAt(tracker.next_due(record.started));
+    };
+    std::string kill;
+    if (record.startup && !record.startup_done) {
+      run(*record.startup, "Startup");
+      if (!record.startup->succeeded()) {
+        kill = "failed startup probe";
+      }
+    }
+    if (kill.empty() && record.startup_done && record.liveness) {
+      run(*record.liveness, "Liveness");
+      if (!record.liveness->succeeded()) {
+        kill = "failed liveness probe";
+      }
+    }
+    if (kill.empty() && record.startup_done && record.readiness) {
+      run(*record.readiness, "Readiness");
+    }
+    if (!kill.empty()) {
+      Event(pod, "Normal", "Killing",
+            fmt::format("Container {} {}, will be restarted", Str(container, "name"), kill));
+      if (Status stopped = cri_.StopContainer(record.id, GracePeriod(pod)); !stopped.ok()) {
+        Log().warn("pod {}: stopping container {}: {}", PodName(pod), Str(container, "name"),
+                   MessageOf(stopped));
+      }
+      record.probed_id.clear();
+      if (auto status = cri_.ContainerStatus(record.id); status.ok()) {
+        record.status = *status;
+      }
+      WakeAt(Clock::now());
+    }
+  }
 }
 
 void PodWorker::Terminate(const json& pod) {
@@ -712,8 +763,11 @@ json PodWorker::StatusOf(const json& pod) const {
     } else if (Running(record.status)) {
       status["state"] = {
           {"running", {{"startedAt", Rfc3339FromNanos(record.status.started_at())}}}};
-      status["started"] = true;
-      status["ready"] = !init;
+      const bool probed = record.probed_id == record.id;
+      status["started"] = !probed || record.startup_done;
+      status["ready"] = !init && status["started"] == true &&
+                        (!probed || !record.readiness || record.readiness->succeeded()) &&
+                        (probed || !container.contains("readinessProbe"));
     } else if (Exited(record.status)) {
       status["state"] = {{"terminated", Terminated(record.status)}};
     } else {
@@ -749,7 +803,17 @@ json PodWorker::StatusOf(const json& pod) const {
   }
   std::string phase = terminal_phase_;
   if (phase.empty()) {
-    phase = any_running ? "Running" : "Pending";
+    // As a kubelet judges it: Pending while a container has never run,
+    // Running while one runs or is being restarted after it ran.
+    bool never_ran = false;
+    for (const json& status : statuses) {
+      const json& state = status["state"];
+      if (state.contains("waiting") && !status["lastState"].contains("terminated")) {
+        never_ran = true;
+      }
+    }
+    phase = !initialized || never_ran ? "Pending" : "Running";
+    (void)any_running;
   }
   if (phase != "Running") {
     all_ready = false;

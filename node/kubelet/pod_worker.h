@@ -20,6 +20,7 @@
 #include "node/kubelet/host_client.h"
 #include "node/kubelet/pod_config.h"
 #include "node/kubelet/pod_volumes.h"
+#include "node/kubelet/prober.h"
 
 namespace bulkhead::node {
 
@@ -61,6 +62,13 @@ class PodWorker {
     std::chrono::steady_clock::time_point restart_at{};
     std::chrono::milliseconds restart_backoff{0};
     bool backoff_reported = false;
+    // Probes of the current container (`probed_id`), made when it starts.
+    std::string probed_id;
+    std::chrono::steady_clock::time_point started{};
+    std::optional<ProbeTracker> startup;
+    std::optional<ProbeTracker> liveness;
+    std::optional<ProbeTracker> readiness;
+    bool startup_done = false;
   };
 
   void Run();
@@ -75,6 +83,9 @@ class PodWorker {
   // Whether an exited container is to run again under the pod's policy.
   static bool Restarts(const std::string& policy, const ContainerRecord& record);
   void Backoff(ContainerRecord& record, const std::string& reason, const std::string& message);
+  // Runs the probes that are due; kills a container whose liveness or
+  // startup probe failed (its restart policy then applies).
+  void Probe(const json& pod);
   void Terminate(const json& pod);
   void WriteStatus(const json& pod);
   json StatusOf(const json& pod) const;
@@ -118,10 +129,6 @@ class PodWorker {
 
 // Nanoseconds since the epoch as RFC 3339 (what CRI reports).
 std::string Rfc3339FromNanos(int64_t nanos);
-
-// Removes the pod's cgroup directories from every cgroup hierarchy of the
-// machine (v1 controllers and v2), deepest first.
-void RemovePodCgroups(const std::string& cgroup_parent);
 
 }  // namespace bulkhead::node
 
