@@ -25,6 +25,9 @@ packages=(
   prometheus
   # control plane e2e: the official Python client
   python3-kubernetes curl
+  # the node (bulkhead-node): containerd with its CRI plugin, runc, the CNI
+  # bridge and host-local plugins, and busybox for the offline image
+  containerd runc containernetworking-plugins busybox-static
 )
 
 missing=()

@@ -342,6 +342,43 @@ spec:
   EXPECT_EQ(ContainerStatus(pod, "second").value("/state/terminated/exitCode"_json_pointer, -1), 0);
 }
 
+// A readiness probe keeps the pod out of Ready until it answers; a liveness
+// probe that fails gets the container killed and restarted, and the
+// restart count and events show it.
+TEST_F(NodeTest, ProbesGateReadinessAndAFailingLivenessProbeRestartsTheContainer) {
+  Apply(std::string(R"Y(apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: )Y") + kBusybox + R"Y(
+    command: ["sh", "-c", "touch /tmp/alive; mkdir /www; httpd -p 8080 -h /www; sleep 4; echo ok > /www/ready; sleep 4; rm /tmp/alive; sleep 3600"]
+    readinessProbe:
+      httpGet: {path: /ready, port: 8080}
+      periodSeconds: 1
+    livenessProbe:
+      exec: {command: ["test", "-f", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+)Y");
+  json unready = WaitFor("pod/probed", [](const json& pod) {
+    return ContainerStatus(pod, "app").contains("/state/running"_json_pointer) && !Ready(pod);
+  });
+  EXPECT_FALSE(ContainerStatus(unready, "app").value("ready", true));
+  WaitFor("pod/probed", Ready);
+  json restarted = WaitFor("pod/probed", [](const json& pod) {
+    return ContainerStatus(pod, "app").value("restartCount", 0) >= 1;
+  });
+  EXPECT_TRUE(ContainerStatus(restarted, "app").contains("/lastState/terminated"_json_pointer))
+      << restarted.dump();
+  auto events = Ok({"get", "events", "--field-selector", "involvedObject.name=probed"});
+  EXPECT_NE(events.out.find("Unhealthy"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("Liveness probe failed"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("Killing"), std::string::npos) << events.out;
+}
+
 // Deleting a pod stops its container with SIGTERM (which it traps to exit)
 // long before the grace period ends; one that ignores SIGTERM is killed
 // when its grace period is over. Nothing of either stays on the node.
