@@ -3,10 +3,14 @@
 # this one machine (single-machine mode).
 #
 #   ./scripts/run.sh            install, build, check the kernel, then start (or keep)
-#                               a virtual cluster's control plane and the node agent
-#   ./scripts/run.sh status     what runs, and the agent's view of the node
-#   ./scripts/run.sh stop       stop both; the agent's enforcement stays in the kernel
-#   ./scripts/run.sh uninstall  stop both and remove the agent's programs and maps
+#                               the host (a host-mode API and bulkhead-node with its
+#                               containerd), a virtual cluster's control plane and
+#                               the node agent
+#   ./scripts/run.sh status     what runs, the host's nodes and the agent's view
+#   ./scripts/run.sh stop       stop them; pods keep running in their containers and the
+#                               agent's enforcement stays in the kernel
+#   ./scripts/run.sh uninstall  stop them, remove every container, sandbox, netns, cgroup
+#                               and mount of the node, and the agent's programs and maps
 #
 # State lives in $BULKHEAD_HOME (default /var/lib/bulkhead): the admin's
 # PKI (pki/, with the platform CA key), the agent's own certificates
@@ -15,10 +19,12 @@
 # agent's endpoints and state files, logs and pid files. Running it again
 # keeps that state and renews a certificate with less than 3 days left.
 #
-# What is not here yet: the agent's local runtime (pods as processes in a
-# netns and cgroup) and the control plane's --host-mode and syncer. Until
-# they land the agent enforces the tenants and pods of its endpoints file
-# ($BULKHEAD_HOME/endpoints.yaml, re-read when it changes).
+# The host: $BULKHEAD_HOME/host/kubeconfig is the host API's admin
+# kubeconfig; bulkhead-node runs its pods through its own containerd under
+# $BULKHEAD_HOME/node. What is not here yet: the syncer and `bulkhead
+# create` (the virtual cluster's pods do not reach the host yet) and the
+# agent's host API source: the agent enforces the tenants and pods of its
+# endpoints file ($BULKHEAD_HOME/endpoints.yaml, re-read when it changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -27,6 +33,7 @@ home=${BULKHEAD_HOME:-/var/lib/bulkhead}
 agent_api=${BULKHEAD_AGENT_LISTEN:-127.0.0.1:9443}
 agent_metrics=${BULKHEAD_METRICS_LISTEN:-127.0.0.1:9444}
 cluster_listen=${BULKHEAD_CLUSTER_LISTEN:-127.0.0.1:6443}
+host_listen=${BULKHEAD_HOST_LISTEN:-127.0.0.1:6444}
 bin=$repo/build/release
 verb=${1:-start}
 
@@ -38,7 +45,7 @@ die() {
 case "$verb" in
   start | status | stop | uninstall) ;;
   -h | --help)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -55,7 +62,17 @@ running() {
   [[ -f $1 ]] || return 1
   pid=$(cat "$1")
   exe=$(readlink "/proc/$pid/exe" 2> /dev/null) || return 1
-  [[ $exe == "$bin"/agent/bulkhead-agent || $exe == "$bin"/controlplane/bulkhead-controlplane ]]
+  [[ $exe == "$bin"/agent/bulkhead-agent || $exe == "$bin"/controlplane/bulkhead-controlplane ||
+    $exe == "$bin"/node/bulkhead-node ]]
+}
+
+# The node's containerd (started by bulkhead-node, which leaves it running).
+containerd_pid() {
+  pgrep -f -- "--config $home/node/containerd/config.toml" | head -1
+}
+
+node_args() {
+  echo --kubeconfig "$home/host/kubeconfig" --state-dir "$home/node"
 }
 
 stop_one() { # name pidfile
@@ -77,7 +94,12 @@ admin_env() {
 }
 
 show_status() {
-  for name in controlplane agent; do
+  if pid=$(containerd_pid) && [[ -n $pid ]]; then
+    echo "containerd: running (pid $pid, log $home/node/containerd/containerd.log)"
+  else
+    echo "containerd: not running"
+  fi
+  for name in host node controlplane agent; do
     if running "$home/run/$name.pid"; then
       echo "$name: running (pid $(cat "$home/run/$name.pid"), log $home/logs/$name.log)"
     else
@@ -88,6 +110,11 @@ show_status() {
     admin_env
     echo "== bulkhead node status"
     "$bin/cli/bulkhead" node status || echo "(bulkhead node status failed; see $home/logs/agent.log)"
+  fi
+  if running "$home/run/host.pid"; then
+    echo "== kubectl get nodes (the host, $home/host/kubeconfig)"
+    kubectl --kubeconfig "$home/host/kubeconfig" --cache-dir "$home/kube-cache" get nodes -o wide ||
+      echo "(kubectl failed; see $home/logs/host.log)"
   fi
   if running "$home/run/controlplane.pid" && command -v kubectl > /dev/null; then
     echo "== kubectl get namespaces (virtual cluster \"demo\")"
@@ -104,6 +131,16 @@ case "$verb" in
     ;;
   stop | uninstall)
     stop_one controlplane "$home/run/controlplane.pid"
+    stop_one node "$home/run/node.pid"
+    if [[ $verb == uninstall ]]; then
+      # Every sandbox and container, containerd and its shims, the bridge,
+      # CNI files, mounts, the node's state and its kubepods cgroups.
+      [[ -x $bin/node/bulkhead-node ]] && "$bin/node/bulkhead-node" --uninstall $(node_args) &&
+        echo "removed the node's containers, containerd, network and cgroups"
+    elif pid=$(containerd_pid) && [[ -n $pid ]]; then
+      kill -TERM "$pid" && echo "stopped containerd (pods keep running; start adopts them)"
+    fi
+    stop_one host "$home/run/host.pid"
     stop_one agent "$home/run/agent.pid"
     if [[ $verb == uninstall ]]; then
       [[ -x $bin/agent/bulkhead-agent ]] && "$bin/agent/bulkhead-agent" uninstall
@@ -213,6 +250,46 @@ else
   grep -q "agent ready" "$home/logs/agent.log" || die "the agent is not ready after 20 s; see $home/logs/agent.log"
 fi
 
+# The host: a host-mode API and the node that runs its pods.
+if running "$home/run/host.pid"; then
+  echo "== host API already running (pid $(cat "$home/run/host.pid"))"
+else
+  echo "== starting the host API (https://$host_listen, $home/host/kubeconfig)"
+  [[ -f $home/logs/host.log ]] && mv "$home/logs/host.log" "$home/logs/host.log.1"
+  setsid "$bin/controlplane/bulkhead-controlplane" --host-mode --data-dir "$home/host" \
+    --listen "$host_listen" --cluster-name host \
+    >> "$home/logs/host.log" 2>&1 < /dev/null &
+  echo $! > "$home/run/host.pid"
+  for _ in $(seq 200); do
+    [[ -f $home/host/kubeconfig ]] &&
+      kubectl --kubeconfig "$home/host/kubeconfig" --cache-dir "$home/kube-cache" \
+        get --raw /readyz > /dev/null 2>&1 && break
+    running "$home/run/host.pid" || {
+      cat "$home/logs/host.log" >&2
+      die "the host API stopped (log above)"
+    }
+    sleep 0.1
+  done
+fi
+if running "$home/run/node.pid"; then
+  echo "== node already running (pid $(cat "$home/run/node.pid"))"
+else
+  echo "== starting bulkhead-node (containerd under $home/node)"
+  [[ -f $home/logs/node.log ]] && mv "$home/logs/node.log" "$home/logs/node.log.1"
+  # shellcheck disable=SC2046 # node_args is words by design
+  setsid "$bin/node/bulkhead-node" $(node_args) >> "$home/logs/node.log" 2>&1 < /dev/null &
+  echo $! > "$home/run/node.pid"
+  for _ in $(seq 300); do
+    grep -q "registered (" "$home/logs/node.log" && break
+    running "$home/run/node.pid" || {
+      cat "$home/logs/node.log" >&2
+      die "the node stopped (log above)"
+    }
+    sleep 0.1
+  done
+  grep -q "registered (" "$home/logs/node.log" || die "the node did not register in 30 s; see $home/logs/node.log"
+fi
+
 if running "$home/run/controlplane.pid"; then
   echo "== control plane already running (pid $(cat "$home/run/controlplane.pid"))"
 else
@@ -241,6 +318,10 @@ show_status
 cat << EOF
 
 Bulkhead runs on this machine. Next:
+  # the host: a one-node Kubernetes host whose pods run in real containers
+  export KUBECONFIG=$home/host/kubeconfig
+  kubectl create deployment web --image=bulkhead.local/busybox:1.35 --replicas=2 -- httpd -f -p 8080
+  kubectl rollout status deployment/web && kubectl get pods -o wide
   # the virtual cluster "demo"
   export KUBECONFIG=$home/clusters/demo/kubeconfig
   kubectl create namespace shop
