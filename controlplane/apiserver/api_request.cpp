@@ -80,7 +80,8 @@ StatusOr<ApiRequest> RouteResourceRequest(
       !((target.subresource == "status" && target.type->status_subresource) ||
         (target.subresource == "scale" && target.type->scale_subresource) ||
         (target.subresource == "token" && target.type->token_subresource) ||
-        (target.subresource == "binding" && target.type->binding_subresource))) {
+        (target.subresource == "binding" && target.type->binding_subresource) ||
+        (target.subresource == "log" && target.type->log_subresource))) {
     return NoSuchResource();
   }
   if (target.subresource == "token" || target.subresource == "binding") {
@@ -88,6 +89,13 @@ StatusOr<ApiRequest> RouteResourceRequest(
       return MethodNotAllowed();
     }
     out.verb = target.subresource == "token" ? Verb::kCreateToken : Verb::kBind;
+    return out;
+  }
+  if (target.subresource == "log") {
+    if (method != "GET") {
+      return MethodNotAllowed();
+    }
+    out.verb = Verb::kLog;
     return out;
   }
   if (target.type->review) {

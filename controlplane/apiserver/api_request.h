@@ -30,6 +30,7 @@ enum class Verb {
   kReview,
   kCreateToken,  // serviceaccounts/token
   kBind,         // pods/binding
+  kLog,          // pods/log
 };
 
 struct ApiRequest {

@@ -110,6 +110,10 @@ bool ApiServer::Quick(const HttpRequest& request) {
     return false;
   }
   const std::string_view path = request.path;
+  // pods/NAME/log waits for the node.
+  if (path.size() >= 4 && path.substr(path.size() - 4) == "/log") {
+    return false;
+  }
   return path.find("/watch/") == std::string_view::npos &&
          !(path.size() >= 6 && path.substr(path.size() - 6) == "/watch");
 }
@@ -297,6 +301,9 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
       return;
     case Verb::kBind:
       Bind(target, request, writer);
+      return;
+    case Verb::kLog:
+      PodLog(target, request, writer);
       return;
     case Verb::kWatch:
       if (!routed->watch_name.empty()) {

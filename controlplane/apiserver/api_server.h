@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <boost/json/object.hpp>
@@ -33,6 +34,7 @@
 #include "controlplane/auth/rbac_authorizer.h"
 #include "controlplane/auth/service_account_token.h"
 #include "controlplane/http/http_message.h"
+#include "controlplane/http/upstream_proxy.h"
 #include "controlplane/store/store.h"
 
 namespace bulkhead::controlplane {
@@ -105,6 +107,9 @@ class ApiServer {
   void Bind(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   void CreateToken(const ResourceTarget& target, const HttpRequest& request,
                    ResponseWriter& writer);
+  // pods/NAME/log (pod_log.cpp): proxied to the node that runs the pod.
+  void PodLog(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  UpstreamProxy& node_proxy();
   // The RBAC decision for `attributes`; false after answering 403.
   bool Allowed(const HttpRequest& request, const RequestAttributes& attributes,
                ResponseWriter& writer);
@@ -128,6 +133,9 @@ class ApiServer {
   // sessions use it, so it is destroyed after the pump.
   std::unique_ptr<WatchEventCache> watch_events_;
   std::unique_ptr<WatchPump> watch_pump_;
+  // Relays pods/log to nodes; made on first use.
+  std::mutex node_proxy_mu_;
+  std::unique_ptr<UpstreamProxy> node_proxy_;
 };
 
 }  // namespace bulkhead::controlplane

@@ -19,6 +19,7 @@ std::string VerbOf(const ApiRequest& routed, std::string_view method) {
   switch (routed.verb) {
     case Verb::kGet:
     case Verb::kGetScale:
+    case Verb::kLog:
       return "get";
     case Verb::kList:
       return "list";

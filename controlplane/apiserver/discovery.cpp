@@ -130,6 +130,13 @@ std::optional<json::object> LegacyApiResourceList(const ResourceRegistry& regist
                                        {"kind", "Binding"},
                                        {"verbs", json::array{"create"}}});
     }
+    if (type->log_subresource) {
+      resources.push_back(json::object{{"name", type->resource + "/log"},
+                                       {"singularName", ""},
+                                       {"namespaced", type->namespaced},
+                                       {"kind", type->kind},
+                                       {"verbs", json::array{"get"}}});
+    }
   }
   if (!found) {
     return std::nullopt;
@@ -188,6 +195,12 @@ json::object AggregatedDiscovery(const ResourceRegistry& registry, bool core) {
           subresources.push_back(json::object{{"subresource", "binding"},
                                               {"responseKind", ResponseKind("", "v1", "Binding")},
                                               {"verbs", json::array{"create"}}});
+        }
+        if (type->log_subresource) {
+          subresources.push_back(
+              json::object{{"subresource", "log"},
+                           {"responseKind", ResponseKind(group, version, type->kind)},
+                           {"verbs", json::array{"get"}}});
         }
         if (!subresources.empty()) {
           entry["subresources"] = std::move(subresources);

@@ -247,6 +247,7 @@ ResourceRegistry::ResourceRegistry() {
     type->review = type->group == "authorization.k8s.io" || type->group == "authentication.k8s.io";
     type->token_subresource = type->group.empty() && type->resource == "serviceaccounts";
     type->binding_subresource = type->group.empty() && type->resource == "pods";
+    type->log_subresource = type->binding_subresource;
     builtin_.push_back(std::move(type));
   }
 }

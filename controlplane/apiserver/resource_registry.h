@@ -43,6 +43,8 @@ struct ResourceType {
   bool token_subresource = false;
   // pods/binding: a scheduler's Binding (create only).
   bool binding_subresource = false;
+  // pods/log: a container's log, from the node that runs the pod (get only).
+  bool log_subresource = false;
   // Scale paths (custom resources may set their own).
   std::string spec_replicas_path = ".spec.replicas";
   std::string status_replicas_path = ".status.replicas";

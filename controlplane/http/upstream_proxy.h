@@ -1,0 +1,77 @@
+// Relays a GET to an HTTPS upstream (a node's kubelet endpoint) and its
+// answer back to a client, as the API server proxies pods/log.
+//
+// One IO thread runs every relay asynchronously: a relay holds no thread
+// while it waits for the node or the client. The caller (a handler
+// thread) waits only for the answer's head, at most `head_timeout`; a 2xx
+// answer's body then flows on into the client's ResponseStream chunk by
+// chunk, held back while the stream's queue is high (the stream is bounded,
+// so nothing is buffered past it), and ends when either side closes.
+// Known gap: the upstream's certificate is not verified (nodes serve
+// self-signed ones).
+#ifndef BULKHEAD_CONTROLPLANE_HTTP_UPSTREAM_PROXY_H_
+#define BULKHEAD_CONTROLPLANE_HTTP_UPSTREAM_PROXY_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "controlplane/http/http_message.h"
+
+namespace bulkhead::controlplane {
+
+struct UpstreamRequest {
+  std::string host;  // an address or name
+  uint16_t port = 0;
+  std::string target;  // path and query, already percent-encoded
+  std::string bearer_token;
+  // Without it a quiet body ends after `idle_timeout`.
+  bool follow = false;
+  std::chrono::milliseconds head_timeout{15000};
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+struct UpstreamHead {
+  // 0: no answer (could not connect, timed out: `error` says).
+  int status = 0;
+  std::string content_type;
+  std::string body;  // of an answer other than 2xx, its first 64 KiB
+  std::string error;
+  // Refused at once: too many relays open, or too many callers waiting for
+  // heads (each holds a handler thread).
+  bool overloaded = false;
+};
+
+class UpstreamProxy {
+ public:
+  // `max_relays`: relays open at once; `max_waiting`: callers waiting for
+  // a head at once. Past either, Relay answers `overloaded`.
+  explicit UpstreamProxy(size_t max_relays = 256, size_t max_waiting = 4);
+  ~UpstreamProxy();
+  UpstreamProxy(const UpstreamProxy&) = delete;
+  UpstreamProxy& operator=(const UpstreamProxy&) = delete;
+
+  // Sends the request and waits for the head. For a 2xx answer `start` is
+  // called (on this thread) and returns the stream the body goes to; the
+  // relay goes on after Relay returns.
+  UpstreamHead Relay(
+      const UpstreamRequest& request,
+      const std::function<std::shared_ptr<ResponseStream>(const UpstreamHead&)>& start);
+
+  size_t open_relays() const { return open_->load(); }
+
+ private:
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
+  size_t max_relays_;
+  size_t max_waiting_;
+  std::shared_ptr<std::atomic<size_t>> open_;
+  std::atomic<size_t> waiting_{0};
+};
+
+}  // namespace bulkhead::controlplane
+
+#endif  // BULKHEAD_CONTROLPLANE_HTTP_UPSTREAM_PROXY_H_

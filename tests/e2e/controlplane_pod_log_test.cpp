@@ -1,0 +1,261 @@
+// kubectl logs through a host-mode control plane: the API server proxies
+// pods/log to the node's HTTPS endpoint (node/server, run in this process
+// over fixture CRI log files), which checks the control plane's token with
+// a TokenReview and a SubjectAccessReview. Plain, --tail, --timestamps,
+// -c, -f while lines are appended until the container exits; a user
+// without pods/log gets kubectl's 403; an unscheduled pod the 400.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/hostapi/host_config.h"
+#include "node/kubelet/host_client.h"
+#include "node/server/node_server.h"
+#include "tests/e2e/controlplane_harness.h"
+
+namespace bulkhead::testing {
+namespace {
+
+void Append(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+}
+
+class PodLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::signal(SIGPIPE, SIG_IGN);
+    plane_ = ControlPlane::Start("", {"--host-mode"});
+    ASSERT_NE(plane_, nullptr);
+    auto config = hostapi::LoadKubeconfig(plane_->kubeconfig());
+    ASSERT_TRUE(config.ok()) << config.status();
+    host_ = std::make_unique<node::HostClient>(*config);
+
+    logs_ = state_.path() + "/pods";
+    web_log_ = Fixture("web-uid", "app",
+                       "2026-12-04T10:00:00.000000001Z stdout F one\n"
+                       "2026-12-04T10:00:01.5Z stderr F two\n"
+                       "2026-12-04T10:00:02Z stdout P thr\n"
+                       "2026-12-04T10:00:02.5Z stdout F ee\n");
+    const std::string a_log = Fixture("duo-uid", "a", "2026-12-04T10:00:00Z stdout F from a\n");
+    const std::string b_log = Fixture("duo-uid", "b", "2026-12-04T10:00:00Z stdout F from b\n");
+    files_["default/web/app"] = {web_log_, "", true};
+    files_["default/duo/a"] = {a_log, "", false};
+    files_["default/duo/b"] = {b_log, "", false};
+
+    node::NodeServerOptions options;
+    options.address = "127.0.0.1";
+    options.port = 0;
+    options.state_dir = state_.path();
+    options.node_name = "node-a";
+    options.follow_poll = std::chrono::milliseconds(50);
+    auto server = node::NodeServer::Start(
+        options, node::HostAccessCheck(*host_, "node-a"),
+        [this](const std::string& ns, const std::string& pod,
+               const std::string& container) -> std::optional<node::ContainerLogFiles> {
+          std::lock_guard lock(mu_);
+          auto it = files_.find(ns + "/" + pod + "/" + container);
+          if (it == files_.end()) {
+            return std::nullopt;
+          }
+          return it->second;
+        });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+
+    Ok({"apply", "-f", files_dir_.Write("node.yaml", NodeYaml("node-a", server_->port()))});
+    Ok({"apply", "-f", files_dir_.Write("pods.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  nodeName: node-a
+  containers:
+  - {name: app, image: busybox}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: duo}
+spec:
+  nodeName: node-a
+  containers:
+  - {name: a, image: busybox}
+  - {name: b, image: busybox}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pending}
+spec:
+  nodeSelector: {nowhere: "true"}
+  containers:
+  - {name: c, image: busybox}
+)")});
+  }
+
+  std::string Fixture(const std::string& uid, const std::string& container,
+                      const std::string& text) {
+    const std::string dir = logs_ + "/" + uid + "/logs/" + container;
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/0.log";
+    Append(path, text);
+    return path;
+  }
+
+  static std::string NodeYaml(const std::string& name, uint16_t port) {
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::array<char, 32> stamp{};
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return "apiVersion: v1\nkind: Node\nmetadata:\n  name: " + name +
+           "\nstatus:\n  capacity: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n"
+           "  allocatable: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n"
+           "  addresses:\n  - {type: InternalIP, address: 127.0.0.1}\n"
+           "  daemonEndpoints:\n    kubeletEndpoint: {Port: " +
+           std::to_string(port) +
+           "}\n"
+           "  conditions:\n  - {type: Ready, status: \"True\", reason: KubeletReady, "
+           "lastHeartbeatTime: \"" +
+           std::string(stamp.data()) + "\"}\n";
+  }
+
+  CommandResult Ok(const std::vector<std::string>& args) {
+    auto result = plane_->Kubectl(args);
+    EXPECT_EQ(result.exit_code, 0) << ::testing::PrintToString(args) << "\n"
+                                   << result.out << result.err;
+    return result;
+  }
+
+  void SetRunning(const std::string& key, bool running) {
+    std::lock_guard lock(mu_);
+    files_[key].running = running;
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  TempDir state_;
+  TempDir files_dir_;
+  std::string logs_;
+  std::string web_log_;
+  std::unique_ptr<node::HostClient> host_;
+  std::mutex mu_;
+  std::map<std::string, node::ContainerLogFiles> files_;
+  std::unique_ptr<node::NodeServer> server_;
+};
+
+TEST_F(PodLogTest, KubectlLogsPlainTailTimestampsAndContainer) {
+  auto plain = Ok({"logs", "web"});
+  EXPECT_EQ(plain.out, "one\ntwo\nthree\n");
+  auto tail = Ok({"logs", "web", "--tail=1"});
+  EXPECT_EQ(tail.out, "three\n");
+  auto stamped = Ok({"logs", "web", "--timestamps"});
+  EXPECT_EQ(stamped.out,
+            "2026-12-04T10:00:00.000000001Z one\n"
+            "2026-12-04T10:00:01.5Z two\n"
+            "2026-12-04T10:00:02Z three\n");
+  auto limited = Ok({"logs", "web", "--limit-bytes=6"});
+  EXPECT_EQ(limited.out, "one\ntw");
+  auto b = Ok({"logs", "duo", "-c", "b"});
+  EXPECT_EQ(b.out, "from b\n");
+  // kubectl picks the first container itself and says so.
+  auto first = Ok({"logs", "duo"});
+  EXPECT_EQ(first.out, "from a\n");
+  // Without a container the API server asks for one, as Kubernetes words it.
+  auto ask = plane_->Curl("GET", "/api/v1/namespaces/default/pods/duo/log");
+  EXPECT_EQ(HttpStatus(ask), 400) << ask.out;
+  EXPECT_NE(HttpBody(ask).find("a container name must be specified for pod duo, choose one of: "
+                               "[a b]"),
+            std::string::npos)
+      << ask.out;
+}
+
+TEST_F(PodLogTest, FollowStreamsAppendedLinesUntilTheContainerExits) {
+  auto follower = Process::Spawn(plane_->KubectlArgv({"logs", "-f", "web"}));
+  ASSERT_NE(follower, nullptr);
+  EXPECT_EQ(follower->WaitForLine([](const std::string& line) { return line == "three"; }, 30),
+            "three");
+  Append(web_log_, "2026-12-04T10:00:03Z stdout F four\n");
+  EXPECT_EQ(follower->WaitForLine([](const std::string& line) { return line == "four"; }, 30),
+            "four");
+  Append(web_log_, "2026-12-04T10:00:04Z stderr F five\n");
+  EXPECT_EQ(follower->WaitForLine([](const std::string& line) { return line == "five"; }, 30),
+            "five");
+  Append(web_log_, "2026-12-04T10:00:05Z stdout F last words\n");
+  SetRunning("default/web/app", false);
+  EXPECT_EQ(follower->Wait(30), 0);
+  EXPECT_EQ(follower->output(), "one\ntwo\nthree\nfour\nfive\nlast words\n");
+}
+
+TEST_F(PodLogTest, RefusalsAsKubernetesWordsThem) {
+  // jane may read pods, not their logs.
+  Ok({"create", "role", "pod-reader", "--verb=get", "--resource=pods"});
+  Ok({"create", "rolebinding", "jane-reads", "--role=pod-reader", "--user=jane"});
+  auto forbidden = plane_->Kubectl({"logs", "web", "--as", "jane"});
+  EXPECT_NE(forbidden.exit_code, 0);
+  EXPECT_NE(forbidden.err.find("Error from server (Forbidden): pods \"web\" is forbidden: User "
+                               "\"jane\" cannot get resource \"pods/log\" in API group \"\" in "
+                               "the namespace \"default\""),
+            std::string::npos)
+      << forbidden.err;
+  auto unscheduled = plane_->Kubectl({"logs", "pending"});
+  EXPECT_NE(unscheduled.exit_code, 0);
+  EXPECT_NE(unscheduled.err.find("Error from server (BadRequest): pod pending does not have a "
+                                 "host assigned"),
+            std::string::npos)
+      << unscheduled.err;
+  auto missing = plane_->Kubectl({"logs", "nosuch"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("pods \"nosuch\" not found"), std::string::npos) << missing.err;
+  // A container the node does not know: its 404, as Kubernetes relays it.
+  {
+    std::lock_guard lock(mu_);
+    files_.erase("default/duo/b");
+  }
+  auto gone = plane_->Kubectl({"logs", "duo", "-c", "b"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_NE(gone.err.find("Error from server (NotFound): the server could not find the requested "
+                          "resource"),
+            std::string::npos)
+      << gone.err;
+}
+
+TEST_F(PodLogTest, TheNodeEndpointChecksTokensWithTheHost) {
+  const std::string url =
+      "https://127.0.0.1:" + std::to_string(server_->port()) + "/containerLogs/default/web/app";
+  auto curl = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "-k", "-w", "\n%{http_code}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(url);
+    return RunCommand(argv);
+  };
+  EXPECT_EQ(HttpStatus(curl({})), 401);
+  EXPECT_EQ(HttpStatus(curl({"-H", "Authorization: Bearer not-a-token"})), 401);
+  Ok({"create", "serviceaccount", "viewer"});
+  auto token = Ok({"create", "token", "viewer"});
+  std::string viewer = token.out;
+  while (!viewer.empty() && viewer.back() == '\n') {
+    viewer.pop_back();
+  }
+  auto refused = curl({"-H", "Authorization: Bearer " + viewer});
+  EXPECT_EQ(HttpStatus(refused), 403) << refused.out;
+  EXPECT_NE(HttpBody(refused).find("Forbidden (user=system:serviceaccount:default:viewer, "
+                                   "verb=get, resource=nodes, subresource=proxy)"),
+            std::string::npos)
+      << refused.out;
+  auto allowed = curl({"-H", "Authorization: Bearer " + plane_->token()});
+  EXPECT_EQ(HttpStatus(allowed), 200) << allowed.out;
+  EXPECT_EQ(HttpBody(allowed), "one\ntwo\nthree\n");
+}
+
+}  // namespace
+}  // namespace bulkhead::testing
