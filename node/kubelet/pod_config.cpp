@@ -461,7 +461,13 @@ StatusOr<runtime::v1::ContainerConfig> ContainerConfig(const json& pod, const js
             fmt::format("container {}: subPath {} must be relative and stay inside the volume",
                         name, sub_path));
       }
-      host_path += "/" + sub_path;
+      if (inputs.pin_sub_path) {
+        BH_ASSIGN_OR_RETURN(
+            host_path,
+            inputs.pin_sub_path(host_path, sub_path, static_cast<size_t>(config.mounts_size())));
+      } else {
+        host_path += "/" + sub_path;
+      }
     }
     auto* m = config.add_mounts();
     m->set_container_path(Str(mount, "mountPath"));

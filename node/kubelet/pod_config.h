@@ -73,6 +73,10 @@ struct ContainerInputs {
   uint32_t attempt = 0;
   bool init = false;
   int64_t node_memory_bytes = 0;  // for the Burstable OOM score
+  // Pins a mount's subPath (volume path, subPath, index of the mount) and
+  // returns the path to mount instead; without it the subPath is joined
+  // lexically (unit tests).
+  std::function<StatusOr<std::string>(const std::string&, const std::string&, size_t)> pin_sub_path;
 };
 
 // INVALID_ARGUMENT when a mount names a volume the pod does not have.

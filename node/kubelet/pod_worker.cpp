@@ -11,6 +11,7 @@
 #include "fmt/format.h"
 #include "node/kubelet/node_status.h"
 #include "node/kubelet/pod_cgroups.h"
+#include "node/kubelet/sub_paths.h"
 
 namespace bulkhead::node {
 namespace {
@@ -427,6 +428,12 @@ bool PodWorker::StartContainer(const json& pod, const json& container, Container
   inputs.attempt = static_cast<uint32_t>(record.restart_count);
   inputs.init = init;
   inputs.node_memory_bytes = options_.node_memory_bytes;
+  inputs.pin_sub_path = [&](const std::string& volume, const std::string& sub_path,
+                            size_t index) -> StatusOr<std::string> {
+    std::string target = fmt::format("{}/volume-subpaths/{}/{}", pod_dir_, name, index);
+    BH_RETURN_IF_ERROR(PinSubPath(volume, sub_path, target));
+    return target;
+  };
   auto config = ContainerConfig(pod, container, inputs);
   if (!config.ok()) {
     Backoff(record, "CreateContainerConfigError", MessageOf(config.status()));
@@ -735,8 +742,13 @@ void PodWorker::Terminate(const json& pod) {
     }
   }
   RemovePodCgroups(PodCgroupParent(options_.cgroup_root, pod));
-  std::error_code error;
-  fs::remove_all(pod_dir_, error);
+  // Pinned subPaths are bind mounts into volumes: never remove through one.
+  if (UnmountAllUnder(pod_dir_)) {
+    std::error_code error;
+    fs::remove_all(pod_dir_, error);
+  } else {
+    Log().warn("pod {}: mounts remain under {}; its files are kept", PodName(pod), pod_dir_);
+  }
   Log().info("pod {} stopped and removed", PodName(pod));
 }
 

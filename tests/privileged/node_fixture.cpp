@@ -217,6 +217,9 @@ json NodeTest::WaitFor(const std::string& what, const std::function<bool(const j
 }
 
 json ContainerStatus(const json& pod, const std::string& name) {
+  if (!pod.is_object()) {
+    return json::object();
+  }
   for (const char* key : {"containerStatuses", "initContainerStatuses"}) {
     for (const json& status :
          pod.value("/status"_json_pointer, json::object()).value(key, json::array())) {

@@ -353,7 +353,8 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: app
-    image: )Y") + kBusybox + R"Y(
+    image: )Y") +
+        kBusybox + R"Y(
     command: ["sh", "-c", "touch /tmp/alive; mkdir /www; httpd -p 8080 -h /www; sleep 4; echo ok > /www/ready; sleep 4; rm /tmp/alive; sleep 3600"]
     readinessProbe:
       httpGet: {path: /ready, port: 8080}
@@ -377,6 +378,49 @@ spec:
   EXPECT_NE(events.out.find("Unhealthy"), std::string::npos) << events.out;
   EXPECT_NE(events.out.find("Liveness probe failed"), std::string::npos) << events.out;
   EXPECT_NE(events.out.find("Killing"), std::string::npos) << events.out;
+}
+
+// A subPath is mounted from inside its volume only: a missing one is made,
+// and a symlink that a container planted to point out of the volume is
+// refused, so the host's files never reach the container.
+TEST_F(NodeTest, ASubPathStaysInsideItsVolumeWhateverSymlinksAContainerPlants) {
+  Apply(std::string(R"Y(apiVersion: v1
+kind: Pod
+metadata: {name: escape}
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: plant
+    image: )Y") +
+        kBusybox + R"Y(
+    command: ["sh", "-c", "ln -s /etc /work/out; mkdir -p /work/in; echo inside > /work/in/file"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: fine
+    image: )Y" +
+        kBusybox + R"Y(
+    command: ["sh", "-c", "test \"$(cat /in/file)\" = inside && ls /made && sleep 3600"]
+    volumeMounts:
+    - {name: work, mountPath: /in, subPath: in}
+    - {name: work, mountPath: /made, subPath: new/dir}
+  - name: reach
+    image: )Y" +
+        kBusybox + R"Y(
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: work, mountPath: /host-etc, subPath: out}]
+  volumes: [{name: work, emptyDir: {}}]
+)Y");
+  json pod = WaitFor("pod/escape", [](const json& p) {
+    return ContainerStatus(p, "reach").value("/state/waiting/reason"_json_pointer, "") ==
+               "CreateContainerConfigError" &&
+           ContainerStatus(p, "fine").contains("/state/running"_json_pointer);
+  });
+  EXPECT_NE(ContainerStatus(pod, "reach")
+                .value("/state/waiting/message"_json_pointer, "")
+                .find("leaves its volume"),
+            std::string::npos)
+      << pod.dump();
+  EXPECT_EQ(ContainerStatus(pod, "fine").value("restartCount", -1), 0) << pod.dump();
 }
 
 // Deleting a pod stops its container with SIGTERM (which it traps to exit)
