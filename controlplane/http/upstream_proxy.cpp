@@ -44,7 +44,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
   RelaySession(asio::io_context& io, ssl::context& tls, UpstreamRequest request,
                std::shared_ptr<std::atomic<size_t>> open)
-      : request_(std::move(request)),
+      : io_(io),
+        request_(std::move(request)),
         resolver_(io),
         stream_(io, tls),
         timer_(io),
@@ -83,7 +84,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
     }
     out_ = std::move(out);
     std::weak_ptr<RelaySession> weak = weak_from_this();
-    auto io = resolver_.get_executor();
+    asio::io_context::executor_type io = io_.get_executor();
     out_->OnClosed([weak, io] {
       asio::post(io, [weak] {
         if (auto self = weak.lock()) {
@@ -276,6 +277,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
     ReadBody();
   }
 
+  asio::io_context& io_;
   UpstreamRequest request_;
   tcp::resolver resolver_;
   beast::ssl_stream<beast::tcp_stream> stream_;
@@ -283,7 +285,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   beast::flat_buffer buffer_;
   http::request<http::empty_body> upstream_request_;
   http::response_parser<http::buffer_body> parser_;
-  std::array<char, 16 * 1024> chunk_{};
+  std::array<char, size_t{16} << 10> chunk_{};
   std::promise<UpstreamHead> head_;
   bool head_sent_ = false;
   int status_ = 0;

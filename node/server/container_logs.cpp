@@ -146,7 +146,9 @@ StatusOr<LogOptions> ParseLogOptions(const std::vector<std::pair<std::string, st
   LogOptions out;
   std::optional<int64_t> since_seconds;
   std::optional<std::string> since_time;
-  for (const auto& [key, value] : query) {
+  for (const auto& entry : query) {
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     auto boolean = [&](bool& field) -> Status {
       auto parsed = ParseBool(value);
       if (!parsed.has_value()) {
@@ -205,7 +207,7 @@ StatusOr<LogOptions> ParseLogOptions(const std::vector<std::pair<std::string, st
 }
 
 ContainerLogReader::ContainerLogReader(std::string path, LogOptions options)
-    : path_(std::move(path)), options_(std::move(options)) {}
+    : path_(std::move(path)), options_(options) {}
 
 ContainerLogReader::~ContainerLogReader() {
   if (file_ != nullptr) {

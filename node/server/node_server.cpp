@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -144,9 +145,9 @@ StatusOr<CertificatePair> MakeSelfSigned(const std::vector<std::string>& hosts) 
   X509_set_pubkey(cert, key);
   const std::string common_name = hosts.empty() ? "bulkhead-node" : hosts.front();
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
-                             0);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's byte strings
+  const auto* common_name_bytes = reinterpret_cast<const unsigned char*>(common_name.c_str());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, common_name_bytes, -1, -1, 0);
   X509_set_issuer_name(cert, name);
   std::string alt_names;
   for (const std::string& host : hosts) {
@@ -193,6 +194,7 @@ std::string Hex(const unsigned char* data, size_t size) {
 
 std::string TokenKey(const std::string& token) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's byte strings
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest.data());
   return Hex(digest.data(), digest.size());
 }
@@ -404,9 +406,17 @@ class Server : public NodeServer {
     }
     sockaddr_storage local{};
     socklen_t size = sizeof(local);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&local), &size);
-    port_ = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    if (local.ss_family == AF_INET6) {
+      sockaddr_in6 address{};
+      std::memcpy(&address, &local, sizeof(address));
+      port_ = ntohs(address.sin6_port);
+    } else {
+      sockaddr_in address{};
+      std::memcpy(&address, &local, sizeof(address));
+      port_ = ntohs(address.sin_port);
+    }
     return absl::OkStatus();
   }
 

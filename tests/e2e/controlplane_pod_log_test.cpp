@@ -107,7 +107,7 @@ spec:
                       const std::string& text) {
     const std::string dir = logs_ + "/" + uid + "/logs/" + container;
     std::filesystem::create_directories(dir);
-    const std::string path = dir + "/0.log";
+    std::string path = dir + "/0.log";
     Append(path, text);
     return path;
   }
