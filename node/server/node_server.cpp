@@ -381,6 +381,10 @@ class Server : public NodeServer {
 
   [[nodiscard]] uint16_t port() const override { return port_; }
   [[nodiscard]] const std::string& certificate_pem() const override { return certificate_pem_; }
+  [[nodiscard]] size_t open_connections() override {
+    std::lock_guard lock(mu_);
+    return active_;
+  }
 
  private:
   Status Listen() {

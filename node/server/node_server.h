@@ -81,6 +81,8 @@ class NodeServer {
   virtual ~NodeServer() = default;
   [[nodiscard]] virtual uint16_t port() const = 0;
   [[nodiscard]] virtual const std::string& certificate_pem() const = 0;
+  // Connections being served now.
+  [[nodiscard]] virtual size_t open_connections() = 0;
 };
 
 // A self-signed certificate (ECDSA P-256, a year) for `hosts` (IP addresses

@@ -196,6 +196,24 @@ TEST_F(PodLogTest, FollowStreamsAppendedLinesUntilTheContainerExits) {
   EXPECT_EQ(follower->output(), "one\ntwo\nthree\nfour\nfive\nlast words\n");
 }
 
+TEST_F(PodLogTest, AFollowerThatGoesAwayEndsTheNodesStream) {
+  auto follower = Process::Spawn(plane_->KubectlArgv({"logs", "-f", "web"}));
+  ASSERT_NE(follower, nullptr);
+  EXPECT_EQ(follower->WaitForLine([](const std::string& line) { return line == "three"; }, 30),
+            "three");
+  EXPECT_EQ(server_->open_connections(), 1U);
+  follower->Kill(SIGKILL);
+  follower->Wait(10);
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    closed = server_->open_connections() == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(closed) << "the node still serves the log of a client that went away";
+  // The API server goes on serving.
+  EXPECT_EQ(Ok({"logs", "web", "--tail=1"}).out, "three\n");
+}
+
 TEST_F(PodLogTest, RefusalsAsKubernetesWordsThem) {
   // jane may read pods, not their logs.
   Ok({"create", "role", "pod-reader", "--verb=get", "--resource=pods"});
