@@ -1,7 +1,13 @@
 // bulkhead-node: a kubelet for one machine. It starts (or finds) its own
 // containerd, imports the images it builds offline, registers its Node with
 // the host API, renews its Lease and runs the pods bound to it over CRI.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <csignal>
@@ -18,9 +24,11 @@
 #include "node/containerd/containerd_process.h"
 #include "node/cri/cri_client.h"
 #include "node/images/image_import.h"
+#include "node/images/run_program.h"
 #include "node/kubelet/kubelet.h"
 #include "node/kubelet/node_status.h"
 #include "node/kubelet/pod_cgroups.h"
+#include "node/server/node_server.h"
 
 namespace {
 
@@ -60,6 +68,38 @@ std::string GatewayOf(const std::string& cidr) {
   }
   int last = std::atoi(base.substr(dot + 1).c_str());
   return base.substr(0, dot + 1) + std::to_string(last + 1);
+}
+
+// The pod network's bridge with the gateway address, made now rather than
+// by the first sandbox's CNI call, so that the node's address (and its log
+// endpoint on it) exists from the start. The bridge plugin takes it as is.
+Status EnsureBridge(const std::string& bridge, const std::string& gateway,
+                    const std::string& cidr) {
+  const std::string prefix = cidr.substr(cidr.find('/'));
+  if (!std::filesystem::exists("/sys/class/net/" + bridge)) {
+    BH_ASSIGN_OR_RETURN(auto added,
+                        images::RunProgram({"/sbin/ip", "link", "add", bridge, "type", "bridge"}));
+    if (added.exit_code != 0 && !std::filesystem::exists("/sys/class/net/" + bridge)) {
+      return absl::FailedPreconditionError(
+          fmt::format("ip link add {}: {}", bridge, images::LastLineOf(added)));
+    }
+  }
+  BH_ASSIGN_OR_RETURN(auto shown,
+                      images::RunProgram({"/sbin/ip", "-o", "addr", "show", "dev", bridge}));
+  if (shown.out.find(" " + gateway + "/") == std::string::npos) {
+    BH_ASSIGN_OR_RETURN(auto address, images::RunProgram({"/sbin/ip", "addr", "add",
+                                                          gateway + prefix, "dev", bridge}));
+    if (address.exit_code != 0) {
+      return absl::FailedPreconditionError(fmt::format(
+          "ip addr add {} dev {}: {}", gateway + prefix, bridge, images::LastLineOf(address)));
+    }
+  }
+  BH_ASSIGN_OR_RETURN(auto up, images::RunProgram({"/sbin/ip", "link", "set", bridge, "up"}));
+  if (up.exit_code != 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("ip link set {} up: {}", bridge, images::LastLineOf(up)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -115,6 +155,15 @@ int main(int argc, char** argv) {
                  "to five minutes")
       ->check(CLI::Range(10, 300000))
       ->capture_default_str();
+  std::string serve_address;
+  uint16_t serve_port = 10250;
+  app.add_option("--serve-address", serve_address,
+                 "Address of the node's HTTPS endpoint, which serves containers' logs to the "
+                 "host API (default: --node-ip)");
+  app.add_option("--serve-port", serve_port,
+                 "Port of that endpoint, advertised as status.daemonEndpoints.kubeletEndpoint")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
   bool uninstall = false;
   app.add_flag("--uninstall", uninstall,
                "Remove everything of this node instead of running it: every pod sandbox and "
@@ -124,6 +173,18 @@ int main(int argc, char** argv) {
     return rc;
   }
   containerd.state_dir = state_dir;
+  // One node per state directory: a second one would run the same pods.
+  std::error_code dir_error;
+  std::filesystem::create_directories(state_dir + "/pods", dir_error);
+  ::chmod(state_dir.c_str(), 0700);  // pods' secrets and tokens are below
+  ::chmod((state_dir + "/pods").c_str(), 0700);
+  int lock_fd = ::open((state_dir + "/node.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    PrintError(app, fmt::format("another bulkhead-node runs on --state-dir {} (or it cannot be "
+                                "locked: {}); stop it first",
+                                state_dir, std::strerror(errno)));
+    return kExitFailure;
+  }
   if (uninstall) {
     Status removed = Teardown(containerd);
     RemoveCgroupTree(kubelet.cgroup_root + "/kubepods");
@@ -164,6 +225,12 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   (*runtime)->Detach();  // it outlives this process: pods keep running
+  if (Status bridge =
+          EnsureBridge(containerd.bridge, GatewayOf(containerd.pod_cidr), containerd.pod_cidr);
+      !bridge.ok()) {
+    PrintError(app, fmt::format("the pod network's bridge: {}", MessageOf(bridge)));
+    return kExitFailure;
+  }
   if (Status imported =
           images::ImportBuiltinImages((*runtime)->socket(), state_dir + "/images", pause_binary);
       !imported.ok()) {
@@ -189,6 +256,7 @@ int main(int argc, char** argv) {
   identity.runtime_version =
       "containerd://" + (version.ok() ? version->runtime_version() : std::string("unknown"));
   identity.kubelet_version = "v1.32.0-bulkhead";
+  identity.kubelet_port = serve_port;
   NodeHeartbeat heartbeat(host, identity, machine, std::chrono::seconds(lease_seconds));
   for (int attempt = 0;; ++attempt) {
     Status registered = heartbeat.Register();
@@ -211,6 +279,27 @@ int main(int argc, char** argv) {
   kubelet.state_dir = state_dir;
   kubelet.node_memory_bytes = machine.memory_bytes;
   Kubelet pods(host, **cri, kubelet);
+  NodeServerOptions serve;
+  serve.address = serve_address.empty() ? node_ip : serve_address;
+  serve.port = serve_port;
+  serve.state_dir = state_dir;
+  serve.node_name = node_name;
+  auto server =
+      NodeServer::Start(serve, HostAccessCheck(host, node_name),
+                        [&pods](const std::string& ns, const std::string& pod,
+                                const std::string& container) -> std::optional<ContainerLogFiles> {
+                          auto files = pods.ContainerLogFiles(ns, pod, container);
+                          if (!files) {
+                            return std::nullopt;
+                          }
+                          return ContainerLogFiles{files->current, files->previous, files->running};
+                        });
+  if (!server.ok()) {
+    PrintError(app, fmt::format("--serve-address {}:{}: {}", serve.address, serve_port,
+                                MessageOf(server.status())));
+    return kExitFailure;
+  }
+  log.info("serving containers' logs on https://{}:{}", serve.address, serve_port);
   pods.Run(g_stop);
   log.info("node {} stopping; containerd and its pods keep running", node_name);
   return kExitOk;

@@ -32,7 +32,7 @@ std::string WithoutScheme(const std::string& socket) {
 
 // The CRI makes stops and removals idempotent, but containerd 1.6 answers
 // NOT_FOUND for a sandbox or container it no longer knows: that is done too.
-Status IgnoreNotFound(Status status) {
+Status IgnoreNotFound(const Status& status) {
   return absl::IsNotFound(status) ? absl::OkStatus() : status;
 }
 

@@ -37,6 +37,15 @@ Status FromHttp(int code, const std::string& method, const std::string& path,
   }
 }
 
+// metadata.resourceVersion when it is a string, else `fallback`.
+std::string RevisionOf(const json& object, const std::string& fallback) {
+  const json::json_pointer pointer("/metadata/resourceVersion");
+  if (!object.is_object() || !object.contains(pointer) || !object[pointer].is_string()) {
+    return fallback;
+  }
+  return object[pointer].get<std::string>();
+}
+
 void Sleep(std::chrono::milliseconds total, const std::atomic<bool>& stop) {
   for (auto left = total; left.count() > 0 && !stop.load(); left -= std::chrono::milliseconds(50)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -91,7 +100,12 @@ void HostClient::ListWatch(const std::string& collection, const std::string& que
   std::chrono::milliseconds backoff(100);
   const std::string sep = query.empty() ? "" : "&";
   while (!stop.load()) {
-    auto list = Get(collection + (query.empty() ? "" : "?" + query));
+    std::string list_path = collection;
+    if (!query.empty()) {
+      list_path += "?";
+      list_path += query;
+    }
+    auto list = Get(list_path);
     if (!list.ok()) {
       Logger(Component::kNode)
           .warn("list {}: {}; retrying in {} ms", collection, MessageOf(list.status()),
@@ -101,11 +115,13 @@ void HostClient::ListWatch(const std::string& collection, const std::string& que
       continue;
     }
     std::vector<json> items;
-    for (json& item : (*list)["items"]) {
-      items.push_back(std::move(item));
+    if (list->is_object() && list->contains("items") && (*list)["items"].is_array()) {
+      for (json& item : (*list)["items"]) {
+        items.push_back(std::move(item));
+      }
     }
     handlers.on_list(items);
-    std::string revision = list->value("/metadata/resourceVersion"_json_pointer, "");
+    std::string revision = RevisionOf(*list, "");
     bool relist = false;
     while (!stop.load() && !relist) {
       std::string path = fmt::format(
@@ -115,20 +131,22 @@ void HostClient::ListWatch(const std::string& collection, const std::string& que
           config_, path,
           [&](std::string_view line) {
             json event = json::parse(line, nullptr, false);
-            if (!event.is_object() || !event.contains("object")) {
+            if (!event.is_object() || !event.contains("object") || !event["object"].is_object()) {
               Logger(Component::kNode)
                   .warn("watch {}: a line that is not an event: {}", collection,
                         std::string(line.substr(0, 200)));
               relist = true;
               return false;
             }
-            const std::string type = event.value("type", "");
+            const std::string type = event.contains("type") && event["type"].is_string()
+                                         ? event["type"].get<std::string>()
+                                         : "";
             const json& object = event["object"];
             if (type == "ERROR") {
               relist = true;  // 410 Gone or another error: start again from a list
               return false;
             }
-            revision = object.value("/metadata/resourceVersion"_json_pointer, revision);
+            revision = RevisionOf(object, revision);
             if (type != "BOOKMARK") {
               handlers.on_event(type, object);
             }

@@ -1,6 +1,9 @@
 #include "node/kubelet/kubelet.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -10,11 +13,21 @@
 namespace bulkhead::node {
 namespace {
 
-std::string Uid(const json& pod) { return pod["metadata"].value("uid", ""); }
+std::string Uid(const json& pod) {
+  const json* meta = pod.is_object() && pod.contains("metadata") ? &pod["metadata"] : nullptr;
+  if (meta == nullptr || !meta->is_object() || !meta->contains("uid") ||
+      !(*meta)["uid"].is_string()) {
+    return "";
+  }
+  return (*meta)["uid"].get<std::string>();
+}
 
-bool Terminal(const json& pod) {
-  std::string phase = pod.value("/status/phase"_json_pointer, "");
-  return phase == "Succeeded" || phase == "Failed";
+// A uid names the pod's directory and cgroup: only what the API server
+// makes (letters, digits and dashes) is taken.
+bool ValidUid(const std::string& uid) {
+  return !uid.empty() && uid.size() <= 64 && std::all_of(uid.begin(), uid.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
+  });
 }
 
 }  // namespace
@@ -33,6 +46,9 @@ void Kubelet::OnList(const std::vector<json>& pods) {
     std::lock_guard lock(mutex_);
     for (const json& pod : pods) {
       std::string uid = Uid(pod);
+      if (!ValidUid(uid)) {
+        continue;
+      }
       listed.insert(uid);
       auto it = workers_.find(uid);
       if (it != workers_.end()) {
@@ -58,7 +74,7 @@ void Kubelet::OnList(const std::vector<json>& pods) {
   std::lock_guard lock(mutex_);
   for (const auto& sandbox : *sandboxes) {
     auto uid = sandbox.labels().find(kPodUidLabel);
-    if (uid == sandbox.labels().end() || listed.count(uid->second) > 0 ||
+    if (uid == sandbox.labels().end() || !ValidUid(uid->second) || listed.count(uid->second) > 0 ||
         workers_.count(uid->second) > 0) {
       continue;
     }
@@ -83,6 +99,10 @@ void Kubelet::OnList(const std::vector<json>& pods) {
 void Kubelet::OnEvent(const std::string& type, const json& pod) {
   std::lock_guard lock(mutex_);
   std::string uid = Uid(pod);
+  if (!ValidUid(uid)) {
+    Logger(Component::kNode).warn("a pod without a valid uid ignored");
+    return;
+  }
   auto it = workers_.find(uid);
   if (type == "DELETED") {
     if (it != workers_.end()) {
@@ -92,7 +112,7 @@ void Kubelet::OnEvent(const std::string& type, const json& pod) {
   }
   if (it != workers_.end()) {
     it->second->Update(pod);
-  } else if (!Terminal(pod) || true) {
+  } else {
     workers_[uid] = std::make_unique<PodWorker>(host_, cri_, options_, pod);
   }
 }
@@ -127,6 +147,34 @@ void Kubelet::Relist() {
   }
 }
 
+std::optional<Kubelet::LogFiles> Kubelet::ContainerLogFiles(const std::string& ns,
+                                                            const std::string& pod,
+                                                            const std::string& container) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [uid, worker] : workers_) {
+    if (worker->done() || worker->pod_namespace() != ns || worker->pod_name() != pod) {
+      continue;
+    }
+    auto state = worker->ContainerLogState(container);
+    if (!state) {
+      return std::nullopt;
+    }
+    LogFiles files;
+    const std::string dir = fmt::format("{}/logs/{}", worker->pod_dir(), container);
+    files.current = fmt::format("{}/{}.log", dir, state->attempt);
+    if (state->attempt > 0) {
+      std::string previous = fmt::format("{}/{}.log", dir, state->attempt - 1);
+      std::error_code error;
+      if (std::filesystem::exists(previous, error)) {
+        files.previous = previous;
+      }
+    }
+    files.running = state->running;
+    return files;
+  }
+  return std::nullopt;
+}
+
 void Kubelet::Run(const std::atomic<bool>& stop) {
   std::thread relist([&] {
     while (!stop.load()) {
@@ -139,8 +187,20 @@ void Kubelet::Run(const std::atomic<bool>& stop) {
     }
   });
   HostClient::WatchHandlers handlers;
-  handlers.on_list = [&](const std::vector<json>& pods) { OnList(pods); };
-  handlers.on_event = [&](const std::string& type, const json& pod) { OnEvent(type, pod); };
+  handlers.on_list = [&](const std::vector<json>& pods) {
+    try {
+      OnList(pods);
+    } catch (const std::exception& error) {
+      Logger(Component::kNode).warn("a pod list the node cannot read: {}", error.what());
+    }
+  };
+  handlers.on_event = [&](const std::string& type, const json& pod) {
+    try {
+      OnEvent(type, pod);
+    } catch (const std::exception& error) {
+      Logger(Component::kNode).warn("a pod event the node cannot read: {}", error.what());
+    }
+  };
   host_.ListWatch("/api/v1/pods", "fieldSelector=spec.nodeName%3D" + options_.node_name, handlers,
                   stop);
   relist.join();

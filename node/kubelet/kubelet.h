@@ -27,6 +27,16 @@ class Kubelet {
   // running (a restarted node adopts them).
   void Run(const std::atomic<bool>& stop);
 
+  struct LogFiles {
+    std::string current;   // the current attempt's CRI log file
+    std::string previous;  // the attempt before, "" when none
+    bool running = false;
+  };
+  // The log files of a container of a pod on this node; nullopt when the
+  // node runs no such pod or the container has not been made yet.
+  std::optional<LogFiles> ContainerLogFiles(const std::string& ns, const std::string& pod,
+                                            const std::string& container);
+
  private:
   void OnList(const std::vector<json>& pods);
   void OnEvent(const std::string& type, const json& pod);

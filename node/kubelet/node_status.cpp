@@ -130,7 +130,7 @@ json NodeObject(const NodeIdentity& identity, const MachineInfo& machine) {
                   Condition("PIDPressure", "False", "KubeletHasSufficientPID",
                             "kubelet has sufficient PID available"),
                   Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")})},
-            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
+            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", identity.kubelet_port}}}}},
             {"nodeInfo",
              {{"machineID", machine.machine_id},
               {"systemUUID", machine.machine_id},

@@ -34,6 +34,7 @@ struct NodeIdentity {
   std::string runtime_version;  // "containerd://1.6.20"
   std::string kubelet_version;  // the version the node reports
   int64_t max_pods = 110;
+  int kubelet_port = 10250;  // the node's HTTPS endpoint (logs)
   // Kept back from allocatable for the system and the node itself.
   int64_t reserved_memory_bytes = 256LL << 20;
 };

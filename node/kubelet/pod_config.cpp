@@ -179,7 +179,7 @@ StatusOr<runtime::v1::PodSandboxConfig> SandboxConfig(const json& pod,
       std::string name = Str(o, "name");
       std::string value = Str(o, "value");
       if (!name.empty()) {
-        dns->add_options(value.empty() ? name : name + ":" + value);
+        dns->add_options(value.empty() ? name : fmt::format("{}:{}", name, value));
       }
     }
   }
@@ -472,7 +472,11 @@ StatusOr<runtime::v1::ContainerConfig> ContainerConfig(const json& pod, const js
     auto* m = config.add_mounts();
     m->set_container_path(Str(mount, "mountPath"));
     m->set_host_path(host_path);
-    m->set_readonly(Field(mount, "readOnly") == true);
+    // What the node writes (configMap, secret, downwardAPI, projected) is
+    // read-only in the container whatever the mount says, as on a kubelet:
+    // a container must not plant links the node would follow.
+    m->set_readonly(Field(mount, "readOnly") == true ||
+                    inputs.node_written_volumes.count(volume) > 0);
   }
   const json& meta = Meta(pod);
   auto& labels = *config.mutable_labels();

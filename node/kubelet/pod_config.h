@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,8 @@ struct ContainerInputs {
   uint32_t attempt = 0;
   bool init = false;
   int64_t node_memory_bytes = 0;  // for the Burstable OOM score
+  // Volumes whose files the node writes: mounted read-only.
+  std::set<std::string> node_written_volumes;
   // Pins a mount's subPath (volume path, subPath, index of the mount) and
   // returns the path to mount instead; without it the subPath is joined
   // lexically (unit tests).

@@ -34,12 +34,24 @@ Status CheckRelative(const std::string& volume, const std::string& path) {
 
 Status WriteAtomically(const fs::path& path, const std::string& content, int mode) {
   std::error_code error;
+  // Nothing the node writes goes through a symlink (the volume is read-only
+  // to containers; this holds even if one was made another way).
+  for (fs::path at = path; !at.empty() && at != at.parent_path(); at = at.parent_path()) {
+    if (fs::is_symlink(fs::symlink_status(at, error))) {
+      return absl::PermissionDeniedError(
+          fmt::format("{} is a symlink: the node does not write through it", at.string()));
+    }
+    if (at.filename() == "volumes") {
+      break;
+    }
+  }
   fs::create_directories(path.parent_path(), error);
   if (error) {
     return absl::InternalError(
         fmt::format("mkdir {}: {}", path.parent_path().string(), error.message()));
   }
   fs::path temporary = path.string() + ".tmp";
+  fs::remove(temporary, error);  // never through a link left there
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << content;
@@ -57,7 +69,7 @@ Status WriteAtomically(const fs::path& path, const std::string& content, int mod
 
 int Mode(const json& object, const char* key, int fallback) {
   auto it = object.find(key);
-  return it != object.end() && it->is_number_integer() ? it->get<int>() & 07777 : fallback;
+  return it != object.end() && it->is_number_integer() ? it->get<int>() & 0777 : fallback;
 }
 
 std::string MapLines(const json& map) {
@@ -149,9 +161,11 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
     return std::nullopt;
   }
   std::string out(text.size() / 4 * 3, '\0');
+  // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's byte strings
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(text.data()),
                           static_cast<int>(text.size()));
+  // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
   if (n < 0) {
     return std::nullopt;
   }
@@ -197,6 +211,7 @@ StatusOr<PreparedVolumes> PrepareVolumes(const json& pod, const std::string& pod
       BH_RETURN_IF_ERROR(
           WriteObjectFiles(name, dir, cm, "ConfigMap", sources, Mode(cm, "defaultMode", 0644)));
       prepared.paths[name] = dir.string();
+      prepared.node_written.insert(name);
     } else if (const json& secret = Field(volume, "secret"); secret.is_object()) {
       fs::path dir = base / "secret" / name;
       fs::create_directories(dir, error);
@@ -205,6 +220,7 @@ StatusOr<PreparedVolumes> PrepareVolumes(const json& pod, const std::string& pod
       BH_RETURN_IF_ERROR(WriteObjectFiles(name, dir, source, "Secret", sources,
                                           Mode(secret, "defaultMode", 0644)));
       prepared.paths[name] = dir.string();
+      prepared.node_written.insert(name);
     } else if (const json& downward = Field(volume, "downwardAPI"); downward.is_object()) {
       fs::path dir = base / "downward-api" / name;
       int mode = Mode(downward, "defaultMode", 0644);
@@ -216,6 +232,7 @@ StatusOr<PreparedVolumes> PrepareVolumes(const json& pod, const std::string& pod
       }
       fs::create_directories(dir, error);
       prepared.paths[name] = dir.string();
+      prepared.node_written.insert(name);
     } else if (const json& projected = Field(volume, "projected"); projected.is_object()) {
       fs::path dir = base / "projected" / name;
       fs::create_directories(dir, error);
@@ -224,7 +241,10 @@ StatusOr<PreparedVolumes> PrepareVolumes(const json& pod, const std::string& pod
         if (const json& sa = Field(source, "serviceAccountToken"); sa.is_object()) {
           std::string path = Str(sa, "path");
           BH_RETURN_IF_ERROR(CheckRelative(name, path));
-          int64_t seconds = sa.value("expirationSeconds", int64_t{3600});
+          int64_t seconds = 3600;
+          if (auto it = sa.find("expirationSeconds"); it != sa.end() && it->is_number_integer()) {
+            seconds = it->get<int64_t>();
+          }
           BH_ASSIGN_OR_RETURN(ServiceAccountToken token,
                               sources.token(Str(sa, "audience"), seconds));
           BH_RETURN_IF_ERROR(WriteAtomically(dir / path, token.token, mode));
@@ -245,6 +265,7 @@ StatusOr<PreparedVolumes> PrepareVolumes(const json& pod, const std::string& pod
         }
       }
       prepared.paths[name] = dir.string();
+      prepared.node_written.insert(name);
     } else {
       std::string type = "unknown";
       for (const auto& [key, value] : volume.items()) {

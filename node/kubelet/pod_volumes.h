@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/status.h"
@@ -30,6 +31,7 @@ struct VolumeSources {
 
 struct PreparedVolumes {
   std::map<std::string, std::string> paths;  // volume name -> path on the node
+  std::set<std::string> node_written;        // configMap, secret, downwardAPI, projected
   // When the earliest projected token should be written again (80 % of
   // its life, as a kubelet does); max() when there is none.
   std::chrono::system_clock::time_point refresh_at = std::chrono::system_clock::time_point::max();

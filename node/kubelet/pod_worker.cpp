@@ -109,6 +109,13 @@ PodWorker::PodWorker(const HostClient& host, cri::CriClient& cri, const KubeletO
                      json pod)
     : host_(host), cri_(cri), options_(options), pod_(std::move(pod)) {
   uid_ = Str(pod_["metadata"], "uid");
+  // A pod that ended before this node (re)started is not run again, and
+  // its status, written by the node that ran it, is left as it is.
+  std::string phase = Str(Field(pod_, "status"), "phase");
+  if (phase == "Succeeded" || phase == "Failed") {
+    terminal_phase_ = phase;
+    ended_before_ = true;
+  }
   pod_dir_ = fmt::format("{}/pods/{}", options_.state_dir, uid_);
   thread_ = std::thread([this] { Run(); });
 }
@@ -119,6 +126,26 @@ PodWorker::~PodWorker() {
   if (thread_.joinable()) {
     thread_.join();
   }
+}
+
+std::optional<PodWorker::LogState> PodWorker::ContainerLogState(
+    const std::string& container) const {
+  std::lock_guard lock(mutex_);
+  auto it = log_states_.find(container);
+  if (it == log_states_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::string PodWorker::pod_namespace() const {
+  std::lock_guard lock(mutex_);
+  return Str(pod_["metadata"], "namespace");
+}
+
+std::string PodWorker::pod_name() const {
+  std::lock_guard lock(mutex_);
+  return Str(pod_["metadata"], "name");
 }
 
 void PodWorker::Update(json pod) {
@@ -154,7 +181,24 @@ void PodWorker::Run() {
       return;
     }
     next_wake_ = Clock::now() + std::chrono::seconds(10);  // a periodic resync
-    Sync();
+    try {
+      Sync();
+    } catch (const std::exception& error) {
+      // A pod object the node cannot read (a field of the wrong type): it
+      // says so in an event and the node goes on with the others.
+      json pod;
+      {
+        std::lock_guard lock(mutex_);
+        pod = pod_;
+      }
+      Log().warn("pod {}: {}", uid_, error.what());
+      try {
+        Event(pod, "Warning", "Failed",
+              fmt::format("the node cannot run this pod: {}", error.what()));
+      } catch (const std::exception&) {
+      }
+      next_wake_ = Clock::now() + std::chrono::seconds(10);
+    }
   }
 }
 
@@ -382,6 +426,51 @@ bool PodWorker::Restarts(const std::string& policy, const ContainerRecord& recor
   return true;
 }
 
+// runAsNonRoot is the kubelet's to check (the runtime has no such field):
+// the container's user, else the pod's, else the image's must be a
+// number other than 0.
+Status PodWorker::CheckRunAsNonRoot(const json& pod, const json& container,
+                                    const std::string& image) {
+  auto setting = [&](const char* key) -> const json* {
+    for (const json* context :
+         {&Field(container, "securityContext"), &Field(Field(pod, "spec"), "securityContext")}) {
+      if (context->is_object() && context->contains(key)) {
+        return &(*context)[key];
+      }
+    }
+    return nullptr;
+  };
+  const json* non_root = setting("runAsNonRoot");
+  if (non_root == nullptr || *non_root != true) {
+    return absl::OkStatus();
+  }
+  if (const json* user = setting("runAsUser"); user != nullptr && user->is_number_integer()) {
+    return user->get<int64_t>() == 0
+               ? absl::FailedPreconditionError(fmt::format(
+                     "container's runAsUser breaks non-root policy (pod: \"{}\", container: {})",
+                     Str(pod["metadata"], "name"), Str(container, "name")))
+               : absl::OkStatus();
+  }
+  auto found = cri_.ImageStatus(image);
+  if (!found.ok() || !found->has_value()) {
+    return absl::FailedPreconditionError(
+        "container has runAsNonRoot and the image's user cannot be read");
+  }
+  const runtime::v1::Image& info = **found;
+  if (info.has_uid()) {
+    return info.uid().value() == 0 ? absl::FailedPreconditionError(
+                                         "container has runAsNonRoot and image will run as root")
+                                   : absl::OkStatus();
+  }
+  if (!info.username().empty()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "container has runAsNonRoot and image has non-numeric user ({}), cannot verify user is "
+        "non-root",
+        info.username()));
+  }
+  return absl::FailedPreconditionError("container has runAsNonRoot and image will run as root");
+}
+
 bool PodWorker::StartContainer(const json& pod, const json& container, ContainerRecord& record,
                                bool init) {
   if (Clock::now() < record.retry_at) {
@@ -411,6 +500,11 @@ bool PodWorker::StartContainer(const json& pod, const json& container, Container
     Event(pod, "Normal", "Pulled", fmt::format("Successfully pulled image \"{}\"", image));
   } else if (!present.ok()) {
     Backoff(record, "ErrImagePull", MessageOf(present.status()));
+    return false;
+  }
+  if (Status non_root = CheckRunAsNonRoot(pod, container, image); !non_root.ok()) {
+    Event(pod, "Warning", "Failed", "Error: " + std::string(non_root.message()));
+    Backoff(record, "CreateContainerConfigError", MessageOf(non_root));
     return false;
   }
   auto env = ContainerEnv(pod, container, pod_ip_, options_.node_ip,
@@ -741,7 +835,12 @@ void PodWorker::Terminate(const json& pod) {
       Log().warn("removing sandbox {}: {}", id.substr(0, 12), MessageOf(removed));
     }
   }
-  RemovePodCgroups(PodCgroupParent(options_.cgroup_root, pod));
+  // Under each QoS parent: a pod deleted while the node was down is known
+  // only by its sandbox, not by its class.
+  for (const char* qos : {"Guaranteed", "Burstable", "BestEffort"}) {
+    json classed = {{"metadata", {{"uid", uid_}}}, {"status", {{"qosClass", qos}}}};
+    RemovePodCgroups(PodCgroupParent(options_.cgroup_root, classed));
+  }
   // Pinned subPaths are bind mounts into volumes: never remove through one.
   if (UnmountAllUnder(pod_dir_)) {
     std::error_code error;
@@ -866,13 +965,34 @@ json PodWorker::StatusOf(const json& pod) const {
 }
 
 void PodWorker::WriteStatus(const json& pod) {
+  if (ended_before_) {
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (gone_) {
+      return;
+    }
+  }
+  {
+    std::map<std::string, LogState> states;
+    for (const auto* records : {&init_, &containers_}) {
+      for (const auto& [name, record] : *records) {
+        if (!record.id.empty()) {
+          states[name] = LogState{record.restart_count, Running(record.status)};
+        }
+      }
+    }
+    std::lock_guard lock(mutex_);
+    log_states_ = std::move(states);
+  }
   json status = StatusOf(pod);
   if (status == last_status_) {
     return;
   }
   auto written = host_.MergePatch(
       PodPath(Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name")) + "/status",
-      json{{"status", status}});
+      json{{"metadata", {{"uid", uid_}}}, {"status", status}});
   if (written.ok()) {
     last_status_ = std::move(status);
   } else if (written.status().code() != absl::StatusCode::kNotFound) {

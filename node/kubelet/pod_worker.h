@@ -43,6 +43,17 @@ class PodWorker {
   PodWorker(const PodWorker&) = delete;
   PodWorker& operator=(const PodWorker&) = delete;
 
+  // What the node's log endpoint needs of one container, as of the last
+  // sync: its current attempt and whether it runs.
+  struct LogState {
+    int attempt = 0;
+    bool running = false;
+  };
+  std::optional<LogState> ContainerLogState(const std::string& container) const;
+  std::string pod_namespace() const;
+  std::string pod_name() const;
+  const std::string& pod_dir() const { return pod_dir_; }
+
   void Update(json pod);  // a newer version of the pod
   void Gone();            // the pod is deleted from the host API
   void Wake();            // one of its containers changed state
@@ -79,6 +90,7 @@ class PodWorker {
   void RefreshStatuses();
   // Starts (or restarts) the container; false when it could not.
   bool StartContainer(const json& pod, const json& container, ContainerRecord& record, bool init);
+  Status CheckRunAsNonRoot(const json& pod, const json& container, const std::string& image);
   void RestartContainer(const json& pod, const json& container, ContainerRecord& record, bool init);
   // Whether an exited container is to run again under the pod's policy.
   static bool Restarts(const std::string& policy, const ContainerRecord& record);
@@ -99,8 +111,9 @@ class PodWorker {
   cri::CriClient& cri_;
   const KubeletOptions& options_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::map<std::string, LogState> log_states_;  // under mutex_
   json pod_;
   bool gone_ = false;
   bool dirty_ = true;
@@ -120,6 +133,7 @@ class PodWorker {
   std::map<std::string, ContainerRecord> init_;
   std::map<std::string, ContainerRecord> containers_;
   std::string terminal_phase_;  // Succeeded or Failed once decided
+  bool ended_before_ = false;   // terminal when this worker began
   std::string start_time_;
   json last_status_;
   std::chrono::steady_clock::time_point next_wake_;

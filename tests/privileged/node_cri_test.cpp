@@ -407,6 +407,7 @@ TEST(CriClient, ConnectToASocketNobodyServesIsUnavailable) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", bound.c_str());
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
 
   for (const std::string& socket : {absent, "unix://" + bound}) {

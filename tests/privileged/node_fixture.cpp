@@ -1,6 +1,9 @@
 #include "tests/privileged/node_fixture.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -92,6 +95,21 @@ size_t Count(const std::string& text, const std::string& what) {
 
 std::string Quote(const std::string& word) { return "'" + word + "'"; }
 
+// A port nobody listens on now, for the node's endpoint.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
 }  // namespace
 
 std::string SharedNode::LogTail() const {
@@ -101,14 +119,31 @@ std::string SharedNode::LogTail() const {
 
 std::string SharedNode::StartNode() {
   const size_t registered_before = Count(ReadAll(node_log), "registered (");
+  if (serve_port == 0) {
+    serve_port = FreePort();
+  }
   std::string command = "exec";
-  for (const std::string& word :
-       {std::string(BULKHEAD_NODE_PATH), std::string("--kubeconfig"), host->kubeconfig(),
-        std::string("--state-dir"), containerd.state_dir, std::string("--bridge"),
-        containerd.bridge, std::string("--network-name"), containerd.network_name,
-        std::string("--pod-cidr"), containerd.pod_cidr, std::string("--cgroup-root"), cgroup_root,
-        std::string("--node-name"), node_name, std::string("--restart-backoff-ms"),
-        std::string("1000"), std::string("--lease-seconds"), std::string("2")}) {
+  for (const std::string& word : {std::string(BULKHEAD_NODE_PATH),
+                                  std::string("--kubeconfig"),
+                                  host->kubeconfig(),
+                                  std::string("--state-dir"),
+                                  containerd.state_dir,
+                                  std::string("--bridge"),
+                                  containerd.bridge,
+                                  std::string("--network-name"),
+                                  containerd.network_name,
+                                  std::string("--pod-cidr"),
+                                  containerd.pod_cidr,
+                                  std::string("--cgroup-root"),
+                                  cgroup_root,
+                                  std::string("--node-name"),
+                                  node_name,
+                                  std::string("--restart-backoff-ms"),
+                                  std::string("1000"),
+                                  std::string("--lease-seconds"),
+                                  std::string("2"),
+                                  std::string("--serve-port"),
+                                  std::to_string(serve_port)}) {
     command += " " + Quote(word);
   }
   command += " 2>>" + Quote(node_log) + " >&2";

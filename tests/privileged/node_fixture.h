@@ -26,6 +26,7 @@ struct SharedNode {
   std::string node_name;
   std::unique_ptr<Process> node;
   std::string node_log;  // the node's stderr, a file
+  int serve_port = 0;    // the node's log endpoint, picked at the first start
 
   // (Re)starts bulkhead-node and waits until its Node is Ready.
   std::string StartNode();

@@ -4,8 +4,10 @@
 // status as a kubelet writes it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "tests/privileged/node_fixture.h"
@@ -313,6 +315,58 @@ spec:
     return PhaseIs(pod, "Succeeded") || PhaseIs(pod, "Failed");
   });
   EXPECT_TRUE(PhaseIs(reader, "Succeeded")) << reader.dump();
+}
+
+// `kubectl logs` reaches the container's output through the host API and
+// the node's endpoint: both streams, --tail, -c, and --previous after a
+// restart.
+TEST_F(NodeTest, KubectlLogsShowsWhatTheContainersWrote) {
+  Apply(std::string(R"Y(apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: OnFailure
+  containers:
+  - name: app
+    image: )Y") +
+        kBusybox + R"Y(
+    command: ["sh", "-c", "echo one; echo two >&2; echo three; if [ ! -f /state/ran ]; then touch /state/ran; exit 1; fi; echo again; sleep 3600"]
+    volumeMounts: [{name: state, mountPath: /state}]
+  - name: quiet
+    image: )Y" +
+        kBusybox + R"Y(
+    command: ["sh", "-c", "echo shh; sleep 3600"]
+  volumes: [{name: state, emptyDir: {}}]
+)Y");
+  WaitFor("pod/talker", [](const json& pod) {
+    return Ready(pod) && ContainerStatus(pod, "app").value("restartCount", 0) == 1;
+  });
+  // stdout and stderr reach the log through two pipes: their lines may
+  // interleave either way, as on any kubelet.
+  auto sorted = [](std::string text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(line);
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  auto current = Ok({"logs", "talker", "-c", "app"});
+  EXPECT_EQ(sorted(current.out), (std::vector<std::string>{"again", "one", "three", "two"}))
+      << current.out;
+  EXPECT_TRUE(current.out.ends_with("again\n")) << current.out;
+  auto previous = Ok({"logs", "talker", "-c", "app", "--previous"});
+  EXPECT_EQ(sorted(previous.out), (std::vector<std::string>{"one", "three", "two"}))
+      << previous.out;
+  auto tail = Ok({"logs", "talker", "-c", "app", "--tail=1"});
+  EXPECT_EQ(tail.out, "again\n");
+  auto quiet = Ok({"logs", "talker", "-c", "quiet"});
+  EXPECT_EQ(quiet.out, "shh\n");
+  auto missing = Run({"logs", "talker", "-c", "nobody"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("nobody"), std::string::npos) << missing.err;
 }
 
 // Init containers run one at a time, to success, before the containers.
