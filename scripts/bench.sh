@@ -16,5 +16,5 @@ esac
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > build/bench.configure.log 2>&1 ||
   { cat build/bench.configure.log; exit 1; }
 cmake --build build/bench -j "$(nproc)" --target bulkhead-bench-datapath \
-  bulkhead-controlplane-bench bulkhead-bench-agent-footprint bulkhead-controlplane bulkhead-agent bulkhead
+  bulkhead-controlplane-bench bulkhead-bench-agent-footprint bulkhead-bench-node-pod-start bulkhead-controlplane bulkhead-agent bulkhead
 echo "benchmarks built in build/bench/bench/ (see docs/benchmarks.md)"
