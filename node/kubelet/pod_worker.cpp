@@ -519,6 +519,7 @@ bool PodWorker::StartContainer(const json& pod, const json& container, Container
   ContainerInputs inputs;
   inputs.env = std::move(*env);
   inputs.volume_paths = volumes_.paths;
+  inputs.node_written_volumes = volumes_.node_written;
   inputs.attempt = static_cast<uint32_t>(record.restart_count);
   inputs.init = init;
   inputs.node_memory_bytes = options_.node_memory_bytes;

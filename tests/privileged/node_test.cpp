@@ -288,7 +288,8 @@ spec:
       test -s /var/run/secrets/kubernetes.io/serviceaccount/token &&
       test "$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)" = "$EXPECTED_NS" &&
       grep -q 'BEGIN CERTIFICATE' /var/run/secrets/kubernetes.io/serviceaccount/ca.crt &&
-      test "$(hostname)" = custom
+      test "$(hostname)" = custom &&
+      ! touch /cfg/planted 2>/dev/null && ! ln -s /etc /sec/link 2>/dev/null
     env:
     - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: GREETING, value: "hello $(NAME)"}
@@ -367,6 +368,44 @@ spec:
   auto missing = Run({"logs", "talker", "-c", "nobody"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("nobody"), std::string::npos) << missing.err;
+}
+
+// runAsNonRoot is checked by the node: an image that runs as root is
+// refused with the reason, a numeric non-root user runs.
+TEST_F(NodeTest, RunAsNonRootRefusesARootImageAndRunsANonRootUser) {
+  Apply(std::string(R"Y(apiVersion: v1
+kind: Pod
+metadata: {name: rootimage}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - {name: app, image: )Y") +
+        kBusybox + R"Y(, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true, runAsUser: 1000}
+  containers:
+  - {name: app, image: )Y" +
+        kBusybox + R"Y(, command: ["sh", "-c", "test $(id -u) = 1000"]}
+)Y");
+  json refused = WaitFor("pod/rootimage", [](const json& pod) {
+    return ContainerStatus(pod, "app").value("/state/waiting/reason"_json_pointer, "") ==
+           "CreateContainerConfigError";
+  });
+  EXPECT_NE(ContainerStatus(refused, "app")
+                .value("/state/waiting/message"_json_pointer, "")
+                .find("runAsNonRoot"),
+            std::string::npos)
+      << refused.dump();
+  json ran = WaitFor("pod/nonroot", [](const json& pod) {
+    return PhaseIs(pod, "Succeeded") || PhaseIs(pod, "Failed");
+  });
+  EXPECT_TRUE(PhaseIs(ran, "Succeeded")) << ran.dump();
 }
 
 // Init containers run one at a time, to success, before the containers.
