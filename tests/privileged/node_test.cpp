@@ -345,7 +345,7 @@ spec:
   });
   // stdout and stderr reach the log through two pipes: their lines may
   // interleave either way, as on any kubelet.
-  auto sorted = [](std::string text) {
+  auto sorted = [](const std::string& text) {
     std::vector<std::string> lines;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
