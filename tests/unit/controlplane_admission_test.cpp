@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/quantity.h"
 #include "controlplane/apiserver/admission/pod_resources.h"
 #include "controlplane/apiserver/admission/pod_security.h"
-#include "common/quantity.h"
 #include "tests/unit/controlplane_api_harness.h"
 
 namespace bulkhead::controlplane::testing {
