@@ -37,7 +37,7 @@ json Pod(const std::string& qos = "") {
   return pod;
 }
 
-DataLookup Lookup(std::map<std::string, std::map<std::string, std::string>> objects) {
+DataLookup Lookup(const std::map<std::string, std::map<std::string, std::string>>& objects) {
   return [objects](const std::string& kind,
                    const std::string& name) -> std::optional<std::map<std::string, std::string>> {
     auto it = objects.find(kind + "/" + name);
