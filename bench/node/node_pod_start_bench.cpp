@@ -518,6 +518,7 @@ Latencies Bench::Sequential(int run) {
 
 Latencies Bench::AtOnce(int run) {
   std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(options_.pods));
   for (int i = 0; i < options_.pods; ++i) {
     names.push_back(fmt::format("all-{}-{}", run, i));
   }
@@ -641,14 +642,15 @@ void Bench::Footprint() {
   };
   std::printf("\nidle footprint with %d pods running (%.1f s window)\n", options_.pods, seconds);
   std::printf("| process | count | RSS | CPU |\n|---|---|---|---|\n");
-  std::printf("| bulkhead-node | 1 | %.1f MiB | %.2f %% of a core |\n", node1.rss_kib / 1024.0,
+  auto mib = [](auto kib) { return static_cast<double>(kib) / 1024.0; };
+  std::printf("| bulkhead-node | 1 | %.1f MiB | %.2f %% of a core |\n", mib(node1.rss_kib),
               cpu(node0, node1));
   std::printf("| containerd | %zu | %.1f MiB | %.2f %% of a core |\n", containerd.size(),
-              containerd1.rss_kib / 1024.0, cpu(containerd0, containerd1));
+              mib(containerd1.rss_kib), cpu(containerd0, containerd1));
   std::printf("| containerd-shim-runc-v2 (sum) | %zu | %.1f MiB | %.2f %% of a core |\n",
-              shims.size(), shims1.rss_kib / 1024.0, cpu(shims0, shims1));
+              shims.size(), mib(shims1.rss_kib), cpu(shims0, shims1));
   std::printf("| node + containerd + shims | | %.1f MiB | %.2f %% of a core |\n",
-              (node1.rss_kib + containerd1.rss_kib + shims1.rss_kib) / 1024.0,
+              mib(node1.rss_kib + containerd1.rss_kib + shims1.rss_kib),
               cpu(node0, node1) + cpu(containerd0, containerd1) + cpu(shims0, shims1));
 }
 
