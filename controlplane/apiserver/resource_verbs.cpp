@@ -2,6 +2,8 @@
 // deletecollection, and the scale subresource. (Watch is in watch.cpp.)
 
 #include <boost/json.hpp>
+#include <charconv>
+#include <optional>
 
 #include "common/logging.h"
 #include "common/strings.h"
@@ -198,6 +200,61 @@ StatusOr<Propagation> DeletePropagation(const json::object& options, const HttpR
           "propagationPolicy"}});
   }
   return *parsed;
+}
+
+// DeleteOptions.gracePeriodSeconds, else the gracePeriodSeconds query
+// parameter (used, as Kubernetes does, when the body names none); a 400 for
+// what is not an integer.
+StatusOr<std::optional<int64_t>> DeleteGracePeriod(const json::object& options,
+                                                   const HttpRequest& request) {
+  if (const json::value* body = options.if_contains("gracePeriodSeconds");
+      body != nullptr && !body->is_null()) {
+    if (!body->is_int64()) {
+      return BadRequest("error decoding DeleteOptions: gracePeriodSeconds must be an integer");
+    }
+    return body->as_int64();
+  }
+  auto query = request.Query("gracePeriodSeconds");
+  if (!query.has_value()) {
+    return std::optional<int64_t>();
+  }
+  int64_t seconds = 0;
+  const char* end = query->data() + query->size();
+  auto [ptr, error] = std::from_chars(query->data(), end, seconds);
+  if (error != std::errc() || ptr != end) {
+    return BadRequest(
+        fmt::format("invalid value for gracePeriodSeconds: {}: not an integer", *query));
+  }
+  return seconds;
+}
+
+struct DeleteRequest {
+  DeleteOptions options;
+  bool dry_run = false;
+};
+
+// The DeleteOptions of a delete or deletecollection: from the body
+// (DeleteOptions sent as protobuf, meta.k8s.io outside the served groups,
+// are not read; kubectl sends them as JSON) and the query.
+StatusOr<DeleteRequest> ReadDeleteRequest(const HttpRequest& request) {
+  json::object options;
+  if (!TrimSpace(request.body).empty() && !request.content_type.starts_with(kProtobufContentType)) {
+    BH_ASSIGN_OR_RETURN(options, ParseRequestObject(request, "error decoding DeleteOptions"));
+  }
+  DeleteRequest parsed;
+  parsed.dry_run = DryRun(request);
+  if (const auto* flags = options.if_contains("dryRun"); flags != nullptr && flags->is_array()) {
+    for (const auto& flag : flags->as_array()) {
+      parsed.dry_run = parsed.dry_run || (flag.is_string() && flag.as_string() == "All");
+    }
+  }
+  if (const auto* pre = options.if_contains("preconditions"); pre != nullptr && pre->is_object()) {
+    parsed.options.uid = StringField(pre->as_object(), "uid");
+    parsed.options.resource_version = StringField(pre->as_object(), "resourceVersion");
+  }
+  BH_ASSIGN_OR_RETURN(parsed.options.propagation, DeletePropagation(options, request));
+  BH_ASSIGN_OR_RETURN(parsed.options.grace_period_seconds, DeleteGracePeriod(options, request));
+  return parsed;
 }
 
 }  // namespace
@@ -464,35 +521,12 @@ void ApiServer::Delete(const ResourceTarget& target, const HttpRequest& request,
     SendError(writer, allowed);
     return;
   }
-  json::object options;
-  // DeleteOptions sent as protobuf (meta.k8s.io, outside the served groups)
-  // are not read; kubectl sends them as JSON.
-  if (!TrimSpace(request.body).empty() && !request.content_type.starts_with(kProtobufContentType)) {
-    auto parsed = ParseRequestObject(request, "error decoding DeleteOptions");
-    if (!parsed.ok()) {
-      SendError(writer, parsed.status());
-      return;
-    }
-    options = std::move(parsed).value();
-  }
-  bool dry_run = DryRun(request);
-  if (const auto* flags = options.if_contains("dryRun"); flags != nullptr && flags->is_array()) {
-    for (const auto& flag : flags->as_array()) {
-      dry_run = dry_run || (flag.is_string() && flag.as_string() == "All");
-    }
-  }
-  DeleteOptions delete_options;
-  if (const auto* pre = options.if_contains("preconditions"); pre != nullptr && pre->is_object()) {
-    delete_options.uid = StringField(pre->as_object(), "uid");
-    delete_options.resource_version = StringField(pre->as_object(), "resourceVersion");
-  }
-  auto propagation = DeletePropagation(options, request);
-  if (!propagation.ok()) {
-    SendError(writer, propagation.status());
+  auto parsed = ReadDeleteRequest(request);
+  if (!parsed.ok()) {
+    SendError(writer, parsed.status());
     return;
   }
-  delete_options.propagation = *propagation;
-  auto deleted = objects_.Delete(target, delete_options, dry_run);
+  auto deleted = objects_.Delete(target, parsed->options, parsed->dry_run);
   if (!deleted.ok()) {
     SendError(writer, deleted.status());
     return;
@@ -508,7 +542,13 @@ void ApiServer::DeleteCollection(const ResourceTarget& target, const HttpRequest
     SendError(writer, BadRequest(MessageOf(parsed_selectors.status())));
     return;
   }
-  auto deleted = objects_.DeleteCollection(target, *parsed_selectors, DryRun(request));
+  auto parsed = ReadDeleteRequest(request);
+  if (!parsed.ok()) {
+    SendError(writer, parsed.status());
+    return;
+  }
+  auto deleted =
+      objects_.DeleteCollection(target, *parsed_selectors, parsed->options, parsed->dry_run);
   if (!deleted.ok()) {
     SendError(writer, deleted.status());
     return;

@@ -172,12 +172,10 @@ json::value PodRestarts(const json::object& pod, Clock::time_point /*now*/) {
   return restarts;
 }
 
-// What kubectl prints as a pod's STATUS: the phase, or the reason a
-// container waits or ended with, or the init container being run.
-json::value PodStatus(const json::object& pod, Clock::time_point /*now*/) {
-  if (At(pod, "metadata.deletionTimestamp") != nullptr) {
-    return "Terminating";
-  }
+// A pod's STATUS as kubectl prints it while it is not being deleted: the
+// phase, or the reason a container waits or ended with, or the init
+// container being run.
+json::value PodLifeStatus(const json::object& pod, Clock::time_point /*now*/) {
   std::string reason = Text(pod, "status.reason");
   if (reason.empty()) {
     reason = Text(pod, "status.phase", "Pending");
@@ -245,6 +243,21 @@ json::value PodStatus(const json::object& pod, Clock::time_point /*now*/) {
     }
   }
   return json::value(reason);
+}
+
+// What kubectl prints as a pod's STATUS: PodLifeStatus, but a pod being
+// deleted is Terminating until it has ended (Unknown when its node was
+// lost), as kubectl 1.32 prints it.
+json::value PodStatus(const json::object& pod, Clock::time_point now) {
+  if (At(pod, "metadata.deletionTimestamp") == nullptr) {
+    return PodLifeStatus(pod, now);
+  }
+  if (Text(pod, "status.reason") == "NodeLost") {
+    return "Unknown";
+  }
+  const std::string phase = Text(pod, "status.phase");
+  return phase == "Succeeded" || phase == "Failed" ? PodLifeStatus(pod, now)
+                                                   : json::value("Terminating");
 }
 
 json::value ServicePorts(const json::object& service, Clock::time_point /*now*/) {

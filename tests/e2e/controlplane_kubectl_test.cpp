@@ -622,6 +622,36 @@ TEST_F(KubectlTest, DeleteNamespaceRemovesWhatIsInItAndEnds) {
   Ok({"delete", "namespace", "gone"});
 }
 
+// A pod on a node is given its grace period when deleted: kubectl shows it
+// Terminating until a delete with no grace left (its node's, or --force).
+TEST_F(KubectlTest, ADeletedPodOnANodeIsTerminatingUntilForced) {
+  Ok({"apply", "-f", files_.Write("slow.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  terminationGracePeriodSeconds: 120
+  containers:
+  - {name: app, image: busybox}
+)")});
+  auto bound = plane_->Curl(
+      "POST", "/api/v1/namespaces/default/pods/slow/binding",
+      R"({"apiVersion":"v1","kind":"Binding","metadata":{"name":"slow"},"target":{"kind":"Node","name":"node-a"}})",
+      "application/json");
+  ASSERT_EQ(HttpStatus(bound), 201) << bound.out;
+  auto deleted = Ok({"delete", "pod", "slow", "--wait=false"});
+  EXPECT_NE(deleted.out.find("pod \"slow\" deleted"), std::string::npos) << deleted.out;
+  auto table = Ok({"get", "pod", "slow"});
+  EXPECT_NE(table.out.find("Terminating"), std::string::npos) << table.out;
+  json pod = Json({"get", "pod", "slow"});
+  EXPECT_EQ(pod["metadata"].value("deletionGracePeriodSeconds", -1), 120) << pod.dump();
+  EXPECT_TRUE(pod["metadata"].contains("deletionTimestamp")) << pod.dump();
+  auto forced = Ok({"delete", "pod", "slow", "--grace-period=0", "--force"});
+  EXPECT_NE(forced.out.find("pod \"slow\" force deleted"), std::string::npos) << forced.out;
+  auto missing = plane_->Kubectl({"get", "pod", "slow"});
+  EXPECT_NE(missing.exit_code, 0) << missing.out;
+  EXPECT_NE(missing.err.find("NotFound"), std::string::npos) << missing.err;
+}
+
 TEST_F(KubectlTest, VersionIs132ThroughTheDispatcherToo) {
   auto doc = Json({"version"});
   EXPECT_EQ(doc["serverVersion"]["major"], "1");

@@ -1324,5 +1324,61 @@ TEST_F(ControllersTest, ADeletedNamespaceLosesAllItHoldsAndEndsWhenTheLastFinali
             201);
 }
 
+// A pod on a node is only marked when its namespace or its owner goes (the
+// node stops it, then deletes it with no grace left); one no node runs goes
+// at once. Both controllers finish once the node's delete comes.
+TEST_F(ControllersTest, ANamespaceAndAGoneOwnerWaitForTheNodeToEndABoundPod) {
+  ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces",
+                      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}})")
+                .status,
+            201);
+  auto pod = [](const std::string& name, const std::string& node, json::array owners) {
+    json::object spec{{"containers", json::array{json::object{{"name", "c"}, {"image", "x"}}}}};
+    if (!node.empty()) {
+      spec["nodeName"] = node;
+    }
+    return json::object{
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata", json::object{{"name", name}, {"ownerReferences", std::move(owners)}}},
+        {"spec", std::move(spec)}};
+  };
+  auto bound = client_.Create(In(kPodsRef, "team"), pod("bound", "n1", {}));
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  ASSERT_TRUE(client_.Create(In(kPodsRef, "team"), pod("loose", "", {})).ok());
+  // An owner that never existed: the collector deletes its pod.
+  const json::array gone_owner{json::object{
+      {"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", "none"}, {"uid", "no-such-uid"}}};
+  auto owned = client_.Create(kPods, pod("owned", "n1", gone_owner));
+  ASSERT_TRUE(owned.ok()) << owned.status();
+
+  ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/team").status, 200);
+  EXPECT_TRUE(WaitFor([&] { return !client_.Get(In(kPodsRef, "team", "loose")).ok(); }));
+  EXPECT_TRUE(WaitFor([&] {
+    auto ns = client_.Get(In(kNamespacesRef, "", "team"));
+    return ns.ok() &&
+           json::serialize(*ns).find("pods has 1 resource instances") != std::string::npos;
+  }));
+  auto marked = client_.Get(In(kPodsRef, "team", "bound"));
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_TRUE(IsTerminating(*marked));
+  EXPECT_EQ(IntAt(*marked, ".metadata.deletionGracePeriodSeconds", -1), 30);
+  EXPECT_TRUE(WaitFor([&] {
+    auto got = client_.Get(In(kPodsRef, "default", "owned"));
+    return got.ok() && IsTerminating(*got);
+  }));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_TRUE(client_.Get(In(kNamespacesRef, "", "team")).ok());
+  EXPECT_TRUE(client_.Get(In(kPodsRef, "default", "owned")).ok());
+
+  // The node's final deletes (grace 0, its uid as precondition).
+  DeleteOptions final_delete{MetaString(*bound, "uid"), "", Propagation::kDefault, 0};
+  ASSERT_TRUE(client_.Delete(In(kPodsRef, "team", "bound"), final_delete).ok());
+  final_delete.uid = MetaString(*owned, "uid");
+  ASSERT_TRUE(client_.Delete(In(kPodsRef, "default", "owned"), final_delete).ok());
+  EXPECT_FALSE(client_.Get(In(kPodsRef, "default", "owned")).ok());
+  EXPECT_TRUE(WaitFor([&] { return !client_.Get(In(kNamespacesRef, "", "team")).ok(); }));
+}
+
 }  // namespace
 }  // namespace bulkhead::controlplane::controllers

@@ -166,8 +166,10 @@ TEST_F(HostControllersTest, APodIsBoundWhereItFitsAndOneThatFitsNowhereWaitsForR
   ASSERT_TRUE(WaitFor([&] {
     return EventsOf("big").find("FailedScheduling: " + why) != std::string::npos;
   })) << EventsOf("big");
-  // Room comes: the first pod goes, and the waiting one is placed at once.
-  ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/default/pods/fits").status, 200);
+  // Room comes: the first pod goes (a bound pod is gone once its node's
+  // delete with no grace left comes), and the waiting one is placed at once.
+  ASSERT_EQ(api_.Call("DELETE", "/api/v1/namespaces/default/pods/fits?gracePeriodSeconds=0").status,
+            200);
   ASSERT_TRUE(WaitFor([&] { return NodeOf("big") == "small"; })) << NodeOf("big");
   // A pod held by a scheduling gate waits, as one for another scheduler does.
   ASSERT_EQ(api_.Call("POST", "/api/v1/namespaces/default/pods",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 
 #include "common/logging.h"
 #include "controlplane/apiserver/admission/pod_resources.h"
@@ -13,6 +14,7 @@
 #include "controlplane/apiserver/object_meta.h"
 #include "controlplane/apiserver/object_paths.h"
 #include "controlplane/apiserver/object_validation.h"
+#include "controlplane/apiserver/registry/graceful_deletion.h"
 #include "controlplane/apiserver/registry/kinds/horizontal_pod_autoscaler.h"
 #include "controlplane/apiserver/registry/kinds/kind_strategy.h"
 #include "controlplane/apiserver/registry/kinds/priority_class.h"
@@ -73,6 +75,14 @@ StatusOr<std::string> Render(json::object& object, int64_t revision, size_t max_
 bool HasFinalizers(const json::object& object) {
   const auto* finalizers = PathValue(object, ".metadata.finalizers");
   return finalizers != nullptr && finalizers->is_array() && !finalizers->as_array().empty();
+}
+
+// Whether an object marked for deletion may go once its finalizers are
+// gone: a pod still being given time to go (deletionGracePeriodSeconds
+// above 0) waits for the delete that ends it, as Kubernetes' update does.
+bool NoGraceLeft(const json::object& object) {
+  const json::value* grace = PathValue(object, ".metadata.deletionGracePeriodSeconds");
+  return grace == nullptr || !grace->is_int64() || grace->as_int64() == 0;
 }
 
 // A namespace also waits for its spec.finalizers ("kubernetes": the
@@ -590,7 +600,7 @@ StatusOr<KeyValue> ObjectRegistry::GuaranteedUpdate(const ResourceTarget& target
       return kv;
     }
     if (!MetaString(next, "deletionTimestamp").empty() && !HasFinalizers(*target.type, next) &&
-        target.subresource.empty()) {
+        NoGraceLeft(parsed.as_object()) && target.subresource.empty()) {
       auto deleted = DeleteKey(target, current);
       if (deleted.ok() || deleted.status().code() != absl::StatusCode::kAborted) {
         return deleted;
@@ -666,11 +676,27 @@ StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
     }
     const bool ns = IsBuiltinKind(*target.type, "Namespace") && !object.as_object().empty();
     json::object next = object.as_object();
+    // A pod on a node is given its grace period first; its node's delete
+    // (grace 0) ends it.
+    bool marked = false;
+    if (const KindStrategy& strategy = StrategyFor(*target.type);
+        strategy.DeletesGracefully() && !next.empty()) {
+      switch (BeginGracefulDelete(strategy, next, options.grace_period_seconds,
+                                  std::chrono::system_clock::now())) {
+        case GracefulStep::kPending:
+          return current;
+        case GracefulStep::kMark:
+          marked = true;
+          break;
+        case GracefulStep::kRemove:
+          break;
+      }
+    }
     // An owner kept for its dependents waits with the policy's finalizer.
     if (CollectsDependentsOf(*target.type) && !next.empty()) {
       SetPropagationFinalizers(next, EffectivePropagation(*target.type, options.propagation));
     }
-    if (ns || HasFinalizers(next)) {
+    if (ns || marked || HasFinalizers(next)) {
       if (ns) {
         MarkNamespaceTerminating(next);
       }
@@ -704,6 +730,7 @@ StatusOr<KeyValue> ObjectRegistry::Delete(const ResourceTarget& target,
 
 StatusOr<std::vector<std::string>> ObjectRegistry::DeleteCollection(const ResourceTarget& target,
                                                                     const QuerySelectors& selectors,
+                                                                    const DeleteOptions& options,
                                                                     bool dry_run) {
   BH_ASSIGN_OR_RETURN(ListResult list, store_.List(target.CollectionPrefix(), "", 0, 0));
   std::vector<std::string> deleted_values;
@@ -719,15 +746,10 @@ StatusOr<std::vector<std::string>> ObjectRegistry::DeleteCollection(const Resour
     if (IsSystemNamespace(one)) {
       continue;
     }
-    if (dry_run) {
-      deleted_values.push_back(Present(target, kv.value));
-      continue;
-    }
-    auto deleted = DeleteKey(one, kv);
+    auto deleted = Delete(one, options, dry_run);
     if (deleted.ok()) {
-      deleted_values.push_back(Present(target, kv.value));
-    } else if (deleted.status().code() != absl::StatusCode::kNotFound &&
-               deleted.status().code() != absl::StatusCode::kAborted) {
+      deleted_values.push_back(Present(target, deleted->value));
+    } else if (deleted.status().code() != absl::StatusCode::kNotFound) {
       return deleted.status();
     }
   }

@@ -30,6 +30,9 @@ struct DeleteOptions {
   std::string uid;                                  // precondition; "" : any
   std::string resource_version;                     // precondition; "" : any
   Propagation propagation = Propagation::kDefault;  // propagation.h
+  // gracePeriodSeconds: for a kind that gives its objects time to go
+  // (graceful_deletion.h); nullopt: the kind's own (a pod's spec).
+  std::optional<int64_t> grace_period_seconds = std::nullopt;
 };
 
 class ObjectRegistry {
@@ -107,7 +110,9 @@ class ObjectRegistry {
 
   // Reads, changes and writes one object, retrying on conflicts unless the
   // change pins a resourceVersion (which must then be current). An object
-  // with a deletionTimestamp and no finalizers left is deleted instead.
+  // with a deletionTimestamp, no grace period left (a pod being given time
+  // to go waits for its final delete) and no finalizers left is deleted
+  // instead.
   using Change = std::function<StatusOr<boost::json::object>(const boost::json::object& current)>;
   StatusOr<KeyValue> GuaranteedUpdate(const ResourceTarget& target, const Change& change,
                                       bool dry_run);
@@ -119,16 +124,19 @@ class ObjectRegistry {
   // stays until they are gone; a namespace takes what is in it, a CRD its
   // custom resources. An object of a kind the garbage collector follows as
   // an owner (CollectsDependentsOf) deleted with kForeground or kOrphan gets
-  // that policy's finalizer. Returns the value to answer with (the object
-  // as it was, or as marked for deletion).
+  // that policy's finalizer. A kind whose objects are given time to go (a
+  // bound pod) is only marked, with a deletionTimestamp and grace period
+  // (graceful_deletion.h), until a delete with no grace left. Returns the
+  // value to answer with (the object as it was, or as marked for deletion).
   StatusOr<KeyValue> Delete(const ResourceTarget& target, const DeleteOptions& options,
                             bool dry_run);
-  // Deletes at once every object of the collection that `selectors` match
-  // (finalizers are not waited for), but the cluster's own namespaces.
-  // Returns the deleted values, as served.
+  // Deletes, as Delete does with `options` (each object is judged by its
+  // preconditions, as Kubernetes does), every object of the collection that `selectors` match,
+  // but the cluster's own namespaces. Returns their values as Delete
+  // answers them (as they were, or as marked for deletion), as served.
   StatusOr<std::vector<std::string>> DeleteCollection(const ResourceTarget& target,
                                                       const QuerySelectors& selectors,
-                                                      bool dry_run);
+                                                      const DeleteOptions& options, bool dry_run);
 
  private:
   StatusOr<KeyValue> DeleteKey(const ResourceTarget& target, const KeyValue& current);

@@ -9,6 +9,7 @@
 #include "controlplane/apiserver/registry/kinds/api_service.h"
 #include "controlplane/apiserver/registry/kinds/horizontal_pod_autoscaler.h"
 #include "controlplane/apiserver/registry/kinds/job.h"
+#include "controlplane/apiserver/registry/kinds/pod_deletion.h"
 #include "controlplane/apiserver/registry/kinds/pod_disruption_budget.h"
 #include "controlplane/apiserver/registry/kinds/pod_spec.h"
 #include "controlplane/apiserver/registry/kinds/priority_class.h"
@@ -99,6 +100,7 @@ std::map<std::string, KindStrategy> MakeStrategies() {
       [](const json::object& object, bool /*creating*/, std::vector<StatusCause>& causes) {
         Append(causes, ValidatePodSpecOf("", "Pod", object));
       });
+  strategies["/Pod"].grace_period = PodDeletionGracePeriod;
   for (const char* kind : {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"}) {
     KindStrategy& workload = strategies[std::string("apps/") + kind] = Workload(kind);
     if (std::string_view(kind) != "DaemonSet") {

@@ -1,14 +1,16 @@
 // What a built-in kind adds to the generic registry's create and update:
 // the defaults its decoder gives, what a new one gets (a Job's selector),
-// the validation kube-apiserver runs on it, and what may not change once
-// it exists. The registry asks the type's
+// the validation kube-apiserver runs on it, what may not change once it
+// exists, and how long a deleted one is given to go (a pod's grace). The registry asks the type's
 // strategy instead of comparing kinds; a custom resource, and a built-in
 // kind with no rules of its own, get one that adds nothing.
 #ifndef BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_KIND_STRATEGY_H_
 #define BULKHEAD_CONTROLPLANE_APISERVER_REGISTRY_KINDS_KIND_STRATEGY_H_
 
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,11 @@ struct KindStrategy {
   std::function<void(const boost::json::object& current, const boost::json::object& next,
                      std::vector<StatusCause>& causes)>
       validate_update;
+  // For a kind whose objects are given time to go when deleted (pods): the
+  // seconds `object` gets from a delete asking for `requested` (nullopt:
+  // none asked); 0 removes it at once. Unset: every delete is at once.
+  std::function<int64_t(const boost::json::object& object, std::optional<int64_t> requested)>
+      grace_period;
 
   void Default(boost::json::object& object) const {
     if (defaults) {
@@ -46,6 +53,11 @@ struct KindStrategy {
     if (validate) {
       validate(object, creating, causes);
     }
+  }
+  [[nodiscard]] bool DeletesGracefully() const { return static_cast<bool>(grace_period); }
+  [[nodiscard]] int64_t GracePeriod(const boost::json::object& object,
+                                    std::optional<int64_t> requested) const {
+    return grace_period ? grace_period(object, requested) : 0;
   }
   void ValidateUpdate(const boost::json::object& current, const boost::json::object& next,
                       std::vector<StatusCause>& causes) const {
