@@ -29,6 +29,7 @@
 #include "node/kubelet/node_status.h"
 #include "node/kubelet/pod_cgroups.h"
 #include "node/server/node_server.h"
+#include "node/server/runtime_streams.h"
 
 namespace {
 
@@ -284,22 +285,24 @@ int main(int argc, char** argv) {
   serve.port = serve_port;
   serve.state_dir = state_dir;
   serve.node_name = node_name;
-  auto server =
-      NodeServer::Start(serve, HostAccessCheck(host, node_name),
-                        [&pods](const std::string& ns, const std::string& pod,
-                                const std::string& container) -> std::optional<ContainerLogFiles> {
-                          auto files = pods.ContainerLogFiles(ns, pod, container);
-                          if (!files) {
-                            return std::nullopt;
-                          }
-                          return ContainerLogFiles{files->current, files->previous, files->running};
-                        });
+  auto server = NodeServer::Start(
+      serve, HostAccessCheck(host, node_name),
+      [&pods](const std::string& ns, const std::string& pod,
+              const std::string& container) -> std::optional<ContainerLogFiles> {
+        auto files = pods.ContainerLogFiles(ns, pod, container);
+        if (!files) {
+          return std::nullopt;
+        }
+        return ContainerLogFiles{files->current, files->previous, files->running};
+      },
+      RuntimeStreams(pods, **cri));
   if (!server.ok()) {
     PrintError(app, fmt::format("--serve-address {}:{}: {}", serve.address, serve_port,
                                 MessageOf(server.status())));
     return kExitFailure;
   }
-  log.info("serving containers' logs on https://{}:{}", serve.address, serve_port);
+  log.info("serving logs, exec, attach and port-forward on https://{}:{}", serve.address,
+           serve_port);
   pods.Run(g_stop);
   log.info("node {} stopping; containerd and its pods keep running", node_name);
   return kExitOk;

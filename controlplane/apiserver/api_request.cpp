@@ -81,7 +81,10 @@ StatusOr<ApiRequest> RouteResourceRequest(
         (target.subresource == "scale" && target.type->scale_subresource) ||
         (target.subresource == "token" && target.type->token_subresource) ||
         (target.subresource == "binding" && target.type->binding_subresource) ||
-        (target.subresource == "log" && target.type->log_subresource))) {
+        (target.subresource == "log" && target.type->log_subresource) ||
+        ((target.subresource == "exec" || target.subresource == "attach" ||
+          target.subresource == "portforward") &&
+         target.type->connect_subresources))) {
     return NoSuchResource();
   }
   if (target.subresource == "token" || target.subresource == "binding") {
@@ -96,6 +99,14 @@ StatusOr<ApiRequest> RouteResourceRequest(
       return MethodNotAllowed();
     }
     out.verb = Verb::kLog;
+    return out;
+  }
+  if (target.subresource == "exec" || target.subresource == "attach" ||
+      target.subresource == "portforward") {
+    if (method != "GET" && method != "POST") {
+      return MethodNotAllowed();
+    }
+    out.verb = Verb::kConnect;
     return out;
   }
   if (target.type->review) {

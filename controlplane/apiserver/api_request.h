@@ -31,6 +31,7 @@ enum class Verb {
   kCreateToken,  // serviceaccounts/token
   kBind,         // pods/binding
   kLog,          // pods/log
+  kConnect,      // pods/exec, pods/attach, pods/portforward
 };
 
 struct ApiRequest {

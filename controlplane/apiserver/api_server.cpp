@@ -106,7 +106,9 @@ bool ApiServer::Quick(const HttpRequest& request) {
   if (request.method != "GET" && request.method != "HEAD") {
     return false;
   }
-  if (IsWatchQuery(request.query)) {
+  // A watch waits for events; an upgrade (exec, attach, port-forward) for
+  // the node.
+  if (IsWatchQuery(request.query) || !request.upgrade_headers.empty()) {
     return false;
   }
   const std::string_view path = request.path;
@@ -304,6 +306,9 @@ void ApiServer::HandleResource(HttpRequest& request, ResponseWriter& writer,
       return;
     case Verb::kLog:
       PodLog(target, request, writer);
+      return;
+    case Verb::kConnect:
+      PodConnect(target, request, writer);
       return;
     case Verb::kWatch:
       if (!routed->watch_name.empty()) {

@@ -109,6 +109,9 @@ class ApiServer {
                    ResponseWriter& writer);
   // pods/NAME/log (pod_log.cpp): proxied to the node that runs the pod.
   void PodLog(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
+  // pods/NAME/exec, attach, portforward (pod_connect.cpp): the upgraded
+  // connection tunnelled to the node that runs the pod.
+  void PodConnect(const ResourceTarget& target, const HttpRequest& request, ResponseWriter& writer);
   UpstreamProxy& node_proxy();
   // The RBAC decision for `attributes`; false after answering 403.
   bool Allowed(const HttpRequest& request, const RequestAttributes& attributes,

@@ -36,6 +36,9 @@ std::string VerbOf(const ApiRequest& routed, std::string_view method) {
       return "patch";
     case Verb::kUpdateScale:
       return method == "PATCH" ? "patch" : "update";
+    case Verb::kConnect:
+      // As Kubernetes maps a connect request: from its method.
+      return method == "POST" ? "create" : "get";
     case Verb::kDelete:
       return "delete";
     case Verb::kDeleteCollection:

@@ -137,6 +137,17 @@ std::optional<json::object> LegacyApiResourceList(const ResourceRegistry& regist
                                        {"kind", type->kind},
                                        {"verbs", json::array{"get"}}});
     }
+    if (type->connect_subresources) {
+      for (const auto& [sub, kind] :
+           {std::pair{"attach", "PodAttachOptions"}, std::pair{"exec", "PodExecOptions"},
+            std::pair{"portforward", "PodPortForwardOptions"}}) {
+        resources.push_back(json::object{{"name", type->resource + "/" + sub},
+                                         {"singularName", ""},
+                                         {"namespaced", type->namespaced},
+                                         {"kind", kind},
+                                         {"verbs", json::array{"create", "get"}}});
+      }
+    }
   }
   if (!found) {
     return std::nullopt;
@@ -201,6 +212,15 @@ json::object AggregatedDiscovery(const ResourceRegistry& registry, bool core) {
               json::object{{"subresource", "log"},
                            {"responseKind", ResponseKind(group, version, type->kind)},
                            {"verbs", json::array{"get"}}});
+        }
+        if (type->connect_subresources) {
+          for (const auto& [sub, kind] :
+               {std::pair{"attach", "PodAttachOptions"}, std::pair{"exec", "PodExecOptions"},
+                std::pair{"portforward", "PodPortForwardOptions"}}) {
+            subresources.push_back(json::object{{"subresource", sub},
+                                                {"responseKind", ResponseKind("", "v1", kind)},
+                                                {"verbs", json::array{"create", "get"}}});
+          }
         }
         if (!subresources.empty()) {
           entry["subresources"] = std::move(subresources);

@@ -19,6 +19,7 @@
 #include "controlplane/apiserver/api_server.h"
 #include "controlplane/apiserver/object_limits.h"
 #include "controlplane/apiserver/object_meta.h"
+#include "controlplane/apiserver/pod_node.h"
 #include "controlplane/apiserver/responses.h"
 #include "fmt/format.h"
 
@@ -30,83 +31,6 @@ namespace json = boost::json;
 // The options a kubelet's containerLogs takes, passed through as sent.
 constexpr std::array<std::string_view, 7> kLogOptions = {
     "follow", "previous", "timestamps", "tailLines", "limitBytes", "sinceSeconds", "sinceTime"};
-constexpr uint16_t kDefaultKubeletPort = 10250;
-
-std::string PercentEncode(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out += fmt::format("%{:02X}", byte);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> ContainerNames(const json::object& spec, const char* field) {
-  std::vector<std::string> out;
-  const json::value* list = spec.if_contains(field);
-  if (list == nullptr || !list->is_array()) {
-    return out;
-  }
-  for (const json::value& container : list->as_array()) {
-    if (container.is_object()) {
-      out.push_back(StringField(container.as_object(), "name"));
-    }
-  }
-  return out;
-}
-
-// The node's address for its kubelet: InternalIP, else ExternalIP, else
-// Hostname.
-std::string NodeAddress(const json::object& status) {
-  const json::value* addresses = status.if_contains("addresses");
-  if (addresses == nullptr || !addresses->is_array()) {
-    return "";
-  }
-  for (const char* type : {"InternalIP", "ExternalIP", "Hostname"}) {
-    for (const json::value& address : addresses->as_array()) {
-      if (address.is_object() && StringField(address.as_object(), "type") == type) {
-        std::string value = StringField(address.as_object(), "address");
-        if (!value.empty()) {
-          return value;
-        }
-      }
-    }
-  }
-  return "";
-}
-
-uint16_t KubeletPort(const json::object& status) {
-  const json::value* endpoints = status.if_contains("daemonEndpoints");
-  if (endpoints == nullptr || !endpoints->is_object()) {
-    return kDefaultKubeletPort;
-  }
-  const json::value* kubelet = endpoints->as_object().if_contains("kubeletEndpoint");
-  if (kubelet == nullptr || !kubelet->is_object()) {
-    return kDefaultKubeletPort;
-  }
-  const json::value* port = kubelet->as_object().if_contains("Port");
-  if (port == nullptr || !port->is_int64() || port->as_int64() <= 0 || port->as_int64() > 65535) {
-    return kDefaultKubeletPort;
-  }
-  return static_cast<uint16_t>(port->as_int64());
-}
-
-StatusOr<json::object> ReadObject(ObjectRegistry& objects, const ResourceTarget& target) {
-  BH_ASSIGN_OR_RETURN(auto found, objects.Get(target));
-  if (!found.has_value()) {
-    return NotFoundError(target.type->group, target.type->resource, target.name);
-  }
-  boost::system::error_code ec;
-  json::value object = ParseJson(found->value, ec);
-  if (ec || !object.is_object()) {
-    return absl::InternalError(fmt::format("the stored {} is not an object", target.Key()));
-  }
-  return std::move(object.as_object());
-}
 
 // A node's error answer as Kubernetes' generic response checker turns it
 // into a Status for pods/log.
@@ -156,7 +80,7 @@ void ApiServer::PodLog(const ResourceTarget& target, const HttpRequest& request,
                        ResponseWriter& writer) {
   ResourceTarget pod_target = target;
   pod_target.subresource.clear();
-  auto pod = ReadObject(objects_, pod_target);
+  auto pod = ReadStoredObject(objects_, pod_target);
   if (!pod.ok()) {
     SendError(writer, pod.status());
     return;
@@ -165,70 +89,23 @@ void ApiServer::PodLog(const ResourceTarget& target, const HttpRequest& request,
   const json::object no_spec;
   const json::object& spec =
       spec_value != nullptr && spec_value->is_object() ? spec_value->as_object() : no_spec;
-  std::vector<std::string> containers = ContainerNames(spec, "containers");
-  std::string container(request.Query("container").value_or(""));
-  if (container.empty()) {
-    if (containers.size() == 1) {
-      container = containers.front();
-    } else if (containers.empty()) {
-      SendError(writer, BadRequest(fmt::format("a container name must be specified for pod {}",
-                                               target.name)));
-      return;
-    } else {
-      std::string names;
-      for (const std::string& name : containers) {
-        names += (names.empty() ? "" : " ") + name;
-      }
-      SendError(writer, BadRequest(fmt::format(
-                            "a container name must be specified for pod {}, choose one of: [{}]",
-                            target.name, names)));
-      return;
-    }
-  } else {
-    bool known = false;
-    for (const char* field : {"containers", "initContainers", "ephemeralContainers"}) {
-      for (const std::string& name : ContainerNames(spec, field)) {
-        known = known || name == container;
-      }
-    }
-    if (!known) {
-      SendError(writer, BadRequest(fmt::format("container {} is not valid for pod {}", container,
-                                               target.name)));
-      return;
-    }
-  }
-  const std::string node_name = StringField(spec, "nodeName");
-  if (node_name.empty()) {
-    SendError(writer, BadRequest(fmt::format("pod {} does not have a host assigned", target.name)));
+  auto container =
+      ChooseContainer(spec, target.name, std::string(request.Query("container").value_or("")));
+  if (!container.ok()) {
+    SendError(writer, container.status());
     return;
   }
-  ResourceTarget node_target;
-  node_target.type = registry_.Find("", "v1", "nodes");
-  node_target.name = node_name;
-  if (node_target.type == nullptr) {
-    SendError(writer, NotFoundError("", "nodes", node_name));
+  auto kubelet = KubeletOf(objects_, registry_, spec, target.name);
+  if (!kubelet.ok()) {
+    SendError(writer, kubelet.status());
     return;
   }
-  auto node = ReadObject(objects_, node_target);
-  if (!node.ok()) {
-    SendError(writer, node.status());
-    return;
-  }
-  const json::value* status_value = node->if_contains("status");
-  const json::object no_status;
-  const json::object& status =
-      status_value != nullptr && status_value->is_object() ? status_value->as_object() : no_status;
+  const std::string& node_name = kubelet->node_name;
   UpstreamRequest upstream;
-  upstream.host = NodeAddress(status);
-  upstream.port = KubeletPort(status);
-  if (upstream.host.empty()) {
-    SendError(writer,
-              ApiError(500, "InternalError",
-                       fmt::format("Internal error occurred: node {} has no address", node_name)));
-    return;
-  }
+  upstream.host = kubelet->host;
+  upstream.port = kubelet->port;
   upstream.target = fmt::format("/containerLogs/{}/{}/{}", PercentEncode(target.namespace_name),
-                                PercentEncode(target.name), PercentEncode(container));
+                                PercentEncode(target.name), PercentEncode(*container));
   char separator = '?';
   for (const auto& [key, value] : request.query) {
     if (std::find(kLogOptions.begin(), kLogOptions.end(), key) == kLogOptions.end()) {
@@ -243,7 +120,7 @@ void ApiServer::PodLog(const ResourceTarget& target, const HttpRequest& request,
   upstream.bearer_token = options_.admin_token;
   Logger(Component::kApiserver)
       .debug("pod log peer={} user={} pod={}/{} container={} node={} ({}:{})", request.peer,
-             request.user->name, target.namespace_name, target.name, container, node_name,
+             request.user->name, target.namespace_name, target.name, *container, node_name,
              upstream.host, upstream.port);
   UpstreamHead head = node_proxy().Relay(upstream, [&writer](const UpstreamHead& answer) {
     return writer.StartStream(answer.status, answer.content_type.empty()

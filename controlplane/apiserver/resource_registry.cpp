@@ -248,6 +248,7 @@ ResourceRegistry::ResourceRegistry() {
     type->token_subresource = type->group.empty() && type->resource == "serviceaccounts";
     type->binding_subresource = type->group.empty() && type->resource == "pods";
     type->log_subresource = type->binding_subresource;
+    type->connect_subresources = type->binding_subresource;
     builtin_.push_back(std::move(type));
   }
 }

@@ -45,6 +45,8 @@ struct ResourceType {
   bool binding_subresource = false;
   // pods/log: a container's log, from the node that runs the pod (get only).
   bool log_subresource = false;
+  // pods/exec, pods/attach, pods/portforward: connections to the node.
+  bool connect_subresources = false;
   // Scale paths (custom resources may set their own).
   std::string spec_replicas_path = ".spec.replicas";
   std::string status_replicas_path = ".status.replicas";

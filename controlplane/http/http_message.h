@@ -39,6 +39,11 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> impersonation;
   // The client's address, for logs.
   std::string peer;
+  // A request to switch protocols (an Upgrade header: SPDY or WebSocket,
+  // for exec, attach and port-forward): its protocol headers as sent
+  // (Connection, Upgrade, Sec-WebSocket-*, X-Stream-Protocol-Version),
+  // for a proxy to pass on. Empty for any other request.
+  std::vector<std::pair<std::string, std::string>> upgrade_headers;
   // Set by the authenticator: who the request is from (nullopt: anonymous),
   // or why its credentials were refused.
   std::optional<UserInfo> user;
@@ -86,7 +91,23 @@ class ResponseStream {
   [[nodiscard]] virtual std::function<void(std::function<void()>)> loop() const { return {}; }
 };
 
-// One response: Send() once, or StartStream() (chunked transfer encoding).
+// A connection handed over by the HTTP server (an upgrade): raw bytes both
+// ways. One Read and one Write may be in flight at a time; callbacks run on
+// the connection's IO thread and must not block. Callable from any thread.
+class RawConnection {
+ public:
+  virtual ~RawConnection() = default;
+  // `done(bytes)`: what the client sent next; empty when it closed (or the
+  // connection failed).
+  virtual void Read(std::function<void(std::string)> done) = 0;
+  // `done(ok)` once all of `bytes` is written (false: the client is gone or
+  // did not take them within the server's write timeout).
+  virtual void Write(std::string bytes, std::function<void(bool)> done) = 0;
+  virtual void Close() = 0;
+};
+
+// One response: Send() once, or StartStream() (chunked transfer encoding),
+// or TakeOver() for a request that switches protocols.
 // Neither blocks on the client: the response is written by the server.
 class ResponseWriter {
  public:
@@ -97,6 +118,10 @@ class ResponseWriter {
   virtual void Send(int status, std::string_view content_type, std::string body) = 0;
   virtual std::shared_ptr<ResponseStream> StartStream(int status,
                                                       std::string_view content_type) = 0;
+  // Ends HTTP on the connection: the caller writes the answer (101, or an
+  // error) and every byte after it. nullptr when a response was already
+  // given, or the writer cannot hand its connection over.
+  virtual std::shared_ptr<RawConnection> TakeOver() { return nullptr; }
 };
 
 }  // namespace bulkhead::controlplane

@@ -136,6 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   void StreamEnd();
   void StreamOnClosed(std::function<void()> done);
   bool StreamClosed();
+  // The connection handed over (an upgrade): raw reads and writes.
+  void TunnelRead(std::function<void(std::string)> done);
+  void TunnelWrite(std::string bytes, std::function<void(bool)> done);
+  void TunnelClose();
   size_t StreamQueuedBytes();
   size_t StreamQueueLimit() const;
   uint64_t LoopId() const { return loop_id_; }
@@ -195,6 +199,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Deadl
   size_t body_reserved_ = 0;         // of the server's bodies-in-flight budget
   bool closing_ = false;
   std::array<char, 1024> scratch_{};
+  std::unique_ptr<std::array<char, size_t{16} << 10>> tunnel_buffer_;  // IO thread only
   asio::steady_timer end_timer_;
   SteadyClock::time_point deadline_ = SteadyClock::time_point::max();  // IO thread only
   const char* phase_ = "";                                             // of the deadline
@@ -248,6 +253,22 @@ class ChunkStream : public ResponseStream {
       asio::post(executor, std::move(work));
     };
   }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
+
+// The client's side of an upgraded connection.
+class Tunnel : public RawConnection {
+ public:
+  explicit Tunnel(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  void Read(std::function<void(std::string)> done) override {
+    connection_->TunnelRead(std::move(done));
+  }
+  void Write(std::string bytes, std::function<void(bool)> done) override {
+    connection_->TunnelWrite(std::move(bytes), std::move(done));
+  }
+  void Close() override { connection_->TunnelClose(); }
 
  private:
   std::shared_ptr<Connection> connection_;
@@ -321,6 +342,14 @@ class Writer : public ResponseWriter {
     header->chunked(true);
     connection_->PostStreamHeader(std::move(header));
     return stream;
+  }
+
+  std::shared_ptr<RawConnection> TakeOver() override {
+    if (responded_) {
+      return nullptr;
+    }
+    responded_ = true;
+    return std::make_shared<Tunnel>(connection_);
   }
 
  private:
@@ -761,10 +790,16 @@ void Connection::OnHeader(beast::error_code ec) {
   request_.certificate_groups = identity_.certificate_groups;
   request_.certificate_error = identity_.certificate_error;
   request_.peer = client_;
+  const bool upgrade = message.find(http::field::upgrade) != message.end();
   for (const auto& field : message) {
     const std::string_view name(field.name_string().data(), field.name_string().size());
     if (name.size() > 12 && beast::iequals(name.substr(0, 12), "impersonate-")) {
       request_.impersonation.emplace_back(std::string(name), std::string(field.value()));
+    } else if (upgrade &&
+               (beast::iequals(name, "connection") || beast::iequals(name, "upgrade") ||
+                beast::iequals(name, "x-stream-protocol-version") ||
+                (name.size() > 14 && beast::iequals(name.substr(0, 14), "sec-websocket-")))) {
+      request_.upgrade_headers.emplace_back(std::string(name), std::string(field.value()));
     }
   }
   request_.authenticated = server_.Authenticate(request_);
@@ -1108,6 +1143,56 @@ void Connection::Flush() {
                       }
                       self->Flush();
                     });
+}
+
+// --- upgraded connections ---
+
+void Connection::TunnelRead(std::function<void(std::string)> done) {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this(), done = std::move(done)] {
+    if (self->closing_) {
+      done("");
+      return;
+    }
+    if (self->buffer_.size() > 0) {
+      // Read with the request's head and not yet given out.
+      std::string bytes = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_.consume(self->buffer_.size());
+      done(std::move(bytes));
+      return;
+    }
+    if (self->tunnel_buffer_ == nullptr) {
+      self->tunnel_buffer_ = std::make_unique<std::array<char, size_t{16} << 10>>();
+    }
+    self->stream_.async_read_some(asio::buffer(*self->tunnel_buffer_),
+                                  [self, done](beast::error_code ec, size_t bytes) {
+                                    if (ec || bytes == 0) {
+                                      done("");
+                                      return;
+                                    }
+                                    done(std::string(self->tunnel_buffer_->data(), bytes));
+                                  });
+  });
+}
+
+void Connection::TunnelWrite(std::string bytes, std::function<void(bool)> done) {
+  asio::dispatch(stream_.get_executor(),
+                 [self = shared_from_this(),
+                  bytes = std::make_shared<std::string>(std::move(bytes)), done = std::move(done)] {
+                   if (self->closing_) {
+                     done(false);
+                     return;
+                   }
+                   self->Expect(self->server_.limits().write_timeout, "tunnel write");
+                   asio::async_write(self->stream_, asio::buffer(*bytes),
+                                     [self, bytes, done](beast::error_code ec, size_t) {
+                                       self->ExpectNothing();
+                                       done(!ec);
+                                     });
+                 });
+}
+
+void Connection::TunnelClose() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
 }
 
 void Connection::CloseStream() {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "controlplane/http/upstream_loop.h"
 #include "fmt/format.h"
 
 namespace bulkhead::controlplane {
@@ -297,13 +298,6 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
 };
 
 }  // namespace
-
-struct UpstreamProxy::Loop {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-  ssl::context tls{ssl::context::tls_client};
-  std::thread thread;
-};
 
 UpstreamProxy::UpstreamProxy(size_t max_relays, size_t max_waiting)
     : loop_(std::make_unique<Loop>()),

@@ -1,5 +1,6 @@
 // Relays a GET to an HTTPS upstream (a node's kubelet endpoint) and its
-// answer back to a client, as the API server proxies pods/log.
+// answer back to a client, as the API server proxies pods/log; and tunnels
+// an upgraded connection (pods/exec, attach, portforward) to it.
 //
 // One IO thread runs every relay asynchronously: a relay holds no thread
 // while it waits for the node or the client. The caller (a handler
@@ -18,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "controlplane/http/http_message.h"
 
@@ -26,7 +29,10 @@ namespace bulkhead::controlplane {
 struct UpstreamRequest {
   std::string host;  // an address or name
   uint16_t port = 0;
-  std::string target;  // path and query, already percent-encoded
+  std::string method = "GET";  // Relay: always GET
+  std::string target;          // path and query, already percent-encoded
+  // Tunnel: the client's protocol headers to pass on.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string bearer_token;
   // Without it a quiet body ends after `idle_timeout`.
   bool follow = false;
@@ -60,6 +66,18 @@ class UpstreamProxy {
   UpstreamHead Relay(
       const UpstreamRequest& request,
       const std::function<std::shared_ptr<ResponseStream>(const UpstreamHead&)>& start);
+
+  // For a request that switches protocols (exec, attach, port-forward):
+  // connects to the upstream and sends the request head (the caller's
+  // `headers`, the bearer token), waiting at most `head_timeout`; then
+  // takes the client's connection over (`take_over`, on this thread) and
+  // from there relays raw bytes both ways, the upstream's answer (101 or an
+  // error) included, until either side closes; the relay goes on after
+  // Tunnel returns and counts as an open relay. Returns status 101 once
+  // handed over; else status 0 with `error` (or `overloaded`), the client
+  // untouched so the caller answers.
+  UpstreamHead Tunnel(const UpstreamRequest& request,
+                      const std::function<std::shared_ptr<RawConnection>()>& take_over);
 
   size_t open_relays() const { return open_->load(); }
 

@@ -1,5 +1,5 @@
-// Runs a program with its output captured (internal to node/images: ctr
-// and busybox are run this way).
+// The node's way to run ip, ctr and busybox (common/program.h) where a
+// timeout or a program that cannot run is an error.
 #ifndef BULKHEAD_NODE_IMAGES_RUN_PROGRAM_H_
 #define BULKHEAD_NODE_IMAGES_RUN_PROGRAM_H_
 

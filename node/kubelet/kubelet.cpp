@@ -175,6 +175,29 @@ std::optional<Kubelet::LogFiles> Kubelet::ContainerLogFiles(const std::string& n
   return std::nullopt;
 }
 
+std::optional<Kubelet::StreamIds> Kubelet::FindStreamIds(const std::string& ns,
+                                                         const std::string& pod,
+                                                         const std::string& container) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [uid, worker] : workers_) {
+    if (worker->done() || worker->pod_namespace() != ns || worker->pod_name() != pod) {
+      continue;
+    }
+    StreamIds ids;
+    ids.sandbox_id = worker->SandboxId();
+    if (!container.empty()) {
+      auto state = worker->ContainerLogState(container);
+      if (!state) {
+        return std::nullopt;
+      }
+      ids.container_id = state->container_id;
+      ids.running = state->running;
+    }
+    return ids;
+  }
+  return std::nullopt;
+}
+
 void Kubelet::Run(const std::atomic<bool>& stop) {
   std::thread relist([&] {
     while (!stop.load()) {

@@ -37,6 +37,17 @@ class Kubelet {
   std::optional<LogFiles> ContainerLogFiles(const std::string& ns, const std::string& pod,
                                             const std::string& container);
 
+  // What exec, attach and port-forward need of a pod on this node: its
+  // sandbox and, when `container` is named, that container's current CRI
+  // container and whether it runs. nullopt: no such pod (or container).
+  struct StreamIds {
+    std::string sandbox_id;
+    std::string container_id;
+    bool running = false;
+  };
+  std::optional<StreamIds> FindStreamIds(const std::string& ns, const std::string& pod,
+                                         const std::string& container);
+
  private:
   void OnList(const std::vector<json>& pods);
   void OnEvent(const std::string& type, const json& pod);

@@ -6,20 +6,11 @@
 #include "common/quantity.h"
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "node/kubelet/json_fields.h"
+#include "node/kubelet/sub_paths.h"
 
 namespace bulkhead::node {
 namespace {
-
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  auto it = object.find(key);
-  return it != object.end() ? *it : kNull;
-}
 
 const json& Meta(const json& pod) { return Field(pod, "metadata"); }
 const json& Spec(const json& pod) { return Field(pod, "spec"); }
@@ -456,7 +447,7 @@ StatusOr<runtime::v1::ContainerConfig> ContainerConfig(const json& pod, const js
     std::string host_path = it->second;
     std::string sub_path = Str(mount, "subPath");
     if (!sub_path.empty()) {
-      if (sub_path.starts_with("/") || sub_path.find("..") != std::string::npos) {
+      if (!IsLocalDescendingPath(sub_path)) {
         return absl::InvalidArgumentError(
             fmt::format("container {}: subPath {} must be relative and stay inside the volume",
                         name, sub_path));

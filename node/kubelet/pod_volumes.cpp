@@ -7,25 +7,16 @@
 #include <fstream>
 
 #include "fmt/format.h"
+#include "node/kubelet/json_fields.h"
+#include "node/kubelet/sub_paths.h"
 
 namespace bulkhead::node {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  auto it = object.find(key);
-  return it != object.end() ? *it : kNull;
-}
-
 Status CheckRelative(const std::string& volume, const std::string& path) {
-  if (path.empty() || path.starts_with("/") || path.find("..") != std::string::npos) {
+  if (!IsLocalDescendingPath(path)) {
     return absl::InvalidArgumentError(fmt::format(
         "volume {}: item path \"{}\" must be relative and stay inside the volume", volume, path));
   }

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "fmt/chrono.h"
 #include "fmt/format.h"
+#include "node/kubelet/json_fields.h"
 #include "node/kubelet/node_status.h"
 #include "node/kubelet/pod_cgroups.h"
 #include "node/kubelet/sub_paths.h"
@@ -20,17 +21,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 spdlog::logger& Log() { return Logger(Component::kNode); }
-
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  auto it = object.find(key);
-  return it != object.end() ? *it : kNull;
-}
 
 std::string PodName(const json& pod) {
   return Str(pod["metadata"], "namespace") + "/" + Str(pod["metadata"], "name");
@@ -136,6 +126,11 @@ std::optional<PodWorker::LogState> PodWorker::ContainerLogState(
     return std::nullopt;
   }
   return it->second;
+}
+
+std::string PodWorker::SandboxId() const {
+  std::lock_guard lock(mutex_);
+  return synced_sandbox_id_;
 }
 
 std::string PodWorker::pod_namespace() const {
@@ -980,12 +975,13 @@ void PodWorker::WriteStatus(const json& pod) {
     for (const auto* records : {&init_, &containers_}) {
       for (const auto& [name, record] : *records) {
         if (!record.id.empty()) {
-          states[name] = LogState{record.restart_count, Running(record.status)};
+          states[name] = LogState{record.restart_count, Running(record.status), record.id};
         }
       }
     }
     std::lock_guard lock(mutex_);
     log_states_ = std::move(states);
+    synced_sandbox_id_ = sandbox_id_;
   }
   json status = StatusOf(pod);
   if (status == last_status_) {

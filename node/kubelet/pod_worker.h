@@ -48,8 +48,11 @@ class PodWorker {
   struct LogState {
     int attempt = 0;
     bool running = false;
+    std::string container_id;  // the current attempt's CRI container
   };
   std::optional<LogState> ContainerLogState(const std::string& container) const;
+  // The pod's CRI sandbox as of the last sync ("" before it has one).
+  std::string SandboxId() const;
   std::string pod_namespace() const;
   std::string pod_name() const;
   const std::string& pod_dir() const { return pod_dir_; }
@@ -114,6 +117,7 @@ class PodWorker {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<std::string, LogState> log_states_;  // under mutex_
+  std::string synced_sandbox_id_;               // under mutex_
   json pod_;
   bool gone_ = false;
   bool dirty_ = true;

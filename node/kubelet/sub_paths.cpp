@@ -18,6 +18,20 @@
 #include "fmt/format.h"
 
 namespace bulkhead::node {
+
+bool IsLocalDescendingPath(std::string_view path) {
+  if (path.empty() || path.front() == '/') {
+    return false;
+  }
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    if (path.substr(0, slash) == "..") {
+      return false;
+    }
+    path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+  }
+  return true;
+}
 namespace {
 
 namespace fs = std::filesystem;

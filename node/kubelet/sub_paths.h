@@ -10,10 +10,16 @@
 #define BULKHEAD_NODE_KUBELET_SUB_PATHS_H_
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
 namespace bulkhead::node {
+
+// A relative path that stays below where it starts, by its text, as
+// Kubernetes validates subPaths and volume item paths: not empty, not
+// absolute, and no component that is exactly ".." ("a..b" is a name).
+bool IsLocalDescendingPath(std::string_view path);
 
 // Pins `sub_path` of the volume at `volume_path` onto `target` (made as a
 // directory or file to match). PERMISSION_DENIED when the path leaves the

@@ -33,6 +33,7 @@
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "node/server/container_logs.h"
+#include "node/server/stream_relay.h"
 
 namespace bulkhead::node {
 namespace {
@@ -298,12 +299,18 @@ struct Request {
   std::vector<std::string> segments;  // of the path, decoded
   std::vector<std::pair<std::string, std::string>> query;
   std::string authorization;
+  // The protocol headers an upgrade passes on (IsRelayedHeader), as sent.
+  std::vector<std::pair<std::string, std::string>> relayed_headers;
+  std::string leftover;  // bytes read past the head
 };
 
 class Server : public NodeServer {
  public:
-  Server(NodeServerOptions options, AccessCheck access, LogLookup lookup)
-      : options_(std::move(options)), access_(std::move(access)), lookup_(std::move(lookup)) {}
+  Server(NodeServerOptions options, AccessCheck access, LogLookup lookup, StreamLookup streams)
+      : options_(std::move(options)),
+        access_(std::move(access)),
+        lookup_(std::move(lookup)),
+        streams_(std::move(streams)) {}
 
   ~Server() override {
     stopping_ = true;
@@ -514,6 +521,7 @@ class Server : public NodeServer {
       Answer(tls, 431, "431 Request Header Fields Too Large");
       return std::nullopt;
     }
+    std::string leftover = head.substr(end + 4);
     head.resize(end);
     std::vector<std::string> lines = Split(head, '\n');
     std::vector<std::string> first = Split(Trim(lines[0]), ' ');
@@ -524,6 +532,7 @@ class Server : public NodeServer {
     }
     Request request;
     request.method = first[0];
+    request.leftover = std::move(leftover);
     const std::string& target = first[1];
     const size_t question = target.find('?');
     for (const std::string& segment : Split(target.substr(0, question), '/')) {
@@ -554,6 +563,9 @@ class Server : public NodeServer {
       std::string_view value = Trim(line.substr(colon + 1));
       if (name == "authorization") {
         request.authorization = std::string(value);
+      } else if (IsRelayedHeader(name)) {
+        request.relayed_headers.emplace_back(std::string(Trim(line.substr(0, colon))),
+                                             std::string(value));
       } else if ((name == "content-length" && value != "0") || name == "transfer-encoding") {
         // Nothing here takes a body.
         Answer(tls, 400, "400 Bad Request: no request here has a body");
@@ -577,7 +589,8 @@ class Server : public NodeServer {
       Answer(tls, 401, "Unauthorized");
       return;
     }
-    AccessDecision decision = access_(token);
+    // A kubelet's verb for its endpoints: create for a POST, else get.
+    AccessDecision decision = access_(token, request->method == "POST" ? "create" : "get");
     switch (decision.access) {
       case Access::kAllowed:
         break;
@@ -595,6 +608,12 @@ class Server : public NodeServer {
         return;
     }
     const auto& segments = request->segments;
+    if (!segments.empty() &&
+        ((segments.size() == 4 && (segments[0] == "exec" || segments[0] == "attach")) ||
+         (segments.size() == 3 && segments[0] == "portForward"))) {
+      Stream(tls, fd, *request);
+      return;
+    }
     if (request->method != "GET") {
       Answer(tls, 405, "405 method not allowed");
       return;
@@ -680,9 +699,90 @@ class Server : public NodeServer {
     }
   }
 
+  // exec, attach, portForward: the runtime's URL, then the relay.
+  void Stream(SSL* tls, int fd, const Request& request) {
+    if (request.method != "GET" && request.method != "POST") {
+      Answer(tls, 405, "405 method not allowed");
+      return;
+    }
+    bool upgrade = false;
+    for (const auto& [name, value] : request.relayed_headers) {
+      upgrade = upgrade || Lower(name) == "upgrade";
+    }
+    if (!upgrade) {
+      Answer(tls, 400, "Upgrade request required");
+      return;
+    }
+    if (!streams_) {
+      Answer(tls, 404, "404 page not found");
+      return;
+    }
+    const auto& segments = request.segments;
+    StreamRequest wanted;
+    wanted.kind = segments[0] == "exec"     ? StreamRequest::Kind::kExec
+                  : segments[0] == "attach" ? StreamRequest::Kind::kAttach
+                                            : StreamRequest::Kind::kPortForward;
+    wanted.ns = segments[1];
+    wanted.pod = segments[2];
+    if (segments.size() == 4) {
+      wanted.container = segments[3];
+    }
+    auto flag = [](const std::string& value) {
+      return value == "1" || value == "true" || value == "True";
+    };
+    for (const auto& [key, value] : request.query) {
+      if (key == "command") {
+        wanted.command.push_back(value);
+      } else if (key == "input" || key == "stdin") {
+        wanted.input = flag(value);
+      } else if (key == "output" || key == "stdout") {
+        wanted.output = flag(value);
+      } else if (key == "error" || key == "stderr") {
+        wanted.error = flag(value);
+      } else if (key == "tty") {
+        wanted.tty = flag(value);
+      } else if (key == "port" || key == "ports") {
+        for (const std::string& port : Split(value, ',')) {
+          char* end = nullptr;
+          const long number = std::strtol(port.c_str(), &end, 10);
+          if (port.empty() || *end != '\0' || number < 1 || number > 65535) {
+            Answer(tls, 400, fmt::format("invalid port \"{}\"", port));
+            return;
+          }
+          wanted.ports.push_back(static_cast<int32_t>(number));
+        }
+      }
+    }
+    if (wanted.kind == StreamRequest::Kind::kExec && wanted.command.empty()) {
+      Answer(tls, 400, "you must specify at least 1 command");
+      return;
+    }
+    if (wanted.tty) {
+      wanted.error = false;  // a terminal has one output stream
+    }
+    StreamTarget target = streams_(wanted);
+    if (target.status != 200) {
+      Answer(tls, target.status, target.message);
+      return;
+    }
+    RelayRequest relay;
+    relay.method = request.method;
+    relay.url = target.url;
+    relay.headers = request.relayed_headers;
+    relay.client_bytes = request.leftover;
+    relay.write_timeout = options_.write_timeout;
+    Status relayed = RelayUpgrade(tls, fd, relay, stopping_);
+    if (!relayed.ok()) {
+      Logger(Component::kNode)
+          .warn("node server: {}/{}: {}", wanted.ns, wanted.pod, MessageOf(relayed));
+      Answer(tls, 500, MessageOf(relayed));
+    }
+  }
+
   NodeServerOptions options_;
   AccessCheck access_;
   LogLookup lookup_;
+  StreamLookup streams_;
   SSL_CTX* tls_ = nullptr;
   std::string certificate_pem_;
   int listen_fd_ = -1;
@@ -701,8 +801,8 @@ class CachedHostAccess {
   CachedHostAccess(const HostClient& host, std::string node_name, std::chrono::seconds ttl)
       : host_(host), node_name_(std::move(node_name)), ttl_(ttl) {}
 
-  AccessDecision Check(const std::string& token) {
-    const std::string key = TokenKey(token);
+  AccessDecision Check(const std::string& token, const std::string& verb) {
+    const std::string key = verb + " " + TokenKey(token);
     const auto now = SteadyClock::now();
     {
       std::lock_guard lock(mu_);
@@ -713,7 +813,7 @@ class CachedHostAccess {
         allowed_.erase(it);
       }
     }
-    AccessDecision decision = Ask(token);
+    AccessDecision decision = Ask(token, verb);
     if (decision.access == Access::kAllowed) {
       std::lock_guard lock(mu_);
       if (allowed_.size() >= kMaxEntries) {
@@ -732,7 +832,7 @@ class CachedHostAccess {
  private:
   static constexpr size_t kMaxEntries = 1024;
 
-  AccessDecision Ask(const std::string& token) {
+  AccessDecision Ask(const std::string& token, const std::string& verb) {
     auto reviewed = host_.Create("/apis/authentication.k8s.io/v1/tokenreviews",
                                  json{{"apiVersion", "authentication.k8s.io/v1"},
                                       {"kind", "TokenReview"},
@@ -751,7 +851,7 @@ class CachedHostAccess {
         {"user", name},
         {"groups", user.value("groups", json::array())},
         {"resourceAttributes",
-         {{"verb", "get"}, {"resource", "nodes"}, {"subresource", "proxy"}, {"name", node_name_}}}};
+         {{"verb", verb}, {"resource", "nodes"}, {"subresource", "proxy"}, {"name", node_name_}}}};
     if (user.contains("uid") && user["uid"].is_string()) {
       spec["uid"] = user["uid"];
     }
@@ -766,9 +866,9 @@ class CachedHostAccess {
       return {Access::kUnavailable, name, MessageOf(access.status())};
     }
     if (!access->value("status", json::object()).value("allowed", false)) {
-      return {
-          Access::kForbidden, name,
-          fmt::format("Forbidden (user={}, verb=get, resource=nodes, subresource=proxy)", name)};
+      return {Access::kForbidden, name,
+              fmt::format("Forbidden (user={}, verb={}, resource=nodes, subresource=proxy)", name,
+                          verb)};
     }
     return {Access::kAllowed, name, ""};
   }
@@ -785,7 +885,9 @@ class CachedHostAccess {
 AccessCheck HostAccessCheck(const HostClient& host, std::string node_name,
                             std::chrono::seconds ttl) {
   auto cache = std::make_shared<CachedHostAccess>(host, std::move(node_name), ttl);
-  return [cache](const std::string& token) { return cache->Check(token); };
+  return [cache](const std::string& token, const std::string& verb) {
+    return cache->Check(token, verb);
+  };
 }
 
 StatusOr<CertificatePair> EnsureSelfSignedCertificate(const std::string& dir,
@@ -803,8 +905,10 @@ StatusOr<CertificatePair> EnsureSelfSignedCertificate(const std::string& dir,
 }
 
 StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(NodeServerOptions options,
-                                                        AccessCheck access, LogLookup lookup) {
-  auto server = std::make_unique<Server>(std::move(options), std::move(access), std::move(lookup));
+                                                        AccessCheck access, LogLookup lookup,
+                                                        StreamLookup streams) {
+  auto server = std::make_unique<Server>(std::move(options), std::move(access), std::move(lookup),
+                                         std::move(streams));
   BH_RETURN_IF_ERROR(server->Init());
   return std::unique_ptr<NodeServer>(std::move(server));
 }

@@ -1,12 +1,17 @@
 // The node's HTTPS endpoint, as a kubelet's port 10250 serves it to the API
 // server: GET /containerLogs/{namespace}/{pod}/{container} (the options of
-// container_logs.h as query parameters) and GET /healthz.
+// container_logs.h as query parameters), GET /healthz, and the upgraded
+// (SPDY or WebSocket) streams of /exec/{namespace}/{pod}/{container},
+// /attach/{namespace}/{pod}/{container} (query: command, input, output,
+// error, tty) and /portForward/{namespace}/{pod} (query: port), relayed
+// byte for byte to the runtime's streaming server (stream_relay.h).
 //
 // TLS with a self-signed certificate the node makes at start under its
 // state dir (kept and reused while valid). Every request carries
 // `Authorization: Bearer <token>`: the token is checked with a TokenReview
 // through the host API, then the user with a SubjectAccessReview for
-// `get nodes/proxy` on this node, as a kubelet authorizes containerLogs;
+// `get nodes/proxy` on this node (`create` for a POST), as a kubelet
+// authorizes its endpoints;
 // allowed tokens are remembered for a minute. 401 without a token or for
 // one the host refuses, 403 when the user may not, 404 for a pod or
 // container the node does not know.
@@ -43,6 +48,30 @@ struct ContainerLogFiles {
 using LogLookup = std::function<std::optional<ContainerLogFiles>(
     const std::string& ns, const std::string& pod, const std::string& container)>;
 
+// Exec, attach and port-forward, as a kubelet serves them: the runtime's
+// streaming server (containerd's) does the work; the node asks it over CRI
+// for a one-time URL and relays the client's upgraded connection there.
+struct StreamRequest {
+  enum class Kind { kExec, kAttach, kPortForward };
+  Kind kind = Kind::kExec;
+  std::string ns;
+  std::string pod;
+  std::string container;  // "" for a port forward
+  std::vector<std::string> command;
+  bool input = false;   // stdin
+  bool output = false;  // stdout
+  bool error = false;   // stderr
+  bool tty = false;
+  std::vector<int32_t> ports;
+};
+// The URL, or an HTTP status other than 200 and why.
+struct StreamTarget {
+  int status = 200;
+  std::string url;
+  std::string message;
+};
+using StreamLookup = std::function<StreamTarget(const StreamRequest&)>;
+
 // Who a bearer token is and whether it may read this node's logs.
 enum class Access { kAllowed, kUnauthenticated, kForbidden, kUnavailable };
 struct AccessDecision {
@@ -50,9 +79,12 @@ struct AccessDecision {
   std::string user;
   std::string message;  // why, for logs and the answer
 };
-using AccessCheck = std::function<AccessDecision(const std::string& token)>;
+// `verb`: of the nodes/proxy check, from the request's method as a
+// kubelet maps it (GET: get, POST: create).
+using AccessCheck =
+    std::function<AccessDecision(const std::string& token, const std::string& verb)>;
 
-// TokenReview then SubjectAccessReview (get nodes/proxy `node_name`)
+// TokenReview then SubjectAccessReview (`verb` nodes/proxy `node_name`)
 // through `host`, positive answers cached for `ttl`.
 AccessCheck HostAccessCheck(const HostClient& host, std::string node_name,
                             std::chrono::seconds ttl = std::chrono::seconds(60));
@@ -75,8 +107,9 @@ struct NodeServerOptions {
 class NodeServer {
  public:
   // Makes (or reuses) the certificate, binds and starts accepting.
+  // Without `streams`, exec, attach and port-forward answer 404.
   static StatusOr<std::unique_ptr<NodeServer>> Start(NodeServerOptions options, AccessCheck access,
-                                                     LogLookup lookup);
+                                                     LogLookup lookup, StreamLookup streams = {});
   // Stops accepting, ends open connections and waits for their threads.
   virtual ~NodeServer() = default;
   [[nodiscard]] virtual uint16_t port() const = 0;

@@ -71,6 +71,14 @@ class PodLogTest : public ::testing::Test {
             return std::nullopt;
           }
           return it->second;
+        },
+        // The runtime has lost the container: the node's answer must reach
+        // kubectl through the tunnel as it is.
+        [](const node::StreamRequest& request) {
+          node::StreamTarget target;
+          target.status = 404;
+          target.message = "container not found (\"" + request.container + "\")";
+          return target;
         });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -247,6 +255,60 @@ TEST_F(PodLogTest, RefusalsAsKubernetesWordsThem) {
       << gone.err;
 }
 
+TEST_F(PodLogTest, ExecIsRefusedAsKubernetesWordsItAndTheNodesAnswerReachesKubectl) {
+  auto lost = plane_->Kubectl({"exec", "web", "--", "true"});
+  EXPECT_NE(lost.exit_code, 0);
+  EXPECT_NE(lost.err.find("container not found (\"app\")"), std::string::npos) << lost.err;
+  auto unscheduled = plane_->Kubectl({"exec", "pending", "--", "true"});
+  EXPECT_NE(unscheduled.exit_code, 0);
+  EXPECT_NE(unscheduled.err.find("pod pending does not have a host assigned"), std::string::npos)
+      << unscheduled.err;
+  auto nobody = plane_->Kubectl({"exec", "duo", "-c", "nobody", "--", "true"});
+  EXPECT_NE(nobody.exit_code, 0);
+  EXPECT_NE(nobody.err.find("container nobody is not valid for pod duo"), std::string::npos)
+      << nobody.err;
+  Ok({"create", "role", "pod-reader", "--verb=get", "--resource=pods"});
+  Ok({"create", "rolebinding", "jane-reads", "--role=pod-reader", "--user=jane"});
+  auto forbidden = plane_->Kubectl({"exec", "web", "--as", "jane", "--", "true"});
+  EXPECT_NE(forbidden.exit_code, 0);
+  EXPECT_NE(forbidden.err.find("User \"jane\" cannot create resource \"pods/exec\""),
+            std::string::npos)
+      << forbidden.err;
+  // A WebSocket's GET needs create too: get alone is not enough.
+  Ok({"create", "role", "exec-getter", "--verb=get", "--resource=pods/exec"});
+  Ok({"create", "rolebinding", "jane-gets-exec", "--role=exec-getter", "--user=jane"});
+  // Without an upgrade there is nothing to relay.
+  auto plain =
+      plane_->Curl("POST", "/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true");
+  EXPECT_EQ(HttpStatus(plain), 400) << plain.out;
+  EXPECT_NE(HttpBody(plain).find("Upgrade request required"), std::string::npos) << plain.out;
+  auto as_jane = RunCommand(
+      {"/usr/bin/curl",
+       "-sS",
+       "-k",
+       "-w",
+       "\n%{http_code}",
+       "-H",
+       "Authorization: Bearer " + plane_->token(),
+       "-H",
+       "Impersonate-User: jane",
+       "-H",
+       "Connection: Upgrade",
+       "-H",
+       "Upgrade: websocket",
+       "-H",
+       "Sec-WebSocket-Version: 13",
+       "-H",
+       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+       "-H",
+       "Sec-WebSocket-Protocol: v5.channel.k8s.io",
+       plane_->url() + "/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true"});
+  EXPECT_EQ(HttpStatus(as_jane), 403) << as_jane.out;
+  // (the Status is JSON: its quotes are escaped)
+  EXPECT_NE(HttpBody(as_jane).find("cannot create resource \\\"pods/exec\\\""), std::string::npos)
+      << as_jane.out;
+}
+
 TEST_F(PodLogTest, TheNodeEndpointChecksTokensWithTheHost) {
   const std::string url =
       "https://127.0.0.1:" + std::to_string(server_->port()) + "/containerLogs/default/web/app";
@@ -273,6 +335,21 @@ TEST_F(PodLogTest, TheNodeEndpointChecksTokensWithTheHost) {
   auto allowed = curl({"-H", "Authorization: Bearer " + plane_->token()});
   EXPECT_EQ(HttpStatus(allowed), 200) << allowed.out;
   EXPECT_EQ(HttpBody(allowed), "one\ntwo\nthree\n");
+  // exec is a POST: the node asks for create on nodes/proxy, and wants an
+  // upgrade.
+  const std::string exec_url = "https://127.0.0.1:" + std::to_string(server_->port()) +
+                               "/exec/default/web/app?command=true&output=1";
+  auto exec_refused = RunCommand({"/usr/bin/curl", "-sS", "-k", "-X", "POST", "-w",
+                                  "\n%{http_code}", "-H", "Authorization: Bearer " + viewer, "-H",
+                                  "Connection: Upgrade", "-H", "Upgrade: SPDY/3.1", exec_url});
+  EXPECT_EQ(HttpStatus(exec_refused), 403) << exec_refused.out;
+  EXPECT_NE(HttpBody(exec_refused).find("verb=create, resource=nodes, subresource=proxy"),
+            std::string::npos)
+      << exec_refused.out;
+  auto no_upgrade = RunCommand({"/usr/bin/curl", "-sS", "-k", "-X", "POST", "-w", "\n%{http_code}",
+                                "-H", "Authorization: Bearer " + plane_->token(), exec_url});
+  EXPECT_EQ(HttpStatus(no_upgrade), 400) << no_upgrade.out;
+  EXPECT_EQ(HttpBody(no_upgrade), "Upgrade request required");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -631,6 +632,125 @@ TEST_F(NodeTest, TheNodeIsReadyWithItsCapacityAndRenewsItsLease) {
     later = lease();
   }
   EXPECT_NE(later, first) << "the lease was not renewed within 10 s";
+}
+
+// One argument for sh -c, quoted.
+std::string ShellQuote(const std::string& word) {
+  std::string out = "'";
+  for (const char c : word) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+// kubectl exec and port-forward go through the host API to the node and on
+// to containerd's streaming server (kubectl 1.32 asks for WebSocket first
+// and falls back to SPDY): a command's output, its exit code and its stdin
+// (whose end ends it); attach reaches a running container's stdin and
+// stdout; a forwarded port answers from the container; a caller
+// without pods/exec is refused; a container that does not exist is named.
+TEST_F(NodeTest, KubectlExecAndPortForwardReachTheContainer) {
+  Apply(std::string(R"Y(apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: )Y") +
+        kBusybox + R"Y(
+    command: ["sh", "-c", "echo $POD_NAME > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    volumeMounts: [{name: www, mountPath: /www}]
+  volumes: [{name: www, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: )Y" +
+        kBusybox + R"Y(
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "read line; echo got $line"]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: viewer}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: viewer}]
+)Y");
+  json pod = WaitFor("pod/shell", Ready);
+  const std::string ip = PodIp(pod);
+  ASSERT_FALSE(ip.empty()) << pod.dump();
+
+  auto page = Ok({"exec", "shell", "--", "cat", "/www/index.html"});
+  EXPECT_EQ(page.out, "shell\n");
+  auto fetched =
+      Ok({"exec", "shell", "-c", "web", "--", "wget", "-qO-", "http://" + ip + ":8080/"});
+  EXPECT_EQ(fetched.out, "shell\n");
+  auto failed = Run({"exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(failed.exit_code, 3) << failed.err;
+  EXPECT_EQ(failed.out, "out\n");
+  EXPECT_NE(failed.err.find("err"), std::string::npos) << failed.err;
+
+  // stdin: two lines in, and its end lets `wc` finish.
+  std::string kubectl;
+  for (const std::string& word :
+       shared_->host->KubectlArgv({"-n", ns_, "exec", "-i", "shell", "--", "wc", "-l"})) {
+    kubectl += ShellQuote(word) + " ";
+  }
+  auto counted = RunCommand({"/bin/sh", "-c", "printf 'one\\ntwo\\n' | " + kubectl});
+  EXPECT_EQ(counted.exit_code, 0) << counted.err;
+  EXPECT_EQ(counted.out.substr(counted.out.find_first_not_of(' ')), "2\n") << counted.out;
+
+  auto nobody = Run({"exec", "shell", "-c", "nobody", "--", "true"});
+  EXPECT_NE(nobody.exit_code, 0);
+  EXPECT_NE(nobody.err.find("container nobody is not valid for pod shell"), std::string::npos)
+      << nobody.err;
+  auto forbidden =
+      Run({"exec", "shell", "--as=system:serviceaccount:" + ns_ + ":viewer", "--", "true"});
+  EXPECT_NE(forbidden.exit_code, 0);
+  EXPECT_NE(forbidden.err.find("cannot create resource \"pods/exec\""), std::string::npos)
+      << forbidden.err;
+
+  // attach: a line to the container's stdin comes back on its stdout.
+  WaitFor("pod/reader", Ready);
+  std::string attach;
+  for (const std::string& word :
+       shared_->host->KubectlArgv({"-n", ns_, "attach", "-i", "reader", "-c", "app", "-q"})) {
+    attach += ShellQuote(word) + " ";
+  }
+  CommandOptions patient;
+  patient.timeout_seconds = 60;
+  auto attached = RunCommand({"/bin/sh", "-c", "printf 'hello\\n' | " + attach}, patient);
+  EXPECT_EQ(attached.exit_code, 0) << attached.err;
+  EXPECT_NE(attached.out.find("got hello"), std::string::npos) << attached.out << attached.err;
+
+  // A port forward: kubectl picks a local port and says which.
+  auto forward = Process::Spawn(shared_->host->KubectlArgv(
+      {"-n", ns_, "port-forward", "pod/shell", ":8080", "--address", "127.0.0.1"}));
+  ASSERT_NE(forward, nullptr);
+  const std::string line = forward->WaitForLine(
+      [](const std::string& text) { return text.find("Forwarding from 127.0.0.1:") == 0; }, 30);
+  ASSERT_FALSE(line.empty()) << forward->output();
+  const size_t colon = line.find(':');
+  const std::string port = line.substr(colon + 1, line.find(' ', colon) - colon - 1);
+  for (int round = 0; round < 2; ++round) {
+    auto answer = RunCommand({"/usr/bin/curl", "-s", "-m", "10", "http://127.0.0.1:" + port + "/"});
+    EXPECT_EQ(answer.exit_code, 0) << answer.err << forward->output();
+    EXPECT_EQ(answer.out, "shell\n");
+  }
+  forward->Kill(SIGTERM);
+  forward->Wait(10);
 }
 
 }  // namespace

@@ -253,6 +253,8 @@ TEST(ContainerConfigTest, MountsLabelsSecurity) {
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->linux().security_context().masked_paths_size(), 0);
 
+  c["volumeMounts"][1]["subPath"] = "a..b";
+  EXPECT_TRUE(ContainerConfig(pod, c, in).ok());
   c["volumeMounts"][1]["subPath"] = "../x";
   EXPECT_EQ(ContainerConfig(pod, c, in).status().code(), absl::StatusCode::kInvalidArgument);
   c["volumeMounts"][1]["subPath"] = "/x";
@@ -325,6 +327,17 @@ TEST(VolumesTest, Refusals) {
        {"hostPath", {{"path", (dir.path() / "no").string()}, {"type", "Directory"}}}}};
   EXPECT_EQ(PrepareVolumes(pod, dir.path().string(), sources).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// As Kubernetes validates subPaths and item paths: a ".." component leaves,
+// ".." inside a name does not.
+TEST(SubPathTest, LocalDescendingPathsByComponent) {
+  for (const char* good : {"a", "a/b", "a..b", "..a", "a..", "a/..b/c", "./a", "a/"}) {
+    EXPECT_TRUE(IsLocalDescendingPath(good)) << good;
+  }
+  for (const char* bad : {"", "/a", "..", "../a", "a/..", "a/../b", "a//../b"}) {
+    EXPECT_FALSE(IsLocalDescendingPath(bad)) << bad;
+  }
 }
 
 TEST(Base64Test, Decodes) {

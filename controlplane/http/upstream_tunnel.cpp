@@ -1,0 +1,246 @@
+// UpstreamProxy::Tunnel: an upgraded connection relayed to a node.
+#include <openssl/ssl.h>
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <future>
+#include <utility>
+
+#include "common/logging.h"
+#include "controlplane/http/upstream_loop.h"
+#include "controlplane/http/upstream_proxy.h"
+#include "fmt/format.h"
+
+namespace bulkhead::controlplane {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+bool IsAddress(const std::string& host) {
+  beast::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// A header value as it may go on the wire: no line breaks.
+bool SafeValue(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
+
+class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
+ public:
+  TunnelSession(asio::io_context& io, ssl::context& tls, UpstreamRequest request,
+                std::shared_ptr<std::atomic<size_t>> open)
+      : io_(io),
+        request_(std::move(request)),
+        resolver_(io),
+        stream_(io, tls),
+        open_(std::move(open)) {}
+  ~TunnelSession() { --*open_; }
+  TunnelSession(const TunnelSession&) = delete;
+  TunnelSession& operator=(const TunnelSession&) = delete;
+
+  // "" once the request's head is written, else why not.
+  std::future<std::string> connected() { return connected_.get_future(); }
+
+  void Start() {
+    beast::get_lowest_layer(stream_).expires_after(request_.head_timeout);
+    resolver_.async_resolve(
+        request_.host, std::to_string(request_.port),
+        [self = shared_from_this()](beast::error_code ec,
+                                    const tcp::resolver::results_type& found) {
+          if (ec) {
+            self->Fail(fmt::format("dial tcp {}: lookup: {}", self->HostPort(), ec.message()));
+            return;
+          }
+          beast::get_lowest_layer(self->stream_)
+              .async_connect(found, [self](beast::error_code connect_ec, const tcp::endpoint&) {
+                self->OnConnect(connect_ec);
+              });
+        });
+  }
+
+  // The client's connection, once handed over: both directions start.
+  void Attach(std::shared_ptr<RawConnection> client) {
+    client_ = std::move(client);
+    if (closed_ || client_ == nullptr) {
+      Close();
+      return;
+    }
+    // An exec may sit idle for hours; the node's runtime ends idle streams.
+    beast::get_lowest_layer(stream_).expires_never();
+    ToClient();
+    ToUpstream();
+  }
+
+  void Close() {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    resolver_.cancel();
+    beast::get_lowest_layer(stream_).close();
+    if (client_ != nullptr) {
+      client_->Close();
+    }
+  }
+
+ private:
+  std::string HostPort() const { return fmt::format("{}:{}", request_.host, request_.port); }
+
+  void Fail(const std::string& error) {
+    if (!answered_) {
+      answered_ = true;
+      connected_.set_value(error);
+    }
+    Close();
+  }
+
+  void OnConnect(beast::error_code ec) {
+    if (ec) {
+      Fail(fmt::format("dial tcp {}: connect: {}", HostPort(), ec.message()));
+      return;
+    }
+    if (!IsAddress(request_.host)) {
+      // SSL_set_tlsext_host_name without its C cast.
+      SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(request_.host.c_str()));
+    }
+    stream_.async_handshake(ssl::stream_base::client,
+                            [self = shared_from_this()](beast::error_code handshake_ec) {
+                              self->OnHandshake(handshake_ec);
+                            });
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      Fail(fmt::format("remote error: tls: {} ({})", ec.message(), HostPort()));
+      return;
+    }
+    head_ = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: bulkhead-controlplane\r\n",
+                        request_.method, request_.target, HostPort());
+    if (!request_.bearer_token.empty()) {
+      head_ += fmt::format("Authorization: Bearer {}\r\n", request_.bearer_token);
+    }
+    for (const auto& [name, value] : request_.headers) {
+      if (SafeValue(name) && SafeValue(value)) {
+        head_ += fmt::format("{}: {}\r\n", name, value);
+      }
+    }
+    head_ += "\r\n";
+    asio::async_write(
+        stream_, asio::buffer(head_),
+        [self = shared_from_this()](beast::error_code write_ec, size_t) {
+          if (write_ec) {
+            self->Fail(fmt::format("writing to {}: {}", self->HostPort(), write_ec.message()));
+            return;
+          }
+          self->answered_ = true;
+          self->connected_.set_value("");
+        });
+  }
+
+  // The node's bytes to the client, one read at a time: the next read waits
+  // until the client took the last one.
+  void ToClient() {
+    stream_.async_read_some(
+        asio::buffer(from_upstream_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec || self->closed_) {
+            self->Close();
+            return;
+          }
+          asio::io_context::executor_type io = self->io_.get_executor();
+          self->client_->Write(std::string(self->from_upstream_.data(), n), [self, io](bool ok) {
+            asio::post(io, [self, ok] {
+              if (!ok || self->closed_) {
+                self->Close();
+              } else {
+                self->ToClient();
+              }
+            });
+          });
+        });
+  }
+
+  // The client's bytes to the node, likewise.
+  void ToUpstream() {
+    asio::io_context::executor_type io = io_.get_executor();
+    client_->Read([self = shared_from_this(), io](std::string bytes) {
+      asio::post(io, [self, bytes = std::make_shared<std::string>(std::move(bytes))] {
+        if (bytes->empty() || self->closed_) {
+          self->Close();
+          return;
+        }
+        asio::async_write(self->stream_, asio::buffer(*bytes),
+                          [self, bytes](beast::error_code ec, size_t) {
+                            if (ec || self->closed_) {
+                              self->Close();
+                            } else {
+                              self->ToUpstream();
+                            }
+                          });
+      });
+    });
+  }
+
+  asio::io_context& io_;
+  UpstreamRequest request_;
+  tcp::resolver resolver_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  std::string head_;
+  std::promise<std::string> connected_;
+  bool answered_ = false;
+  std::shared_ptr<RawConnection> client_;
+  std::array<char, size_t{16} << 10> from_upstream_{};
+  bool closed_ = false;
+  std::shared_ptr<std::atomic<size_t>> open_;
+};
+
+}  // namespace
+
+UpstreamHead UpstreamProxy::Tunnel(
+    const UpstreamRequest& request,
+    const std::function<std::shared_ptr<RawConnection>()>& take_over) {
+  UpstreamHead refused;
+  refused.overloaded = true;
+  if (waiting_.fetch_add(1) >= max_waiting_) {
+    --waiting_;
+    refused.error = "too many requests to nodes are waiting for an answer";
+    return refused;
+  }
+  if (open_->fetch_add(1) >= max_relays_) {
+    --*open_;
+    --waiting_;
+    refused.error = "too many requests to nodes are open";
+    return refused;
+  }
+  // The session gives its count back when it is destroyed.
+  auto session = std::make_shared<TunnelSession>(loop_->io, loop_->tls, request, open_);
+  std::future<std::string> connected = session->connected();
+  asio::post(loop_->io, [session] { session->Start(); });
+  const bool ready = connected.wait_for(request.head_timeout + std::chrono::seconds(1)) ==
+                     std::future_status::ready;
+  --waiting_;
+  UpstreamHead head;
+  if (!ready) {
+    asio::post(loop_->io, [session] { session->Close(); });
+    head.error = fmt::format("dial tcp {}:{}: i/o timeout", request.host, request.port);
+    return head;
+  }
+  head.error = connected.get();
+  if (!head.error.empty()) {
+    return head;
+  }
+  std::shared_ptr<RawConnection> client = take_over();
+  head.status = 101;
+  asio::post(loop_->io, [session, client = std::move(client)]() mutable {
+    session->Attach(std::move(client));
+  });
+  return head;
+}
+
+}  // namespace bulkhead::controlplane
