@@ -28,6 +28,7 @@
 #include "node/kubelet/kubelet.h"
 #include "node/kubelet/node_status.h"
 #include "node/kubelet/pod_cgroups.h"
+#include "node/kubelet/sub_paths.h"
 #include "node/server/node_server.h"
 #include "node/server/runtime_streams.h"
 
@@ -174,13 +175,26 @@ int main(int argc, char** argv) {
     return rc;
   }
   containerd.state_dir = state_dir;
+  // The node makes and removes cgroups below this path in every hierarchy:
+  // it must stay below the hierarchies' roots.
+  if (kubelet.cgroup_root.empty() || kubelet.cgroup_root.front() != '/' ||
+      (kubelet.cgroup_root != "/" && !IsLocalDescendingPath(kubelet.cgroup_root.substr(1)))) {
+    PrintError(app, fmt::format("--cgroup-root {}: must be an absolute cgroup path without \"..\"",
+                                kubelet.cgroup_root));
+    return kExitUsage;
+  }
   // One node per state directory: a second one would run the same pods.
   std::error_code dir_error;
-  std::filesystem::create_directories(state_dir + "/pods", dir_error);
-  ::chmod(state_dir.c_str(), 0700);  // pods' secrets and tokens are below
-  ::chmod((state_dir + "/pods").c_str(), 0700);
-  int lock_fd = ::open((state_dir + "/node.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  if (!uninstall) {
+    std::filesystem::create_directories(state_dir + "/pods", dir_error);
+    ::chmod(state_dir.c_str(), 0700);  // pods' secrets and tokens are below
+    ::chmod((state_dir + "/pods").c_str(), 0700);
+  }
+  const bool state_exists = std::filesystem::exists(state_dir, dir_error);
+  int lock_fd = state_exists ? ::open((state_dir + "/node.lock").c_str(),
+                                      O_RDWR | O_CLOEXEC | (uninstall ? 0 : O_CREAT), 0600)
+                             : -1;
+  if ((!uninstall && lock_fd < 0) || (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0)) {
     PrintError(app, fmt::format("another bulkhead-node runs on --state-dir {} (or it cannot be "
                                 "locked: {}); stop it first",
                                 state_dir, std::strerror(errno)));
@@ -190,7 +204,8 @@ int main(int argc, char** argv) {
     Status removed = Teardown(containerd);
     RemoveCgroupTree(kubelet.cgroup_root + "/kubepods");
     if (kubelet.cgroup_root != "/") {
-      RemoveCgroupTree(kubelet.cgroup_root);
+      // Only if nothing else is in it: the root may be a cgroup of others.
+      RemoveCgroupIfEmpty(kubelet.cgroup_root);
     }
     if (!removed.ok()) {
       PrintError(app, fmt::format("uninstall: {}", MessageOf(removed)));

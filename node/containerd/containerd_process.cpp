@@ -685,6 +685,25 @@ Status Teardown(const ContainerdOptions& options) {
   // by the canonical one.
   const std::string state_dir = canonical.string();
   ContainerdPaths paths(options.state_dir);
+  // Everything below is removed at the end: only a directory this code set
+  // up (its containerd config is there), an empty one, or none at all.
+  if (fs::exists(state_dir, error) && !fs::exists(paths.config, error) &&
+      !fs::is_empty(state_dir, error)) {
+    std::vector<std::string> entries;
+    for (const auto& entry : fs::directory_iterator(state_dir, error)) {
+      entries.push_back(entry.path().filename().string());
+    }
+    const bool only_node_files =
+        std::all_of(entries.begin(), entries.end(), [&](const std::string& name) {
+          return name == "node.lock" ||
+                 (name == "pods" && fs::is_empty(state_dir + "/pods", error));
+        });
+    if (!only_node_files) {
+      return absl::FailedPreconditionError(
+          fmt::format("refusing to tear down \"{}\": it is not a node's state directory (no {})",
+                      options.state_dir, paths.config));
+    }
+  }
   FirstError errors;
 
   const std::set<std::string> sandboxes = SandboxIds(options, paths);

@@ -75,4 +75,16 @@ void RemovePodCgroups(const std::string& cgroup_parent) { RemoveUnder(cgroup_par
 
 void RemoveCgroupTree(const std::string& path) { RemoveUnder(path, true); }
 
+void RemoveCgroupIfEmpty(const std::string& path) {
+  if (fs::path(path).relative_path().empty()) {
+    return;
+  }
+  for (const std::string& root : CgroupHierarchies()) {
+    const fs::path dir = fs::path(root) / fs::path(path).relative_path();
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY) {
+      Logger(Component::kNode).warn("removing cgroup {}: {}", dir.string(), std::strerror(errno));
+    }
+  }
+}
+
 }  // namespace bulkhead::node

@@ -20,6 +20,10 @@ void RemovePodCgroups(const std::string& cgroup_parent);
 // first. Cgroups that still hold processes stay (and are reported).
 void RemoveCgroupTree(const std::string& path);
 
+// Removes `path` in every hierarchy where it has no child cgroups and no
+// processes (rmdir refuses otherwise); never the hierarchies' roots.
+void RemoveCgroupIfEmpty(const std::string& path);
+
 }  // namespace bulkhead::node
 
 #endif  // BULKHEAD_NODE_KUBELET_POD_CGROUPS_H_
