@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -294,6 +295,10 @@ int main(int argc, char** argv) {
   kubelet.node_ip = node_ip;
   kubelet.state_dir = state_dir;
   kubelet.node_memory_bytes = machine.memory_bytes;
+  // As the Node's allocatable says (node_status.cpp).
+  kubelet.allocatable.cpu_milli = machine.cpus * 1000;
+  kubelet.allocatable.memory_bytes =
+      std::max<int64_t>(0, machine.memory_bytes - identity.reserved_memory_bytes);
   Kubelet pods(host, **cri, kubelet);
   NodeServerOptions serve;
   serve.address = serve_address.empty() ? node_ip : serve_address;

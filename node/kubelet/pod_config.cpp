@@ -248,7 +248,8 @@ StatusOr<runtime::v1::PodSandboxConfig> SandboxConfig(const json& pod,
 StatusOr<std::vector<runtime::v1::KeyValue>> ContainerEnv(const json& pod, const json& container,
                                                           const std::string& pod_ip,
                                                           const std::string& host_ip,
-                                                          const DataLookup& lookup) {
+                                                          const DataLookup& lookup,
+                                                          const NodeAllocatable& node) {
   std::vector<runtime::v1::KeyValue> env;
   auto set = [&](const std::string& key, const std::string& value) {
     for (auto& kv : env) {
@@ -316,6 +317,17 @@ StatusOr<std::vector<runtime::v1::KeyValue>> ContainerEnv(const json& pod, const
       std::string kind = resource.substr(0, dot);
       std::string what = resource.substr(dot + 1);
       auto milli = Resource(*target, kind == "limits" ? "limits" : "requests", what.c_str());
+      if (!milli && kind == "limits") {
+        // An unset limit is the node's allocatable.
+        const int64_t allocatable = what == "cpu"      ? node.cpu_milli
+                                    : what == "memory" ? node.memory_bytes * 1000
+                                    : what == "ephemeral-storage"
+                                        ? node.ephemeral_storage_bytes * 1000
+                                        : 0;
+        if (allocatable > 0) {
+          milli = allocatable;
+        }
+      }
       int64_t divisor = 1000;
       if (field.contains("divisor")) {
         const json& d = field["divisor"];

@@ -59,10 +59,18 @@ using DataLookup = std::function<std::optional<std::map<std::string, std::string
 // resourceFieldRef, configMapKeyRef, secretKeyRef) and envFrom, with
 // $(VAR) references expanded as Kubernetes does. FAILED_PRECONDITION
 // naming the missing object or key (not optional) when one is absent.
+// What a resourceFieldRef of an unset limit reads, as a kubelet gives it:
+// the node's allocatable (0: unknown, read as 0).
+struct NodeAllocatable {
+  int64_t cpu_milli = 0;
+  int64_t memory_bytes = 0;
+  int64_t ephemeral_storage_bytes = 0;
+};
 StatusOr<std::vector<runtime::v1::KeyValue>> ContainerEnv(const json& pod, const json& container,
                                                           const std::string& pod_ip,
                                                           const std::string& host_ip,
-                                                          const DataLookup& lookup);
+                                                          const DataLookup& lookup,
+                                                          const NodeAllocatable& node = {});
 
 // Expands $(VAR) from `env` in `text`; $$ is a literal $.
 std::string ExpandVariables(const std::string& text, const std::vector<runtime::v1::KeyValue>& env);

@@ -502,10 +502,10 @@ bool PodWorker::StartContainer(const json& pod, const json& container, Container
     Backoff(record, "CreateContainerConfigError", MessageOf(non_root));
     return false;
   }
-  auto env = ContainerEnv(pod, container, pod_ip_, options_.node_ip,
-                          [&](const std::string& kind, const std::string& object) {
-                            return Lookup(pod, kind, object);
-                          });
+  auto env = ContainerEnv(
+      pod, container, pod_ip_, options_.node_ip,
+      [&](const std::string& kind, const std::string& object) { return Lookup(pod, kind, object); },
+      options_.allocatable);
   if (!env.ok()) {
     Event(pod, "Warning", "Failed", "Error: " + std::string(env.status().message()));
     Backoff(record, "CreateContainerConfigError", MessageOf(env.status()));

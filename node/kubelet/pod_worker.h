@@ -31,6 +31,7 @@ struct KubeletOptions {
   std::string cgroup_root = "/";  // pods' cgroups under <root>/kubepods
   std::string resolv_conf = "/etc/resolv.conf";
   int64_t node_memory_bytes = 0;
+  NodeAllocatable allocatable;  // what unset limits read as (resourceFieldRef)
   std::chrono::milliseconds relist_period{1000};
   std::chrono::milliseconds restart_backoff{10000};       // doubled per restart
   std::chrono::milliseconds restart_backoff_max{300000};  // up to five minutes

@@ -181,6 +181,24 @@ TEST(EnvTest, ValuesRefsAndExpansion) {
   EXPECT_EQ(Env(*env, "S"), "secret");
   EXPECT_EQ(Env(*env, "O"), "<unset>");
 
+  // An unset limit reads as the node's allocatable, as a kubelet gives it.
+  json unlimited = {
+      {"name", "c"},
+      {"env",
+       {{{"name", "CPU"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "limits.cpu"}}}}}},
+        {{"name", "MEM"},
+         {"valueFrom",
+          {{"resourceFieldRef", {{"resource", "limits.memory"}, {"divisor", "1Mi"}}}}}},
+        {{"name", "REQ"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "requests.cpu"}}}}}}}}};
+  NodeAllocatable node;
+  node.cpu_milli = 2000;
+  node.memory_bytes = int64_t{4} << 30;
+  env = ContainerEnv(pod, unlimited, "", "", Lookup({}), node);
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(Env(*env, "CPU"), "2");
+  EXPECT_EQ(Env(*env, "MEM"), "4096");
+  EXPECT_EQ(Env(*env, "REQ"), "0");
+
   json missing = {
       {"name", "c"},
       {"env",
