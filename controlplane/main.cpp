@@ -48,6 +48,7 @@ struct Flags {
   std::string pod_security_floor = "privileged";
   bool host_mode = false;
   int64_t node_monitor_grace = 40;
+  int64_t terminated_pod_gc_threshold = 12500;
 };
 
 // --service-cidr (one CIDR, or an IPv4 and an IPv6 one, comma-separated)
@@ -197,6 +198,7 @@ int Run(const CLI::App& app, const Flags& flags) {
   controller_options.tokens = &api.tokens();
   controller_options.host_mode = flags.host_mode;
   controller_options.node_monitor_grace = std::chrono::seconds(flags.node_monitor_grace);
+  controller_options.pod_gc.terminated_threshold = flags.terminated_pod_gc_threshold;
   controllers::ControllerManager controllers(api.objects(), controller_options);
   if (Status status = controllers.Start(); !status.ok()) {
     return fail(status);
@@ -275,11 +277,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--host-mode", flags.host_mode,
                "Serve a host cluster rather than a virtual one: also run the scheduler, which "
-               "binds pods to Ready nodes, and the node lifecycle controller");
+               "binds pods to Ready nodes, the node lifecycle controller and the pod garbage "
+               "collector");
   app.add_option("--node-monitor-grace-period", flags.node_monitor_grace,
                  "Seconds a node may go without a heartbeat (its Lease or Ready condition) "
                  "before it is marked NotReady (host mode)")
       ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--terminated-pod-gc-threshold", flags.terminated_pod_gc_threshold,
+                 "Succeeded or Failed pods kept before the pod garbage collector deletes the "
+                 "oldest; 0 keeps them all (host mode)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--durability", flags.durability,
                  "process-crash: a write is acknowledged once in the WAL (survives kill -9); "

@@ -53,6 +53,7 @@ ControllerManager::ControllerManager(ObjectRegistry& objects, const ControllerOp
     controllers_.push_back(std::make_unique<Scheduler>(client_, pods, nodes));
     controllers_.push_back(std::make_unique<NodeLifecycleController>(
         client_, nodes, Shared(kLeasesRef), pods, options.node_monitor_grace));
+    controllers_.push_back(std::make_unique<PodGcController>(client_, pods, nodes, options.pod_gc));
   }
   controllers_.push_back(
       std::make_unique<ClusterRoleAggregationController>(client_, Shared(kClusterRolesRef)));

@@ -14,6 +14,7 @@
 #include "controlplane/apiserver/registry/informer.h"
 #include "controlplane/auth/service_account_token.h"
 #include "controlplane/controllers/controller.h"
+#include "controlplane/controllers/pod_gc_controller.h"
 
 namespace bulkhead::controlplane::controllers {
 
@@ -23,10 +24,14 @@ struct ControllerOptions {
   std::string root_ca_pem;
   // What signs legacy token Secrets (none are filled without it).
   const ServiceAccountTokens* tokens = nullptr;
-  // A host's controllers too: the scheduler and the node lifecycle.
+  // A host's controllers too: the scheduler, the node lifecycle and the
+  // pod garbage collector.
   bool host_mode = false;
   // How long a node may go without a heartbeat before it is NotReady.
   std::chrono::seconds node_monitor_grace{40};
+  // The pod garbage collector's quarantine, sweep period and terminated-pod
+  // threshold (--terminated-pod-gc-threshold).
+  PodGcOptions pod_gc;
 };
 
 class ControllerManager {
