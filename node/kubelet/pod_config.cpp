@@ -272,7 +272,7 @@ StatusOr<std::vector<runtime::v1::KeyValue>> ContainerEnv(const json& pod, const
       }
       std::string name = Str(ref, "name");
       const std::string object_kind = std::string(kind) == "configMapRef" ? "ConfigMap" : "Secret";
-      auto data = lookup(object_kind, name);
+      BH_ASSIGN_OR_RETURN(auto data, lookup(object_kind, name));
       if (!data) {
         if (Field(ref, "optional") == true) {
           continue;
@@ -347,7 +347,7 @@ StatusOr<std::vector<runtime::v1::KeyValue>> ContainerEnv(const json& pod, const
           std::string(kind) == "configMapKeyRef" ? "ConfigMap" : "Secret";
       std::string object = Str(ref, "name");
       std::string key = Str(ref, "key");
-      auto data = lookup(object_kind, object);
+      BH_ASSIGN_OR_RETURN(auto data, lookup(object_kind, object));
       const bool optional = Field(ref, "optional") == true;
       std::string lower = object_kind == "ConfigMap" ? "configmap" : "secret";
       if (!data) {

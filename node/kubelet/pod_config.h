@@ -51,8 +51,10 @@ struct SandboxInputs {
 StatusOr<runtime::v1::PodSandboxConfig> SandboxConfig(const json& pod, const SandboxInputs& inputs);
 
 // A ConfigMap's or Secret's data by namespace and name; nullopt when it
-// does not exist. Secret values come decoded.
-using DataLookup = std::function<std::optional<std::map<std::string, std::string>>(
+// does not exist, an error when that cannot be known now (the host API
+// unreachable: the pod waits and retries rather than start without an
+// optional object that exists). Secret values come decoded.
+using DataLookup = std::function<StatusOr<std::optional<std::map<std::string, std::string>>>(
     const std::string& kind, const std::string& name)>;
 
 // The container's environment: value, valueFrom (fieldRef,

@@ -110,7 +110,7 @@ StatusOr<std::string> DownwardValue(const json& pod, const std::string& volume, 
 Status WriteObjectFiles(const std::string& volume, const fs::path& dir, const json& source,
                         const std::string& kind, const VolumeSources& sources, int default_mode) {
   std::string name = Str(source, "name");
-  auto data = sources.lookup(kind, name);
+  BH_ASSIGN_OR_RETURN(auto data, sources.lookup(kind, name));
   if (!data) {
     if (Field(source, "optional") == true) {
       return absl::OkStatus();

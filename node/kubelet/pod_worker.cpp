@@ -197,15 +197,18 @@ void PodWorker::Run() {
   }
 }
 
-std::optional<std::map<std::string, std::string>> PodWorker::Lookup(const json& pod,
-                                                                    const std::string& kind,
-                                                                    const std::string& name) const {
+StatusOr<std::optional<std::map<std::string, std::string>>> PodWorker::Lookup(
+    const json& pod, const std::string& kind, const std::string& name) const {
   std::string ns = Str(pod["metadata"], "namespace");
   std::string path = fmt::format("/api/v1/namespaces/{}/{}/{}", ns,
                                  kind == "ConfigMap" ? "configmaps" : "secrets", name);
   auto object = host_.Get(path);
   if (!object.ok()) {
-    return std::nullopt;
+    if (object.status().code() == absl::StatusCode::kNotFound) {
+      return std::nullopt;
+    }
+    return absl::UnavailableError(
+        fmt::format("reading {} {}/{}: {}", kind, ns, name, MessageOf(object.status())));
   }
   std::map<std::string, std::string> data;
   if (const json& values = Field(*object, "data"); values.is_object()) {

@@ -107,8 +107,9 @@ class PodWorker {
   json StatusOf(const json& pod) const;
   void Event(const json& pod, const std::string& type, const std::string& reason,
              const std::string& message) const;
-  std::optional<std::map<std::string, std::string>> Lookup(const json& pod, const std::string& kind,
-                                                           const std::string& name) const;
+  StatusOr<std::optional<std::map<std::string, std::string>>> Lookup(const json& pod,
+                                                                     const std::string& kind,
+                                                                     const std::string& name) const;
   void WakeAt(std::chrono::steady_clock::time_point when);
 
   const HostClient& host_;

@@ -181,6 +181,26 @@ TEST(EnvTest, ValuesRefsAndExpansion) {
   EXPECT_EQ(Env(*env, "S"), "secret");
   EXPECT_EQ(Env(*env, "O"), "<unset>");
 
+  // A lookup that cannot answer now is not "missing": even an optional
+  // reference waits for it rather than start without it.
+  DataLookup unreachable =
+      [](const std::string&,
+         const std::string&) -> StatusOr<std::optional<std::map<std::string, std::string>>> {
+    return absl::UnavailableError("host API unreachable");
+  };
+  json optional_ref = {
+      {"name", "c"},
+      {"env",
+       {{{"name", "O"},
+         {"valueFrom",
+          {{"configMapKeyRef", {{"name", "cm"}, {"key", "k"}, {"optional", true}}}}}}}}};
+  EXPECT_EQ(ContainerEnv(pod, optional_ref, "", "", unreachable).status().code(),
+            absl::StatusCode::kUnavailable);
+  json optional_from = {{"name", "c"},
+                        {"envFrom", {{{"configMapRef", {{"name", "cm"}, {"optional", true}}}}}}};
+  EXPECT_EQ(ContainerEnv(pod, optional_from, "", "", unreachable).status().code(),
+            absl::StatusCode::kUnavailable);
+
   // An unset limit reads as the node's allocatable, as a kubelet gives it.
   json unlimited = {
       {"name", "c"},
