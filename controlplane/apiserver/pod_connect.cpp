@@ -136,6 +136,9 @@ void ApiServer::PodConnect(const ResourceTarget& target, const HttpRequest& requ
   upstream.target = *node_target;
   upstream.headers = request.upgrade_headers;
   upstream.bearer_token = options_.admin_token;
+  upstream.owner = request.user->name;
+  // A node that does not answer soon holds a handler thread meanwhile.
+  upstream.head_timeout = std::chrono::seconds(5);
   Logger(Component::kApiserver)
       .info("pod {} peer={} user={} pod={}/{} node={} ({}:{})", target.subresource, request.peer,
             request.user->name, target.namespace_name, target.name, kubelet->node_name,

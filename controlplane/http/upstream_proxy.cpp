@@ -110,7 +110,12 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   }
 
  private:
-  std::string HostPort() const { return fmt::format("{}:{}", request_.host, request_.port); }
+  std::string HostPort() const {
+    // An IPv6 address in brackets, as in a URL's authority.
+    return request_.host.find(':') == std::string::npos
+               ? fmt::format("{}:{}", request_.host, request_.port)
+               : fmt::format("[{}]:{}", request_.host, request_.port);
+  }
 
   void Fail(const std::string& error) {
     if (!head_sent_) {
@@ -299,11 +304,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
 
 }  // namespace
 
-UpstreamProxy::UpstreamProxy(size_t max_relays, size_t max_waiting)
+UpstreamProxy::UpstreamProxy(UpstreamLimits limits)
     : loop_(std::make_unique<Loop>()),
-      max_relays_(max_relays),
-      max_waiting_(max_waiting),
-      open_(std::make_shared<std::atomic<size_t>>(0)) {
+      limits_(limits),
+      open_(std::make_shared<std::atomic<size_t>>(0)),
+      counts_(std::make_shared<Counts>()) {
   // Nodes serve self-signed certificates: not verified (a known gap).
   loop_->tls.set_verify_mode(ssl::verify_none);
   loop_->tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -332,14 +337,15 @@ UpstreamHead UpstreamProxy::Relay(
     const std::function<std::shared_ptr<ResponseStream>(const UpstreamHead&)>& start) {
   UpstreamHead refused;
   refused.overloaded = true;
-  if (waiting_.fetch_add(1) >= max_waiting_) {
-    --waiting_;
-    refused.error = "too many requests to nodes are waiting for an answer";
+  auto waiting = std::make_unique<Waiting>(*counts_, limits_,
+                                           fmt::format("{}:{}", request.host, request.port));
+  if (!waiting->taken()) {
+    refused.error = fmt::format("too many requests to node {}:{} are waiting for an answer",
+                                request.host, request.port);
     return refused;
   }
-  if (open_->fetch_add(1) >= max_relays_) {
+  if (open_->fetch_add(1) >= limits_.max_relays) {
     --*open_;
-    --waiting_;
     refused.error = "too many requests to nodes are open";
     return refused;
   }
@@ -349,7 +355,7 @@ UpstreamHead UpstreamProxy::Relay(
   asio::post(loop_->io, [relay] { relay->Start(); });
   const bool answered =
       future.wait_for(request.head_timeout + std::chrono::seconds(1)) == std::future_status::ready;
-  --waiting_;
+  waiting.reset();
   if (!answered) {
     asio::post(loop_->io, [relay] { relay->Close(); });
     UpstreamHead late;

@@ -38,6 +38,21 @@ struct UpstreamRequest {
   bool follow = false;
   std::chrono::milliseconds head_timeout{15000};
   std::chrono::milliseconds idle_timeout{60000};
+  // Tunnel: each write to the upstream must end within it.
+  std::chrono::milliseconds write_timeout{60000};
+  // Tunnel: whose it is (the user), for the per-owner bound.
+  std::string owner;
+};
+
+struct UpstreamLimits {
+  size_t max_relays = 256;   // Relay: open at once
+  size_t max_tunnels = 256;  // Tunnel: open at once, apart from the relays
+  size_t max_tunnels_per_owner = 32;
+  // Callers waiting for an answer at once (each holds a handler thread),
+  // in all and for one upstream (host:port): a node that never answers
+  // holds only its own share.
+  size_t max_waiting = 6;
+  size_t max_waiting_per_upstream = 2;
 };
 
 struct UpstreamHead {
@@ -53,9 +68,8 @@ struct UpstreamHead {
 
 class UpstreamProxy {
  public:
-  // `max_relays`: relays open at once; `max_waiting`: callers waiting for
-  // a head at once. Past either, Relay answers `overloaded`.
-  explicit UpstreamProxy(size_t max_relays = 256, size_t max_waiting = 4);
+  // Past a limit, Relay and Tunnel answer `overloaded`.
+  explicit UpstreamProxy(UpstreamLimits limits = {});
   ~UpstreamProxy();
   UpstreamProxy(const UpstreamProxy&) = delete;
   UpstreamProxy& operator=(const UpstreamProxy&) = delete;
@@ -71,23 +85,31 @@ class UpstreamProxy {
   // connects to the upstream and sends the request head (the caller's
   // `headers`, the bearer token), waiting at most `head_timeout`; then
   // takes the client's connection over (`take_over`, on this thread) and
-  // from there relays raw bytes both ways, the upstream's answer (101 or an
-  // error) included, until either side closes; the relay goes on after
-  // Tunnel returns and counts as an open relay. Returns status 101 once
-  // handed over; else status 0 with `error` (or `overloaded`), the client
-  // untouched so the caller answers.
+  // from there relays the upstream's answer to the client, and once it is
+  // 101 (switched) raw bytes both ways, until either side closes; the
+  // client's bytes never reach an upstream that did not switch. The
+  // upstream must answer within `head_timeout`, and take each write within
+  // `write_timeout`. The tunnel goes on after Tunnel returns. Returns
+  // status 101 once handed over; else status 0 with `error` (or
+  // `overloaded`), the client untouched so the caller answers.
   UpstreamHead Tunnel(const UpstreamRequest& request,
                       const std::function<std::shared_ptr<RawConnection>()>& take_over);
 
   size_t open_relays() const { return open_->load(); }
+  size_t open_tunnels() const;
+
+  // Internal to the proxy's files (upstream_loop.h): its IO thread, the
+  // counts of waiting callers and open tunnels, and a caller's place among
+  // those waiting.
+  struct Loop;
+  struct Counts;
+  class Waiting;
 
  private:
-  struct Loop;
   std::unique_ptr<Loop> loop_;
-  size_t max_relays_;
-  size_t max_waiting_;
+  UpstreamLimits limits_;
   std::shared_ptr<std::atomic<size_t>> open_;
-  std::atomic<size_t> waiting_{0};
+  std::shared_ptr<Counts> counts_;
 };
 
 }  // namespace bulkhead::controlplane

@@ -34,13 +34,17 @@ bool SafeValue(const std::string& text) { return text.find_first_of("\r\n") == s
 class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
  public:
   TunnelSession(asio::io_context& io, ssl::context& tls, UpstreamRequest request,
-                std::shared_ptr<std::atomic<size_t>> open)
+                std::shared_ptr<UpstreamProxy::Counts> counts)
       : io_(io),
         request_(std::move(request)),
         resolver_(io),
         stream_(io, tls),
-        open_(std::move(open)) {}
-  ~TunnelSession() { --*open_; }
+        counts_(std::move(counts)) {}
+  ~TunnelSession() {
+    std::lock_guard lock(counts_->mu);
+    --counts_->tunnels;
+    UpstreamProxy::Counts::Drop(counts_->tunnels_by_owner, request_.owner);
+  }
   TunnelSession(const TunnelSession&) = delete;
   TunnelSession& operator=(const TunnelSession&) = delete;
 
@@ -64,17 +68,17 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
         });
   }
 
-  // The client's connection, once handed over: both directions start.
+  // The client's connection, once handed over: the upstream's answer goes
+  // to it; the client's bytes go up only once that answer is a 101.
   void Attach(std::shared_ptr<RawConnection> client) {
     client_ = std::move(client);
     if (closed_ || client_ == nullptr) {
       Close();
       return;
     }
-    // An exec may sit idle for hours; the node's runtime ends idle streams.
-    beast::get_lowest_layer(stream_).expires_never();
+    // The answer must come within the head timeout.
+    beast::get_lowest_layer(stream_).expires_after(request_.head_timeout);
     ToClient();
-    ToUpstream();
   }
 
   void Close() {
@@ -90,7 +94,13 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
   }
 
  private:
-  std::string HostPort() const { return fmt::format("{}:{}", request_.host, request_.port); }
+  static constexpr std::string_view kSwitched = "HTTP/1.1 101";
+
+  std::string HostPort() const {
+    return request_.host.find(':') == std::string::npos
+               ? fmt::format("{}:{}", request_.host, request_.port)
+               : fmt::format("[{}]:{}", request_.host, request_.port);
+  }
 
   void Fail(const std::string& error) {
     if (!answered_) {
@@ -144,6 +154,26 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
         });
   }
 
+  // The first bytes of the node's answer decide: a 101 opens the way up.
+  void Look(std::string_view bytes) {
+    if (decided_) {
+      return;
+    }
+    status_line_.append(bytes.substr(0, kSwitched.size() - status_line_.size()));
+    if (status_line_.size() < kSwitched.size()) {
+      return;
+    }
+    decided_ = true;
+    if (!writing_) {
+      beast::get_lowest_layer(stream_).expires_never();
+    }
+    // "HTTP/1.x 101"; any other answer reaches the client, then the node
+    // closes and so does the tunnel.
+    if (status_line_.substr(8) == kSwitched.substr(8)) {
+      ToUpstream();
+    }
+  }
+
   // The node's bytes to the client, one read at a time: the next read waits
   // until the client took the last one.
   void ToClient() {
@@ -153,6 +183,7 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
             self->Close();
             return;
           }
+          self->Look(std::string_view(self->from_upstream_.data(), n));
           asio::io_context::executor_type io = self->io_.get_executor();
           self->client_->Write(std::string(self->from_upstream_.data(), n), [self, io](bool ok) {
             asio::post(io, [self, ok] {
@@ -166,7 +197,9 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
         });
   }
 
-  // The client's bytes to the node, likewise.
+  // The client's bytes to the node, likewise; a write the node does not
+  // take within the write timeout ends the tunnel (a stalled node would
+  // otherwise keep it, and the client's gone connection, forever).
   void ToUpstream() {
     asio::io_context::executor_type io = io_.get_executor();
     client_->Read([self = shared_from_this(), io](std::string bytes) {
@@ -175,13 +208,17 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
           self->Close();
           return;
         }
+        self->writing_ = true;
+        beast::get_lowest_layer(self->stream_).expires_after(self->request_.write_timeout);
         asio::async_write(self->stream_, asio::buffer(*bytes),
                           [self, bytes](beast::error_code ec, size_t) {
+                            self->writing_ = false;
                             if (ec || self->closed_) {
                               self->Close();
-                            } else {
-                              self->ToUpstream();
+                              return;
                             }
+                            beast::get_lowest_layer(self->stream_).expires_never();
+                            self->ToUpstream();
                           });
       });
     });
@@ -196,8 +233,11 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
   bool answered_ = false;
   std::shared_ptr<RawConnection> client_;
   std::array<char, size_t{16} << 10> from_upstream_{};
+  std::string status_line_;  // the answer's first bytes
+  bool decided_ = false;
+  bool writing_ = false;
   bool closed_ = false;
-  std::shared_ptr<std::atomic<size_t>> open_;
+  std::shared_ptr<UpstreamProxy::Counts> counts_;
 };
 
 }  // namespace
@@ -207,24 +247,36 @@ UpstreamHead UpstreamProxy::Tunnel(
     const std::function<std::shared_ptr<RawConnection>()>& take_over) {
   UpstreamHead refused;
   refused.overloaded = true;
-  if (waiting_.fetch_add(1) >= max_waiting_) {
-    --waiting_;
-    refused.error = "too many requests to nodes are waiting for an answer";
+  auto waiting = std::make_unique<Waiting>(*counts_, limits_,
+                                           fmt::format("{}:{}", request.host, request.port));
+  if (!waiting->taken()) {
+    refused.error = fmt::format("too many requests to node {}:{} are waiting for an answer",
+                                request.host, request.port);
     return refused;
   }
-  if (open_->fetch_add(1) >= max_relays_) {
-    --*open_;
-    --waiting_;
-    refused.error = "too many requests to nodes are open";
-    return refused;
+  {
+    std::lock_guard lock(counts_->mu);
+    size_t& mine = counts_->tunnels_by_owner[request.owner];
+    if (counts_->tunnels >= limits_.max_tunnels || mine >= limits_.max_tunnels_per_owner) {
+      refused.error = counts_->tunnels >= limits_.max_tunnels
+                          ? "too many exec, attach and port-forward sessions are open"
+                          : fmt::format("{} has {} exec, attach and port-forward sessions open",
+                                        request.owner, mine);
+      if (mine == 0) {
+        counts_->tunnels_by_owner.erase(request.owner);
+      }
+      return refused;
+    }
+    ++counts_->tunnels;
+    ++mine;
   }
-  // The session gives its count back when it is destroyed.
-  auto session = std::make_shared<TunnelSession>(loop_->io, loop_->tls, request, open_);
+  // The session gives its counts back when it is destroyed.
+  auto session = std::make_shared<TunnelSession>(loop_->io, loop_->tls, request, counts_);
   std::future<std::string> connected = session->connected();
   asio::post(loop_->io, [session] { session->Start(); });
   const bool ready = connected.wait_for(request.head_timeout + std::chrono::seconds(1)) ==
                      std::future_status::ready;
-  --waiting_;
+  waiting.reset();
   UpstreamHead head;
   if (!ready) {
     asio::post(loop_->io, [session] { session->Close(); });
@@ -241,6 +293,11 @@ UpstreamHead UpstreamProxy::Tunnel(
     session->Attach(std::move(client));
   });
   return head;
+}
+
+size_t UpstreamProxy::open_tunnels() const {
+  std::lock_guard lock(counts_->mu);
+  return counts_->tunnels;
 }
 
 }  // namespace bulkhead::controlplane

@@ -277,6 +277,8 @@ const char* Reason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 503:
@@ -589,8 +591,14 @@ class Server : public NodeServer {
       Answer(tls, 401, "Unauthorized");
       return;
     }
-    // A kubelet's verb for its endpoints: create for a POST, else get.
-    AccessDecision decision = access_(token, request->method == "POST" ? "create" : "get");
+    // A kubelet's verb for its endpoints: create for a POST, else get; and
+    // create for anything that runs commands or opens ports, whatever the
+    // method (a WebSocket exec is a GET).
+    const bool streams = !request->segments.empty() &&
+                         (request->segments[0] == "exec" || request->segments[0] == "attach" ||
+                          request->segments[0] == "portForward");
+    AccessDecision decision =
+        access_(token, request->method == "POST" || streams ? "create" : "get");
     switch (decision.access) {
       case Access::kAllowed:
         break;
@@ -705,6 +713,15 @@ class Server : public NodeServer {
       Answer(tls, 405, "405 method not allowed");
       return;
     }
+    // Streams may be held for hours: they never take the slots kept for
+    // logs and health checks.
+    StreamSlot slot(*this);
+    if (!slot.taken()) {
+      Answer(tls, 429,
+             fmt::format("the node serves {} streams already; retry later",
+                         options_.max_connections - kKeptConnections));
+      return;
+    }
     bool upgrade = false;
     for (const auto& [name, value] : request.relayed_headers) {
       upgrade = upgrade || Lower(name) == "upgrade";
@@ -779,10 +796,38 @@ class Server : public NodeServer {
     }
   }
 
+  // Connections never given to streams.
+  static constexpr size_t kKeptConnections = 8;
+  class StreamSlot {
+   public:
+    explicit StreamSlot(Server& server) : server_(server) {
+      std::lock_guard lock(server_.mu_);
+      const size_t limit = server_.options_.max_connections > kKeptConnections
+                               ? server_.options_.max_connections - kKeptConnections
+                               : 1;
+      taken_ = server_.streams_open_ < limit;
+      server_.streams_open_ += taken_ ? 1 : 0;
+    }
+    ~StreamSlot() {
+      if (taken_) {
+        std::lock_guard lock(server_.mu_);
+        --server_.streams_open_;
+      }
+    }
+    StreamSlot(const StreamSlot&) = delete;
+    StreamSlot& operator=(const StreamSlot&) = delete;
+    [[nodiscard]] bool taken() const { return taken_; }
+
+   private:
+    Server& server_;
+    bool taken_ = false;
+  };
+
   NodeServerOptions options_;
   AccessCheck access_;
   LogLookup lookup_;
   StreamLookup streams_;
+  size_t streams_open_ = 0;  // under mu_
   SSL_CTX* tls_ = nullptr;
   std::string certificate_pem_;
   int listen_fd_ = -1;

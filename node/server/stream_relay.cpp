@@ -120,20 +120,27 @@ StatusOr<int> Connect(const Url& url, std::chrono::milliseconds timeout) {
 }
 
 // Moves bytes both ways until one side ends and what it sent is delivered.
+// The client's own bytes go on only once the runtime has switched
+// protocols (101): what a client sends early never reaches a runtime that
+// refused it. A write that makes no progress for the write timeout ends
+// the relay, as does an error or hang-up on either socket.
 class Splice {
  public:
-  Splice(SSL* tls, int client_fd, int upstream_fd, std::string to_upstream,
+  Splice(SSL* tls, int client_fd, int upstream_fd, std::string head, std::string client_bytes,
          std::chrono::milliseconds write_timeout)
       : tls_(tls),
         client_fd_(client_fd),
         upstream_fd_(upstream_fd),
-        to_upstream_(std::move(to_upstream)),
+        to_upstream_(std::move(head)),
+        held_(std::move(client_bytes)),
         write_timeout_(write_timeout) {}
 
   void Run(const std::atomic<bool>& stopping) {
     SteadyClock::time_point drain_deadline = SteadyClock::time_point::max();
+    const SteadyClock::time_point started = SteadyClock::now();
+    SteadyClock::time_point progress = started;
     while (!stopping.load()) {
-      client_events_ = 0;
+      client_events_ = POLLRDHUP;
       upstream_events_ = 0;
       bool moved = ReadClient();
       moved = WriteUpstream() || moved;
@@ -143,20 +150,44 @@ class Splice {
           (upstream_done_ && to_client_.empty())) {
         return;
       }
+      const SteadyClock::time_point now = SteadyClock::now();
       if (client_done_ || upstream_done_) {
         // One side is over: the other gets what is left, for a while.
         if (drain_deadline == SteadyClock::time_point::max()) {
-          drain_deadline = SteadyClock::now() + write_timeout_;
-        } else if (SteadyClock::now() > drain_deadline) {
+          drain_deadline = now + write_timeout_;
+        } else if (now > drain_deadline) {
           return;
         }
+      }
+      if (moved || (to_upstream_.empty() && to_client_.empty())) {
+        progress = now;
+      } else if (now - progress > write_timeout_) {
+        stalled_ = true;  // a side takes nothing any more
+        return;
+      }
+      if (!decided_ && now - started > write_timeout_) {
+        stalled_ = true;  // the runtime never answered
+        return;
       }
       if (moved) {
         continue;
       }
       std::array<pollfd, 2> fds{pollfd{client_fd_, client_events_, 0},
                                 pollfd{upstream_fd_, upstream_events_, 0}};
-      ::poll(fds.data(), fds.size(), kPollMs);
+      if (::poll(fds.data(), fds.size(), kPollMs) > 0) {
+        // Errors and hang-ups end a side even when it is not being read
+        // (its peer gone while the other side is stalled).
+        if ((fds[0].revents & (POLLERR | POLLNVAL)) != 0 ||
+            (fds[1].revents & (POLLERR | POLLNVAL)) != 0) {
+          return;
+        }
+        if ((fds[0].revents & (POLLHUP | POLLRDHUP)) != 0 && (fds[0].revents & POLLIN) == 0) {
+          client_done_ = true;
+        }
+        if ((fds[1].revents & POLLHUP) != 0 && (fds[1].revents & POLLIN) == 0) {
+          upstream_done_ = true;
+        }
+      }
     }
   }
 
@@ -171,7 +202,7 @@ class Splice {
   }
 
   bool ReadClient() {
-    if (client_done_ || to_upstream_.size() >= kMaxPending) {
+    if (client_done_ || !switched_ || to_upstream_.size() >= kMaxPending) {
       return false;
     }
     const int got = SSL_read(tls_, buffer_.data(), static_cast<int>(buffer_.size()));
@@ -213,6 +244,20 @@ class Splice {
     const ssize_t got = ::recv(upstream_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
     if (got > 0) {
       to_client_.append(buffer_.data(), static_cast<size_t>(got));
+      if (!decided_) {
+        answer_.append(buffer_.data(),
+                       std::min(static_cast<size_t>(got), kStatusLine.size() - answer_.size()));
+        if (answer_.size() == kStatusLine.size()) {
+          decided_ = true;
+          // "HTTP/1.x 101": the protocols switched; anything else is an
+          // answer the client reads, and then the runtime closes.
+          switched_ = answer_.substr(8) == kStatusLine.substr(8);
+          if (switched_) {
+            to_upstream_ += held_;
+            held_.clear();
+          }
+        }
+      }
       return true;
     }
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -246,10 +291,23 @@ class Splice {
     return false;
   }
 
+  static constexpr std::string_view kStatusLine = "HTTP/1.1 101";
+
+ public:
+  // Ended because a side stopped taking bytes (or never answered).
+  [[nodiscard]] bool stalled() const { return stalled_; }
+
+ private:
+  bool stalled_ = false;
+
   SSL* tls_;
   int client_fd_;
   int upstream_fd_;
   std::string to_upstream_;
+  std::string held_;    // the client's bytes until the runtime switched
+  std::string answer_;  // the first bytes of the runtime's answer
+  bool decided_ = false;
+  bool switched_ = false;
   std::string to_client_;
   std::chrono::milliseconds write_timeout_;
   std::array<char, size_t{16} << 10> buffer_{};
@@ -280,14 +338,20 @@ Status RelayUpgrade(SSL* tls, int client_fd, const RelayRequest& request,
     head += fmt::format("{}: {}\r\n", name, value);
   }
   head += "\r\n";
-  head += request.client_bytes;
   // The client's socket goes non-blocking for the relay; SSL then answers
   // "want read/write" instead of waiting.
   const int flags = ::fcntl(client_fd, F_GETFL);
   ::fcntl(client_fd, F_SETFL, flags | O_NONBLOCK);
   SSL_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  Splice splice(tls, client_fd, upstream.get(), std::move(head), request.write_timeout);
+  Splice splice(tls, client_fd, upstream.get(), std::move(head), request.client_bytes,
+                request.write_timeout);
   splice.Run(stopping);
+  if (splice.stalled()) {
+    // Given up: reset rather than leave the unsent bytes, and the socket,
+    // queued in the kernel behind a runtime that does not read.
+    linger abort{1, 0};
+    ::setsockopt(upstream.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+  }
   ::fcntl(client_fd, F_SETFL, flags);
   return absl::OkStatus();
 }

@@ -3,8 +3,14 @@
 // over fixture CRI log files), which checks the control plane's token with
 // a TokenReview and a SubjectAccessReview. Plain, --tail, --timestamps,
 // -c, -f while lines are appended until the container exits; a user
-// without pods/log gets kubectl's 403; an unscheduled pod the 400.
+// without pods/log gets kubectl's 403; an unscheduled pod the 400. Exec's
+// refusals, and hostile exec clients against a misbehaving runtime.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -32,6 +38,140 @@ void Append(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::app | std::ios::binary);
   out << text;
 }
+
+// A runtime's streaming server that misbehaves on purpose: it switches
+// protocols and then never reads (a process that ignores its stdin), or
+// refuses. It keeps every byte it was sent.
+class FakeStreamingServer {
+ public:
+  enum class Mode { kSwitchThenStall, kRefuse };
+  explicit FakeStreamingServer(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size);
+    ::listen(fd_, 8);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeStreamingServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  FakeStreamingServer(const FakeStreamingServer&) = delete;
+  FakeStreamingServer& operator=(const FakeStreamingServer&) = delete;
+
+  [[nodiscard]] std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/exec/one-time-token";
+  }
+  std::string received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+  [[nodiscard]] bool peer_closed() const { return peer_closed_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd entry{fd_, POLLIN, 0};
+      if (::poll(&entry, 1, 200) <= 0) {
+        continue;
+      }
+      const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        continue;
+      }
+      std::string head;
+      std::array<char, 4096> buffer{};
+      while (head.find("\r\n\r\n") == std::string::npos && !stop_) {
+        const ssize_t got = ::recv(client, buffer.data(), buffer.size(), 0);
+        if (got <= 0) {
+          break;
+        }
+        head.append(buffer.data(), static_cast<size_t>(got));
+      }
+      {
+        std::lock_guard lock(mu_);
+        received_ += head;
+      }
+      if (mode_ == Mode::kRefuse) {
+        const std::string answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nno token\n";
+        ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+        // Whatever else arrives within a moment is kept, then closed.
+        pollfd more{client, POLLIN, 0};
+        while (::poll(&more, 1, 500) > 0) {
+          const ssize_t got = ::recv(client, buffer.data(), buffer.size(), 0);
+          if (got <= 0) {
+            break;
+          }
+          std::lock_guard lock(mu_);
+          received_.append(buffer.data(), static_cast<size_t>(got));
+        }
+      } else {
+        const std::string answer =
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n";
+        ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+        // Never reads again; notices only when the relay gives up on it.
+        int small = 4096;
+        ::setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        while (!stop_) {
+          pollfd gone{client, POLLRDHUP, 0};
+          if (::poll(&gone, 1, 200) > 0 && (gone.revents & (POLLRDHUP | POLLHUP)) != 0) {
+            peer_closed_ = true;
+            break;
+          }
+        }
+      }
+      ::close(client);
+    }
+  }
+
+  Mode mode_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> peer_closed_{false};
+  std::mutex mu_;
+  std::string received_;
+  std::thread thread_;
+};
+
+// A hostile exec client (python3's ssl): the upgrade request, optionally
+// bytes right behind it, then for "flood" as much stdin as the far side
+// takes until a write blocks for 5 s, then it closes. Prints the answer's
+// status line.
+constexpr const char* kHostileExecClient = R"PY(
+import socket, ssl, sys
+host, port, path, token, mode = sys.argv[1:6]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+head = ("POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: Upgrade\r\n"
+        "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n") % (path, host, token)
+if mode == "early":
+    head += "EARLY-BYTES-FOR-THE-RUNTIME"
+s.sendall(head.encode())
+s.settimeout(10)
+answer = s.recv(4096)
+print(answer.split(b"\r\n")[0].decode())
+if mode == "flood":
+    s.settimeout(5)
+    try:
+        for i in range(4096):
+            s.sendall(b"x" * 16384)
+        print("all sent")
+    except Exception:
+        print("blocked")
+s.close()
+)PY";
 
 class PodLogTest : public ::testing::Test {
  protected:
@@ -61,6 +201,7 @@ class PodLogTest : public ::testing::Test {
     options.state_dir = state_.path();
     options.node_name = "node-a";
     options.follow_poll = std::chrono::milliseconds(50);
+    options.write_timeout = std::chrono::milliseconds(3000);
     auto server = node::NodeServer::Start(
         options, node::HostAccessCheck(*host_, "node-a"),
         [this](const std::string& ns, const std::string& pod,
@@ -72,12 +213,17 @@ class PodLogTest : public ::testing::Test {
           }
           return it->second;
         },
-        // The runtime has lost the container: the node's answer must reach
-        // kubectl through the tunnel as it is.
-        [](const node::StreamRequest& request) {
+        // Unless a test gives a runtime, the runtime has lost the
+        // container: the node's answer must reach kubectl as it is.
+        [this](const node::StreamRequest& request) {
           node::StreamTarget target;
-          target.status = 404;
-          target.message = "container not found (\"" + request.container + "\")";
+          std::lock_guard lock(mu_);
+          if (runtime_url_.empty()) {
+            target.status = 404;
+            target.message = "container not found (\"" + request.container + "\")";
+          } else {
+            target.url = runtime_url_;
+          }
           return target;
         });
     ASSERT_TRUE(server.ok()) << server.status();
@@ -158,6 +304,7 @@ spec:
   std::unique_ptr<node::HostClient> host_;
   std::mutex mu_;
   std::map<std::string, node::ContainerLogFiles> files_;
+  std::string runtime_url_;  // under mu_
   std::unique_ptr<node::NodeServer> server_;
 };
 
@@ -309,6 +456,64 @@ TEST_F(PodLogTest, ExecIsRefusedAsKubernetesWordsItAndTheNodesAnswerReachesKubec
       << as_jane.out;
 }
 
+// A runtime that switches and then takes nothing (a process that never
+// reads its stdin) while the client floods and leaves: the node gives up
+// on the stalled write within its write timeout and the API server's
+// tunnel ends with it; nothing is held for the gone client.
+TEST_F(PodLogTest, AStalledExecIsTornDownAfterTheClientFloodsAndLeaves) {
+  FakeStreamingServer runtime(FakeStreamingServer::Mode::kSwitchThenStall);
+  {
+    std::lock_guard lock(mu_);
+    runtime_url_ = runtime.url();
+  }
+  const std::string script = files_dir_.Write("client.py", kHostileExecClient);
+  const std::string host_port = plane_->url().substr(std::string("https://").size());
+  const std::string host = host_port.substr(0, host_port.rfind(':'));
+  const std::string port = host_port.substr(host_port.rfind(':') + 1);
+  CommandOptions patient;
+  patient.timeout_seconds = 60;
+  auto flood = RunCommand(
+      {"/usr/bin/python3", script, host, port,
+       "/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true", plane_->token(), "flood"},
+      patient);
+  ASSERT_EQ(flood.exit_code, 0) << flood.err;
+  EXPECT_EQ(flood.out, "HTTP/1.1 101 Switching Protocols\nblocked\n");
+  bool released = false;
+  for (int i = 0; i < 200 && !released; ++i) {
+    released = server_->open_connections() == 0 && runtime.peer_closed();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(released) << "node connections " << server_->open_connections()
+                        << ", runtime connection closed " << runtime.peer_closed();
+  // The API server goes on serving, logs and exec alike.
+  EXPECT_EQ(Ok({"logs", "web", "--tail=1"}).out, "three\n");
+}
+
+// Bytes a client sends behind its upgrade request reach no runtime that
+// refused to switch: neither the API server nor the node passes them on.
+TEST_F(PodLogTest, BytesBeforeTheSwitchNeverReachARuntimeThatRefused) {
+  FakeStreamingServer runtime(FakeStreamingServer::Mode::kRefuse);
+  {
+    std::lock_guard lock(mu_);
+    runtime_url_ = runtime.url();
+  }
+  const std::string script = files_dir_.Write("client.py", kHostileExecClient);
+  const std::string host_port = plane_->url().substr(std::string("https://").size());
+  const std::string path = "/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true";
+  auto via_api =
+      RunCommand({"/usr/bin/python3", script, host_port.substr(0, host_port.rfind(':')),
+                  host_port.substr(host_port.rfind(':') + 1), path, plane_->token(), "early"});
+  EXPECT_EQ(via_api.out, "HTTP/1.1 404 Not Found\n") << via_api.err;
+  auto direct =
+      RunCommand({"/usr/bin/python3", script, "127.0.0.1", std::to_string(server_->port()),
+                  "/exec/default/web/app?command=cat&input=1", plane_->token(), "early"});
+  EXPECT_EQ(direct.out, "HTTP/1.1 404 Not Found\n") << direct.err;
+  const std::string seen = runtime.received();
+  EXPECT_NE(seen.find("POST /exec/one-time-token HTTP/1.1"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("EARLY-BYTES"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("Authorization"), std::string::npos) << seen;
+}
+
 TEST_F(PodLogTest, TheNodeEndpointChecksTokensWithTheHost) {
   const std::string url =
       "https://127.0.0.1:" + std::to_string(server_->port()) + "/containerLogs/default/web/app";
@@ -346,6 +551,19 @@ TEST_F(PodLogTest, TheNodeEndpointChecksTokensWithTheHost) {
   EXPECT_NE(HttpBody(exec_refused).find("verb=create, resource=nodes, subresource=proxy"),
             std::string::npos)
       << exec_refused.out;
+  // A WebSocket exec is a GET: it runs commands all the same, so it needs
+  // create too (a token allowed only get nodes/proxy, as monitoring has,
+  // must not exec).
+  Ok({"create", "clusterrole", "node-reader", "--verb=get", "--resource=nodes/proxy"});
+  Ok({"create", "clusterrolebinding", "viewer-reads-nodes", "--clusterrole=node-reader",
+      "--serviceaccount=default:viewer"});
+  auto ws_refused = RunCommand({"/usr/bin/curl", "-sS", "-k", "-w", "\n%{http_code}", "-H",
+                                "Authorization: Bearer " + viewer, "-H", "Connection: Upgrade",
+                                "-H", "Upgrade: websocket", exec_url});
+  EXPECT_EQ(HttpStatus(ws_refused), 403) << ws_refused.out;
+  EXPECT_NE(HttpBody(ws_refused).find("verb=create"), std::string::npos) << ws_refused.out;
+  auto logs_allowed = curl({"-H", "Authorization: Bearer " + viewer});
+  EXPECT_EQ(HttpStatus(logs_allowed), 200) << logs_allowed.out;
   auto no_upgrade = RunCommand({"/usr/bin/curl", "-sS", "-k", "-X", "POST", "-w", "\n%{http_code}",
                                 "-H", "Authorization: Bearer " + plane_->token(), exec_url});
   EXPECT_EQ(HttpStatus(no_upgrade), 400) << no_upgrade.out;
