@@ -317,7 +317,26 @@ struct Latencies {
   std::vector<double> running;
   std::vector<double> ready;
   double wall_ms = 0;  // first create to last Ready
+  // The whole machine's busy CPU time over the mode (every process: the
+  // host API, the node, containerd, shims, runc, CNI plugins, and anything
+  // else running), in core-milliseconds.
+  double busy_core_ms = 0;
 };
+
+// Busy CPU time of the whole machine so far (/proc/stat: all but idle and
+// iowait), in milliseconds of one core.
+double MachineBusyMs() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  double busy = 0;
+  for (int i = 0; i < 8; ++i) {
+    double ticks = 0;
+    in >> ticks;
+    busy += i == 3 || i == 4 ? 0 : ticks;  // idle, iowait
+  }
+  return busy * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 struct Options {
   int runs = 3;
@@ -501,6 +520,7 @@ Latencies Bench::Sequential(int run) {
   std::vector<std::string> names;
   std::map<std::string, Clock::time_point> started;
   std::vector<double> create_ms;
+  const double busy_before = MachineBusyMs();
   for (int i = 0; i < options_.pods; ++i) {
     CheckInterrupted();
     std::string name = fmt::format("seq-{}-{}", run, i);
@@ -513,7 +533,9 @@ Latencies Bench::Sequential(int run) {
                                            watch_->error(), node_log_));
     }
   }
-  return Collect(names, started, create_ms);
+  Latencies out = Collect(names, started, create_ms);
+  out.busy_core_ms = MachineBusyMs() - busy_before;
+  return out;
 }
 
 Latencies Bench::AtOnce(int run) {
@@ -529,6 +551,7 @@ Latencies Bench::AtOnce(int run) {
   std::mutex gate_mutex;
   std::condition_variable gate;
   bool go = false;
+  const double busy_before = MachineBusyMs();
   std::vector<std::thread> threads;
   for (size_t i = 0; i < names.size(); ++i) {
     threads.emplace_back([&, i] {
@@ -565,7 +588,9 @@ Latencies Bench::AtOnce(int run) {
   for (size_t i = 0; i < names.size(); ++i) {
     started[names[i]] = t0[i];
   }
-  return Collect(names, started, create_ms);
+  Latencies out = Collect(names, started, create_ms);
+  out.busy_core_ms = MachineBusyMs() - busy_before;
+  return out;
 }
 
 void Bench::DeletePods(bool wait) {
@@ -657,17 +682,21 @@ void Bench::Footprint() {
 void PrintRun(const char* mode, int run, const Latencies& l) {
   std::printf(
       "run %d %-10s create req p50 %5.1f | bound p50 %5.1f | Running p50 %6.1f p99 %6.1f max "
-      "%6.1f | Ready p50 %6.1f p99 %6.1f max %6.1f | first create to last Ready %6.1f ms\n",
+      "%6.1f | Ready p50 %6.1f p99 %6.1f max %6.1f | first create to last Ready %6.1f ms | "
+      "machine CPU %.0f core-ms, %.1f per pod\n",
       run, mode, Percentile(l.create, 50), Percentile(l.bound, 50), Percentile(l.running, 50),
       Percentile(l.running, 99), Percentile(l.running, 100), Percentile(l.ready, 50),
-      Percentile(l.ready, 99), Percentile(l.ready, 100), l.wall_ms);
+      Percentile(l.ready, 99), Percentile(l.ready, 100), l.wall_ms, l.busy_core_ms,
+      l.ready.empty() ? 0.0 : l.busy_core_ms / static_cast<double>(l.ready.size()));
   std::fflush(stdout);
 }
 
 struct Summary {
   std::vector<double> create50, bound50, running50, running99, runningmax, ready50, ready99,
-      readymax, wall;
+      readymax, wall, cpu_per_pod;
   void Add(const Latencies& l) {
+    cpu_per_pod.push_back(l.ready.empty() ? 0.0
+                                          : l.busy_core_ms / static_cast<double>(l.ready.size()));
     create50.push_back(Percentile(l.create, 50));
     bound50.push_back(Percentile(l.bound, 50));
     running50.push_back(Percentile(l.running, 50));
@@ -740,6 +769,14 @@ void Bench::Run() {
   verdict("create→Ready, one at a time", Median(sequential.ready99));
   verdict("create→Running, all at once", Median(at_once.running99));
   verdict("create→Ready, all at once", Median(at_once.ready99));
+  // What the machine's cores allow: the CPU a pod start costs, all
+  // processes together, times the pods, over the cores.
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  std::printf(
+      "\nmachine CPU per pod start (median of runs): one at a time %.1f core-ms, at once %.1f "
+      "core-ms; %d pods at once on %ld cores cannot all be Ready sooner than %.0f ms\n",
+      Median(sequential.cpu_per_pod), Median(at_once.cpu_per_pod), options_.pods, cores,
+      Median(at_once.cpu_per_pod) * options_.pods / static_cast<double>(std::max(cores, 1L)));
   std::fflush(stdout);
   Footprint();
 }
