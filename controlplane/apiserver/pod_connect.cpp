@@ -144,15 +144,8 @@ void ApiServer::PodConnect(const ResourceTarget& target, const HttpRequest& requ
             request.user->name, target.namespace_name, target.name, kubelet->node_name,
             upstream.host, upstream.port);
   UpstreamHead head = node_proxy().Tunnel(upstream, [&writer] { return writer.TakeOver(); });
-  if (head.overloaded) {
-    ApiErrorDetails details;
-    details.retry_after_seconds = 1;
-    SendError(writer, ApiError(429, "TooManyRequests", head.error, details));
-    return;
-  }
-  if (head.status == 0) {
-    SendError(writer,
-              ApiError(500, "InternalError", fmt::format("error dialing backend: {}", head.error)));
+  if (head.overloaded || head.status == 0) {
+    SendError(writer, NodeProxyFailure(head, "error dialing backend"));
   }
 }
 

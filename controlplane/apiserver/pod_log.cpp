@@ -127,18 +127,10 @@ void ApiServer::PodLog(const ResourceTarget& target, const HttpRequest& request,
                                                  ? std::string_view("text/plain")
                                                  : std::string_view(answer.content_type));
   });
-  if (head.overloaded) {
-    ApiErrorDetails details;
-    details.retry_after_seconds = 1;
-    SendError(writer, ApiError(429, "TooManyRequests", head.error, details));
-    return;
-  }
-  if (head.status == 0) {
-    SendError(
-        writer,
-        ApiError(500, "InternalError",
-                 fmt::format("Get \"https://{}:{}{}\": {}", upstream.host, upstream.port,
-                             upstream.target.substr(0, upstream.target.find('?')), head.error)));
+  if (head.overloaded || head.status == 0) {
+    SendError(writer, NodeProxyFailure(
+                          head, fmt::format("Get \"https://{}:{}{}\"", upstream.host, upstream.port,
+                                            upstream.target.substr(0, upstream.target.find('?')))));
     return;
   }
   if (head.status < 200 || head.status >= 300) {

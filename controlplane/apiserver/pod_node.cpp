@@ -131,6 +131,15 @@ StatusOr<KubeletEndpoint> KubeletOf(ObjectRegistry& objects, const ResourceRegis
   return out;
 }
 
+Status NodeProxyFailure(const UpstreamHead& head, const std::string& what) {
+  if (head.overloaded) {
+    ApiErrorDetails details;
+    details.retry_after_seconds = 1;
+    return ApiError(429, "TooManyRequests", head.error, details);
+  }
+  return ApiError(500, "InternalError", fmt::format("{}: {}", what, head.error));
+}
+
 std::string PercentEncode(std::string_view text) {
   std::string out;
   for (const char c : text) {

@@ -16,6 +16,7 @@
 #include "controlplane/apiserver/registry/object_registry.h"
 #include "controlplane/apiserver/resource_registry.h"
 #include "controlplane/apiserver/resource_target.h"
+#include "controlplane/http/upstream_proxy.h"
 
 namespace bulkhead::controlplane {
 
@@ -41,6 +42,10 @@ struct KubeletEndpoint {
 // Node's errors as they are; 500 when the Node has no address.
 StatusOr<KubeletEndpoint> KubeletOf(ObjectRegistry& objects, const ResourceRegistry& types,
                                     const boost::json::object& spec, const std::string& pod);
+
+// A node proxy that got no answer: 429 with Retry-After when the proxy is
+// full (`head.overloaded`), else 500 "`what`: `head.error`".
+Status NodeProxyFailure(const UpstreamHead& head, const std::string& what);
 
 // For a path segment or a query value.
 std::string PercentEncode(std::string_view text);

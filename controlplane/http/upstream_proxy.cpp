@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "controlplane/http/upstream_dial.h"
 #include "controlplane/http/upstream_loop.h"
 #include "fmt/format.h"
 
@@ -34,12 +35,6 @@ constexpr size_t kMaxErrorBody = size_t{64} << 10;
 // Past this many bytes queued for the client, reading the upstream waits.
 constexpr size_t kHighWater = size_t{256} << 10;
 constexpr std::chrono::milliseconds kBackOff{20};
-
-bool IsAddress(const std::string& host) {
-  beast::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
@@ -61,20 +56,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::future<UpstreamHead> head() { return head_.get_future(); }
 
   void Start() {
-    beast::get_lowest_layer(stream_).expires_after(request_.head_timeout);
-    resolver_.async_resolve(
-        request_.host, std::to_string(request_.port),
-        [self = shared_from_this()](beast::error_code ec,
-                                    const tcp::resolver::results_type& found) {
-          if (ec) {
-            self->Fail(fmt::format("dial tcp {}: lookup: {}", self->HostPort(), ec.message()));
-            return;
-          }
-          beast::get_lowest_layer(self->stream_)
-              .async_connect(found, [self](beast::error_code connect_ec, const tcp::endpoint&) {
-                self->OnConnect(connect_ec);
-              });
-        });
+    DialUpstream(resolver_, stream_, request_, [self = shared_from_this()](std::string error) {
+      if (!error.empty()) {
+        self->Fail(error);
+        return;
+      }
+      self->WriteRequest();
+    });
   }
 
   // The client's stream, once the head was 2xx.
@@ -110,12 +98,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   }
 
  private:
-  std::string HostPort() const {
-    // An IPv6 address in brackets, as in a URL's authority.
-    return request_.host.find(':') == std::string::npos
-               ? fmt::format("{}:{}", request_.host, request_.port)
-               : fmt::format("[{}]:{}", request_.host, request_.port);
-  }
+  std::string HostPort() const { return UpstreamHostPort(request_.host, request_.port); }
 
   void Fail(const std::string& error) {
     if (!head_sent_) {
@@ -127,30 +110,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
     Close();
   }
 
-  void OnConnect(beast::error_code ec) {
-    if (ec) {
-      Fail(fmt::format("dial tcp {}: connect: {}", HostPort(), ec.message()));
-      return;
-    }
-    beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().set_option(asio::socket_base::keep_alive(true),
-                                                         ignored);
-    if (!IsAddress(request_.host)) {
-      // SSL_set_tlsext_host_name without its C cast.
-      SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(request_.host.c_str()));
-    }
-    stream_.async_handshake(ssl::stream_base::client,
-                            [self = shared_from_this()](beast::error_code handshake_ec) {
-                              self->OnHandshake(handshake_ec);
-                            });
-  }
-
-  void OnHandshake(beast::error_code ec) {
-    if (ec) {
-      Fail(fmt::format("remote error: tls: {} ({})", ec.message(), HostPort()));
-      return;
-    }
+  void WriteRequest() {
     upstream_request_.method(http::verb::get);
     upstream_request_.target(request_.target);
     upstream_request_.version(11);

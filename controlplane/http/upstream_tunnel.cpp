@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "controlplane/http/upstream_dial.h"
 #include "controlplane/http/upstream_loop.h"
 #include "controlplane/http/upstream_proxy.h"
 #include "fmt/format.h"
@@ -21,12 +22,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-
-bool IsAddress(const std::string& host) {
-  beast::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 // A header value as it may go on the wire: no line breaks.
 bool SafeValue(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
@@ -52,20 +47,13 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
   std::future<std::string> connected() { return connected_.get_future(); }
 
   void Start() {
-    beast::get_lowest_layer(stream_).expires_after(request_.head_timeout);
-    resolver_.async_resolve(
-        request_.host, std::to_string(request_.port),
-        [self = shared_from_this()](beast::error_code ec,
-                                    const tcp::resolver::results_type& found) {
-          if (ec) {
-            self->Fail(fmt::format("dial tcp {}: lookup: {}", self->HostPort(), ec.message()));
-            return;
-          }
-          beast::get_lowest_layer(self->stream_)
-              .async_connect(found, [self](beast::error_code connect_ec, const tcp::endpoint&) {
-                self->OnConnect(connect_ec);
-              });
-        });
+    DialUpstream(resolver_, stream_, request_, [self = shared_from_this()](std::string error) {
+      if (!error.empty()) {
+        self->Fail(error);
+        return;
+      }
+      self->WriteHead();
+    });
   }
 
   // The client's connection, once handed over: the upstream's answer goes
@@ -96,11 +84,7 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
  private:
   static constexpr std::string_view kSwitched = "HTTP/1.1 101";
 
-  std::string HostPort() const {
-    return request_.host.find(':') == std::string::npos
-               ? fmt::format("{}:{}", request_.host, request_.port)
-               : fmt::format("[{}]:{}", request_.host, request_.port);
-  }
+  std::string HostPort() const { return UpstreamHostPort(request_.host, request_.port); }
 
   void Fail(const std::string& error) {
     if (!answered_) {
@@ -110,27 +94,7 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
     Close();
   }
 
-  void OnConnect(beast::error_code ec) {
-    if (ec) {
-      Fail(fmt::format("dial tcp {}: connect: {}", HostPort(), ec.message()));
-      return;
-    }
-    if (!IsAddress(request_.host)) {
-      // SSL_set_tlsext_host_name without its C cast.
-      SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(request_.host.c_str()));
-    }
-    stream_.async_handshake(ssl::stream_base::client,
-                            [self = shared_from_this()](beast::error_code handshake_ec) {
-                              self->OnHandshake(handshake_ec);
-                            });
-  }
-
-  void OnHandshake(beast::error_code ec) {
-    if (ec) {
-      Fail(fmt::format("remote error: tls: {} ({})", ec.message(), HostPort()));
-      return;
-    }
+  void WriteHead() {
     head_ = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: bulkhead-controlplane\r\n",
                         request_.method, request_.target, HostPort());
     if (!request_.bearer_token.empty()) {

@@ -151,10 +151,7 @@ std::optional<Kubelet::LogFiles> Kubelet::ContainerLogFiles(const std::string& n
                                                             const std::string& pod,
                                                             const std::string& container) {
   std::lock_guard lock(mutex_);
-  for (const auto& [uid, worker] : workers_) {
-    if (worker->done() || worker->pod_namespace() != ns || worker->pod_name() != pod) {
-      continue;
-    }
+  if (PodWorker* worker = FindWorker(ns, pod); worker != nullptr) {
     auto state = worker->ContainerLogState(container);
     if (!state) {
       return std::nullopt;
@@ -175,14 +172,20 @@ std::optional<Kubelet::LogFiles> Kubelet::ContainerLogFiles(const std::string& n
   return std::nullopt;
 }
 
+PodWorker* Kubelet::FindWorker(const std::string& ns, const std::string& pod) {
+  for (const auto& [uid, worker] : workers_) {
+    if (!worker->done() && worker->pod_namespace() == ns && worker->pod_name() == pod) {
+      return worker.get();
+    }
+  }
+  return nullptr;
+}
+
 std::optional<Kubelet::StreamIds> Kubelet::FindStreamIds(const std::string& ns,
                                                          const std::string& pod,
                                                          const std::string& container) {
   std::lock_guard lock(mutex_);
-  for (const auto& [uid, worker] : workers_) {
-    if (worker->done() || worker->pod_namespace() != ns || worker->pod_name() != pod) {
-      continue;
-    }
+  if (PodWorker* worker = FindWorker(ns, pod); worker != nullptr) {
     StreamIds ids;
     ids.sandbox_id = worker->SandboxId();
     if (!container.empty()) {

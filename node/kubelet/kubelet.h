@@ -49,6 +49,8 @@ class Kubelet {
                                          const std::string& container);
 
  private:
+  // The live worker of a pod (nullptr: none); under mutex_.
+  PodWorker* FindWorker(const std::string& ns, const std::string& pod);
   void OnList(const std::vector<json>& pods);
   void OnEvent(const std::string& type, const json& pod);
   void Relist();

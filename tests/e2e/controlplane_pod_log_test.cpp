@@ -14,8 +14,10 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -52,9 +54,10 @@ class FakeStreamingServer {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t size = sizeof(address);
     // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size);
-    ::listen(fd_, 8);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      ADD_FAILURE() << "the fake streaming server cannot listen: " << std::strerror(errno);
+    }
     // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
     port_ = ntohs(address.sin_port);
     thread_ = std::thread([this] { Serve(); });
