@@ -56,13 +56,14 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::future<UpstreamHead> head() { return head_.get_future(); }
 
   void Start() {
-    DialUpstream(resolver_, stream_, request_, [self = shared_from_this()](std::string error) {
-      if (!error.empty()) {
-        self->Fail(error);
-        return;
-      }
-      self->WriteRequest();
-    });
+    DialUpstream(resolver_, stream_, request_,
+                 [self = shared_from_this()](const std::string& error) {
+                   if (!error.empty()) {
+                     self->Fail(error);
+                     return;
+                   }
+                   self->WriteRequest();
+                 });
   }
 
   // The client's stream, once the head was 2xx.

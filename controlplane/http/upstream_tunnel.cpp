@@ -47,13 +47,14 @@ class TunnelSession : public std::enable_shared_from_this<TunnelSession> {
   std::future<std::string> connected() { return connected_.get_future(); }
 
   void Start() {
-    DialUpstream(resolver_, stream_, request_, [self = shared_from_this()](std::string error) {
-      if (!error.empty()) {
-        self->Fail(error);
-        return;
-      }
-      self->WriteHead();
-    });
+    DialUpstream(resolver_, stream_, request_,
+                 [self = shared_from_this()](const std::string& error) {
+                   if (!error.empty()) {
+                     self->Fail(error);
+                     return;
+                   }
+                   self->WriteHead();
+                 });
   }
 
   // The client's connection, once handed over: the upstream's answer goes
