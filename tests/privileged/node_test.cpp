@@ -550,8 +550,8 @@ spec:
   Ok({"delete", "pod", "polite", "stubborn", "--wait=false"});
   // The host API keeps a bound pod while its node stops it (stubborn
   // ignores SIGTERM: it stays its 2 s), then the node's delete removes it.
-  auto marked = Run({"get", "pod", "stubborn", "-o",
-                     "jsonpath={.metadata.deletionGracePeriodSeconds}"});
+  auto marked =
+      Run({"get", "pod", "stubborn", "-o", "jsonpath={.metadata.deletionGracePeriodSeconds}"});
   EXPECT_EQ(marked.out, "2") << marked.err;
   Ok({"wait", "--for=delete", "pod/stubborn", "pod/polite", "--timeout=60s"}, 70);
   for (int i = 0; i < 300 && (std::filesystem::exists(pods_dir + polite_uid) ||
